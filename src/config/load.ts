@@ -1,0 +1,158 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import path from 'node:path';
+
+import { ConfigError } from '../errors.js';
+import { SETTINGS, type Config, type Setting } from './settings.js';
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Explicit config file; otherwise LIGHTTRAIL_CONFIG, then ./lighttrail.config.json if present. */
+  file?: string;
+  cwd?: string;
+}
+
+/**
+ * Reads the config file (if any), lays environment variables over it and validates every value.
+ * The first wrong value stops with a ConfigError naming the setting and the reason.
+ */
+export function loadConfig(options: LoadOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const fileValues = readConfigFile(options.file ?? env.LIGHTTRAIL_CONFIG, cwd);
+  const raw: Record<string, string | undefined> = {};
+
+  for (const setting of SETTINGS) {
+    const fromEnv = env[setting.env];
+    const fromFile = fileValues[setting.key];
+    raw[setting.key] = fromEnv ?? (fromFile === undefined ? undefined : String(fromFile));
+  }
+
+  const config = {} as Record<string, unknown>;
+  for (const setting of SETTINGS) {
+    config[setting.key] = parseSetting(setting, raw[setting.key] ?? setting.default, cwd);
+  }
+
+  return crossCheck(config as unknown as Config);
+}
+
+function readConfigFile(file: string | undefined, cwd: string): Record<string, unknown> {
+  const candidate = file ?? path.join(cwd, 'lighttrail.config.json');
+  if (file === undefined && !existsSync(candidate)) return {};
+
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path.resolve(cwd, candidate), 'utf8'));
+  } catch (cause) {
+    throw new ConfigError('ERR_CONFIG_FILE', `config file ${candidate}: not readable JSON`, cause);
+  }
+
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError('ERR_CONFIG_FILE', `config file ${candidate}: must hold a JSON object`);
+  }
+
+  const known = new Set(SETTINGS.map((s) => s.key as string));
+  for (const key of Object.keys(parsed)) {
+    if (!known.has(key)) {
+      throw new ConfigError('ERR_CONFIG_FILE', `config file ${candidate}: unknown setting "${key}"`);
+    }
+  }
+
+  return parsed as Record<string, unknown>;
+}
+
+function invalid(setting: Setting, reason: string): ConfigError {
+  return new ConfigError('ERR_CONFIG_INVALID', `${setting.env}: ${reason}`);
+}
+
+function parseSetting(setting: Setting, value: string | undefined, cwd: string): unknown {
+  if (value === undefined || (value === '' && setting.kind !== 'list')) return undefined;
+
+  switch (setting.kind) {
+    case 'string':
+      return value;
+    case 'path':
+      return path.resolve(cwd, value);
+    case 'enum':
+      if (!setting.values?.includes(value)) {
+        throw invalid(setting, `must be one of ${setting.values?.join(', ')}, not "${value}"`);
+      }
+
+      return value;
+    case 'port':
+      return parseInteger(setting, value, 0, 65535);
+    case 'int':
+      return parseInteger(setting, value, setting.min ?? 0, setting.max ?? Number.MAX_SAFE_INTEGER);
+    case 'list':
+      return value
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item !== '');
+  }
+}
+
+function parseInteger(setting: Setting, value: string, min: number, max: number): number {
+  if (!/^\d+$/.test(value.trim())) throw invalid(setting, `must be a whole number, not "${value}"`);
+
+  const number = Number(value);
+  if (number < min || number > max) throw invalid(setting, `must be between ${min} and ${max}`);
+
+  return number;
+}
+
+function crossCheck(config: Config): Config {
+  const find = (key: keyof Config) => SETTINGS.find((s) => s.key === key) as Setting;
+
+  if (config.host !== 'localhost' && isIP(config.host) === 0) {
+    throw invalid(find('host'), `must be an IP address or "localhost", not "${config.host}"`);
+  }
+
+  for (const cidr of config.trustedProxies) {
+    if (!isCidr(cidr)) throw invalid(find('trustedProxies'), `"${cidr}" is not an IP or CIDR`);
+  }
+
+  if ((config.tlsCertFile === undefined) !== (config.tlsKeyFile === undefined)) {
+    throw invalid(find('tlsCertFile'), 'LIGHTTRAIL_TLS_CERT and LIGHTTRAIL_TLS_KEY go together');
+  }
+
+  if (config.masterKey !== undefined && config.masterKeyFile !== undefined) {
+    throw invalid(find('masterKey'), 'set LIGHTTRAIL_MASTER_KEY or LIGHTTRAIL_MASTER_KEY_FILE, not both');
+  }
+
+  if (config.databaseUrl !== undefined) {
+    throw new ConfigError(
+      'ERR_CONFIG_UNSUPPORTED',
+      'LIGHTTRAIL_DATABASE_URL: the PostgreSQL backend is not in this release; unset it to use the embedded store',
+    );
+  }
+
+  if (config.rateLimitBurst < 1) throw invalid(find('rateLimitBurst'), 'must be at least 1');
+
+  return Object.freeze(config);
+}
+
+export function isCidr(value: string): boolean {
+  const [address, bits, extra] = value.split('/');
+  if (extra !== undefined || address === undefined) return false;
+
+  const family = isIP(address);
+  if (family === 0) return false;
+  if (bits === undefined) return true;
+  if (!/^\d+$/.test(bits)) return false;
+
+  return Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+/** The effective configuration with secrets masked, for `lighttrail doctor`. */
+export function describeConfig(config: Config): Array<{ env: string; value: string }> {
+  return SETTINGS.map((setting) => {
+    const value = config[setting.key];
+    let shown: string;
+    if (value === undefined) shown = '(unset)';
+    else if (setting.secret) shown = '******** (set)';
+    else if (Array.isArray(value)) shown = value.length === 0 ? '(none)' : value.join(', ');
+    else shown = String(value);
+
+    return { env: setting.env, value: shown };
+  });
+}

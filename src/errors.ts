@@ -1,0 +1,88 @@
+/**
+ * One error base for the whole product. Every refusal carries a stable `code` that callers,
+ * scripts and tests switch on; the human text may change, the code may not. Detail that must not
+ * reach a client (a path, a driver message) goes on `cause`.
+ */
+export type ErrorCode =
+  | 'ERR_CONFIG_INVALID'
+  | 'ERR_CONFIG_FILE'
+  | 'ERR_CONFIG_UNSUPPORTED'
+  | 'ERR_MASTER_KEY_MISSING'
+  | 'ERR_MASTER_KEY_INVALID'
+  | 'ERR_MASTER_KEY_WRONG'
+  | 'ERR_KEY_NOT_FOUND'
+  | 'ERR_KEY_UNWRAP'
+  | 'ERR_TLS_CONFIG'
+  | 'ERR_DB_CORRUPT'
+  | 'ERR_DB_KEY'
+  | 'ERR_DB_MIGRATION'
+  | 'ERR_TENANT_NOT_FOUND'
+  | 'ERR_TENANT_DELETED'
+  | 'ERR_SITE_NOT_FOUND'
+  | 'ERR_INVALID_ARGUMENT'
+  | 'ERR_BAD_REQUEST'
+  | 'ERR_INVALID_JSON'
+  | 'ERR_INVALID_UTF8'
+  | 'ERR_INVALID_EVENT'
+  | 'ERR_UNSUPPORTED_MEDIA_TYPE'
+  | 'ERR_PAYLOAD_TOO_LARGE'
+  | 'ERR_BATCH_TOO_LARGE'
+  | 'ERR_UNKNOWN_SITE'
+  | 'ERR_HOSTNAME_NOT_ALLOWED'
+  | 'ERR_ORIGIN_NOT_ALLOWED'
+  | 'ERR_RATE_LIMITED'
+  | 'ERR_QUEUE_FULL'
+  | 'ERR_SHUTTING_DOWN'
+  | 'ERR_UNAUTHENTICATED'
+  | 'ERR_FORBIDDEN'
+  | 'ERR_NOT_FOUND'
+  | 'ERR_METHOD_NOT_ALLOWED'
+  | 'ERR_IMPORT_FORMAT'
+  | 'ERR_IMPORT_FILE'
+  | 'ERR_INTERNAL';
+
+export class LightTrailError extends Error {
+  readonly code: ErrorCode;
+  /** HTTP status a route answers with when this error escapes a handler. */
+  readonly status: number;
+
+  constructor(code: ErrorCode, message: string, options: { status?: number; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'LightTrailError';
+    this.code = code;
+    this.status = options.status ?? 500;
+  }
+}
+
+export class ConfigError extends LightTrailError {
+  constructor(code: ErrorCode, message: string, cause?: unknown) {
+    super(code, message, { status: 500, cause });
+    this.name = 'ConfigError';
+  }
+}
+
+export class KeyError extends LightTrailError {
+  constructor(code: ErrorCode, message: string, cause?: unknown) {
+    super(code, message, { status: 500, cause });
+    this.name = 'KeyError';
+  }
+}
+
+export class StoreError extends LightTrailError {
+  constructor(code: ErrorCode, message: string, cause?: unknown) {
+    super(code, message, { status: 500, cause });
+    this.name = 'StoreError';
+  }
+}
+
+/** A client's mistake: a 4xx with a stable code and a message safe to show. */
+export class RequestError extends LightTrailError {
+  constructor(code: ErrorCode, status: number, message: string, cause?: unknown) {
+    super(code, message, { status, cause });
+    this.name = 'RequestError';
+  }
+}
+
+export function isLightTrailError(value: unknown): value is LightTrailError {
+  return value instanceof LightTrailError;
+}

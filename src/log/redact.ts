@@ -1,0 +1,56 @@
+/**
+ * Redaction that every log line passes through. In our field a URL, a header or an error message
+ * can carry PHI (HHS tracking guidance: an IP address next to a clinic page is PHI), so the logger
+ * does not trust its callers: sensitive keys are dropped by name and free text is scrubbed of
+ * addresses, e-mail addresses and query strings.
+ */
+const SENSITIVE_KEY =
+  /pass(word)?|secret|token|api[-_]?key|authorization|cookie|session|^key$|master|salt|^ip$|address|query|body|email|phone|referr?er|user[-_]?agent/i;
+
+const IPV4 = /\b(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}\b/g;
+// Two or more hex groups joined by colons, with an optional embedded IPv4 tail.
+const IPV6 = /\b(?:[0-9a-f]{1,4}:){2,7}(?::|[0-9a-f]{1,4})|::(?:[0-9a-f]{1,4}:){0,6}[0-9a-f]{1,4}\b/gi;
+const EMAIL = /[\w.+-]+(?:@|%40)[\w-]+(?:\.[\w-]+)+/gi;
+const QUERY = /\?[^\s"']*/g;
+const BEARER = /\b(bearer|basic)\s+[\w.~+/=-]+/gi;
+
+export const REDACTED = '[redacted]';
+
+export function redactText(text: string): string {
+  return text
+    .replace(BEARER, `$1 ${REDACTED}`)
+    .replace(QUERY, `?${REDACTED}`)
+    .replace(EMAIL, REDACTED)
+    .replace(IPV4, REDACTED)
+    .replace(IPV6, REDACTED);
+}
+
+export function isSensitiveKey(key: string): boolean {
+  return SENSITIVE_KEY.test(key);
+}
+
+/** Returns a copy of `value` safe to serialise into a log line. */
+export function redactValue(value: unknown, depth = 0): unknown {
+  if (depth > 6) return '[depth]';
+  if (typeof value === 'string') return redactText(value);
+  if (typeof value !== 'object' || value === null) return value;
+  if (value instanceof Error) return redactError(value);
+  if (Array.isArray(value)) return value.slice(0, 50).map((item) => redactValue(item, depth + 1));
+
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) {
+    out[key] = isSensitiveKey(key) ? REDACTED : redactValue(item, depth + 1);
+  }
+
+  return out;
+}
+
+function redactError(error: Error): Record<string, unknown> {
+  const code = (error as { code?: unknown }).code;
+
+  return {
+    name: error.name,
+    message: redactText(error.message),
+    ...(typeof code === 'string' ? { code } : {}),
+  };
+}

@@ -1,0 +1,150 @@
+import { RequestError } from '../errors.js';
+
+/** How precise stored geography may be. `safe-harbor` keeps no unit smaller than a US state. */
+export type GeoPrecision = 'city' | 'region' | 'safe-harbor' | 'country' | 'none';
+
+export const GEO_PRECISIONS: readonly GeoPrecision[] = [
+  'city',
+  'region',
+  'safe-harbor',
+  'country',
+  'none',
+];
+
+/**
+ * A site's collection and privacy settings. Stored as JSON in the control database; every value
+ * is checked by `validateSiteSettings` before it is written.
+ *
+ * Path patterns (`pathRules`, `countOnly`) are absolute paths where `*` matches exactly one
+ * segment and a trailing `**` matches any rest: `/patients/*` or `/portal/**`.
+ */
+export interface SiteSettings {
+  /** Hostnames allowed to send events; `*.example.org` also allows every subdomain. */
+  domains: string[];
+  /** IANA time zone in which days are counted. */
+  timeZone: string;
+  /** Query parameters kept with their value, beyond the built-in UTM and click-id set. */
+  queryAllowlist: string[];
+  /** Parameters always redacted, even when allowlisted. */
+  sensitiveParams: string[];
+  /** Segments matched by `*` in these patterns are stored as `:id`. */
+  pathRules: string[];
+  /** Collapse numeric, UUID and long hex segments to `:id`. */
+  collapseIds: boolean;
+  /** Sections counted only: path reduced to the pattern, no query, referrer path, title or props. */
+  countOnly: string[];
+  geoPrecision: GeoPrecision;
+  respectGpc: boolean;
+  respectDnt: boolean;
+  pageTitles: boolean;
+  keepFragments: boolean;
+}
+
+export const DEFAULT_SITE_SETTINGS: Readonly<SiteSettings> = Object.freeze({
+  domains: [],
+  timeZone: 'UTC',
+  queryAllowlist: [],
+  sensitiveParams: [],
+  pathRules: [],
+  collapseIds: true,
+  countOnly: [],
+  geoPrecision: 'region',
+  respectGpc: true,
+  respectDnt: true,
+  pageTitles: false,
+  keepFragments: false,
+});
+
+export interface Site {
+  id: string;
+  tenantId: string;
+  name: string;
+  settings: SiteSettings;
+  createdAt: number;
+}
+
+const HOSTNAME = /^(\*\.)?(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+const PARAM = /^[A-Za-z0-9_.[\]-]{1,64}$/;
+const PATTERN = /^\/[^\s?#]{0,255}$/;
+
+function bad(field: string, reason: string): RequestError {
+  return new RequestError('ERR_INVALID_ARGUMENT', 400, `${field}: ${reason}`);
+}
+
+function stringList(field: string, value: unknown, check: RegExp, max = 100): string[] {
+  if (!Array.isArray(value)) throw bad(field, 'must be a list');
+  if (value.length > max) throw bad(field, `at most ${max} entries`);
+
+  return value.map((item) => {
+    if (typeof item !== 'string' || !check.test(item)) throw bad(field, `"${String(item)}" is not valid`);
+
+    return item;
+  });
+}
+
+function flag(field: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw bad(field, 'must be true or false');
+
+  return value;
+}
+
+export function isTimeZone(value: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: value });
+
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Merges `patch` over `base` and checks every field. Unknown fields are refused so a typo never
+ * silently leaves a privacy setting at its default.
+ */
+export function validateSiteSettings(
+  patch: Record<string, unknown>,
+  base: SiteSettings = DEFAULT_SITE_SETTINGS,
+): SiteSettings {
+  const known = Object.keys(DEFAULT_SITE_SETTINGS);
+  for (const key of Object.keys(patch)) {
+    if (!known.includes(key)) throw bad(key, 'unknown setting');
+  }
+
+  const merged = { ...base, ...patch } as Record<string, unknown>;
+  const timeZone = merged.timeZone;
+  if (typeof timeZone !== 'string' || !isTimeZone(timeZone)) {
+    throw bad('timeZone', `"${String(timeZone)}" is not an IANA time zone`);
+  }
+
+  const geoPrecision = merged.geoPrecision;
+  if (!GEO_PRECISIONS.includes(geoPrecision as GeoPrecision)) {
+    throw bad('geoPrecision', `must be one of ${GEO_PRECISIONS.join(', ')}`);
+  }
+
+  return Object.freeze({
+    domains: stringList('domains', merged.domains, HOSTNAME).map((d) => d.toLowerCase()),
+    timeZone,
+    queryAllowlist: stringList('queryAllowlist', merged.queryAllowlist, PARAM),
+    sensitiveParams: stringList('sensitiveParams', merged.sensitiveParams, PARAM),
+    pathRules: stringList('pathRules', merged.pathRules, PATTERN),
+    collapseIds: flag('collapseIds', merged.collapseIds),
+    countOnly: stringList('countOnly', merged.countOnly, PATTERN),
+    geoPrecision: geoPrecision as GeoPrecision,
+    respectGpc: flag('respectGpc', merged.respectGpc),
+    respectDnt: flag('respectDnt', merged.respectDnt),
+    pageTitles: flag('pageTitles', merged.pageTitles),
+    keepFragments: flag('keepFragments', merged.keepFragments),
+  });
+}
+
+/** True when `hostname` is one of the site's allowed domains (wildcards included). */
+export function hostAllowed(settings: SiteSettings, hostname: string): boolean {
+  const host = hostname.toLowerCase().replace(/\.$/, '');
+
+  return settings.domains.some((domain) =>
+    domain.startsWith('*.')
+      ? host === domain.slice(2) || host.endsWith(domain.slice(1))
+      : host === domain,
+  );
+}

@@ -1,0 +1,72 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+
+import type { Config } from '../config/settings.js';
+import { KeyError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { LocalKeyProvider } from './local-provider.js';
+import type { KeyProvider } from './provider.js';
+
+export interface OpenedProvider {
+  provider: KeyProvider;
+  /** True when this start created a development key file. */
+  generated: boolean;
+  source: string;
+}
+
+export function defaultMasterKeyFile(config: Config): string {
+  return path.join(config.dataDir, 'master.key');
+}
+
+/**
+ * Chooses the master key source: LIGHTTRAIL_MASTER_KEY, else LIGHTTRAIL_MASTER_KEY_FILE, else (in
+ * development only) `<dataDir>/master.key`, generated on first start with a loud warning.
+ * Production without a supplied key refuses to start.
+ */
+export function openKeyProvider(
+  config: Config,
+  logger: Logger,
+  options: { allowGenerate?: boolean } = {},
+): OpenedProvider {
+  if (config.masterKey !== undefined) {
+    return {
+      provider: LocalKeyProvider.fromKey(config.masterKey),
+      generated: false,
+      source: 'LIGHTTRAIL_MASTER_KEY',
+    };
+  }
+
+  if (config.masterKeyFile !== undefined) {
+    return {
+      provider: LocalKeyProvider.fromFile(config.masterKeyFile),
+      generated: false,
+      source: config.masterKeyFile,
+    };
+  }
+
+  if (config.env === 'production') {
+    throw new KeyError(
+      'ERR_MASTER_KEY_MISSING',
+      'production needs LIGHTTRAIL_MASTER_KEY or LIGHTTRAIL_MASTER_KEY_FILE (or a KMS provider)',
+    );
+  }
+
+  const file = defaultMasterKeyFile(config);
+  if (existsSync(file)) {
+    return { provider: LocalKeyProvider.fromFile(file), generated: false, source: file };
+  }
+
+  if (options.allowGenerate === false) {
+    throw new KeyError('ERR_MASTER_KEY_MISSING', `no master key: ${file} does not exist yet`);
+  }
+
+  const provider = LocalKeyProvider.generateFile(file);
+  logger.warn('keys.dev_master_key_generated', {
+    file,
+    advice:
+      'DEVELOPMENT ONLY: a master key file was generated next to the data. Production must supply ' +
+      'LIGHTTRAIL_MASTER_KEY or LIGHTTRAIL_MASTER_KEY_FILE from a secret store or KMS.',
+  });
+
+  return { provider, generated: true, source: file };
+}

@@ -1,0 +1,96 @@
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+
+import Database from 'better-sqlite3-multiple-ciphers';
+
+import { StoreError } from '../../errors.js';
+
+export type Db = Database.Database;
+
+const PLAIN_HEADER = Buffer.from('SQLite format 3\0', 'latin1');
+
+/**
+ * Opens (or creates) a SQLite file encrypted with AES-256 in the SQLCipher v4 scheme, keyed with a
+ * raw 256-bit key (no passphrase derivation: the key already is random). WAL and journal files
+ * are encrypted by the same cipher. A file that does not decrypt with `key` is refused with
+ * ERR_DB_KEY before any statement runs.
+ */
+export function openEncrypted(
+  file: string,
+  key: Buffer,
+  options: { create?: boolean; readonly?: boolean } = {},
+): Db {
+  if (!options.create && !existsSync(file)) {
+    throw new StoreError('ERR_DB_CORRUPT', `database file ${file} is missing`);
+  }
+
+  if (existsSync(file) && hasPlaintextHeader(file)) {
+    throw new StoreError('ERR_DB_CORRUPT', `database file ${file} is not encrypted`);
+  }
+
+  let db: Db;
+  try {
+    db = new Database(file, {
+      readonly: options.readonly ?? false,
+      fileMustExist: !options.create,
+    });
+  } catch (cause) {
+    throw new StoreError('ERR_DB_CORRUPT', `database file ${file} cannot be opened`, cause);
+  }
+
+  try {
+    applyKey(db, key);
+    db.prepare('SELECT count(*) FROM sqlite_master').get();
+  } catch (cause) {
+    db.close();
+    throw new StoreError(
+      'ERR_DB_KEY',
+      `database file ${file} does not open with this key (wrong key or damaged file)`,
+      cause,
+    );
+  }
+
+  if (!options.readonly) {
+    db.pragma('journal_mode = WAL');
+    // FULL: the WAL is synced at every commit, so an acknowledged write survives power loss.
+    db.pragma('synchronous = FULL');
+  }
+
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  db.pragma('secure_delete = ON');
+
+  return db;
+}
+
+export function applyKey(db: Db, key: Buffer): void {
+  db.pragma(`cipher = 'sqlcipher'`);
+  db.pragma('legacy = 4');
+  db.pragma(`key = "x'${key.toString('hex')}'"`);
+}
+
+/** Re-encrypts the whole file under `newKey`. SQLite3MultipleCiphers cannot rekey in WAL mode. */
+export function rekey(db: Db, newKey: Buffer): void {
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  db.pragma('journal_mode = DELETE');
+  db.pragma(`rekey = "x'${newKey.toString('hex')}'"`);
+  db.pragma('journal_mode = WAL');
+}
+
+function hasPlaintextHeader(file: string): boolean {
+  const fd = openSync(file, 'r');
+  try {
+    const header = Buffer.alloc(16);
+    const read = readSync(fd, header, 0, 16, 0);
+
+    return read === 16 && header.equals(PLAIN_HEADER);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Runs `statement`, mapping SQLite's corruption errors to ERR_DB_CORRUPT. */
+export function isCorruption(error: unknown): boolean {
+  const code = (error as { code?: string }).code ?? '';
+
+  return code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB';
+}

@@ -1,0 +1,159 @@
+import type { Migration } from './migrate.js';
+
+/** The control database: who and what exists, and the wrapped keys. No visitor data lives here. */
+export const CONTROL_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'tenants, users, sites, keys, salts, system events',
+    sql: `
+      CREATE TABLE tenants (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        deleted_at INTEGER
+      );
+      CREATE TABLE tenant_keys (
+        tenant_id TEXT NOT NULL REFERENCES tenants(id),
+        version INTEGER NOT NULL,
+        master_version TEXT NOT NULL,
+        sealed BLOB NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('active', 'pending')),
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, version)
+      );
+      CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        password_hash TEXT,
+        must_change_password INTEGER NOT NULL DEFAULT 1,
+        created_at INTEGER NOT NULL
+      );
+      CREATE TABLE memberships (
+        user_id TEXT NOT NULL REFERENCES users(id),
+        tenant_id TEXT NOT NULL REFERENCES tenants(id),
+        role TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'analyst', 'viewer')),
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (user_id, tenant_id)
+      );
+      CREATE TABLE sites (
+        id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL REFERENCES tenants(id),
+        name TEXT NOT NULL,
+        settings TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        deleted_at INTEGER
+      );
+      CREATE INDEX sites_tenant ON sites(tenant_id);
+      CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL REFERENCES tenants(id),
+        site_id TEXT NOT NULL REFERENCES sites(id),
+        scope TEXT NOT NULL,
+        secret_hash TEXT NOT NULL,
+        label TEXT NOT NULL DEFAULT '',
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER
+      );
+      CREATE TABLE salts (
+        day TEXT PRIMARY KEY,
+        master_version TEXT NOT NULL,
+        sealed BLOB NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      CREATE TABLE system_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        tenant_id TEXT,
+        actor TEXT NOT NULL,
+        detail TEXT NOT NULL
+      );
+    `,
+  },
+];
+
+/** One file per tenant: its events, sessions and filtered-traffic counts. */
+export const TENANT_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'events, sessions, filtered traffic',
+    sql: `
+      CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        site_id TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        day TEXT NOT NULL,
+        type TEXT NOT NULL,
+        name TEXT,
+        hostname TEXT NOT NULL,
+        path TEXT NOT NULL,
+        query TEXT NOT NULL DEFAULT '',
+        title TEXT,
+        href TEXT,
+        referrer_host TEXT,
+        referrer_domain TEXT,
+        channel TEXT NOT NULL,
+        utm_source TEXT,
+        utm_medium TEXT,
+        utm_campaign TEXT,
+        utm_term TEXT,
+        utm_content TEXT,
+        click_id TEXT,
+        country TEXT,
+        region TEXT,
+        city TEXT,
+        browser TEXT,
+        browser_version TEXT,
+        os TEXT,
+        device TEXT,
+        props TEXT,
+        engagement_ms INTEGER,
+        scroll_depth INTEGER,
+        visitor_id TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        flags TEXT NOT NULL DEFAULT '',
+        origin TEXT NOT NULL DEFAULT 'tracker',
+        dedupe_key TEXT UNIQUE
+      );
+      CREATE INDEX events_site_day ON events(site_id, day, type);
+      CREATE INDEX events_session ON events(session_id);
+      CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        site_id TEXT NOT NULL,
+        visitor_id TEXT NOT NULL,
+        day TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        last_at INTEGER NOT NULL,
+        entry_path TEXT,
+        exit_path TEXT,
+        pageviews INTEGER NOT NULL DEFAULT 0,
+        interactions INTEGER NOT NULL DEFAULT 0,
+        engagement_ms INTEGER NOT NULL DEFAULT 0,
+        channel TEXT NOT NULL,
+        referrer_domain TEXT,
+        utm_source TEXT,
+        utm_medium TEXT,
+        utm_campaign TEXT,
+        country TEXT,
+        region TEXT,
+        city TEXT,
+        browser TEXT,
+        os TEXT,
+        device TEXT
+      );
+      CREATE INDEX sessions_visitor ON sessions(site_id, visitor_id, last_at);
+      CREATE INDEX sessions_site_day ON sessions(site_id, day);
+      CREATE TABLE filtered (
+        site_id TEXT NOT NULL,
+        day TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (site_id, day, reason)
+      );
+      CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+      );
+    `,
+  },
+];

@@ -1,0 +1,83 @@
+import type { Site, SiteSettings } from '../domain/site.js';
+
+export type Role = 'owner' | 'admin' | 'analyst' | 'viewer';
+
+export interface Tenant {
+  id: string;
+  name: string;
+  createdAt: number;
+  deletedAt: number | null;
+}
+
+export interface User {
+  id: string;
+  email: string;
+  createdAt: number;
+}
+
+export interface ApiKeyRecord {
+  id: string;
+  tenantId: string;
+  siteId: string;
+  scope: string;
+  secretHash: string;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+export interface SystemEvent {
+  seq: number;
+  ts: number;
+  type: string;
+  tenantId: string | null;
+  actor: string;
+  detail: Record<string, unknown>;
+}
+
+export interface KeyInfo {
+  tenantId: string;
+  version: number;
+  masterVersion: string;
+  state: 'active' | 'pending';
+  createdAt: number;
+}
+
+/**
+ * The control plane's storage: tenants, people, sites, keys and the system event trail. Tenant
+ * visitor data never passes through it. A PostgreSQL backend implements the same interface.
+ */
+export interface ControlStore {
+  createTenant(name: string, actor: string): Promise<Tenant>;
+  getTenant(id: string): Tenant | undefined;
+  listTenants(): Tenant[];
+  /** Destroys the tenant's keys (crypto-shredding) and files; records the deletion. */
+  deleteTenant(id: string, actor: string): Promise<void>;
+
+  createUser(email: string, passwordHash: string): User;
+  addMembership(userId: string, tenantId: string, role: Role): void;
+
+  createSite(tenantId: string, name: string, settings: SiteSettings, actor: string): Site;
+  getSite(id: string): Site | undefined;
+  listSites(tenantId?: string): Site[];
+  updateSiteSettings(id: string, settings: SiteSettings, actor: string): Site;
+
+  createApiKey(record: Omit<ApiKeyRecord, 'createdAt' | 'revokedAt'>, actor: string): ApiKeyRecord;
+  getApiKey(id: string): ApiKeyRecord | undefined;
+
+  recordSystemEvent(event: Omit<SystemEvent, 'seq' | 'ts'>): void;
+  listSystemEvents(filter?: { tenantId?: string; type?: string }): SystemEvent[];
+
+  /** The tenant's current data key, unwrapped. */
+  tenantKey(tenantId: string): Promise<{ version: number; key: Buffer }>;
+  listKeys(): KeyInfo[];
+  rotateTenantKey(tenantId: string, actor: string): Promise<number>;
+  rotateMasterKey(actor: string, newKey?: string): Promise<string>;
+
+  /** The visitor-hash salt of a UTC day, created on first use; undefined once destroyed. */
+  daySalt(day: string, create: boolean): Promise<Buffer | undefined>;
+  /** Destroys salts of days before `keepFromDay`; returns how many were destroyed. */
+  destroySaltsBefore(keepFromDay: string): number;
+
+  tenantFile(tenantId: string): string;
+  close(): void;
+}

@@ -33,6 +33,7 @@ export type ErrorCode =
   | 'ERR_RATE_LIMITED'
   | 'ERR_QUEUE_FULL'
   | 'ERR_SHUTTING_DOWN'
+  | 'ERR_STORE_UNAVAILABLE'
   | 'ERR_UNAUTHENTICATED'
   | 'ERR_FORBIDDEN'
   | 'ERR_NOT_FOUND'
@@ -46,7 +47,11 @@ export class LightTrailError extends Error {
   /** HTTP status a route answers with when this error escapes a handler. */
   readonly status: number;
 
-  constructor(code: ErrorCode, message: string, options: { status?: number; cause?: unknown } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { status?: number; cause?: unknown } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'LightTrailError';
     this.code = code;

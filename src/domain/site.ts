@@ -63,7 +63,8 @@ export interface Site {
   createdAt: number;
 }
 
-const HOSTNAME = /^(\*\.)?(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+const HOSTNAME =
+  /^(\*\.)?(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const PARAM = /^[A-Za-z0-9_.[\]-]{1,64}$/;
 const PATTERN = /^\/[^\s?#]{0,255}$/;
 
@@ -76,7 +77,8 @@ function stringList(field: string, value: unknown, check: RegExp, max = 100): st
   if (value.length > max) throw bad(field, `at most ${max} entries`);
 
   return value.map((item) => {
-    if (typeof item !== 'string' || !check.test(item)) throw bad(field, `"${String(item)}" is not valid`);
+    if (typeof item !== 'string' || !check.test(item))
+      throw bad(field, `"${String(item)}" is not valid`);
 
     return item;
   });

@@ -1,0 +1,188 @@
+import { randomUUID } from 'node:crypto';
+
+import {
+  INTERACTIONS,
+  SESSION_TIMEOUT_MS,
+  type EnrichedEvent,
+  type FilteredHit,
+} from '../../domain/event.js';
+import type { Db } from './open.js';
+
+interface SessionState {
+  id: string;
+  visitorId: string;
+  startedAt: number;
+  lastAt: number;
+}
+
+export interface CommitResult {
+  inserted: number;
+  duplicates: number;
+  /** Per event, in order: false when its dedupe key was already stored. */
+  written: boolean[];
+}
+
+const CACHE_LIMIT = 200_000;
+
+/**
+ * Writes enriched events into one tenant file, assigning each to a session, in one transaction
+ * per call. Runs inside the writer worker, the only writer of tenant files in a process.
+ *
+ * Session rule: an event continues the visitor's latest session when it falls within 30 minutes
+ * of that session's last event; otherwise it starts a new one. Near midnight UTC the visitor id
+ * changes with the daily salt, so the previous day's id is also looked up: a session that
+ * crosses midnight stays one session, under the id it started with.
+ */
+export class TenantWriter {
+  private readonly sessions = new Map<string, SessionState>();
+  private readonly insertEvent;
+  private readonly findSession;
+  private readonly insertSession;
+  private readonly touchSession;
+  private readonly countFiltered;
+
+  constructor(private readonly db: Db) {
+    this.insertEvent = db.prepare(`
+      INSERT OR IGNORE INTO events (site_id, ts, day, type, name, hostname, path, query, title,
+        href, referrer_host, referrer_domain, channel, utm_source, utm_medium, utm_campaign,
+        utm_term, utm_content, click_id, country, region, city, browser, browser_version, os,
+        device, props, engagement_ms, scroll_depth, visitor_id, session_id, flags, origin,
+        dedupe_key)
+      VALUES (@siteId, @ts, @day, @type, @name, @hostname, @path, @query, @title, @href,
+        @referrerHost, @referrerDomain, @channel, @utmSource, @utmMedium, @utmCampaign, @utmTerm,
+        @utmContent, @clickId, @country, @region, @city, @browser, @browserVersion, @os, @device,
+        @props, @engagementMs, @scrollDepth, @visitorId, @sessionId, @flags, @origin, @dedupeKey)`);
+    this.findSession = db.prepare(`
+      SELECT id, visitor_id AS visitorId, started_at AS startedAt, last_at AS lastAt
+      FROM sessions WHERE site_id = ? AND visitor_id = ? ORDER BY last_at DESC LIMIT 1`);
+    this.insertSession = db.prepare(`
+      INSERT INTO sessions (id, site_id, visitor_id, day, started_at, last_at, entry_path,
+        exit_path, pageviews, interactions, engagement_ms, channel, referrer_domain, utm_source,
+        utm_medium, utm_campaign, country, region, city, browser, os, device)
+      VALUES (@id, @siteId, @visitorId, @day, @ts, @ts, @entry, @entry, @pageviews,
+        @interactions, @engagement, @channel, @referrerDomain, @utmSource, @utmMedium,
+        @utmCampaign, @country, @region, @city, @browser, @os, @device)`);
+    this.touchSession = db.prepare(`
+      UPDATE sessions SET
+        started_at = min(started_at, @ts),
+        last_at = max(last_at, @ts),
+        entry_path = CASE WHEN @isPage AND (entry_path IS NULL OR @ts < started_at)
+                          THEN @path ELSE entry_path END,
+        exit_path = CASE WHEN @isPage AND (exit_path IS NULL OR @ts >= last_at)
+                         THEN @path ELSE exit_path END,
+        pageviews = pageviews + @isPage,
+        interactions = interactions + @isInteraction,
+        engagement_ms = engagement_ms + @engagement
+      WHERE id = @id`);
+    this.countFiltered = db.prepare(`
+      INSERT INTO filtered (site_id, day, reason, count) VALUES (?, ?, ?, 1)
+      ON CONFLICT (site_id, day, reason) DO UPDATE SET count = count + 1`);
+  }
+
+  commit(events: readonly EnrichedEvent[], filtered: readonly FilteredHit[]): CommitResult {
+    const result: CommitResult = { inserted: 0, duplicates: 0, written: [] };
+    const touched: Array<[string, SessionState]> = [];
+
+    try {
+      this.db.transaction(() => {
+        for (const event of events) {
+          const written = this.write(event, touched);
+          result.written.push(written);
+          if (written) result.inserted += 1;
+          else result.duplicates += 1;
+        }
+
+        for (const hit of filtered) this.countFiltered.run(hit.siteId, hit.day, hit.reason);
+      })();
+    } catch (error) {
+      // The transaction rolled back: forget sessions it created so the cache matches the file.
+      for (const [key] of touched) this.sessions.delete(key);
+      throw error;
+    }
+
+    return result;
+  }
+
+  private write(event: EnrichedEvent, touched: Array<[string, SessionState]>): boolean {
+    const session = this.sessionFor(event, touched);
+    const row = { ...event, sessionId: session.id, visitorId: session.visitorId };
+    if (this.insertEvent.run(row).changes === 0) {
+      if (session.fresh) this.sessions.delete(`${event.siteId}\0${event.visitorId}`);
+
+      return false;
+    }
+
+    const isPage = event.type === 'pageview' ? 1 : 0;
+    const isInteraction = INTERACTIONS.has(event.type) ? 1 : 0;
+    const engagement = event.engagementMs ?? 0;
+
+    if (session.fresh) {
+      this.insertSession.run({
+        ...event,
+        id: session.id,
+        visitorId: session.visitorId,
+        entry: isPage ? event.path : null,
+        pageviews: isPage,
+        interactions: isInteraction,
+        engagement,
+      });
+    } else {
+      this.touchSession.run({
+        id: session.id,
+        ts: event.ts,
+        path: event.path,
+        isPage,
+        isInteraction,
+        engagement,
+      });
+    }
+
+    return true;
+  }
+
+  private sessionFor(
+    event: EnrichedEvent,
+    touched: Array<[string, SessionState]>,
+  ): SessionState & { fresh: boolean } {
+    const candidates = [event.visitorId, event.previousVisitorId].filter(
+      (id): id is string => id !== null,
+    );
+
+    for (const visitorId of candidates) {
+      const key = `${event.siteId}\0${visitorId}`;
+      const known = this.sessions.get(key) ?? this.load(event.siteId, visitorId);
+      if (known === undefined) continue;
+      if (event.ts > known.lastAt + SESSION_TIMEOUT_MS) continue;
+      if (event.ts < known.startedAt - SESSION_TIMEOUT_MS) continue;
+
+      const updated = {
+        ...known,
+        startedAt: Math.min(known.startedAt, event.ts),
+        lastAt: Math.max(known.lastAt, event.ts),
+      };
+      this.remember(key, updated, touched);
+
+      return { ...updated, fresh: false };
+    }
+
+    const created = {
+      id: randomUUID(),
+      visitorId: event.visitorId,
+      startedAt: event.ts,
+      lastAt: event.ts,
+    };
+    this.remember(`${event.siteId}\0${event.visitorId}`, created, touched);
+
+    return { ...created, fresh: true };
+  }
+
+  private load(siteId: string, visitorId: string): SessionState | undefined {
+    return this.findSession.get(siteId, visitorId) as SessionState | undefined;
+  }
+
+  private remember(key: string, state: SessionState, touched: Array<[string, SessionState]>): void {
+    if (this.sessions.size >= CACHE_LIMIT) this.sessions.clear();
+    this.sessions.set(key, state);
+    touched.push([key, state]);
+  }
+}

@@ -1,0 +1,156 @@
+import type { Db } from '../store/sqlite/open.js';
+
+export interface StatsQuery {
+  siteId: string;
+  /** First and last calendar day, inclusive, in the site's time zone. */
+  from: string;
+  to: string;
+  limit?: number;
+}
+
+export interface Totals {
+  visitors: number;
+  sessions: number;
+  pageviews: number;
+  /** Share of sessions with one pageview and no interaction, 0..1. */
+  bounceRate: number;
+  /** Mean session duration in seconds: first event to last (the engagement event sent when a page is left marks the end). */
+  visitDuration: number;
+}
+
+export interface DayRow extends Totals {
+  day: string;
+}
+
+export interface Breakdown {
+  key: string;
+  visitors: number;
+  sessions: number;
+  pageviews?: number;
+}
+
+export interface Stats {
+  siteId: string;
+  from: string;
+  to: string;
+  totals: Totals & { filtered: number };
+  days: DayRow[];
+  pages: Breakdown[];
+  entryPages: Breakdown[];
+  channels: Breakdown[];
+  referrers: Breakdown[];
+  sources: Breakdown[];
+  campaigns: Breakdown[];
+  countries: Breakdown[];
+  regions: Breakdown[];
+  browsers: Breakdown[];
+  operatingSystems: Breakdown[];
+  devices: Breakdown[];
+  events: Array<{ type: string; name: string; count: number }>;
+  filtered: Array<{ reason: string; count: number }>;
+}
+
+// Sessions are counted on the day they started; only sessions with a pageview count as visits.
+const SESSIONS = `FROM sessions WHERE site_id = @siteId AND day BETWEEN @from AND @to AND pageviews > 0`;
+
+const TOTALS = `
+  SELECT count(DISTINCT visitor_id) AS visitors,
+         count(*) AS sessions,
+         coalesce(sum(pageviews), 0) AS pageviews,
+         coalesce(avg(CASE WHEN pageviews = 1 AND interactions = 0 THEN 1.0 ELSE 0.0 END), 0)
+           AS bounceRate,
+         coalesce(avg(last_at - started_at), 0) / 1000.0 AS visitDuration
+  ${SESSIONS}`;
+
+/**
+ * The figures of one site over a day range, read from the tenant's own file. Every query is
+ * bound to the site id; the tenant boundary itself is the file the caller opened.
+ */
+export function queryStats(db: Db, query: StatsQuery): Stats {
+  const params = { siteId: query.siteId, from: query.from, to: query.to, limit: query.limit ?? 10 };
+  const totals = db.prepare(TOTALS).get(params) as Totals;
+  const filteredRows = db
+    .prepare(
+      `SELECT reason, sum(count) AS count FROM filtered
+       WHERE site_id = @siteId AND day BETWEEN @from AND @to GROUP BY reason ORDER BY count DESC`,
+    )
+    .all(params) as Array<{ reason: string; count: number }>;
+
+  const days = db
+    .prepare(
+      `SELECT day, count(DISTINCT visitor_id) AS visitors, count(*) AS sessions,
+              sum(pageviews) AS pageviews,
+              avg(CASE WHEN pageviews = 1 AND interactions = 0 THEN 1.0 ELSE 0.0 END) AS bounceRate,
+              avg(last_at - started_at) / 1000.0 AS visitDuration
+       ${SESSIONS} GROUP BY day ORDER BY day`,
+    )
+    .all(params) as DayRow[];
+
+  const bySession = (column: string, where = 'TRUE') =>
+    db
+      .prepare(
+        `SELECT ${column} AS key, count(DISTINCT visitor_id) AS visitors, count(*) AS sessions,
+                sum(pageviews) AS pageviews
+         ${SESSIONS} AND ${where} GROUP BY 1 ORDER BY sessions DESC, key LIMIT @limit`,
+      )
+      .all(params) as Breakdown[];
+
+  return {
+    siteId: query.siteId,
+    from: query.from,
+    to: query.to,
+    totals: {
+      ...roundTotals(totals),
+      filtered: filteredRows.reduce((sum, row) => sum + row.count, 0),
+    },
+    days: days.map((row) => ({ day: row.day, ...roundTotals(row) })),
+    pages: db
+      .prepare(
+        `SELECT path AS key, count(DISTINCT visitor_id) AS visitors,
+                count(DISTINCT session_id) AS sessions, count(*) AS pageviews
+         FROM events WHERE site_id = @siteId AND day BETWEEN @from AND @to AND type = 'pageview'
+         GROUP BY path ORDER BY pageviews DESC, path LIMIT @limit`,
+      )
+      .all(params) as Breakdown[],
+    entryPages: bySession('entry_path', 'entry_path IS NOT NULL'),
+    channels: bySession('channel'),
+    referrers: bySession('referrer_domain', 'referrer_domain IS NOT NULL'),
+    // C14.9: sources that differ only in letter case are one row, shown as their most used form.
+    sources: db
+      .prepare(
+        `SELECT (SELECT s2.utm_source FROM sessions s2
+                 WHERE s2.site_id = @siteId AND lower(s2.utm_source) = lower(s.utm_source)
+                 GROUP BY s2.utm_source ORDER BY count(*) DESC, s2.utm_source LIMIT 1) AS key,
+                count(DISTINCT visitor_id) AS visitors, count(*) AS sessions,
+                sum(pageviews) AS pageviews
+         FROM sessions s WHERE site_id = @siteId AND day BETWEEN @from AND @to AND pageviews > 0
+           AND utm_source IS NOT NULL
+         GROUP BY lower(utm_source) ORDER BY sessions DESC, key LIMIT @limit`,
+      )
+      .all(params) as Breakdown[],
+    campaigns: bySession('utm_campaign', 'utm_campaign IS NOT NULL'),
+    countries: bySession('country', 'country IS NOT NULL'),
+    regions: bySession(`country || '-' || region`, 'region IS NOT NULL'),
+    browsers: bySession('browser', 'browser IS NOT NULL'),
+    operatingSystems: bySession('os', 'os IS NOT NULL'),
+    devices: bySession('device', 'device IS NOT NULL'),
+    events: db
+      .prepare(
+        `SELECT type, coalesce(name, '') AS name, count(*) AS count FROM events
+         WHERE site_id = @siteId AND day BETWEEN @from AND @to AND type NOT IN ('pageview', 'engagement')
+         GROUP BY type, name ORDER BY count DESC LIMIT @limit`,
+      )
+      .all(params) as Array<{ type: string; name: string; count: number }>,
+    filtered: filteredRows,
+  };
+}
+
+function roundTotals(row: Totals): Totals {
+  return {
+    visitors: row.visitors ?? 0,
+    sessions: row.sessions ?? 0,
+    pageviews: row.pageviews ?? 0,
+    bounceRate: Math.round((row.bounceRate ?? 0) * 1000) / 1000,
+    visitDuration: Math.round(row.visitDuration ?? 0),
+  };
+}

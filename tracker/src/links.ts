@@ -1,0 +1,39 @@
+import type { LinkEvent, Send } from './types.js';
+
+/** Paths that name a file rather than a page: a click on one is a download. */
+const FILE_EXTENSION =
+  /\.(pdf|docx?|xlsx?|pptx?|od[tsp]|csv|txt|rtf|epub|zip|t?gz|tar|7z|rar|bz2|xz|dmg|exe|msi|apk|pkg|deb|rpm|iso|mp3|m4a|wav|flac|ogg|mp4|mov|avi|mkv|webm)$/i;
+
+/**
+ * Says what a link click means for analytics: a download (a file extension or the `download`
+ * attribute; it wins over outbound), an outbound click (another host), or nothing. Only http(s)
+ * links count: a `mailto:` or `tel:` target carries the visitor's contact detail or a phone
+ * number, and is never sent.
+ */
+export function classifyLink(link: HTMLAnchorElement): LinkEvent['type'] | undefined {
+  if (!/^https?:$/.test(link.protocol)) return undefined;
+
+  if (link.hasAttribute('download') || FILE_EXTENSION.test(link.pathname)) return 'download';
+
+  return link.hostname === location.hostname ? undefined : 'outbound';
+}
+
+/**
+ * Watches left clicks and middle clicks (`auxclick`, button 1; a middle click fires no `click`)
+ * on links, in the capture phase so a page handler that stops propagation cannot hide them. The
+ * composed path finds the link inside shadow roots and from any element nested in it.
+ */
+export function watchLinks(send: Send): void {
+  const onClick = (event: MouseEvent): void => {
+    if (event.type === 'auxclick' && event.button !== 1) return;
+
+    const link = event.composedPath().find((node) => node instanceof HTMLAnchorElement);
+    if (!(link instanceof HTMLAnchorElement)) return;
+
+    const type = classifyLink(link);
+    if (type) send([{ type, url: location.href, href: link.href }]);
+  };
+
+  document.addEventListener('click', onClick, true);
+  document.addEventListener('auxclick', onClick, true);
+}

@@ -70,6 +70,10 @@ export function createProgressBar(
   };
 }
 
+/**
+ * One frame, never wider than the terminal: a line that wraps breaks `\r` redrawing. As the
+ * width shrinks the bar goes first, then the rate, the amount and the label.
+ */
 function render(
   label: string,
   total: number,
@@ -79,22 +83,26 @@ function render(
   columns: number | undefined,
 ): string {
   const ratio = total > 0 ? Math.min(Math.max(done / total, 0), 1) : 1;
-  const percent = `${(ratio * 100).toFixed(1).padStart(5)}%`;
+  const percent = `${(ratio * 100).toFixed(1)}%`;
+  const head = `${label} ${percent.padStart(6)}`;
   const seconds = Math.max(elapsedMs, 1) / 1000;
-  const counts =
+  const [amount, rate] =
     lines === undefined
-      ? `${formatMb(done)} MB  ${formatMb(done / seconds)} MB/s`
-      : `${count(lines)} lines  ${count(Math.round(lines / seconds))} lines/s`;
+      ? [`${formatMb(done)} MB`, `${formatMb(done / seconds)} MB/s`]
+      : [`${count(lines)} lines`, `${count(Math.round(lines / seconds))} lines/s`];
 
-  const width = (columns ?? 80) - 1;
-  const plain = `${label} ${percent}  ${counts}`;
-  const barWidth = Math.min(MAX_BAR, width - plain.length - 3);
-  if (barWidth < 5) return plain.slice(0, Math.max(width, 0));
+  // A pseudo-terminal without a window size reports 0 columns.
+  const width = (columns !== undefined && columns > 0 ? columns : 80) - 1;
+  const tail = `  ${amount}  ${rate}`;
+  const barWidth = Math.min(MAX_BAR, width - head.length - tail.length - 3);
+  if (barWidth >= 5) {
+    const filled = Math.round(ratio * barWidth);
+    return `${head} [${'#'.repeat(filled)}${'-'.repeat(barWidth - filled)}]${tail}`;
+  }
 
-  const filled = Math.round(ratio * barWidth);
-  const bar = `[${'#'.repeat(filled)}${'-'.repeat(barWidth - filled)}]`;
+  const fits = [`${head}${tail}`, `${head}  ${amount}`, head, percent];
 
-  return `${label} ${percent} ${bar}  ${counts}`;
+  return fits.find((f) => f.length <= width) ?? '';
 }
 
 function count(n: number): string {

@@ -170,35 +170,29 @@ const VERSION = /^HTTP\/\d(?:\.\d)?$/;
  * --format".
  */
 function parseRequestLine(request: string): { method: string; target: string } {
-  const parts = request.split(' ');
-  const [method, target, version] = parts;
-  if (parts.length !== 3 || method === undefined || target === undefined || version === undefined) {
-    return { method: '', target: '' };
-  }
-
-  if (!TOKEN.test(method) || target === '' || !VERSION.test(version)) {
+  const [method = '', target = '', version = '', ...rest] = request.split(' ');
+  if (rest.length > 0 || !TOKEN.test(method) || target === '' || !VERSION.test(version)) {
     return { method: '', target: '' };
   }
 
   return { method, target };
 }
 
+/** A status as a three-digit string (Apache, nginx-json) or a JSON number. */
 function parseStatus(value: unknown): number | null {
-  if (typeof value === 'number')
-    return Number.isInteger(value) && value >= 100 && value <= 999 ? value : null;
-  if (typeof value !== 'string' || !/^[1-9]\d\d$/.test(value)) return null;
+  const n = typeof value === 'string' && /^\d{3}$/.test(value) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 100 || n > 999) return null;
 
-  return Number(value);
+  return n;
 }
 
 /** `undefined` = not a byte count (malformed); `null` = the server logged `-` for none. */
 function parseBytes(value: unknown): number | null | undefined {
   if (value === '-' || value === '') return null;
-  if (typeof value === 'number')
-    return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
-  if (typeof value !== 'string' || !/^\d{1,15}$/.test(value)) return undefined;
 
-  return Number(value);
+  const n = typeof value === 'string' && /^\d{1,15}$/.test(value) ? Number(value) : value;
+
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
 
 function dash(value: string): string | null {

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, openSync, readSync } from 'node:fs';
 
 import Database from 'better-sqlite3-multiple-ciphers';
 
@@ -27,6 +27,7 @@ export function openEncrypted(
     throw new StoreError('ERR_DB_CORRUPT', `database file ${file} is not encrypted`);
   }
 
+  const creating = options.create === true && !existsSync(file);
   let db: Db;
   try {
     db = new Database(file, {
@@ -49,6 +50,7 @@ export function openEncrypted(
     );
   }
 
+  if (creating) chmodSync(file, 0o600);
   if (!options.readonly) {
     db.pragma('journal_mode = WAL');
     // FULL: the WAL is synced at every commit, so an acknowledged write survives power loss.

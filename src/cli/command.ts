@@ -1,0 +1,43 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+import { LightTrailError } from '../errors.js';
+
+export interface Command {
+  name: string;
+  summary: string;
+  /** Full help text shown by `lighttrail <name> --help`. */
+  help: string;
+  run(argv: string[]): Promise<number>;
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+type Values<T extends Options> = {
+  [K in keyof T]?: T[K]['type'] extends 'boolean'
+    ? boolean
+    : T[K]['multiple'] extends true
+      ? string[]
+      : string;
+} & { help?: boolean };
+
+/** parseArgs with `--help` built in and usage errors turned into ERR_USAGE. */
+export function parse<const T extends Options>(
+  argv: string[],
+  options: T,
+  allowPositionals = false,
+): { values: Values<T>; positionals: string[] } {
+  try {
+    return parseArgs({
+      args: argv,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals,
+      strict: true,
+    }) as unknown as { values: Values<T>; positionals: string[] };
+  } catch (cause) {
+    throw new LightTrailError('ERR_USAGE', (cause as Error).message, { status: 400 });
+  }
+}
+
+export function usage(message: string): LightTrailError {
+  return new LightTrailError('ERR_USAGE', message, { status: 400 });
+}

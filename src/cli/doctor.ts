@@ -1,0 +1,58 @@
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+
+import { describeConfig, loadConfig } from '../config/load.js';
+import { LightTrailError } from '../errors.js';
+import { parse, type Command } from './command.js';
+import { openContext, out, runningServer } from './context.js';
+
+export const doctor: Command = {
+  name: 'doctor',
+  summary: 'print the effective configuration (secrets masked) and check it',
+  help: `Usage: lighttrail doctor
+
+Prints every setting with its effective value (secrets shown only as "set") and checks that
+the data folder is writable, the master key opens the data folder's keys and the control
+database reads. Exits 1 when a check fails.`,
+
+  async run(argv) {
+    const { values } = parse(argv, {});
+    if (values.help) return (out(this.help), 0);
+
+    const config = loadConfig();
+    out('Effective configuration:');
+    for (const row of describeConfig(config)) out(`  ${row.env.padEnd(32)} ${row.value}`);
+
+    out('\nChecks:');
+    let failed = 0;
+    const check = async (name: string, probe: () => Promise<string> | string) => {
+      try {
+        out(`  ok    ${name}: ${await probe()}`);
+      } catch (error) {
+        failed += 1;
+        const code = error instanceof LightTrailError ? error.code : 'ERR_INTERNAL';
+        out(`  FAIL  ${name}: ${code}: ${(error as Error).message}`);
+      }
+    };
+
+    await check('data folder', () => {
+      if (!existsSync(config.dataDir)) mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+      accessSync(config.dataDir, constants.W_OK);
+
+      return `${config.dataDir} is writable`;
+    });
+    await check('master key and control database', async () => {
+      const context = await openContext({ config });
+      const tenants = context.control.listTenants().filter((t) => t.deletedAt === null).length;
+      context.control.close();
+
+      return `key source opens the keys; ${tenants} organisation(s)`;
+    });
+    await check('server', () => {
+      const pid = runningServer(config);
+
+      return pid === undefined ? 'not running on this data folder' : `running (pid ${pid})`;
+    });
+
+    return failed === 0 ? 0 : 1;
+  },
+};

@@ -1,0 +1,67 @@
+import { LightTrailError } from '../errors.js';
+import { apikey } from './apikey.js';
+import type { Command } from './command.js';
+import { doctor } from './doctor.js';
+import { keys } from './keys.js';
+import { migrateCommand } from './migrate.js';
+import { setup } from './setup.js';
+import { site } from './site.js';
+import { stats } from './stats.js';
+import { tenant } from './tenant.js';
+
+const COMMANDS: Command[] = [setup, migrateCommand, keys, tenant, site, apikey, stats, doctor];
+
+/** Registered by later modules (start, import) to keep this file free of their imports. */
+export function register(command: Command): void {
+  COMMANDS.unshift(command);
+}
+
+function help(): string {
+  const width = Math.max(...COMMANDS.map((command) => command.name.length));
+
+  return `LightTrail: privacy-first web analytics for healthcare websites.
+
+Usage: lighttrail <command> [options]
+
+Commands:
+${COMMANDS.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`).join('\n')}
+
+Run "lighttrail <command> --help" for a command's options. Settings come from LIGHTTRAIL_*
+environment variables or a lighttrail.config.json file; "lighttrail doctor" shows them.`;
+}
+
+/**
+ * Runs one command and returns the exit code. A known failure prints one line with its stable
+ * code, never a stack trace; exit code 2 is a usage or configuration problem, 1 anything else.
+ */
+export async function run(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${help()}\n`);
+
+    return name === undefined ? 2 : 0;
+  }
+
+  const command = COMMANDS.find((candidate) => candidate.name === name);
+  if (command === undefined) {
+    process.stderr.write(`lighttrail: ERR_USAGE: unknown command "${name}"\n\n${help()}\n`);
+
+    return 2;
+  }
+
+  try {
+    return await command.run(rest);
+  } catch (error) {
+    if (error instanceof LightTrailError) {
+      process.stderr.write(`lighttrail: ${error.code}: ${error.message}\n`);
+
+      return error.code === 'ERR_USAGE' || error.code.startsWith('ERR_CONFIG') ? 2 : 1;
+    }
+
+    process.stderr.write(
+      `lighttrail: ERR_INTERNAL: ${(error as Error).message ?? 'unexpected failure'}\n`,
+    );
+
+    return 1;
+  }
+}

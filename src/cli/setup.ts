@@ -1,0 +1,101 @@
+import { validateSiteSettings } from '../domain/site.js';
+import { generatePassword, hashPassword } from '../identity/password.js';
+import { parse, usage, type Command } from './command.js';
+import { openContext, out } from './context.js';
+
+export const setup: Command = {
+  name: 'setup',
+  summary: 'create an organisation, its first site and an owner account',
+  help: `Usage: lighttrail setup --org NAME --domain HOST --email ADDRESS [--site NAME]
+                       [--timezone ZONE] [--json]
+
+Creates an organisation (a tenant with its own encrypted database and data key), a first
+site that accepts events from HOST, and an owner account. The owner's one-time password is
+shown once and never stored in clear; it must be changed at first sign-in.
+
+  --org NAME        organisation name, e.g. "Clinic A"
+  --domain HOST     the website's hostname, e.g. www.clinic-a.example (*.host for subdomains)
+  --email ADDRESS   the owner's e-mail address
+  --site NAME       site name (default: the domain)
+  --timezone ZONE   IANA time zone for the site's days (default: UTC)
+  --json            print the created ids and one-time password as one JSON object`,
+
+  async run(argv) {
+    const { values } = parse(argv, {
+      org: { type: 'string' },
+      domain: { type: 'string' },
+      email: { type: 'string' },
+      site: { type: 'string' },
+      timezone: { type: 'string' },
+      json: { type: 'boolean' },
+    });
+    if (values.help) return (out(this.help), 0);
+
+    const org = values.org?.trim();
+    const domain = values.domain?.trim().toLowerCase();
+    const email = values.email?.trim();
+    if (!org || org.length > 200) throw usage('--org NAME is required (at most 200 characters)');
+    if (!domain) throw usage('--domain HOST is required');
+    if (!email || !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email) || email.length > 254) {
+      throw usage('--email must be an e-mail address');
+    }
+
+    const settings = validateSiteSettings({
+      domains: [domain],
+      timeZone: values.timezone ?? 'UTC',
+    });
+    const password = generatePassword();
+    const passwordHash = await hashPassword(password);
+
+    const context = await openContext({ allowGenerate: true });
+    try {
+      const { control } = context;
+      const tenant = await control.createTenant(org, 'cli:setup');
+      const site = control.createSite(
+        tenant.id,
+        values.site?.trim() || domain,
+        settings,
+        'cli:setup',
+      );
+      const user = control.createUser(email, passwordHash);
+      control.addMembership(user.id, tenant.id, 'owner');
+      control.recordSystemEvent({
+        type: 'user.created',
+        tenantId: tenant.id,
+        actor: 'cli:setup',
+        detail: { userId: user.id, role: 'owner' },
+      });
+
+      if (values.json) {
+        out(
+          JSON.stringify({
+            organisationId: tenant.id,
+            siteId: site.id,
+            userId: user.id,
+            email,
+            oneTimePassword: password,
+          }),
+        );
+
+        return 0;
+      }
+
+      out(`Organisation  ${org}  (${tenant.id})
+Site          ${site.name}  (${site.id})
+Owner         ${email}
+One-time password (shown once, change it at first sign-in):
+
+    ${password}
+
+Next: add the tracker to every page of ${domain}:
+
+    <script defer src="https://YOUR-LIGHTTRAIL-HOST/lt.js" data-site="${site.id}"></script>
+
+Then read the figures with an API key:  npx lighttrail apikey create --site ${site.id}`);
+
+      return 0;
+    } finally {
+      context.control.close();
+    }
+  },
+};

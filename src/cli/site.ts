@@ -1,0 +1,152 @@
+import { validateSiteSettings, type SiteSettings } from '../domain/site.js';
+import { parse, usage, type Command } from './command.js';
+import { openContext, out } from './context.js';
+
+const FLAGS = {
+  tenant: { type: 'string' },
+  name: { type: 'string' },
+  domains: { type: 'string' },
+  timezone: { type: 'string' },
+  'query-allowlist': { type: 'string' },
+  'sensitive-params': { type: 'string' },
+  'path-rules': { type: 'string' },
+  'count-only': { type: 'string' },
+  'collapse-ids': { type: 'string' },
+  geo: { type: 'string' },
+  gpc: { type: 'string' },
+  dnt: { type: 'string' },
+  titles: { type: 'string' },
+  fragments: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+export const site: Command = {
+  name: 'site',
+  summary: 'list, show, create and update sites and their privacy settings',
+  help: `Usage: lighttrail site list [--tenant ID] [--json]
+       lighttrail site show ID
+       lighttrail site create --tenant ID --name NAME --domains HOSTS [settings]
+       lighttrail site update ID [settings]
+
+Settings (lists are comma-separated; an empty value clears a list):
+  --domains HOSTS             hostnames allowed to send events (*.host for subdomains)
+  --timezone ZONE             IANA time zone in which days are counted
+  --query-allowlist NAMES     query parameters kept with their value (UTM and ad click
+                              ids are built in); every other parameter keeps its name only
+  --sensitive-params NAMES    parameters always redacted, even if allowlisted
+  --path-rules PATTERNS       segments matched by * are stored as :id, e.g. /patients/*
+  --count-only PATTERNS       sections counted only, e.g. /portal/**
+  --collapse-ids on|off       store numeric, UUID and long hex segments as :id (default on)
+  --geo PRECISION             city, region, safe-harbor (no unit below a US state),
+                              country or none
+  --gpc on|off                honour Global Privacy Control (default on)
+  --dnt on|off                honour Do Not Track (default on)
+  --titles on|off             store page titles (default off)
+  --fragments on|off          keep URL fragments (default off)
+
+Every change is validated first and recorded as a system event.`,
+
+  async run(argv) {
+    const { values, positionals } = parse(argv, FLAGS, true);
+    if (values.help) return (out(this.help), 0);
+
+    const [action, id] = positionals;
+    const context = await openContext();
+    try {
+      const { control } = context;
+      if (action === 'list') {
+        const sites = control.listSites(values.tenant);
+        if (values.json) return (out(JSON.stringify(sites)), 0);
+        for (const item of sites) {
+          out(
+            `${item.id}  ${item.name}  [${item.settings.domains.join(', ')}]  tenant ${item.tenantId}`,
+          );
+        }
+
+        return 0;
+      }
+
+      if (action === 'show') {
+        const found = id === undefined ? undefined : control.getSite(id);
+        if (found === undefined) throw usage(`no site ${id ?? '(missing id)'}`);
+        out(JSON.stringify(found, null, 2));
+
+        return 0;
+      }
+
+      if (action === 'create') {
+        if (!values.tenant || !values.name)
+          throw usage('site create needs --tenant ID and --name NAME');
+        const settings = validateSiteSettings(settingsPatch(values));
+        if (settings.domains.length === 0) throw usage('site create needs --domains HOSTS');
+        const created = control.createSite(values.tenant, values.name, settings, 'cli:site');
+        out(values.json ? JSON.stringify(created) : `site ${created.id} created`);
+
+        return 0;
+      }
+
+      if (action === 'update') {
+        const found = id === undefined ? undefined : control.getSite(id);
+        if (found === undefined) throw usage(`no site ${id ?? '(missing id)'}`);
+        const patch = settingsPatch(values);
+        if (Object.keys(patch).length === 0) throw usage('site update needs at least one setting');
+        const updated = control.updateSiteSettings(
+          found.id,
+          validateSiteSettings(patch, found.settings),
+          'cli:site',
+        );
+        out(values.json ? JSON.stringify(updated) : `site ${updated.id} updated`);
+
+        return 0;
+      }
+
+      throw usage('expected "site list", "site show", "site create" or "site update"');
+    } finally {
+      context.control.close();
+    }
+  },
+};
+
+function list(value: string): string[] {
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
+function onOff(flag: string, value: string): boolean {
+  if (value === 'on' || value === 'true') return true;
+  if (value === 'off' || value === 'false') return false;
+  throw usage(`--${flag} must be on or off`);
+}
+
+function settingsPatch(
+  values: Record<string, string | boolean | undefined>,
+): Partial<SiteSettings> {
+  const patch: Record<string, unknown> = {};
+  const text = (flag: string) => values[flag] as string | undefined;
+  const lists: Array<[string, keyof SiteSettings]> = [
+    ['domains', 'domains'],
+    ['query-allowlist', 'queryAllowlist'],
+    ['sensitive-params', 'sensitiveParams'],
+    ['path-rules', 'pathRules'],
+    ['count-only', 'countOnly'],
+  ];
+  for (const [flag, key] of lists)
+    if (text(flag) !== undefined) patch[key] = list(text(flag) as string);
+
+  const flags: Array<[string, keyof SiteSettings]> = [
+    ['collapse-ids', 'collapseIds'],
+    ['gpc', 'respectGpc'],
+    ['dnt', 'respectDnt'],
+    ['titles', 'pageTitles'],
+    ['fragments', 'keepFragments'],
+  ];
+  for (const [flag, key] of flags)
+    if (text(flag) !== undefined) patch[key] = onOff(flag, text(flag) as string);
+
+  if (text('timezone') !== undefined) patch.timeZone = text('timezone');
+  if (text('geo') !== undefined) patch.geoPrecision = text('geo');
+
+  return patch as Partial<SiteSettings>;
+}

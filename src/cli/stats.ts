@@ -1,0 +1,105 @@
+import type { Breakdown, Stats } from '../analytics/stats.js';
+import { StatsReader } from '../analytics/reader.js';
+import { parse, usage, type Command } from './command.js';
+import { openContext, out } from './context.js';
+
+export const stats: Command = {
+  name: 'stats',
+  summary: "print a site's visitors, sessions, pageviews and top lists",
+  help: `Usage: lighttrail stats --site ID [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--json]
+
+Prints the same figures as GET /api/sites/ID/stats: visitors, sessions, pageviews, bounce
+rate and visit duration per day and in total, then the top pages, channels, referrers,
+campaigns, countries and browsers. Days are counted in the site's time zone; the range
+defaults to the last 30 days. --json prints one JSON object.`,
+
+  async run(argv) {
+    const { values } = parse(argv, {
+      site: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      json: { type: 'boolean' },
+    });
+    if (values.help) return (out(this.help), 0);
+    if (!values.site) throw usage('stats needs --site ID');
+
+    const { control } = await openContext();
+    const reader = new StatsReader(control);
+    try {
+      const result = await reader.stats(values.site, { from: values.from, to: values.to });
+      out(values.json ? JSON.stringify(result) : render(result));
+
+      return 0;
+    } finally {
+      reader.close();
+      control.close();
+    }
+  },
+};
+
+function table(headers: string[], rows: Array<Array<string | number>>): string {
+  const cells = [headers, ...rows.map((row) => row.map(String))];
+  const widths = headers.map((_, column) =>
+    Math.max(...cells.map((row) => (row[column] ?? '').length)),
+  );
+
+  return cells
+    .map((row) =>
+      row
+        .map((cell, column) =>
+          column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0),
+        )
+        .join('  '),
+    )
+    .join('\n');
+}
+
+function top(
+  title: string,
+  rows: Breakdown[],
+  measure: 'sessions' | 'pageviews' = 'sessions',
+): string {
+  if (rows.length === 0) return `${title}: none`;
+
+  return `${title}\n${table(
+    ['', 'visitors', measure],
+    rows.map((row) => [row.key ?? '(none)', row.visitors, row[measure] ?? 0]),
+  )}`;
+}
+
+function render(stats: Stats): string {
+  const { totals } = stats;
+  const percent = (value: number) => `${Math.round(value * 1000) / 10}%`;
+  const days = table(
+    ['day', 'visitors', 'sessions', 'pageviews', 'bounce', 'duration s'],
+    stats.days.map((day) => [
+      day.day,
+      day.visitors,
+      day.sessions,
+      day.pageviews,
+      percent(day.bounceRate),
+      day.visitDuration,
+    ]),
+  );
+
+  return [
+    `Site ${stats.siteId}, ${stats.from} to ${stats.to}`,
+    `Visitors ${totals.visitors}  Sessions ${totals.sessions}  Pageviews ${totals.pageviews}  ` +
+      `Bounce ${percent(totals.bounceRate)}  Visit duration ${totals.visitDuration}s  ` +
+      `Filtered ${totals.filtered}`,
+    '',
+    days,
+    '',
+    top('Top pages', stats.pages, 'pageviews'),
+    '',
+    top('Channels', stats.channels),
+    '',
+    top('Referrers', stats.referrers),
+    '',
+    top('Campaigns', stats.campaigns),
+    '',
+    top('Countries', stats.countries),
+    '',
+    top('Browsers', stats.browsers),
+  ].join('\n');
+}

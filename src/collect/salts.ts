@@ -1,0 +1,72 @@
+import { createHmac, randomBytes } from 'node:crypto';
+
+import { SESSION_TIMEOUT_MS } from '../domain/event.js';
+import { addDays, utcDay } from '../domain/time.js';
+import type { ControlStore } from '../store/types.js';
+
+export interface VisitorSalts {
+  /** The salt of `ts`'s UTC day, and near midnight also the previous day's (session rule). */
+  forTime(ts: number): Promise<{ salt: Buffer; previous: Buffer | null }>;
+}
+
+/**
+ * Live salts: one random salt per UTC day, stored sealed under the master key, destroyed once
+ * the day is two days old. After that no one, LightTrail included, can recompute a visitor id.
+ */
+export class DailySalts implements VisitorSalts {
+  private readonly cache = new Map<string, Buffer>();
+
+  constructor(private readonly control: ControlStore) {}
+
+  async forTime(ts: number): Promise<{ salt: Buffer; previous: Buffer | null }> {
+    const day = utcDay(ts);
+    const salt = await this.get(day, true);
+    const sinceMidnight = ts - Date.parse(`${day}T00:00:00Z`);
+    const previous =
+      sinceMidnight <= SESSION_TIMEOUT_MS
+        ? ((await this.get(addDays(day, -1), false)) ?? null)
+        : null;
+
+    return { salt: salt as Buffer, previous };
+  }
+
+  /** Destroys every salt older than yesterday. Returns how many were destroyed. */
+  rotate(now = Date.now()): number {
+    const keepFrom = addDays(utcDay(now), -1);
+    for (const day of this.cache.keys()) if (day < keepFrom) this.cache.delete(day);
+
+    return this.control.destroySaltsBefore(keepFrom);
+  }
+
+  private async get(day: string, create: boolean): Promise<Buffer | undefined> {
+    const cached = this.cache.get(day);
+    if (cached !== undefined) return cached;
+
+    const salt = await this.control.daySalt(day, create);
+    if (salt !== undefined) this.cache.set(day, salt);
+
+    return salt;
+  }
+}
+
+/**
+ * Salts for a log import: derived per day from a secret made for this run and never stored, so
+ * imported visitor ids cannot be recomputed once the import ends.
+ */
+export class EphemeralSalts implements VisitorSalts {
+  private readonly secret = randomBytes(32);
+
+  async forTime(ts: number): Promise<{ salt: Buffer; previous: Buffer | null }> {
+    const day = utcDay(ts);
+    const sinceMidnight = ts - Date.parse(`${day}T00:00:00Z`);
+
+    return {
+      salt: this.derive(day),
+      previous: sinceMidnight <= SESSION_TIMEOUT_MS ? this.derive(addDays(day, -1)) : null,
+    };
+  }
+
+  private derive(day: string): Buffer {
+    return createHmac('sha256', this.secret).update(day).digest();
+  }
+}

@@ -263,6 +263,21 @@ describe('refusals', () => {
     expect(await codeOf(() => collect(dir))).toBe('ERR_IMPORT_FILE');
   });
 
+  it('passes a throw from onProgress up unchanged instead of blaming the file', async () => {
+    const boom = new Error('caller bug');
+    const onProgress = () => {
+      throw boom;
+    };
+    let caught: unknown;
+    try {
+      for await (const _ of readLog(REAL_LOG, 'combined', { onProgress })) void _;
+    } catch (err) {
+      caught = err;
+    }
+
+    expect(caught).toBe(boom);
+  });
+
   it('closes the file when the caller stops early or is refused', async () => {
     const file = await fixture('many.log', `${line('/a')}\n`.repeat(50_000));
     const before = await openFds();

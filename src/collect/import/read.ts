@@ -69,7 +69,9 @@ export async function* readLog(
       opts.onProgress?.(bytesRead, totalBytes);
     }
   } catch (err) {
-    if (err instanceof LightTrailError) throw err;
+    // Only the file system's own failures (EIO, EISDIR...) are the file's fault; a throw from
+    // onProgress is the caller's bug and goes up unchanged.
+    if (!(err instanceof Error && 'syscall' in err)) throw err;
     throw new LightTrailError('ERR_IMPORT_FILE', 'cannot read the log file', { cause: err });
   } finally {
     stream.destroy();

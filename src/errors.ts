@@ -48,16 +48,19 @@ export class LightTrailError extends Error {
   readonly code: ErrorCode;
   /** HTTP status a route answers with when this error escapes a handler. */
   readonly status: number;
+  /** Headers a route adds to the refusal, such as `Retry-After`. */
+  readonly headers: Readonly<Record<string, string>> | undefined;
 
   constructor(
     code: ErrorCode,
     message: string,
-    options: { status?: number; cause?: unknown } = {},
+    options: { status?: number; cause?: unknown; headers?: Record<string, string> } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'LightTrailError';
     this.code = code;
     this.status = options.status ?? 500;
+    this.headers = options.headers;
   }
 }
 
@@ -84,8 +87,14 @@ export class StoreError extends LightTrailError {
 
 /** A client's mistake: a 4xx with a stable code and a message safe to show. */
 export class RequestError extends LightTrailError {
-  constructor(code: ErrorCode, status: number, message: string, cause?: unknown) {
-    super(code, message, { status, cause });
+  constructor(
+    code: ErrorCode,
+    status: number,
+    message: string,
+    cause?: unknown,
+    headers?: Record<string, string>,
+  ) {
+    super(code, message, { status, cause, headers });
     this.name = 'RequestError';
   }
 }

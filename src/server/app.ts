@@ -1,0 +1,300 @@
+import { createServer as createHttpServer, STATUS_CODES, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
+
+import type { Config } from '../config/settings.js';
+import { ConfigError, RequestError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { SECURITY_HEADERS } from './headers.js';
+import { createHttpMetrics } from './http-metrics.js';
+import { metricsHandler } from './metrics-endpoint.js';
+import type { MetricsRegistry } from './metrics.js';
+import { createRequestListener } from './pipeline.js';
+import { createRouter, type Router } from './router.js';
+import { tlsServerOptions, type TlsMaterial } from './tls.js';
+
+/**
+ * Limits against slow clients (slowloris and slow-body attacks hold sockets open cheaply). Node
+ * checks the header and request timeouts every `checkIntervalMs`, so that bounds their precision.
+ */
+export interface ServerTimeouts {
+  handshakeMs: number;
+  headersMs: number;
+  requestMs: number;
+  keepAliveMs: number;
+  idleMs: number;
+  checkIntervalMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: Readonly<ServerTimeouts> = Object.freeze({
+  handshakeMs: 10_000,
+  headersMs: 10_000,
+  requestMs: 30_000,
+  keepAliveMs: 5_000,
+  idleMs: 60_000,
+  checkIntervalMs: 1_000,
+});
+
+export type ServerConfig = Pick<
+  Config,
+  'host' | 'port' | 'metricsPort' | 'metricsToken' | 'shutdownTimeoutMs'
+>;
+
+export interface CreateServerOptions {
+  config: ServerConfig;
+  logger: Logger;
+  /** The product routes; `/healthz`, `/readyz` and (with a token) `/metrics` are added to it. */
+  router: Router;
+  metrics: MetricsRegistry;
+  tls: TlsMaterial;
+  /** Readiness: the store is open, the queue runs. Absent means ready once listening. */
+  isReady?: () => boolean;
+  timeouts?: Partial<ServerTimeouts>;
+}
+
+export interface LightTrailServer {
+  /** Starts the HTTPS listener (and the loopback metrics listener when metricsPort > 0). */
+  listen(): Promise<{ port: number; metricsPort: number | undefined }>;
+  /** Stops accepting, drains in-flight requests, then cuts what is left after the timeout. */
+  close(): Promise<void>;
+  /** Requests being handled right now. */
+  inFlight(): number;
+}
+
+/**
+ * The HTTPS-only server. There is no plain-HTTP listener for the product: TLS is the first guard
+ * of every path (HIPAA 164.312(e)(1), transmission security), and the only plain listener serves
+ * metrics on 127.0.0.1.
+ *
+ * @example
+ * const server = createServer({ config, logger, router, metrics, tls });
+ * const { port } = await server.listen();
+ * process.once('SIGTERM', () => void server.close());
+ */
+export function createServer(options: CreateServerOptions): LightTrailServer {
+  const { config, logger, router, metrics } = options;
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+  const httpMetrics = createHttpMetrics(metrics);
+  const sockets = new Set<Socket>();
+  let active = 0;
+  let closing = false;
+  let closed: Promise<void> | undefined;
+
+  addProbes(router, () => !closing && (options.isReady?.() ?? true), logger);
+  if (config.metricsToken !== undefined) {
+    router.add('GET', '/metrics', metricsHandler(metrics, config.metricsToken));
+  }
+
+  const https = createHttpsServer(
+    {
+      ...tlsServerOptions(options.tls),
+      handshakeTimeout: timeouts.handshakeMs,
+      ...httpServerOptions(timeouts),
+    },
+    createRequestListener({
+      router,
+      logger,
+      metrics: httpMetrics,
+      onStart: () => active++,
+      onEnd: () => {
+        active--;
+        if (closing && active === 0) https.closeIdleConnections();
+      },
+      isClosing: () => closing,
+    }),
+  );
+  guard(https, timeouts, logger, sockets);
+
+  const metricsServer =
+    config.metricsPort > 0
+      ? createMetricsServer(metrics, httpMetrics, logger, timeouts)
+      : undefined;
+
+  return {
+    async listen() {
+      const port = await listenOn(https, config.port, config.host, 'LIGHTTRAIL_PORT');
+      logger.info('server.listening', { port, protocol: 'https' });
+
+      if (metricsServer === undefined) return { port, metricsPort: undefined };
+
+      const metricsPort = await listenOn(
+        metricsServer,
+        config.metricsPort,
+        '127.0.0.1',
+        'LIGHTTRAIL_METRICS_PORT',
+      );
+      logger.info('server.metrics_listening', { port: metricsPort, protocol: 'http' });
+
+      return { port, metricsPort };
+    },
+    close() {
+      closing = true;
+      closed ??= Promise.all([
+        drain(https, sockets, config.shutdownTimeoutMs, logger, () => active),
+        metricsServer === undefined ? undefined : stop(metricsServer),
+      ]).then(() => logger.info('server.closed'));
+
+      return closed;
+    },
+    inFlight: () => active,
+  };
+}
+
+function httpServerOptions(timeouts: ServerTimeouts) {
+  return {
+    headersTimeout: timeouts.headersMs,
+    requestTimeout: timeouts.requestMs,
+    keepAliveTimeout: timeouts.keepAliveMs,
+    connectionsCheckingInterval: timeouts.checkIntervalMs,
+    requireHostHeader: true,
+  };
+}
+
+function addProbes(router: Router, ready: () => boolean, logger: Logger): void {
+  router.add('GET', '/healthz', () => ({ status: 200, json: { status: 'ok' } }));
+  router.add('GET', '/readyz', () => {
+    let isReady = false;
+    try {
+      isReady = ready();
+    } catch (error) {
+      logger.error('server.readiness_check_failed', { error });
+    }
+
+    return isReady
+      ? { status: 200, json: { status: 'ready' } }
+      : { status: 503, json: { status: 'not_ready' } };
+  });
+}
+
+/** Limits, raw-socket tracking for the shutdown deadline, and uniform answers to broken requests. */
+function guard(server: Server, timeouts: ServerTimeouts, logger: Logger, sockets?: Set<Socket>) {
+  server.maxHeadersCount = 100;
+  server.timeout = timeouts.idleMs;
+
+  if (sockets !== undefined) {
+    server.on('connection', (socket: Socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
+  }
+
+  // Handshake failures (plain HTTP on this port, TLS 1.0, a CBC-only client) end the socket; the
+  // code is enough to diagnose, the peer's address is not ours to log.
+  server.on('tlsClientError', (error: NodeJS.ErrnoException) => {
+    logger.debug('tls.handshake_failed', { code: error.code });
+  });
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+    logger.debug('http.client_error', { code: error.code });
+    answerBrokenRequest(error, socket);
+  });
+}
+
+/**
+ * Node's parser refused the request before any handler (bad syntax, oversized headers, a
+ * timeout): answer in the same format and with the same headers as everything else, then close.
+ */
+function answerBrokenRequest(error: NodeJS.ErrnoException, socket: Socket): void {
+  const pending = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (error.code === 'ECONNRESET' || !socket.writable || pending?.headersSent === true) {
+    socket.destroy();
+    return;
+  }
+
+  const status =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? 431
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? 408
+        : 400;
+  const refusal = new RequestError(
+    'ERR_BAD_REQUEST',
+    status,
+    STATUS_CODES[status] ?? 'bad request',
+  );
+  const body = JSON.stringify({ error: { code: refusal.code, message: refusal.message } });
+  const headers = {
+    ...SECURITY_HEADERS,
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': String(Buffer.byteLength(body)),
+    Connection: 'close',
+  };
+  const head = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${head.join('')}\r\n${body}`);
+}
+
+function createMetricsServer(
+  registry: MetricsRegistry,
+  httpMetrics: ReturnType<typeof createHttpMetrics>,
+  logger: Logger,
+  timeouts: ServerTimeouts,
+): Server {
+  const router = createRouter().add('GET', '/metrics', metricsHandler(registry, undefined));
+  const server = createHttpServer(
+    httpServerOptions(timeouts),
+    createRequestListener({ router, logger, metrics: httpMetrics }),
+  );
+  guard(server, timeouts, logger);
+
+  return server;
+}
+
+async function listenOn(server: Server, port: number, host: string, setting: string) {
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      reject(
+        new ConfigError(
+          'ERR_CONFIG_INVALID',
+          `${setting}: cannot listen on port ${port} (${error.code})`,
+          error,
+        ),
+      );
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+
+  const address = server.address();
+
+  return typeof address === 'object' && address !== null ? address.port : port;
+}
+
+/**
+ * Graceful stop: refuse new connections now, let in-flight requests finish (their answers carry
+ * `Connection: close`), close idle keep-alive sockets, and after `timeoutMs` cut every socket
+ * still open, including ones stuck in a TLS handshake.
+ */
+async function drain(
+  server: Server,
+  sockets: Set<Socket>,
+  timeoutMs: number,
+  logger: Logger,
+  inFlight: () => number,
+): Promise<void> {
+  if (!server.listening) return;
+
+  await new Promise<void>((resolve) => {
+    const deadline = setTimeout(() => {
+      logger.warn('server.shutdown_timeout', { inFlight: inFlight(), sockets: sockets.size });
+      for (const socket of sockets) socket.destroy();
+    }, timeoutMs);
+    deadline.unref();
+
+    server.close(() => {
+      clearTimeout(deadline);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}
+
+async function stop(server: Server): Promise<void> {
+  if (!server.listening) return;
+
+  await new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}

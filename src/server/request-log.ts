@@ -1,0 +1,28 @@
+import type { Logger } from '../log/logger.js';
+
+export interface RequestLogEntry {
+  method: string;
+  /** The matched pattern (`/api/sites/:siteId/stats`) or `(unmatched)`: never the raw path. */
+  route: string;
+  status: number;
+  durationMs: number;
+  requestId: string;
+  /** The client went away before the response was complete. */
+  aborted: boolean;
+}
+
+/**
+ * One line per request. Only fields that cannot carry PHI are written: a raw path or query can
+ * hold a patient's e-mail (C13), and an IP address beside a clinic page is PHI in HHS's reading;
+ * headers, cookies and bodies are left out for the same reason.
+ */
+export function logRequest(logger: Logger, entry: RequestLogEntry): void {
+  logger.info('http.request', {
+    method: entry.method,
+    route: entry.route,
+    status: entry.status,
+    durationMs: Math.round(entry.durationMs * 10) / 10,
+    requestId: entry.requestId,
+    ...(entry.aborted ? { aborted: true } : {}),
+  });
+}

@@ -1,0 +1,87 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+import { isLightTrailError, type ErrorCode } from '../errors.js';
+import type { Reply } from './context.js';
+
+/** The one error body: `{"error":{"code":"ERR_...","message":"..."}}`. */
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string };
+}
+
+export interface MappedError {
+  status: number;
+  body: ErrorBody;
+  /** True when the failure is ours (5xx) and belongs in the error log. */
+  internal: boolean;
+}
+
+/**
+ * Turns anything a handler threw into a status and a body a client may see. A 4xx carries its
+ * code and message. A 503 keeps its code (ERR_QUEUE_FULL, ERR_SHUTTING_DOWN tell a tracker to back
+ * off) with a fixed message; every other 5xx is `ERR_INTERNAL` / `internal error`: exception text
+ * can name a file, a table or a patient, and stays in the (redacted) log.
+ */
+export function mapError(error: unknown): MappedError {
+  const known = isLightTrailError(error) && error.status >= 400 && error.status <= 599;
+  const status = known ? error.status : 500;
+
+  if (known && status < 500) {
+    return {
+      status,
+      body: { error: { code: error.code, message: error.message } },
+      internal: false,
+    };
+  }
+
+  if (known && status === 503) {
+    return {
+      status,
+      body: { error: { code: error.code, message: 'service unavailable' } },
+      internal: false,
+    };
+  }
+
+  return {
+    status,
+    body: { error: { code: 'ERR_INTERNAL', message: 'internal error' } },
+    internal: true,
+  };
+}
+
+/** Serialises a handler's reply; the security headers are already on `res`. */
+export function sendReply(req: IncomingMessage, res: ServerResponse, reply: Reply): void {
+  if (!Number.isInteger(reply.status) || reply.status < 100 || reply.status > 599) {
+    throw new TypeError(`handler answered an invalid status: ${reply.status}`);
+  }
+
+  let body: string | Buffer | undefined;
+  let type: string | undefined;
+  if (reply.json !== undefined) {
+    body = JSON.stringify(reply.json);
+    type = 'application/json; charset=utf-8';
+  } else if (reply.body !== undefined) {
+    body = reply.body;
+    type = typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/octet-stream';
+  }
+
+  for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
+
+  if (type !== undefined && !res.hasHeader('Content-Type')) res.setHeader('Content-Type', type);
+  if (body !== undefined) res.setHeader('Content-Length', Buffer.byteLength(body));
+
+  closeIfBodyUnread(req, res);
+  res.writeHead(reply.status);
+  res.end(body);
+}
+
+/**
+ * An answer given before the request body was read in full (a 413, a refusal before reading)
+ * closes the connection: the unread rest must not be parsed as the next request, and an endless
+ * upload must not keep the socket.
+ */
+function closeIfBodyUnread(req: IncomingMessage, res: ServerResponse): void {
+  const hasBody =
+    req.headers['transfer-encoding'] !== undefined ||
+    (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+  if (hasBody && !req.complete) res.setHeader('Connection', 'close');
+}

@@ -1,0 +1,299 @@
+/**
+ * IP address parsing shared by client-IP derivation, geo lookup and the visitor hash. A visitor's
+ * address is PHI next to a clinic page (HHS tracking bulletin), so it is parsed here, used in
+ * memory and never returned to storage: callers get booleans, a geo record or a keyed hash.
+ *
+ * The parsers are strict (no leading zeros, no `1.2.3`, no octal) and never throw: anything that
+ * is not an address is `null`, so a forged header cannot turn into an exception.
+ */
+
+export interface ParsedIp {
+  family: 4 | 6;
+  /** 4 or 16 bytes in network order. IPv4-mapped IPv6 (`::ffff:a.b.c.d`) is unwrapped to 4. */
+  bytes: Uint8Array;
+  /** Canonical text: dotted quad, or RFC 5952 compressed lower-case IPv6. */
+  text: string;
+}
+
+/** A precompiled CIDR list: matching is a byte comparison per entry, no parsing per call. */
+export interface CidrList {
+  contains(ip: ParsedIp): boolean;
+  readonly size: number;
+}
+
+interface Cidr {
+  bytes: Uint8Array;
+  prefix: number;
+}
+
+const IPV4_PART = /^(?:0|[1-9]\d{0,2})$/;
+const HEX_GROUP = /^[0-9a-f]{1,4}$/i;
+
+function parseIpv4Bytes(text: string): Uint8Array | null {
+  const parts = text.split('.');
+  if (parts.length !== 4) return null;
+
+  const bytes = new Uint8Array(4);
+  for (let i = 0; i < 4; i++) {
+    const part = parts[i] as string;
+    if (!IPV4_PART.test(part)) return null;
+
+    const value = Number(part);
+    if (value > 255) return null;
+
+    bytes[i] = value;
+  }
+
+  return bytes;
+}
+
+function parseGroups(text: string): number[] | null {
+  if (text === '') return [];
+
+  const groups: number[] = [];
+  const parts = text.split(':');
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i] as string;
+    const last = i === parts.length - 1;
+    if (last && part.includes('.')) {
+      const v4 = parseIpv4Bytes(part);
+      if (!v4) return null;
+
+      groups.push(((v4[0] as number) << 8) | (v4[1] as number));
+      groups.push(((v4[2] as number) << 8) | (v4[3] as number));
+      continue;
+    }
+
+    if (!HEX_GROUP.test(part)) return null;
+
+    groups.push(parseInt(part, 16));
+  }
+
+  return groups;
+}
+
+function parseIpv6Bytes(text: string): Uint8Array | null {
+  if (text.length > 45) return null;
+
+  const gap = text.indexOf('::');
+  if (gap !== text.lastIndexOf('::')) return null;
+
+  let groups: number[] | null;
+  if (gap === -1) {
+    groups = parseGroups(text);
+    if (!groups || groups.length !== 8) return null;
+  } else {
+    const head = parseGroups(text.slice(0, gap));
+    const tail = parseGroups(text.slice(gap + 2));
+    if (!head || !tail || head.length + tail.length > 7) return null;
+
+    groups = [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
+  }
+
+  const bytes = new Uint8Array(16);
+  groups.forEach((group, i) => {
+    bytes[i * 2] = group >> 8;
+    bytes[i * 2 + 1] = group & 0xff;
+  });
+
+  return bytes;
+}
+
+function isMappedV4(bytes: Uint8Array): boolean {
+  for (let i = 0; i < 10; i++) {
+    if (bytes[i] !== 0) return false;
+  }
+
+  return bytes[10] === 0xff && bytes[11] === 0xff;
+}
+
+/** RFC 5952 text: lower case, leading zeros dropped, the longest run (>= 2) of zero groups `::`. */
+function formatIpv6(bytes: Uint8Array): string {
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2)
+    groups.push(((bytes[i] as number) << 8) | (bytes[i + 1] as number));
+
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let i = 0; i < 8; i++) {
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLength) {
+      bestStart = i;
+      bestLength = j - i;
+    }
+
+    i = j;
+  }
+
+  const hex = groups.map((group) => group.toString(16));
+  if (bestStart === -1) return hex.join(':');
+
+  const head = hex.slice(0, bestStart).join(':');
+  const tail = hex.slice(bestStart + bestLength).join(':');
+
+  return `${head}::${tail}`;
+}
+
+/** Builds a parsed address from raw bytes (4 or 16), unwrapping IPv4-mapped IPv6. */
+export function ipFromBytes(bytes: Uint8Array): ParsedIp {
+  if (bytes.length === 16 && isMappedV4(bytes)) return ipFromBytes(bytes.slice(12));
+  if (bytes.length === 4) return { family: 4, bytes, text: bytes.join('.') };
+
+  return { family: 6, bytes, text: formatIpv6(bytes) };
+}
+
+/**
+ * Parses a bare address (`198.51.100.7`, `2001:db8::1`, `::ffff:127.0.0.1`, `fe80::1%eth0`).
+ * Returns `null` for anything else, including ports and brackets: see `parseForwardedHop`.
+ */
+export function parseIp(text: string): ParsedIp | null {
+  if (text.length === 0 || text.length > 64) return null;
+
+  const zone = text.indexOf('%');
+  const bare = zone === -1 ? text : text.slice(0, zone);
+  const bytes = bare.includes(':') ? parseIpv6Bytes(bare) : parseIpv4Bytes(bare);
+
+  return bytes ? ipFromBytes(bytes) : null;
+}
+
+/**
+ * Parses one hop as proxies and clients write it: optional quotes, `[v6]:port`, `v4:port`, bare
+ * addresses. RFC 7239 obfuscated identifiers (`_hidden`) and `unknown` are `null`.
+ */
+export function parseForwardedHop(entry: string): ParsedIp | null {
+  let text = entry.trim();
+  if (text.length > 2 && text.startsWith('"') && text.endsWith('"')) text = text.slice(1, -1);
+
+  if (text.startsWith('[')) {
+    const close = text.indexOf(']');
+    if (close === -1) return null;
+
+    const rest = text.slice(close + 1);
+    if (rest !== '' && !/^:\d{1,5}$/.test(rest)) return null;
+
+    return parseIp(text.slice(1, close));
+  }
+
+  const colon = text.indexOf(':');
+  if (colon !== -1 && colon === text.lastIndexOf(':')) {
+    if (!/^:\d{1,5}$/.test(text.slice(colon))) return null;
+
+    text = text.slice(0, colon);
+  }
+
+  return parseIp(text);
+}
+
+function parseCidr(text: string): Cidr | null {
+  const slash = text.indexOf('/');
+  const address = parseIp(slash === -1 ? text.trim() : text.slice(0, slash).trim());
+  if (!address) return null;
+
+  const bits = address.bytes.length * 8;
+  const prefixText = slash === -1 ? String(bits) : text.slice(slash + 1).trim();
+  if (!/^\d{1,3}$/.test(prefixText)) return null;
+
+  const prefix = Number(prefixText);
+  if (prefix > bits) return null;
+
+  return { bytes: address.bytes, prefix };
+}
+
+function cidrContains(cidr: Cidr, bytes: Uint8Array): boolean {
+  const whole = cidr.prefix >> 3;
+  for (let i = 0; i < whole; i++) {
+    if (cidr.bytes[i] !== bytes[i]) return false;
+  }
+
+  const rest = cidr.prefix & 7;
+  if (rest === 0) return true;
+
+  const mask = (0xff << (8 - rest)) & 0xff;
+
+  return ((cidr.bytes[whole] as number) & mask) === ((bytes[whole] as number) & mask);
+}
+
+/**
+ * Compiles CIDR strings (`10.0.0.0/8`, `2001:db8::/32`, a bare address for one host) once.
+ * An IPv4-mapped IPv6 CIDR is treated as its IPv4 network, matching how addresses are unwrapped.
+ * Returns the entries it could not read so configuration can refuse them.
+ */
+export function compileCidrs(entries: readonly string[]): { list: CidrList; invalid: string[] } {
+  const v4: Cidr[] = [];
+  const v6: Cidr[] = [];
+  const invalid: string[] = [];
+  for (const entry of entries) {
+    const cidr = parseCidr(entry);
+    if (!cidr) {
+      invalid.push(entry);
+      continue;
+    }
+
+    if (cidr.bytes.length === 16 && isMappedV4(cidr.bytes) && cidr.prefix >= 96) {
+      v4.push({ bytes: cidr.bytes.slice(12), prefix: cidr.prefix - 96 });
+      continue;
+    }
+
+    (cidr.bytes.length === 4 ? v4 : v6).push(cidr);
+  }
+
+  const list: CidrList = {
+    size: v4.length + v6.length,
+    contains: (ip) => (ip.family === 4 ? v4 : v6).some((cidr) => cidrContains(cidr, ip.bytes)),
+  };
+
+  return { list, invalid };
+}
+
+/** Loopback or unspecified: an address that can never be a real visitor's. */
+export function isLoopbackOrUnspecified(ip: ParsedIp): boolean {
+  if (ip.family === 4) return ip.bytes[0] === 127 || ip.bytes[0] === 0;
+
+  for (let i = 0; i < 15; i++) {
+    if (ip.bytes[i] !== 0) return false;
+  }
+
+  return ip.bytes[15] === 0 || ip.bytes[15] === 1;
+}
+
+/**
+ * Ranges that are not on the public internet (IANA special-purpose registries, RFC 6890 and
+ * successors). Geo lookups for these are answered "unknown" without touching the database,
+ * because some databases hold nonsense countries for them.
+ */
+export const NON_PUBLIC_RANGES: readonly string[] = [
+  '0.0.0.0/8', // "this network" (RFC 791)
+  '10.0.0.0/8', // private (RFC 1918)
+  '100.64.0.0/10', // carrier-grade NAT (RFC 6598)
+  '127.0.0.0/8', // loopback
+  '169.254.0.0/16', // link-local (RFC 3927)
+  '172.16.0.0/12', // private
+  '192.0.0.0/24', // IETF protocol assignments
+  '192.0.2.0/24', // documentation TEST-NET-1 (RFC 5737)
+  '192.88.99.0/24', // deprecated 6to4 relay anycast
+  '192.168.0.0/16', // private
+  '198.18.0.0/15', // benchmarking (RFC 2544)
+  '198.51.100.0/24', // documentation TEST-NET-2
+  '203.0.113.0/24', // documentation TEST-NET-3
+  '224.0.0.0/4', // multicast
+  '240.0.0.0/4', // reserved, includes broadcast
+  '::/128', // unspecified
+  '::1/128', // loopback
+  '64:ff9b:1::/48', // local-use NAT64 (RFC 8215)
+  '100::/64', // discard-only (RFC 6666)
+  '2001::/23', // IETF protocol assignments (Teredo, ORCHID, ...)
+  '2001:db8::/32', // documentation (RFC 3849)
+  '3fff::/20', // documentation (RFC 9637)
+  'fc00::/7', // unique local (RFC 4193)
+  'fe80::/10', // link-local
+  'fec0::/10', // deprecated site-local
+  'ff00::/8', // multicast
+];
+
+const nonPublic = compileCidrs(NON_PUBLIC_RANGES).list;
+
+/** True for private, loopback, link-local, CGNAT, documentation, multicast and reserved space. */
+export function isNonPublic(ip: ParsedIp): boolean {
+  return nonPublic.contains(ip);
+}

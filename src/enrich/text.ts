@@ -1,0 +1,99 @@
+/**
+ * String helpers for the PHI firewall: percent-decoding that never throws, control-character
+ * removal and truncation on a code-point boundary. Every function here is linear in its input,
+ * because it runs on attacker-controlled text for every event.
+ */
+
+const ESCAPE_RUN = /(?:%[0-9A-Fa-f]{2})+/g;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Length of the UTF-8 sequence a lead byte announces, or 0 when it cannot start one. */
+function sequenceLength(lead: number): number {
+  if (lead < 0x80) return 1;
+  if (lead >= 0xc2 && lead <= 0xdf) return 2;
+  if (lead >= 0xe0 && lead <= 0xef) return 3;
+  if (lead >= 0xf0 && lead <= 0xf4) return 4;
+
+  return 0;
+}
+
+function continuationsAt(bytes: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const byte = bytes[i] as number;
+    if (byte < 0x80 || byte > 0xbf) return false;
+  }
+
+  return true;
+}
+
+/** Decodes a run of `%XX` escapes; bytes that are not valid UTF-8 stay as their literal `%XX`. */
+function decodeRun(run: string): string {
+  try {
+    return decodeURIComponent(run);
+  } catch {
+    // Fall through to the byte-by-byte path below.
+  }
+
+  const bytes = Uint8Array.from({ length: run.length / 3 }, (_, i) =>
+    parseInt(run.slice(i * 3 + 1, i * 3 + 3), 16),
+  );
+  let out = '';
+  let i = 0;
+  while (i < bytes.length) {
+    const length = sequenceLength(bytes[i] as number);
+    const end = i + length;
+    if (length > 0 && end <= bytes.length && continuationsAt(bytes, i + 1, end)) {
+      try {
+        out += utf8.decode(bytes.subarray(i, end));
+        i = end;
+        continue;
+      } catch {
+        // Not a valid sequence (overlong, surrogate, bad continuation): keep the byte literally.
+      }
+    }
+
+    out += run.slice(i * 3, i * 3 + 3);
+    i++;
+  }
+
+  return out;
+}
+
+/**
+ * Percent-decodes once. Invalid escapes (`%E0%A4%A`, `%zz`, a lone `%`) are kept literally
+ * instead of throwing, so a broken link is still counted (C14.10). `+` is left alone.
+ */
+export function safeDecode(text: string): string {
+  if (!text.includes('%')) return text;
+
+  return text.replace(ESCAPE_RUN, decodeRun);
+}
+
+/** Decodes a query key or value: `+` is a space in a query (and only there), then one decode. */
+export function decodeQueryComponent(text: string): string {
+  return safeDecode(text.includes('+') ? text.replace(/\+/g, ' ') : text);
+}
+
+// C0 controls, DEL, C1 controls, and the bidi overrides that can disguise text in a dashboard.
+// eslint-disable-next-line no-control-regex -- removing control characters is the point.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * Removes NUL and other control characters and replaces lone surrogates with U+FFFD, so a stored
+ * string is valid UTF-8 and an insert never fails on it (C16 (g)). ZWJ and variation selectors are
+ * kept: they are part of emoji such as `👩🏽‍⚕️`.
+ */
+export function stripControl(text: string): string {
+  return text.replace(CONTROL, '').replace(LONE_SURROGATE, '\ufffd');
+}
+
+/** Cuts to at most `max` UTF-16 units without splitting a surrogate pair. */
+export function truncateCodePoints(text: string, max: number): string {
+  if (text.length <= max) return text;
+
+  const last = text.charCodeAt(max - 1);
+  const end = last >= 0xd800 && last <= 0xdbff ? max - 1 : max;
+
+  return text.slice(0, end);
+}

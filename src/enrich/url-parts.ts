@@ -1,0 +1,84 @@
+import { decodeQueryComponent } from './text.js';
+
+/**
+ * A URL split into its raw parts without normalising anything. The WHATWG parser is not used for
+ * pages because it re-encodes Unicode paths and throws on hosts it dislikes; the PHI firewall needs
+ * the bytes as sent to look at their raw and decoded forms.
+ */
+export interface UrlParts {
+  scheme: string;
+  /** `host[:port]` with any `user:password@` removed. */
+  host: string;
+  hadUserInfo: boolean;
+  path: string;
+  /** Raw query without `?`; `null` when the URL has none. */
+  query: string | null;
+  /** Raw fragment without `#`; `null` when the URL has none. */
+  fragment: string | null;
+}
+
+/** One query parameter as sent, with its decoded, lower-cased name for matching. */
+export interface RawParam {
+  rawKey: string;
+  /** `null` for a bare `?flag` with no `=`. */
+  rawValue: string | null;
+  /** Decoded once, `+` as space, lower-cased and trimmed. */
+  name: string;
+}
+
+const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]{0,15}):\/\//;
+
+/**
+ * Splits an absolute `scheme://host/path?query#fragment`, or an origin-relative `/path?query`
+ * (scheme and host then empty). Returns `null` for anything else.
+ */
+export function splitUrl(raw: string): UrlParts | null {
+  const text = raw.trim();
+  let rest: string;
+  let scheme = '';
+  let authority = '';
+  if (text.startsWith('/') && !text.startsWith('//')) {
+    rest = text;
+  } else {
+    const match = SCHEME.exec(text);
+    if (!match) return null;
+
+    scheme = (match[1] as string).toLowerCase();
+    const afterScheme = text.slice(match[0].length);
+    const end = afterScheme.search(/[/?#]/);
+    authority = end === -1 ? afterScheme : afterScheme.slice(0, end);
+    rest = end === -1 ? '' : afterScheme.slice(end);
+  }
+
+  const hash = rest.indexOf('#');
+  const fragment = hash === -1 ? null : rest.slice(hash + 1);
+  const beforeHash = hash === -1 ? rest : rest.slice(0, hash);
+  const mark = beforeHash.indexOf('?');
+  const query = mark === -1 ? null : beforeHash.slice(mark + 1);
+  const path = mark === -1 ? beforeHash : beforeHash.slice(0, mark);
+  const at = authority.lastIndexOf('@');
+
+  return {
+    scheme,
+    host: at === -1 ? authority : authority.slice(at + 1),
+    hadUserInfo: at !== -1,
+    path,
+    query,
+    fragment,
+  };
+}
+
+/** Splits a raw query on `&`, skipping empty pieces. Nothing is decoded but the name. */
+export function splitQuery(query: string): RawParam[] {
+  const params: RawParam[] = [];
+  for (const piece of query.split('&')) {
+    if (piece === '') continue;
+
+    const eq = piece.indexOf('=');
+    const rawKey = eq === -1 ? piece : piece.slice(0, eq);
+    const rawValue = eq === -1 ? null : piece.slice(eq + 1);
+    params.push({ rawKey, rawValue, name: decodeQueryComponent(rawKey).trim().toLowerCase() });
+  }
+
+  return params;
+}

@@ -1,0 +1,410 @@
+import { domainToASCII } from 'node:url';
+
+import type { SiteSettings } from '../domain/site.js';
+import { RequestError } from '../errors.js';
+import { componentHasPhi, foldName, isBuiltInSensitive, REDACTED } from './phi.js';
+import { decodeQueryComponent, safeDecode, stripControl, truncateCodePoints } from './text.js';
+import { splitQuery, splitUrl, type RawParam } from './url-parts.js';
+import {
+  emptyUtm,
+  isCampaignParam,
+  readCampaign,
+  type Campaign,
+  type ClickId,
+  type Utm,
+} from './utm.js';
+
+/**
+ * The PHI firewall for page URLs. What is stored, and why:
+ *
+ * - `hostname`: lower-case ASCII (IDN as punycode), no port, no `user:password@`.
+ * - `path`: percent-decoded once for display, so `/blog/💥-launch-✝️` is stored as that Unicode
+ *   text; `+` stays `+` (it is a space only in a query); dot segments resolved, repeated slashes
+ *   collapsed. A segment holding PHI in its raw, once- or twice-decoded form becomes `[redacted]`
+ *   as a whole (half a name next to a redacted phone number is still a name). With `collapseIds`,
+ *   numeric, UUID, long hex, ULID and token-like segments become `:id`; `pathRules` turn the
+ *   segments their `*` match into `:id`.
+ * - `query`: campaign parameters (every `utm_*` and click id) removed, so `/landing?utm_...`
+ *   variants group under `/landing`; other names kept; values kept only for allowlisted names and
+ *   only when PHI-free, otherwise `[redacted]`; sensitive names always `[redacted]`. Stored as
+ *   `name=value` pairs joined by `&`, each part decoded once with `%&=#+` and white space
+ *   re-encoded so the pairs stay unambiguous.
+ * - `fragment`: dropped unless the site keeps fragments; then scrubbed like a path and query.
+ * - count-only sections: the path is the section's pattern (`**` shown as `*`), nothing else.
+ *
+ * Limits: path 1024 and query 1024 UTF-16 units, fragment 256, cut on a code-point boundary (the
+ * query between parameters) and flagged `url_truncated`. Campaign data is read from the full URL
+ * before any cut. NUL and other control characters are removed. Broken escapes never throw.
+ */
+export interface SanitizedPage {
+  hostname: string;
+  path: string;
+  /** Sanitised remaining query without the `?`, '' when none. */
+  query: string;
+  /** Sanitised fragment without the `#`; '' unless `settings.keepFragments`. */
+  fragment: string;
+  utm: Utm;
+  clickId: ClickId | null;
+  /** The page is in a count-only section: callers also drop its title, props and referrer path. */
+  countOnly: boolean;
+  /** `url_truncated`, `utm_truncated`, `redacted`, `phi_detected`, `control_removed`. */
+  flags: string[];
+}
+
+export interface SanitizeOptions {
+  /** Host for an origin-relative URL (`/path?x`), as an imported access log provides. */
+  hostname?: string;
+}
+
+export const PATH_MAX = 1024;
+export const QUERY_MAX = 1024;
+export const FRAGMENT_MAX = 256;
+export const QUERY_MAX_PARAMS = 50;
+const PARAM_NAME_MAX = 64;
+
+interface Pattern {
+  /** Lower-cased literal segments, `*` (one segment) or a final `**` (any rest, even none). */
+  segments: string[];
+  display: string;
+}
+
+interface CompiledSettings {
+  countOnly: Pattern[];
+  pathRules: Pattern[];
+  allow: Set<string>;
+  sensitive: Set<string>;
+}
+
+const compiledCache = new WeakMap<SiteSettings, CompiledSettings>();
+
+function compilePattern(pattern: string): Pattern {
+  return {
+    segments: pattern
+      .split('/')
+      .filter((segment) => segment !== '')
+      .map((segment) => segment.toLowerCase()),
+    display: pattern.replace(/\*\*/g, '*'),
+  };
+}
+
+function compile(settings: SiteSettings): CompiledSettings {
+  let compiled = compiledCache.get(settings);
+  if (!compiled) {
+    compiled = {
+      countOnly: settings.countOnly.map(compilePattern),
+      pathRules: settings.pathRules.map(compilePattern),
+      allow: new Set(settings.queryAllowlist.map((name) => name.toLowerCase())),
+      sensitive: new Set(settings.sensitiveParams.map(foldName)),
+    };
+    compiledCache.set(settings, compiled);
+  }
+
+  return compiled;
+}
+
+/** Segment indexes matched by `*`, or `null` when the pattern does not match. Case-insensitive. */
+function matchPattern(pattern: Pattern, segments: readonly string[]): number[] | null {
+  const stars: number[] = [];
+  for (let i = 0; i < pattern.segments.length; i++) {
+    const want = pattern.segments[i] as string;
+    if (want === '**') return stars;
+    if (i >= segments.length) return null;
+
+    if (want === '*') stars.push(i);
+    else if (want !== (segments[i] as string).toLowerCase()) return null;
+  }
+
+  return pattern.segments.length === segments.length ? stars : null;
+}
+
+const NUMERIC = /^\d+$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const LONG_HEX = /^[0-9a-f]{16,}$/i;
+const ULID = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
+const TOKEN_CHARS = /^[A-Za-z0-9_-]{20,}$/;
+
+/** A random-looking token: long, and mixing upper case, lower case and digits (slugs do not). */
+function isToken(segment: string): boolean {
+  if (!TOKEN_CHARS.test(segment)) return false;
+
+  const upper = segment.replace(/[^A-Z]/g, '').length;
+  const lower = segment.replace(/[^a-z]/g, '').length;
+  const digits = segment.replace(/\D/g, '').length;
+
+  return upper >= 3 && lower >= 3 && digits >= 3;
+}
+
+/** True for segments `collapseIds` turns into `:id`. */
+export function isIdSegment(segment: string): boolean {
+  return (
+    NUMERIC.test(segment) ||
+    UUID.test(segment) ||
+    LONG_HEX.test(segment) ||
+    ULID.test(segment) ||
+    isToken(segment)
+  );
+}
+
+interface Segment {
+  raw: string;
+  decoded: string;
+}
+
+function readSegments(rawPath: string, flags: string[]): { segments: Segment[]; slash: boolean } {
+  const segments: Segment[] = [];
+  for (const raw of rawPath.split('/')) {
+    if (raw === '') continue;
+
+    const once = safeDecode(raw);
+    const decoded = stripControl(once);
+    if (decoded !== once) flags.push('control_removed');
+
+    if (decoded === '.') continue;
+    if (decoded === '..') {
+      segments.pop();
+      continue;
+    }
+
+    segments.push({ raw, decoded });
+  }
+
+  return { segments, slash: rawPath.length > 1 && rawPath.endsWith('/') };
+}
+
+function cleanSegment(segment: Segment, collapseIds: boolean, flags: string[]): string {
+  if (collapseIds && isIdSegment(segment.decoded)) return ':id';
+
+  if (componentHasPhi(segment.raw, false)) {
+    flags.push('redacted', 'phi_detected');
+
+    return REDACTED;
+  }
+
+  return segment.decoded;
+}
+
+/** Builds the stored path from segments, stopping once the limit is passed. */
+function joinSegments(
+  segments: readonly Segment[],
+  ids: ReadonlySet<number>,
+  slash: boolean,
+  opts: { collapseIds: boolean; max: number; flags: string[] },
+): string {
+  let path = '';
+  for (let i = 0; i < segments.length && path.length <= opts.max; i++) {
+    const clean = ids.has(i)
+      ? ':id'
+      : cleanSegment(segments[i] as Segment, opts.collapseIds, opts.flags);
+    path += `/${clean}`;
+  }
+
+  if (path === '' || (slash && segments.length > 0)) path += '/';
+  if (path.length <= opts.max) return path;
+
+  opts.flags.push('url_truncated');
+
+  return truncateCodePoints(path, opts.max);
+}
+
+/** Re-encodes the characters that would make a stored `name=value&...` pair ambiguous. */
+function encodePart(text: string): string {
+  return text.replace(/[%&=#+\s]/g, (c) =>
+    Array.from(
+      Buffer.from(c, 'utf8'),
+      (byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`,
+    ).join(''),
+  );
+}
+
+function paramName(param: RawParam, flags: string[]): string {
+  if (componentHasPhi(param.rawKey, true)) {
+    flags.push('redacted', 'phi_detected');
+
+    return REDACTED;
+  }
+
+  const name = stripControl(decodeQueryComponent(param.rawKey)).trim();
+
+  return encodePart(truncateCodePoints(name, PARAM_NAME_MAX));
+}
+
+function paramValue(param: RawParam, compiled: CompiledSettings, flags: string[]): string {
+  const raw = param.rawValue as string;
+  const sensitive = isBuiltInSensitive(param.name) || compiled.sensitive.has(foldName(param.name));
+  if (sensitive || !compiled.allow.has(param.name)) {
+    flags.push('redacted');
+
+    return REDACTED;
+  }
+
+  if (componentHasPhi(raw, true)) {
+    flags.push('redacted', 'phi_detected');
+
+    return REDACTED;
+  }
+
+  return encodePart(stripControl(decodeQueryComponent(raw)));
+}
+
+/** The stored query: campaign parameters removed, values redacted by policy, bounded. */
+function cleanParams(
+  params: readonly RawParam[],
+  compiled: CompiledSettings,
+  max: number,
+  flags: string[],
+): string {
+  let out = '';
+  let kept = 0;
+  for (const param of params) {
+    if (isCampaignParam(param.name)) continue;
+
+    const name = paramName(param, flags);
+    const pair =
+      param.rawValue === null
+        ? name
+        : `${name}=${param.rawValue === '' ? '' : paramValue(param, compiled, flags)}`;
+    const next = out === '' ? pair : `${out}&${pair}`;
+    if (next.length > max || kept >= QUERY_MAX_PARAMS) {
+      flags.push('url_truncated');
+      break;
+    }
+
+    out = next;
+    kept++;
+  }
+
+  return out;
+}
+
+/** A kept fragment: `#/route?x=1` like a path and query, `#a=1&b=2` like a query, else a word. */
+function cleanFragment(
+  raw: string,
+  settings: SiteSettings,
+  compiled: CompiledSettings,
+  flags: string[],
+): string {
+  const route = raw.startsWith('/') || raw.startsWith('!/');
+  if (!route && !raw.includes('=')) {
+    if (!componentHasPhi(raw, false))
+      return truncateCodePoints(stripControl(safeDecode(raw)), FRAGMENT_MAX);
+
+    flags.push('redacted', 'phi_detected');
+
+    return REDACTED;
+  }
+
+  const mark = route ? raw.indexOf('?') : -1;
+  const routePart = !route ? '' : mark === -1 ? raw : raw.slice(0, mark);
+  const queryPart = !route ? raw : mark === -1 ? null : raw.slice(mark + 1);
+  let out = '';
+  if (route) {
+    const { segments, slash } = readSegments(routePart.replace(/^!/, ''), flags);
+    const opts = { collapseIds: settings.collapseIds, max: FRAGMENT_MAX, flags };
+    out = (routePart.startsWith('!') ? '!' : '') + joinSegments(segments, new Set(), slash, opts);
+  }
+
+  if (queryPart !== null) {
+    const query = cleanParams(splitQuery(queryPart), compiled, FRAGMENT_MAX, flags);
+    out = route ? `${out}${query === '' ? '' : `?${query}`}` : query;
+  }
+
+  return truncateCodePoints(out, FRAGMENT_MAX);
+}
+
+function cleanHostname(host: string): string {
+  const bare = host.startsWith('[')
+    ? host.slice(0, host.indexOf(']') + 1)
+    : host.replace(/:\d*$/, '');
+  const lower = bare.toLowerCase().replace(/\.$/, '');
+  if (lower.startsWith('[')) return lower;
+
+  return domainToASCII(lower);
+}
+
+function invalidUrl(): RequestError {
+  return new RequestError('ERR_INVALID_EVENT', 400, 'url must be an absolute http(s) URL');
+}
+
+/**
+ * Sanitises a page URL before anything stores, queues or logs it (C13, C14, C16). Throws
+ * `ERR_INVALID_EVENT` only when the text is not an http(s) URL at all; malformed escapes, control
+ * characters and oversize parts are repaired, cut and flagged instead.
+ *
+ * @example
+ * sanitizePage('https://portal.clinic-a.example/patients/pat.doe@mail.test/results', settings);
+ * // { hostname: 'portal.clinic-a.example', path: '/patients/[redacted]/results', query: '', ... }
+ */
+export function sanitizePage(
+  rawUrl: string,
+  settings: SiteSettings,
+  opts: SanitizeOptions = {},
+): SanitizedPage {
+  const parts = splitUrl(rawUrl);
+  if (!parts) throw invalidUrl();
+  if (parts.scheme !== '' && parts.scheme !== 'http' && parts.scheme !== 'https')
+    throw invalidUrl();
+
+  const hostname =
+    parts.scheme === '' ? (opts.hostname ?? '').toLowerCase() : cleanHostname(parts.host);
+  if (parts.scheme !== '' && hostname === '') throw invalidUrl();
+
+  const compiled = compile(settings);
+  const flags: string[] = parts.hadUserInfo ? ['redacted'] : [];
+  const campaign: Campaign = { utm: emptyUtm(), clickId: null, flags };
+  const params = parts.query === null ? [] : splitQuery(parts.query);
+  readCampaign(params, campaign);
+  if (settings.keepFragments && parts.fragment !== null) {
+    const mark = parts.fragment.indexOf('?');
+    readCampaign(
+      splitQuery(mark === -1 ? parts.fragment : parts.fragment.slice(mark + 1)),
+      campaign,
+    );
+  }
+
+  const { segments, slash } = readSegments(parts.path, flags);
+  const decoded = segments.map((segment) => segment.decoded);
+  const section = compiled.countOnly.find((pattern) => matchPattern(pattern, decoded) !== null);
+  const base = { hostname, utm: campaign.utm, clickId: campaign.clickId };
+  if (section) {
+    return {
+      ...base,
+      path: section.display,
+      query: '',
+      fragment: '',
+      countOnly: true,
+      flags: [...new Set(flags)],
+    };
+  }
+
+  const ids = new Set(
+    compiled.pathRules.flatMap((pattern) => matchPattern(pattern, decoded) ?? []),
+  );
+  const path = joinSegments(segments, ids, slash, {
+    collapseIds: settings.collapseIds,
+    max: PATH_MAX,
+    flags,
+  });
+  const query = cleanParams(params, compiled, QUERY_MAX, flags);
+  const fragment =
+    settings.keepFragments && parts.fragment
+      ? cleanFragment(parts.fragment, settings, compiled, flags)
+      : '';
+
+  return { ...base, path, query, fragment, countOnly: false, flags: [...new Set(flags)] };
+}
+
+/**
+ * The page as a dashboard shows it: host, path, the sanitised query and the campaign parameters,
+ * e.g. `portal.clinic-a.example/account/welcome?email=[redacted]&utm_source=newsletter`.
+ */
+export function displayUrl(
+  page: Pick<SanitizedPage, 'hostname' | 'path' | 'query' | 'fragment' | 'utm'>,
+): string {
+  const utm = (['source', 'medium', 'campaign', 'term', 'content'] as const)
+    .filter((field) => page.utm[field] !== null)
+    .map((field) => `utm_${field}=${encodePart(page.utm[field] as string)}`);
+  const query = [page.query, ...utm].filter((part) => part !== '').join('&');
+  const fragment = page.fragment === '' ? '' : `#${page.fragment}`;
+
+  return `${page.hostname}${page.path}${query === '' ? '' : `?${query}`}${fragment}`;
+}

@@ -1,0 +1,56 @@
+import { createHmac } from 'node:crypto';
+
+import { LightTrailError } from '../errors.js';
+import { parseIp } from './ip.js';
+
+/** A salt shorter than this would make the keyed hash guessable. */
+export const MIN_SALT_BYTES = 16;
+
+const DOMAIN_TAG = 'lighttrail.visitor.v1';
+
+/**
+ * The address part of the visitor key. IPv6 is cut to its /64 because one household or phone
+ * rotates through many addresses of its /64 (RFC 8981 temporary addresses); IPv4-mapped addresses
+ * are unwrapped so a dual-stack socket and a proxy header give the same visitor.
+ */
+export function normaliseIpForVisitor(ip: string): string {
+  const parsed = parseIp(ip);
+  if (!parsed) throw new LightTrailError('ERR_INVALID_ARGUMENT', 'visitor address is not an IP');
+  if (parsed.family === 4) return parsed.text;
+
+  return `${Buffer.from(parsed.bytes.subarray(0, 8)).toString('hex')}/64`;
+}
+
+function field(value: string): Buffer {
+  const bytes = Buffer.from(value, 'utf8');
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(bytes.length);
+
+  return Buffer.concat([length, bytes]);
+}
+
+/**
+ * A pseudonymous visitor id: HMAC-SHA-256 keyed with the site's current salt over a
+ * length-prefixed (site, address, user agent). The key makes a stored id irreversible without the
+ * salt (hashing all 2^32 IPv4 addresses does not help, C21), rotating the salt unlinks visitors
+ * across periods, and the length prefixes keep ('ab','c') and ('a','bc') apart.
+ *
+ * @example
+ * visitorId(salt, site.id, clientIp, userAgent); // 32 hex characters
+ */
+export function visitorId(salt: Buffer, siteId: string, ip: string, userAgent: string): string {
+  if (salt.length < MIN_SALT_BYTES) {
+    throw new LightTrailError(
+      'ERR_INVALID_ARGUMENT',
+      `visitor salt must be >= ${MIN_SALT_BYTES} bytes`,
+    );
+  }
+
+  const mac = createHmac('sha256', salt);
+  mac.update(field(DOMAIN_TAG));
+  mac.update(field(siteId));
+  mac.update(field(normaliseIpForVisitor(ip)));
+  mac.update(field(userAgent));
+
+  return mac.digest().subarray(0, 16).toString('hex');
+}

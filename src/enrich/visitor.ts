@@ -11,11 +11,13 @@ const DOMAIN_TAG = 'lighttrail.visitor.v1';
 /**
  * The address part of the visitor key. IPv6 is cut to its /64 because one household or phone
  * rotates through many addresses of its /64 (RFC 8981 temporary addresses); IPv4-mapped addresses
- * are unwrapped so a dual-stack socket and a proxy header give the same visitor.
+ * are unwrapped so a dual-stack socket and a proxy header give the same visitor. Text that is not
+ * an address (a caller's per-request stand-in when no address could be derived) is used as is,
+ * marked so it can never equal an address.
  */
 export function normaliseIpForVisitor(ip: string): string {
-  const parsed = parseIp(ip);
-  if (!parsed) throw new LightTrailError('ERR_INVALID_ARGUMENT', 'visitor address is not an IP');
+  const parsed = parseIp(ip.trim());
+  if (!parsed) return `opaque:${ip}`;
   if (parsed.family === 4) return parsed.text;
 
   return `${Buffer.from(parsed.bytes.subarray(0, 8)).toString('hex')}/64`;

@@ -1,0 +1,276 @@
+// Pageviews of the browser tracker in a real chromium: on load, on SPA route changes, and the
+// guards that keep it quiet (prerender, second inclusion, bad install, file: pages).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { launchBrowser } from '../helpers/browser.js';
+import {
+  buildTracker,
+  openPage,
+  serveTestSite,
+  settle,
+  type OpenedPage,
+  type TestSite,
+  type TestSiteOptions,
+  type TrackedEvent,
+} from '../helpers/tracker-site.js';
+
+let dir: string;
+let trackerFile: string;
+let browser: Browser;
+let site: TestSite | undefined;
+let opened: OpenedPage | undefined;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'lt-tracker-pageviews-'));
+  trackerFile = buildTracker(dir);
+  browser = await launchBrowser();
+});
+
+afterEach(async () => {
+  await opened?.context.close();
+  await site?.close();
+  opened = undefined;
+  site = undefined;
+});
+
+afterAll(async () => {
+  await browser?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function start(options: TestSiteOptions = {}, initScript?: string): Promise<Page> {
+  site = await serveTestSite({ trackerFile, ...options });
+  opened = await openPage(browser, initScript);
+
+  return opened.page;
+}
+
+function pageviews(): TrackedEvent[] {
+  return site!.events().filter((event) => event.type === 'pageview');
+}
+
+async function waitForPageviews(count: number): Promise<TrackedEvent[]> {
+  return site!.waitForEvents((event) => event.type === 'pageview', count);
+}
+
+async function lighttrailDefined(page: Page): Promise<boolean> {
+  return page.evaluate(() => 'lighttrail' in window);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
+
+describe('pageview on load', () => {
+  test('exactly one pageview, with the referrer of the page that linked here', async () => {
+    const page = await start();
+    await page.goto(`${site!.altOrigin}/from`);
+    await page.click('#go');
+    await waitForPageviews(1);
+    await settle(page, site!);
+
+    const [view] = pageviews();
+    expect(pageviews()).toHaveLength(1);
+    expect(view).toEqual({
+      type: 'pageview',
+      url: `${site!.origin}/`,
+      referrer: `${site!.altOrigin}/`,
+      title: 'LightTrail test clinic',
+      screen: 1280,
+      lang: 'en-US',
+    });
+    expect(site!.requests[0]?.payload?.site).toBe('test-site');
+    expect(opened!.errors).toEqual([]);
+  });
+
+  test('a direct visit has an empty referrer', async () => {
+    const page = await start();
+    await page.goto(`${site!.origin}/app/direct?utm_source=mail`);
+    const [view] = await waitForPageviews(1);
+
+    expect(view?.referrer).toBe('');
+    expect(view?.url).toBe(`${site!.origin}/app/direct?utm_source=mail`);
+  });
+});
+
+describe('SPA route changes', () => {
+  test('two pushState navigations make two pageviews, each after the engagement of the page left', async () => {
+    const page = await start();
+    await page.goto(`${site!.origin}/`);
+    await waitForPageviews(1);
+    await sleep(50);
+    await page.evaluate(() => history.pushState({}, '', '/app/one'));
+    await waitForPageviews(2);
+    await sleep(50);
+    await page.evaluate(() => history.pushState({}, '', '/app/two?tab=2'));
+    await waitForPageviews(3);
+    await settle(page, site!);
+
+    expect(pageviews().map((view) => [view.url, view.referrer])).toEqual([
+      [`${site!.origin}/`, ''],
+      [`${site!.origin}/app/one`, ''],
+      [`${site!.origin}/app/two?tab=2`, ''],
+    ]);
+
+    // The page being left reports its engagement in the same request, ahead of the new pageview.
+    const spaRequests = site!.requests.filter((r) =>
+      r.payload?.events.some((e) => e.type === 'pageview' && e.url !== `${site!.origin}/`),
+    );
+    expect(spaRequests.map((r) => r.payload?.events.map((e) => [e.type, e.url]))).toEqual([
+      [
+        ['engagement', `${site!.origin}/`],
+        ['pageview', `${site!.origin}/app/one`],
+      ],
+      [
+        ['engagement', `${site!.origin}/app/one`],
+        ['pageview', `${site!.origin}/app/two?tab=2`],
+      ],
+    ]);
+    expect(opened!.errors).toEqual([]);
+  });
+
+  test('replaceState to another path is a route change too', async () => {
+    const page = await start();
+    await page.goto(`${site!.origin}/`);
+    await waitForPageviews(1);
+    await page.evaluate(() => history.replaceState({}, '', '/app/replaced'));
+    const views = await waitForPageviews(2);
+
+    expect(views[1]?.url).toBe(`${site!.origin}/app/replaced`);
+  });
+
+  test('pushState to the same URL, state-only replaceState and hash changes record nothing', async () => {
+    const page = await start();
+    await page.goto(`${site!.origin}/app/same?x=1`);
+    await waitForPageviews(1);
+
+    await page.evaluate(() => {
+      history.pushState({}, '', location.href);
+      history.pushState({ step: 2 }, '', '/app/same?x=1');
+      history.replaceState({ scroll: 120 }, '');
+      location.hash = '#section';
+      history.pushState({}, '', '#other');
+    });
+    await page.evaluate(() => history.back()); // popstate, but only the hash differs
+    await settle(page, site!);
+
+    expect(pageviews()).toHaveLength(1);
+    expect(site!.events().filter((e) => e.type === 'engagement')).toEqual([]);
+    expect(await page.evaluate(() => location.hash)).toBe('#section');
+    expect(opened!.errors).toEqual([]);
+  });
+
+  test('the back button (popstate) makes exactly one pageview', async () => {
+    const page = await start();
+    await page.goto(`${site!.origin}/`);
+    await waitForPageviews(1);
+    await page.evaluate(() => history.pushState({}, '', '/app/next'));
+    await waitForPageviews(2);
+
+    await page.evaluate(() => history.back());
+    await waitForPageviews(3);
+    await settle(page, site!);
+
+    expect(pageviews().map((view) => view.url)).toEqual([
+      `${site!.origin}/`,
+      `${site!.origin}/app/next`,
+      `${site!.origin}/`,
+    ]);
+  });
+
+  test('the page still navigates normally through the patched history', async () => {
+    const page = await start();
+    await page.goto(`${site!.origin}/`);
+    await waitForPageviews(1);
+
+    const state = await page.evaluate(() => {
+      history.pushState({ n: 1 }, '', '/app/kept');
+
+      return [location.pathname, (history.state as { n: number }).n];
+    });
+
+    expect(state).toEqual(['/app/kept', 1]);
+  });
+});
+
+describe('runs once, and only when it should', () => {
+  test('included twice, it records one pageview and sends each event once', async () => {
+    const page = await start({ scriptTags: 2 });
+    await page.goto(`${site!.origin}/`);
+    await waitForPageviews(1);
+    await page.evaluate(() => window.lighttrail?.track('Booked'));
+    await settle(page, site!);
+
+    expect(pageviews()).toHaveLength(1);
+    expect(site!.events().filter((e) => e.name === 'Booked')).toHaveLength(1);
+  });
+
+  test('a prerendered page records nothing until activation, then its pageview and held events', async () => {
+    // chromium under playwright-core downgrades speculation-rules prerenders to prefetches, so the
+    // prerender state is simulated: document.prerendering reads a flag until activation.
+    const page = await start(
+      {},
+      `(() => {
+        let prerendering = true;
+        Object.defineProperty(Document.prototype, 'prerendering', {
+          configurable: true,
+          get: () => prerendering,
+        });
+        window.activateForTest = () => {
+          prerendering = false;
+          document.dispatchEvent(new Event('prerenderingchange'));
+        };
+      })();`,
+    );
+    await page.goto(`${site!.origin}/`);
+    await page.evaluate(() => window.lighttrail?.track('SeenInPrerender'));
+    await page.evaluate(() => history.pushState({}, '', '/app/prerender-route'));
+    await sleep(500);
+
+    expect(site!.requests).toEqual([]);
+
+    await page.evaluate(() => (window as unknown as { activateForTest(): void }).activateForTest());
+    await waitForPageviews(1);
+    await settle(page, site!);
+
+    expect(pageviews().map((view) => view.url)).toEqual([`${site!.origin}/app/prerender-route`]);
+    expect(site!.events().filter((e) => e.name === 'SeenInPrerender')).toHaveLength(1);
+  });
+
+  test.each([
+    ['no data-site', { siteId: null }],
+    ['an empty data-site', { siteId: '' }],
+    ['a javascript: data-api', { api: 'javascript:alert(1)' }],
+    ['a data: data-api', { api: 'data:text/plain,x' }],
+    ['an unparsable data-api', { api: 'http://[nope' }],
+  ] as const)('refuses to start with %s: no request, no global, no error', async (_, options) => {
+    const page = await start(options);
+    await page.goto(`${site!.origin}/`);
+    await page.evaluate(() => history.pushState({}, '', '/app/after'));
+    await page.click('#outbound-inner');
+    await sleep(500);
+
+    expect(site!.requests).toEqual([]);
+    expect(await lighttrailDefined(page)).toBe(false);
+    expect(opened!.errors).toEqual([]);
+  });
+
+  test('does nothing on a file: page', async () => {
+    const page = await start();
+    const file = join(dir, 'local.html');
+    const script = pathToFileURL(trackerFile).href;
+    const api = `${site!.origin}/api/collect`;
+    writeFileSync(
+      file,
+      `<!doctype html><title>Local</title><script src="${script}" data-site="test-site" data-api="${api}"></script>`,
+    );
+    await page.goto(pathToFileURL(file).href);
+    await sleep(500);
+
+    expect(site!.requests).toEqual([]);
+    expect(await lighttrailDefined(page)).toBe(false);
+    expect(opened!.errors).toEqual([]);
+  });
+});

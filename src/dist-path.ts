@@ -7,9 +7,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 export function compiledUrl(moduleUrl: string, relative: string): URL {
   const target = new URL(relative, moduleUrl);
   const file = fileURLToPath(target);
-  const marker = `${'/src/'}`;
+  const marker = '/src/';
   const index = file.lastIndexOf(marker);
-  if (!file.endsWith('.ts') || index === -1) return target;
+  if (!moduleUrl.endsWith('.ts')) return pathToFileURL(file.replace(/\.ts$/, '.js'));
+  if (index === -1) return target;
 
   const compiled = `${file.slice(0, index)}/dist/${file.slice(index + marker.length, -3)}.js`;
 

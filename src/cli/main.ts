@@ -2,6 +2,7 @@ import { LightTrailError } from '../errors.js';
 import { apikey } from './apikey.js';
 import type { Command } from './command.js';
 import { doctor } from './doctor.js';
+import { importCommand } from './import.js';
 import { keys } from './keys.js';
 import { migrateCommand } from './migrate.js';
 import { setup } from './setup.js';
@@ -9,12 +10,17 @@ import { site } from './site.js';
 import { stats } from './stats.js';
 import { tenant } from './tenant.js';
 
-const COMMANDS: Command[] = [setup, migrateCommand, keys, tenant, site, apikey, stats, doctor];
-
-/** Registered by later modules (start, import) to keep this file free of their imports. */
-export function register(command: Command): void {
-  COMMANDS.unshift(command);
-}
+const COMMANDS: Command[] = [
+  setup,
+  migrateCommand,
+  keys,
+  tenant,
+  site,
+  apikey,
+  importCommand,
+  stats,
+  doctor,
+];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((command) => command.name.length));

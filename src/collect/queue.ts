@@ -54,6 +54,7 @@ export class IngestQueue {
   private nextId = 1;
   private readonly replies = new Map<number, (reply: WorkerReply) => void>();
   private closed = false;
+  private failure: Error | undefined;
   private idle: Array<() => void> = [];
 
   constructor(private readonly options: QueueOptions) {
@@ -63,10 +64,16 @@ export class IngestQueue {
       this.replies.delete(reply.id);
       done?.(reply);
     });
-    this.worker.on('error', (error) => {
+    const fail = (error: Error) => {
+      if (this.failure !== undefined) return;
+      this.failure = error;
       options.logger.error('ingest.worker_failed', { error });
       for (const done of this.replies.values()) done({ id: 0, results: [] });
       this.replies.clear();
+    };
+    this.worker.on('error', fail);
+    this.worker.on('exit', (code) => {
+      if (!this.closed) fail(new Error(`writer thread exited with code ${code}`));
     });
   }
 
@@ -113,7 +120,7 @@ export class IngestQueue {
   async close(): Promise<void> {
     this.closed = true;
     await this.drain();
-    await this.send({ op: 'close', id: this.nextId++ });
+    if (this.failure === undefined) await this.send({ op: 'close', id: this.nextId++ });
     await this.worker.terminate();
   }
 
@@ -198,6 +205,9 @@ export class IngestQueue {
   }
 
   private send(request: WorkerRequest): Promise<WorkerReply> {
+    // A dead writer answers every request with "no results": the callers see 503, never a hang.
+    if (this.failure !== undefined) return Promise.resolve({ id: request.id, results: [] });
+
     return new Promise((resolve) => {
       this.replies.set(request.id, resolve);
       this.worker.postMessage(request);

@@ -67,6 +67,8 @@ export interface FilteredHit {
   siteId: string;
   day: string;
   reason: string;
+  /** Idempotency key, as for events: a hit with a known key is not counted again. */
+  dedupeKey?: string | null;
 }
 
 /** Sessions end after this much inactivity. */

@@ -150,6 +150,9 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
         count INTEGER NOT NULL,
         PRIMARY KEY (site_id, day, reason)
       );
+      CREATE TABLE filtered_keys (
+        key TEXT PRIMARY KEY
+      ) WITHOUT ROWID;
       CREATE TABLE meta (
         key TEXT PRIMARY KEY,
         value BLOB NOT NULL

@@ -40,6 +40,7 @@ export class TenantWriter {
   private readonly insertSession;
   private readonly touchSession;
   private readonly countFiltered;
+  private readonly rememberFiltered;
 
   constructor(private readonly db: Db) {
     this.insertEvent = db.prepare(`
@@ -77,6 +78,7 @@ export class TenantWriter {
     this.countFiltered = db.prepare(`
       INSERT INTO filtered (site_id, day, reason, count) VALUES (?, ?, ?, 1)
       ON CONFLICT (site_id, day, reason) DO UPDATE SET count = count + 1`);
+    this.rememberFiltered = db.prepare('INSERT OR IGNORE INTO filtered_keys (key) VALUES (?)');
   }
 
   commit(events: readonly EnrichedEvent[], filtered: readonly FilteredHit[]): CommitResult {
@@ -92,7 +94,10 @@ export class TenantWriter {
           else result.duplicates += 1;
         }
 
-        for (const hit of filtered) this.countFiltered.run(hit.siteId, hit.day, hit.reason);
+        for (const hit of filtered) {
+          if (hit.dedupeKey && this.rememberFiltered.run(hit.dedupeKey).changes === 0) continue;
+          this.countFiltered.run(hit.siteId, hit.day, hit.reason);
+        }
       })();
     } catch (error) {
       // The transaction rolled back: forget sessions it created so the cache matches the file.

@@ -1,0 +1,194 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+
+import type { EnrichedEvent, FilteredHit } from '../domain/event.js';
+import { hostAllowed, type Site } from '../domain/site.js';
+import { dayIn } from '../domain/time.js';
+import { deriveClientIp, type ForwardedMode, type ProxyMatcher } from '../enrich/client-ip.js';
+import { splitUrl } from '../enrich/url-parts.js';
+import { RequestError } from '../errors.js';
+import type { ControlStore } from '../store/types.js';
+import type { Enricher } from './enricher.js';
+import type { IngestQueue } from './queue.js';
+import type { RateLimiter } from './rate-limit.js';
+import { parsePayload } from './schema.js';
+
+export interface CollectInput {
+  body: Buffer;
+  contentType: string | undefined;
+  origin: string | undefined;
+  peerAddress: string | undefined;
+  headers: IncomingHttpHeaders;
+}
+
+export interface CollectResult {
+  stored: number;
+  filtered: number;
+  /** The Origin to echo in Access-Control-Allow-Origin, when it belongs to the site. */
+  allowOrigin: string | null;
+}
+
+export interface CollectorOptions {
+  control: ControlStore;
+  queue: IngestQueue;
+  enricher: Enricher;
+  limiter: RateLimiter;
+  proxies: ProxyMatcher;
+  forwardedMode: ForwardedMode;
+  maxBatch: number;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const SITE_CACHE_MS = 5_000;
+
+/**
+ * The collect endpoint's work, apart from HTTP: decode and validate the payload, check the site,
+ * its origin and hostnames, rate-limit the client, enrich every event and wait for the commit.
+ * Any refusal happens before the first event is queued, so a request is stored whole or not at
+ * all.
+ */
+export class Collector {
+  private readonly sites = new Map<string, { site: Site | undefined; at: number }>();
+
+  constructor(private readonly options: CollectorOptions) {}
+
+  async collect(input: CollectInput): Promise<CollectResult> {
+    const type = (input.contentType ?? '').split(';')[0]?.trim().toLowerCase();
+    if (type !== 'text/plain' && type !== 'application/json') {
+      throw new RequestError(
+        'ERR_UNSUPPORTED_MEDIA_TYPE',
+        415,
+        'send JSON as text/plain or application/json',
+      );
+    }
+
+    const text = decode(input.body);
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new RequestError('ERR_INVALID_JSON', 400, 'body is not valid JSON');
+    }
+
+    const payload = parsePayload(json, this.options.maxBatch);
+    const site = this.site(payload.site);
+    if (site === undefined) throw new RequestError('ERR_UNKNOWN_SITE', 400, 'unknown site');
+
+    const allowOrigin = checkOrigin(site, input.origin);
+    for (const event of payload.events) {
+      const host = splitUrl(event.url)?.host ?? '';
+      if (!hostAllowed(site.settings, host.replace(/:\d+$/, ''))) {
+        throw new RequestError(
+          'ERR_HOSTNAME_NOT_ALLOWED',
+          403,
+          "event hostname is not one of the site's domains",
+        );
+      }
+    }
+
+    const client = deriveClientIp({
+      peer: input.peerAddress,
+      headers: input.headers,
+      trustedProxies: this.options.proxies,
+      mode: this.options.forwardedMode,
+    });
+    const wait = this.options.limiter.take(
+      client.ip ?? input.peerAddress ?? 'unknown',
+      payload.events.length,
+    );
+    if (wait > 0) {
+      throw new RequestError('ERR_RATE_LIMITED', 429, 'too many events; slow down', undefined, {
+        'Retry-After': String(wait),
+      });
+    }
+
+    const now = Date.now();
+    const privacySignal = signal(site, payload, input.headers);
+    if (privacySignal !== null) {
+      const day = dayIn(site.settings.timeZone, now);
+      const hits = payload.events.map(() => ({ siteId: site.id, day, reason: privacySignal }));
+      await this.options.queue.enqueue(site.tenantId, [], hits);
+
+      return { stored: 0, filtered: hits.length, allowOrigin };
+    }
+
+    const context = {
+      ip: client.ip,
+      requestNonce: randomUUID(),
+      userAgent: header(input.headers, 'user-agent') ?? '',
+      secChUa: header(input.headers, 'sec-ch-ua'),
+      platformHint: header(input.headers, 'sec-ch-ua-platform'),
+      mobileHint: header(input.headers, 'sec-ch-ua-mobile'),
+      now,
+    };
+    const events: EnrichedEvent[] = [];
+    const filtered: FilteredHit[] = [];
+    for (const incoming of payload.events) {
+      const outcome = await this.options.enricher.enrich(site, incoming, context);
+      if (outcome.kind === 'event') events.push(outcome.event);
+      else filtered.push(outcome.hit);
+    }
+
+    await this.options.queue.enqueue(site.tenantId, events, filtered);
+
+    return { stored: events.length, filtered: filtered.length, allowOrigin };
+  }
+
+  /** The site's allowed origin for a CORS preflight, or null. */
+  preflight(siteOrigin: string | undefined): string | null {
+    return siteOrigin !== undefined && /^https?:\/\/[^/]+$/i.test(siteOrigin) ? siteOrigin : null;
+  }
+
+  private site(id: string): Site | undefined {
+    const cached = this.sites.get(id);
+    const now = Date.now();
+    if (cached !== undefined && now - cached.at < SITE_CACHE_MS) return cached.site;
+
+    const site = this.options.control.getSite(id);
+    if (this.sites.size > 10_000) this.sites.clear();
+    this.sites.set(id, { site, at: now });
+
+    return site;
+  }
+}
+
+function decode(body: Buffer): string {
+  try {
+    return utf8.decode(body);
+  } catch {
+    throw new RequestError('ERR_INVALID_UTF8', 400, 'body is not valid UTF-8');
+  }
+}
+
+function header(headers: IncomingHttpHeaders, name: string): string | null {
+  const value = headers[name];
+
+  return typeof value === 'string' ? value.slice(0, 1024) : null;
+}
+
+/** A browser page may only send for its own site; a server-side sender (no Origin) may send. */
+function checkOrigin(site: Site, origin: string | undefined): string | null {
+  if (origin === undefined) return null;
+
+  const host = /^https?:\/\/([^/:]+)(:\d+)?$/i.exec(origin)?.[1];
+  if (host === undefined || !hostAllowed(site.settings, host)) {
+    throw new RequestError(
+      'ERR_ORIGIN_NOT_ALLOWED',
+      403,
+      "origin is not one of the site's domains",
+    );
+  }
+
+  return origin;
+}
+
+function signal(
+  site: Site,
+  payload: { gpc: boolean; dnt: boolean },
+  headers: IncomingHttpHeaders,
+): string | null {
+  if (site.settings.respectGpc && (payload.gpc || headers['sec-gpc'] === '1')) return 'privacy:gpc';
+  if (site.settings.respectDnt && (payload.dnt || headers.dnt === '1')) return 'privacy:dnt';
+
+  return null;
+}

@@ -1,0 +1,162 @@
+import type { EnrichedEvent, FilteredHit } from '../domain/event.js';
+import type { Site } from '../domain/site.js';
+import { dayIn } from '../domain/time.js';
+import { detectBot } from '../enrich/bots.js';
+import { classifyChannel } from '../enrich/channel.js';
+import type { GeoLookup } from '../enrich/geo.js';
+import { sanitizeTitle, scrubProps, scrubText } from '../enrich/phi.js';
+import { sanitizeReferrer } from '../enrich/referrer.js';
+import type { SpamReferrerList } from '../enrich/spam-referrers.js';
+import { sanitizePage } from '../enrich/url.js';
+import { parseUserAgent } from '../enrich/useragent.js';
+import { visitorId } from '../enrich/visitor.js';
+import type { IncomingEvent } from './schema.js';
+import type { VisitorSalts } from './salts.js';
+
+/** What is known about the sender of one request. The address lives only in this object. */
+export interface ClientContext {
+  /** Derived visitor address; null when it could not be derived (then never merged with others). */
+  ip: string | null;
+  /** Random per request: stands in for the address when there is none. */
+  requestNonce: string;
+  userAgent: string;
+  secChUa: string | null;
+  platformHint: string | null;
+  mobileHint: string | null;
+  now: number;
+}
+
+export type Outcome =
+  { kind: 'event'; event: EnrichedEvent } | { kind: 'filtered'; hit: FilteredHit };
+
+const NAME_MAX = 128;
+
+/**
+ * Turns one validated incoming event into what may be stored, or into a filtered-traffic count.
+ * Every free-text field passes the PHI firewall here, before anything is queued, written or
+ * logged; the client address feeds geography and the visitor hash and goes no further.
+ */
+export class Enricher {
+  constructor(
+    private readonly geo: GeoLookup,
+    private readonly spam: SpamReferrerList,
+    private readonly salts: VisitorSalts,
+  ) {}
+
+  async enrich(
+    site: Site,
+    incoming: IncomingEvent,
+    client: ClientContext,
+    extra: {
+      ts?: number;
+      origin?: 'tracker' | 'import';
+      dedupeKey?: string | null;
+      hostname?: string;
+    } = {},
+  ): Promise<Outcome> {
+    const settings = site.settings;
+    const ts = extra.ts ?? client.now;
+    const day = dayIn(settings.timeZone, ts);
+
+    const bot = detectBot({ userAgent: client.userAgent, secChUa: client.secChUa });
+    const dedupeKey = extra.dedupeKey ?? null;
+    if (bot !== null) {
+      return { kind: 'filtered', hit: { siteId: site.id, day, reason: `bot:${bot}`, dedupeKey } };
+    }
+
+    const page = sanitizePage(incoming.url, settings, { hostname: extra.hostname });
+    const referrer =
+      incoming.type === 'pageview' && !page.countOnly
+        ? sanitizeReferrer(incoming.referrer, page.hostname)
+        : null;
+    if (referrer !== null && this.spam.isSpam(referrer.host)) {
+      return {
+        kind: 'filtered',
+        hit: { siteId: site.id, day, reason: 'referrer_spam', dedupeKey },
+      };
+    }
+
+    const agent = parseUserAgent(client.userAgent, {
+      platform: client.platformHint ?? undefined,
+      mobile: client.mobileHint ?? undefined,
+    });
+    const geo = client.ip === null ? null : this.geo.lookup(client.ip, settings.geoPrecision);
+    const { salt, previous } = await this.salts.forTime(ts);
+    const address = client.ip ?? `unknown:${client.requestNonce}`;
+    const flags = [...page.flags];
+    if (client.ip === null) flags.push('no_client_ip');
+
+    const event: EnrichedEvent = {
+      siteId: site.id,
+      ts,
+      day,
+      type: incoming.type,
+      name: incoming.name === undefined ? null : bounded(scrubText(incoming.name), NAME_MAX),
+      hostname: page.hostname,
+      path: page.path,
+      query: page.query,
+      title: sanitizeTitle(incoming.title, settings, { countOnly: page.countOnly }),
+      href:
+        incoming.href === undefined || page.countOnly
+          ? null
+          : linkTarget(incoming.href, settings, page.hostname),
+      referrerHost: referrer?.host ?? null,
+      referrerDomain: referrer?.domain ?? null,
+      channel: classifyChannel({
+        referrerDomain: referrer?.domain ?? null,
+        referrerHost: referrer?.host ?? null,
+        utm: page.utm,
+        clickId: page.clickId,
+      }),
+      utmSource: page.utm.source,
+      utmMedium: page.utm.medium,
+      utmCampaign: page.utm.campaign,
+      utmTerm: page.utm.term,
+      utmContent: page.utm.content,
+      clickId: page.clickId?.type ?? null,
+      country: geo?.country ?? null,
+      region: geo?.region ?? null,
+      city: geo?.city ?? null,
+      browser: agent.browser,
+      browserVersion: agent.browserVersion,
+      os: agent.os,
+      device: agent.device,
+      props:
+        incoming.props === undefined || page.countOnly
+          ? null
+          : JSON.stringify(scrubProps(incoming.props)),
+      engagementMs: incoming.engagementMs ?? null,
+      scrollDepth: incoming.scrollDepth ?? null,
+      visitorId: visitorId(salt, site.id, address, client.userAgent),
+      previousVisitorId:
+        previous === null ? null : visitorId(previous, site.id, address, client.userAgent),
+      flags: [...new Set(flags)].join(','),
+      origin: extra.origin ?? 'tracker',
+      dedupeKey,
+    };
+
+    return { kind: 'event', event };
+  }
+}
+
+function bounded(text: string, max: number): string {
+  return [...text].slice(0, max).join('');
+}
+
+/**
+ * An outbound or download link, reduced like a page: host and scrubbed path, no query, no
+ * fragment. A link into our own site keeps only its path.
+ */
+function linkTarget(href: string, settings: Site['settings'], pageHost: string): string | null {
+  if (!/^https?:\/\//i.test(href)) return null;
+
+  const page = sanitizePage(href, {
+    ...settings,
+    queryAllowlist: [],
+    countOnly: [],
+    keepFragments: false,
+  });
+  const host = page.hostname === pageHost ? '' : page.hostname;
+
+  return `${host}${page.path}`;
+}

@@ -7,10 +7,12 @@ import { keys } from './keys.js';
 import { migrateCommand } from './migrate.js';
 import { setup } from './setup.js';
 import { site } from './site.js';
+import { start } from './start.js';
 import { stats } from './stats.js';
 import { tenant } from './tenant.js';
 
 const COMMANDS: Command[] = [
+  start,
   setup,
   migrateCommand,
   keys,

@@ -1,0 +1,63 @@
+import type { Collector } from '../../collect/collector.js';
+import type { Config } from '../../config/settings.js';
+import type { Handler, Reply } from '../context.js';
+import { readBody } from '../body.js';
+
+// The collect endpoint is called from every page of a customer's site: cross-origin by design.
+export const COLLECT_HEADERS = {
+  'Cross-Origin-Resource-Policy': 'cross-origin',
+  Vary: 'Origin',
+};
+
+function cors(origin: string | null): Record<string, string> {
+  return origin === null
+    ? {}
+    : {
+        'Access-Control-Allow-Origin': origin,
+        'Access-Control-Allow-Methods': 'POST',
+        'Access-Control-Allow-Headers': 'Content-Type',
+        'Access-Control-Max-Age': '600',
+      };
+}
+
+/**
+ * `POST /api/collect`: one event or a batch, as text/plain (sendBeacon) or application/json.
+ * 200 means every accepted event is committed to disk; nothing is acknowledged before that.
+ */
+export function collectRoute(
+  collector: Collector,
+  config: Pick<Config, 'collectMaxBody'>,
+): Handler {
+  return async (ctx): Promise<Reply> => {
+    const body = await readBody(ctx.req, config.collectMaxBody);
+    const origin = typeof ctx.req.headers.origin === 'string' ? ctx.req.headers.origin : undefined;
+    const result = await collector.collect({
+      body,
+      contentType: ctx.req.headers['content-type'],
+      origin,
+      peerAddress: ctx.peerAddress,
+      headers: ctx.req.headers,
+    });
+
+    return {
+      status: 200,
+      headers: cors(result.allowOrigin),
+      json: { ok: true, stored: result.stored, filtered: result.filtered },
+    };
+  };
+}
+
+/**
+ * The CORS preflight. The tracker sends text/plain, which needs none, but a page calling the
+ * endpoint with application/json does. Any http(s) origin may ask; the POST itself is checked
+ * against the site's domains, which a preflight cannot know.
+ */
+export function collectPreflight(): Handler {
+  return (ctx): Reply => {
+    const origin = ctx.req.headers.origin;
+    const allowed =
+      typeof origin === 'string' && /^https?:\/\/[^/\s]+$/i.test(origin) ? origin : null;
+
+    return { status: 204, headers: cors(allowed) };
+  };
+}

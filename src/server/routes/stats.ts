@@ -1,0 +1,27 @@
+import type { StatsReader } from '../../analytics/reader.js';
+import { authenticateApiKey, STATS_READ } from '../../identity/api-keys.js';
+import { RequestError } from '../../errors.js';
+import type { ControlStore } from '../../store/types.js';
+import type { Handler, Reply } from '../context.js';
+
+/**
+ * `GET /api/sites/:siteId/stats?from=YYYY-MM-DD&to=YYYY-MM-DD` with an API key. A key reads only
+ * its own site: any other site id, existing or not, is the same 404 (no existence oracle, C23).
+ */
+export function statsRoute(control: ControlStore, reader: StatsReader): Handler {
+  return async (ctx): Promise<Reply> => {
+    const key = authenticateApiKey(control, header(ctx.req.headers.authorization));
+    if (key.scope !== STATS_READ || key.siteId !== ctx.params.siteId) {
+      throw new RequestError('ERR_NOT_FOUND', 404, 'not found');
+    }
+
+    const from = ctx.query.get('from') ?? undefined;
+    const to = ctx.query.get('to') ?? undefined;
+
+    return { status: 200, json: await reader.stats(key.siteId, { from, to }) };
+  };
+}
+
+function header(value: string | string[] | undefined): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}

@@ -1,0 +1,39 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+import type { Handler, Reply } from '../context.js';
+
+export const TRACKER_HEADERS = {
+  'Cross-Origin-Resource-Policy': 'cross-origin',
+};
+
+/** Where the build puts the minified tracker (see scripts/build-tracker.mjs). */
+export function trackerFile(): string {
+  return fileURLToPath(new URL('../../../dist/tracker/lt.js', import.meta.url));
+}
+
+/**
+ * `GET /lt.js`: the tracker, read once at start. Cached for an hour with an ETag, so a new
+ * release reaches pages within the hour and unchanged copies cost a 304.
+ */
+export function trackerRoute(file = trackerFile()): Handler {
+  const script = readFileSync(file);
+  const etag = `"${createHash('sha256').update(script).digest('base64url').slice(0, 27)}"`;
+
+  return (ctx): Reply => {
+    if (ctx.req.headers['if-none-match'] === etag) {
+      return { status: 304, headers: { ETag: etag, 'Cache-Control': 'public, max-age=3600' } };
+    }
+
+    return {
+      status: 200,
+      headers: {
+        'Content-Type': 'text/javascript; charset=utf-8',
+        'Cache-Control': 'public, max-age=3600',
+        ETag: etag,
+      },
+      body: script,
+    };
+  };
+}

@@ -1,0 +1,278 @@
+import { describe, expect, test } from 'vitest';
+
+import { validateSiteSettings } from '../../src/domain/site.js';
+import { classifyChannel } from '../../src/enrich/channel.js';
+import {
+  componentHasPhi,
+  hasPhi,
+  redactPhi,
+  sanitizeTitle,
+  scrubProps,
+  scrubText,
+} from '../../src/enrich/phi.js';
+import { sanitizeReferrer } from '../../src/enrich/referrer.js';
+import { displayUrl, sanitizePage } from '../../src/enrich/url.js';
+
+const PAGE = 'https://portal.clinic-a.example';
+const settings = validateSiteSettings({ domains: ['portal.clinic-a.example'] });
+
+/** Every string a sanitised value holds, for "the secret appears nowhere" assertions. */
+function serialised(value: unknown): string {
+  return JSON.stringify(value).toLowerCase();
+}
+
+describe('C13 PII in page URLs and referrers', () => {
+  test('C13 (a) e-mail in a query value is redacted and the campaign still attributed', () => {
+    const page = sanitizePage(
+      `${PAGE}/account/welcome?email=pat.doe%40mail.test&utm_source=newsletter&utm_medium=email`,
+      settings,
+    );
+
+    expect(page.path).toBe('/account/welcome');
+    expect(page.query).toBe('email=[redacted]');
+    expect(page.utm).toMatchObject({ source: 'newsletter', medium: 'email' });
+    expect(displayUrl(page)).toBe(
+      'portal.clinic-a.example/account/welcome?email=[redacted]&utm_source=newsletter&utm_medium=email',
+    );
+    expect(classifyChannel({ utm: page.utm, clickId: page.clickId })).toBe('Email');
+    expect(serialised(page)).not.toContain('pat.doe');
+    expect(serialised(page)).not.toContain('mail.test');
+  });
+
+  test('C13 (a) an allowlisted parameter still loses a value that holds an e-mail', () => {
+    const open = validateSiteSettings({ queryAllowlist: ['email', 'q'] });
+    const page = sanitizePage(`${PAGE}/search?q=pat.doe%40mail.test&lang=en`, open);
+
+    expect(page.query).toBe('q=[redacted]&lang=[redacted]');
+    expect(page.flags).toContain('phi_detected');
+  });
+
+  test('C13 (b) an e-mail as a path segment becomes [redacted]', () => {
+    const page = sanitizePage(`${PAGE}/patients/pat.doe@mail.test/results`, settings);
+
+    expect(page.path).toBe('/patients/[redacted]/results');
+    expect(page.flags).toEqual(expect.arrayContaining(['redacted', 'phi_detected']));
+    expect(serialised(page)).not.toContain('pat.doe');
+  });
+
+  test('C13 (b) percent-encoded and double-encoded e-mails in the path are caught too', () => {
+    for (const segment of ['pat.doe%40mail.test', 'pat.doe%2540mail.test', 'PAT.DOE%40MAIL.TEST']) {
+      const page = sanitizePage(`${PAGE}/patients/${segment}/results`, settings);
+
+      expect(page.path).toBe('/patients/[redacted]/results');
+    }
+  });
+
+  test('C13 (c) parameters configured as sensitive are redacted even when allowlisted', () => {
+    const site = validateSiteSettings({
+      sensitiveParams: ['token', 'sid'],
+      queryAllowlist: ['sid', 'token'],
+    });
+    const page = sanitizePage(`${PAGE}/reset?token=Zx81kqPq2&sid=7781`, site);
+
+    expect(page.query).toBe('token=[redacted]&sid=[redacted]');
+    expect(serialised(page)).not.toContain('zx81kqpq2');
+    expect(serialised(page)).not.toContain('7781');
+  });
+
+  test('C13 (c) sensitive names match across case and separators (Sid, S_ID)', () => {
+    const site = validateSiteSettings({
+      sensitiveParams: ['sid'],
+      queryAllowlist: ['Sid', 's_id'],
+    });
+    const page = sanitizePage(`${PAGE}/reset?Sid=7781&s_id=7782`, site);
+
+    expect(page.query).toBe('Sid=[redacted]&s_id=[redacted]');
+  });
+
+  test('C13 (d) a webmail referrer is reduced to its host: no path, no query', () => {
+    const referrer = sanitizeReferrer(
+      'https://webmail.example/?login=pat.doe@mail.test&mrn=0048213',
+      'portal.clinic-a.example',
+    );
+
+    expect(referrer).toEqual({ host: 'webmail.example', domain: 'webmail.example' });
+    expect(serialised(referrer)).not.toContain('pat.doe');
+    expect(serialised(referrer)).not.toContain('0048213');
+    expect(
+      classifyChannel({ referrerHost: referrer?.host, referrerDomain: referrer?.domain }),
+    ).toBe('Email');
+  });
+
+  test('C13 (e) a fragment is dropped by default, double-encoded e-mail and all', () => {
+    const page = sanitizePage(`${PAGE}/invite#e=pat.doe%2540mail.test`, settings);
+
+    expect(page.path).toBe('/invite');
+    expect(page.fragment).toBe('');
+    expect(serialised(page)).not.toContain('pat.doe');
+  });
+
+  test('C13 (e) a kept fragment is scrubbed like a query', () => {
+    const keep = validateSiteSettings({ keepFragments: true });
+    const page = sanitizePage(`${PAGE}/invite#e=pat.doe%2540mail.test`, keep);
+
+    expect(page.fragment).toBe('e=[redacted]');
+    expect(serialised(page)).not.toContain('pat.doe');
+  });
+
+  test('C13 page titles are off unless enabled, and scrubbed when on', () => {
+    const title = 'Results for Pat Doe (pat.doe@mail.test) | MRN 0048213';
+
+    expect(sanitizeTitle(title, settings)).toBeNull();
+    expect(sanitizeTitle(title, { pageTitles: true })).toBe(
+      'Results for Pat Doe ([redacted]) | MRN [redacted]',
+    );
+    expect(sanitizeTitle(title, { pageTitles: true }, { countOnly: true })).toBeNull();
+  });
+});
+
+describe('PHI detectors', () => {
+  test('phone numbers in US and international layouts are redacted', () => {
+    const phones = [
+      '555-123-4567',
+      '(555) 123-4567',
+      '555.123.4567',
+      '555 123 4567',
+      '+1 555 123 4567',
+      '+1 (555) 123-4567',
+      '1-555-123-4567',
+      '+44 20 7946 0958',
+      '+33 1 23 45 67 89',
+      '+4915112345678',
+    ];
+    for (const phone of phones) {
+      expect(redactPhi(`call ${phone} now`), phone).toBe('call [redacted] now');
+    }
+  });
+
+  test('SSNs with dashes, spaces or none, and long digit runs (MRNs) are redacted', () => {
+    expect(redactPhi('ssn 123-45-6789')).toBe('ssn [redacted]');
+    expect(redactPhi('ssn 123 45 6789')).toBe('ssn [redacted]');
+    expect(redactPhi('ssn 123456789')).toBe('ssn [redacted]');
+    expect(redactPhi('mrn0048213x')).toBe('mrn[redacted]x');
+  });
+
+  test('ordinary text with short numbers, dates and versions is left alone', () => {
+    for (const text of [
+      'Page 2 of 15',
+      '2025-10-12',
+      'v1.2.3',
+      'Room 12345',
+      '10:30 am',
+      '+1 more',
+    ]) {
+      expect(hasPhi(text), text).toBe(false);
+    }
+  });
+
+  test('e-mails with Unicode domains, plus tags and long local parts are redacted whole', () => {
+    expect(redactPhi('to pat+lab@bücher.de ok')).toBe('to [redacted] ok');
+    expect(redactPhi(`${'a'.repeat(100)}@mail.test`)).toBe('[redacted]');
+  });
+
+  test('percent-encoded phone numbers are caught in raw, decoded and double-decoded forms', () => {
+    expect(componentHasPhi('%2B1%20555%20123%204567', false)).toBe(true);
+    expect(componentHasPhi('555%2D123%2D4567', true)).toBe(true);
+    expect(componentHasPhi('555%252D123%252D4567', true)).toBe(true);
+    expect(componentHasPhi('%2B44+20+7946+0958', true)).toBe(true);
+    expect(componentHasPhi('spring%20sale', true)).toBe(false);
+  });
+
+  test('a %00 inside an address cannot hide it', () => {
+    expect(componentHasPhi('pat.doe%00@mail.test', false)).toBe(true);
+    expect(componentHasPhi('pat.doe%40%00mail.test', true)).toBe(true);
+  });
+
+  test('scrubText redacts spans in place and decodes only when it reveals PHI', () => {
+    expect(scrubText('100% sure, call 555-123-4567')).toBe('100% sure, call [redacted]');
+    expect(scrubText('mail pat.doe%40mail.test now')).toBe('mail [redacted] now');
+    expect(scrubText('tab\u0000bed\u202e')).toBe('tabbed');
+  });
+});
+
+describe('event properties', () => {
+  test('only strings, finite numbers and booleans survive, scrubbed and bounded', () => {
+    const props = scrubProps({
+      plan: 'gold',
+      count: 3,
+      ok: true,
+      note: 'call 555-123-4567',
+      nested: { a: 1 },
+      list: [1],
+      nothing: null,
+      nan: Number.NaN,
+      long: 'x'.repeat(1000),
+    });
+
+    expect(props).toEqual({
+      plan: 'gold',
+      count: 3,
+      ok: true,
+      note: 'call [redacted]',
+      long: 'x'.repeat(256),
+    });
+  });
+
+  test('sensitive keys keep their name but lose their value; PHI keys are dropped', () => {
+    const props = scrubProps({
+      email: 'a@b.test',
+      'Phone-Number': 12,
+      'pat.doe@mail.test': 'x',
+      mrn: 48213991,
+    });
+
+    expect(props).toEqual({ email: '[redacted]', 'Phone-Number': '[redacted]', mrn: '[redacted]' });
+  });
+
+  test('at most 20 keys, keys cut to 64 characters, no prototype keys', () => {
+    const many = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`k${i}`, i]));
+    const props = scrubProps({ ...many });
+
+    expect(Object.keys(props)).toHaveLength(20);
+    expect(Object.keys(scrubProps({ ['y'.repeat(100)]: 1 }))[0]).toHaveLength(64);
+
+    const hostile = JSON.parse(
+      '{"__proto__": {"polluted": true}, "constructor": "x", "a": 1}',
+    ) as Record<string, unknown>;
+    const clean = scrubProps(hostile);
+
+    expect(clean).toEqual({ a: 1 });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe('cost on hostile input', () => {
+  const hostile = [
+    'a'.repeat(10_000),
+    `${'a'.repeat(10_000)}@`,
+    'a@'.repeat(5_000),
+    `${'a.'.repeat(5_000)}@x`,
+    '+1 '.repeat(3_400),
+    '1-'.repeat(5_000),
+    '%E0'.repeat(3_400),
+    '%'.repeat(10_000),
+    `${'1'.repeat(5)} `.repeat(1_700),
+    '@.'.repeat(5_000),
+  ];
+
+  test('each detector finishes a 10 KB adversarial string in < 50 ms', () => {
+    for (const text of hostile) {
+      const started = performance.now();
+      scrubText(text);
+      componentHasPhi(text, true);
+      const elapsed = performance.now() - started;
+
+      expect(elapsed, text.slice(0, 12)).toBeLessThan(50);
+    }
+  });
+
+  test('a 10 KB adversarial URL is sanitised in < 50 ms', () => {
+    for (const text of hostile) {
+      const url = `${PAGE}/${text}?q=${text}&utm_source=${text}#${text}`;
+      const started = performance.now();
+      sanitizePage(url, validateSiteSettings({ queryAllowlist: ['q'], keepFragments: true }));
+
+      expect(performance.now() - started, text.slice(0, 12)).toBeLessThan(50);
+    }
+  });
+});

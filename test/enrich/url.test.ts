@@ -1,0 +1,233 @@
+import { describe, expect, test } from 'vitest';
+
+import { validateSiteSettings } from '../../src/domain/site.js';
+import { isLightTrailError } from '../../src/errors.js';
+import { safeDecode, stripControl } from '../../src/enrich/text.js';
+import { FRAGMENT_MAX, PATH_MAX, QUERY_MAX, sanitizePage } from '../../src/enrich/url.js';
+
+const HOST = 'https://www.clinic-a.example';
+const base = validateSiteSettings({ domains: ['www.clinic-a.example'] });
+
+function refusal(run: () => unknown): string | undefined {
+  try {
+    run();
+  } catch (error) {
+    return isLightTrailError(error) ? error.code : 'not a LightTrailError';
+  }
+
+  return undefined;
+}
+
+describe('hostname', () => {
+  test('lower-cased, port, credentials and trailing dot removed; IDN as punycode', () => {
+    const page = sanitizePage('HTTPS://pat:Secret1@WWW.Clinic-A.example.:8443/x', base);
+
+    expect(page.hostname).toBe('www.clinic-a.example');
+    expect(page.flags).toContain('redacted');
+    expect(JSON.stringify(page)).not.toMatch(/secret1|pat:/i);
+    expect(sanitizePage('https://bücher.example/', base).hostname).toBe('xn--bcher-kva.example');
+  });
+
+  test('non-http(s) URLs are refused with ERR_INVALID_EVENT', () => {
+    for (const url of [
+      'javascript:alert(1)',
+      'ftp://a.example/',
+      'data:text/html,x',
+      '',
+      'x',
+      '//a.example/',
+    ]) {
+      expect(
+        refusal(() => sanitizePage(url, base)),
+        url,
+      ).toBe('ERR_INVALID_EVENT');
+    }
+
+    expect(refusal(() => sanitizePage('https:///nohost', base))).toBe('ERR_INVALID_EVENT');
+  });
+
+  test('an origin-relative path takes the host from the options (log import)', () => {
+    const page = sanitizePage('/blog/post?x=1', base, { hostname: 'WWW.clinic-a.example' });
+
+    expect(page).toMatchObject({
+      hostname: 'www.clinic-a.example',
+      path: '/blog/post',
+      query: 'x=[redacted]',
+    });
+  });
+});
+
+describe('path', () => {
+  test('C16 (b) Unicode paths are stored decoded and byte-exact', () => {
+    const raw = '/blog/💥-launch-✝️';
+    const encoded = sanitizePage(`${HOST}${encodeURI(raw)}`, base);
+    const literal = sanitizePage(`${HOST}${raw}`, base);
+
+    expect(encoded.path).toBe(raw);
+    expect(literal.path).toBe(raw);
+    expect(Buffer.from(encoded.path, 'utf8')).toEqual(Buffer.from(raw, 'utf8'));
+  });
+
+  test('C16 (g) %00 and other control characters are removed, and flagged', () => {
+    const page = sanitizePage(
+      `${HOST}/a%00b/c%1Fd%7F?k=v%00`,
+      validateSiteSettings({ queryAllowlist: ['k'] }),
+    );
+
+    expect(page.path).toBe('/ab/cd');
+    expect(page.query).toBe('k=v');
+    expect(page.flags).toContain('control_removed');
+    expect(stripControl('a\u0000b\u0085c\ud800d')).toBe('abc\ufffdd');
+  });
+
+  test('broken escapes in the path are kept literally and never throw', () => {
+    expect(sanitizePage(`${HOST}/100%/x%zz/%E0%A4%A`, base).path).toBe('/100%/x%zz/%E0%A4%A');
+    expect(safeDecode('%F0%9F%92%A5%ED%A0%80')).toBe('💥%ED%A0%80');
+  });
+
+  test('SSNs and phone numbers in path segments are redacted, plain or encoded', () => {
+    const off = validateSiteSettings({ collapseIds: false });
+    const cases = [
+      '/records/123-45-6789/view',
+      '/records/123%2D45%2D6789/view',
+      '/records/%2B1%20(555)%20123-4567/view',
+      '/records/555.123.4567/view',
+      '/records/0048213/view',
+    ];
+    for (const path of cases) {
+      expect(sanitizePage(`${HOST}${path}`, off).path, path).toBe('/records/[redacted]/view');
+    }
+  });
+
+  test('a segment with PHI is redacted whole, not just the matched span', () => {
+    const page = sanitizePage(`${HOST}/patients/jane-roe-555-123-4567/chart`, base);
+
+    expect(page.path).toBe('/patients/[redacted]/chart');
+  });
+
+  test('collapseIds turns numeric, UUID, hex, ULID and token segments into :id', () => {
+    const ids = [
+      '42',
+      '550e8400-e29b-41d4-a716-446655440000',
+      '507f1f77bcf86cd799439011',
+      '01ARZ3NDEKTSV4RRFFQ69G5FAV',
+      'Zx81kqPq2aB7cD9eFgH0',
+    ];
+    for (const id of ids) {
+      expect(sanitizePage(`${HOST}/orders/${id}/receipt`, base).path, id).toBe(
+        '/orders/:id/receipt',
+      );
+    }
+
+    expect(sanitizePage(`${HOST}/covid-19-vaccine-information-2024`, base).path).toBe(
+      '/covid-19-vaccine-information-2024',
+    );
+  });
+
+  test('pathRules collapse the segments their * matches, case-insensitively', () => {
+    const site = validateSiteSettings({
+      pathRules: ['/patients/*/**', '/doctors/*'],
+      collapseIds: false,
+    });
+
+    expect(sanitizePage(`${HOST}/patients/jdoe/results`, site).path).toBe('/patients/:id/results');
+    expect(sanitizePage(`${HOST}/Patients/JDoe/`, site).path).toBe('/Patients/:id/');
+    expect(sanitizePage(`${HOST}/doctors/smith`, site).path).toBe('/doctors/:id');
+    expect(sanitizePage(`${HOST}/doctors/smith/bio`, site).path).toBe('/doctors/smith/bio');
+  });
+
+  test('dot segments and doubled slashes cannot dodge a rule', () => {
+    const site = validateSiteSettings({ pathRules: ['/patients/*'], collapseIds: false });
+
+    expect(sanitizePage(`${HOST}/x/../patients//jdoe`, site).path).toBe('/patients/:id');
+    expect(sanitizePage(`${HOST}/x/%2E%2E/patients/./jdoe`, site).path).toBe('/patients/:id');
+  });
+
+  test('count-only sections store only the pattern: no query, fragment, or detail', () => {
+    const site = validateSiteSettings({
+      countOnly: ['/portal/**', '/billing/*'],
+      keepFragments: true,
+    });
+    const portal = sanitizePage(`${HOST}/portal/messages/42?thread=9&utm_source=sms#top`, site);
+
+    expect(portal).toMatchObject({ path: '/portal/*', query: '', fragment: '', countOnly: true });
+    expect(portal.utm.source).toBe('sms');
+    expect(sanitizePage(`${HOST}/PORTAL`, site).path).toBe('/portal/*');
+    expect(sanitizePage(`${HOST}/billing/jdoe`, site).path).toBe('/billing/*');
+    expect(sanitizePage(`${HOST}/billing/jdoe/x`, site).countOnly).toBe(false);
+  });
+
+  test('root, empty and trailing-slash paths', () => {
+    expect(sanitizePage('https://www.clinic-a.example', base).path).toBe('/');
+    expect(sanitizePage('https://www.clinic-a.example?x', base).path).toBe('/');
+    expect(sanitizePage(`${HOST}/about/`, base).path).toBe('/about/');
+  });
+});
+
+describe('limits', () => {
+  test('C16 (a) a 6,000-character URL: path and query cut at their limits and flagged', () => {
+    const long = `${HOST}/${'seg/'.repeat(500)}?${Array.from({ length: 300 }, (_, i) => `k${i}`).join('&')}`;
+    const page = sanitizePage(long, base);
+
+    expect(long.length).toBeGreaterThan(3_000);
+    expect(page.path.length).toBeLessThanOrEqual(PATH_MAX);
+    expect(page.query.length).toBeLessThanOrEqual(QUERY_MAX);
+    expect(page.flags).toContain('url_truncated');
+  });
+
+  test('truncation lands on a code-point boundary', () => {
+    const page = sanitizePage(`${HOST}/${'a'.repeat(PATH_MAX - 2)}💥💥`, base);
+
+    expect(page.path.length).toBeLessThanOrEqual(PATH_MAX);
+    expect(page.path.endsWith('a')).toBe(true);
+    expect(Buffer.from(page.path, 'utf8').toString('utf8')).toBe(page.path);
+  });
+
+  test('the query is cut between parameters, never inside one', () => {
+    const site = validateSiteSettings({ queryAllowlist: ['q'] });
+    const page = sanitizePage(`${HOST}/s?${'q=abc&'.repeat(400)}`, site);
+
+    expect(page.query.split('&').every((pair) => pair === 'q=abc')).toBe(true);
+    expect(page.flags).toContain('url_truncated');
+  });
+
+  test('a kept fragment is bounded and scrubbed like a route', () => {
+    const site = validateSiteSettings({ keepFragments: true });
+    const page = sanitizePage(
+      `${HOST}/app#/patients/12345678/chart?tab=labs&email=a%40b.test`,
+      site,
+    );
+    const long = sanitizePage(`${HOST}/app#${'x'.repeat(1000)}`, site);
+
+    expect(page.fragment).toBe('/patients/:id/chart?tab=[redacted]&email=[redacted]');
+    expect(long.fragment.length).toBe(FRAGMENT_MAX);
+  });
+});
+
+describe('query', () => {
+  test('unknown names keep their name, values become [redacted]; bare flags stay bare', () => {
+    const page = sanitizePage(`${HOST}/s?ref=abc&flag&empty=&lang=en`, base);
+
+    expect(page.query).toBe('ref=[redacted]&flag&empty=&lang=[redacted]');
+  });
+
+  test('allowlisted values are decoded once and re-encoded only where ambiguous', () => {
+    const site = validateSiteSettings({ queryAllowlist: ['q', 'topic'] });
+    const page = sanitizePage(`${HOST}/s?q=knee+pain%26swelling&topic=%E5%BF%83%E8%84%8F`, site);
+
+    expect(page.query).toBe('q=knee%20pain%26swelling&topic=心脏');
+  });
+
+  test('a parameter name holding PHI is redacted too', () => {
+    const page = sanitizePage(`${HOST}/s?pat.doe%40mail.test=1&555-123-4567`, base);
+
+    expect(page.query).toBe('[redacted]=[redacted]&[redacted]');
+  });
+
+  test('built-in sensitive names stay redacted even when a site allowlists them', () => {
+    const site = validateSiteSettings({ queryAllowlist: ['email', 'mc_eid', 'first_name'] });
+    const page = sanitizePage(`${HOST}/s?email=x&mc_eid=y&first_name=Pat`, site);
+
+    expect(page.query).toBe('email=[redacted]&mc_eid=[redacted]&first_name=[redacted]');
+  });
+});

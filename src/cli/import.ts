@@ -7,7 +7,7 @@ import { EphemeralSalts } from '../collect/salts.js';
 import { openTenantDb } from '../store/sqlite/tenant.js';
 import { parse, usage, type Command } from './command.js';
 import { openContext, out } from './context.js';
-import { createPipeline } from './pipeline.js';
+import { createPipeline } from '../server/lighttrail.js';
 
 export const importCommand: Command = {
   name: 'import',

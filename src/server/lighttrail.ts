@@ -1,0 +1,138 @@
+import path from 'node:path';
+
+import { StatsReader } from '../analytics/reader.js';
+import { Collector } from '../collect/collector.js';
+import { Enricher } from '../collect/enricher.js';
+import { IngestQueue, type QueueObserver } from '../collect/queue.js';
+import { RateLimiter } from '../collect/rate-limit.js';
+import { DailySalts, type VisitorSalts } from '../collect/salts.js';
+import type { Config } from '../config/settings.js';
+import { createProxyMatcher } from '../enrich/client-ip.js';
+import { openGeo } from '../enrich/geo.js';
+import { createSpamReferrerList } from '../enrich/spam-referrers.js';
+import type { Logger } from '../log/logger.js';
+import { openTenantDb } from '../store/sqlite/tenant.js';
+import type { ControlStore } from '../store/types.js';
+import { createServer, type LightTrailServer } from './app.js';
+import { loadOrCreateCertificate, type CertificateMaterial } from './certificate.js';
+import { createMetricsRegistry, type MetricsRegistry } from './metrics.js';
+import { createRouter } from './router.js';
+import { COLLECT_HEADERS, collectPreflight, collectRoute } from './routes/collect.js';
+import { statsRoute } from './routes/stats.js';
+import { TRACKER_HEADERS, trackerRoute } from './routes/tracker.js';
+
+const HOUR_MS = 3_600_000;
+
+export interface PipelineParts {
+  enricher: Enricher;
+  queue: IngestQueue;
+}
+
+/** The collection pipeline's parts, shared by the server and the log import. */
+export async function createPipeline(
+  options: { config: Config; logger: Logger; control: ControlStore },
+  salts: VisitorSalts,
+  observer?: QueueObserver,
+): Promise<PipelineParts> {
+  const { config, logger, control } = options;
+  const geo = await openGeo(config.geoipDb, logger);
+  const spam = createSpamReferrerList(path.join(config.dataDir, 'spam-referrers.txt'));
+  const queue = new IngestQueue({
+    control,
+    logger,
+    maxDepth: config.queueMax,
+    intervalMs: config.commitIntervalMs,
+    observer,
+  });
+
+  return { enricher: new Enricher(geo, spam, salts), queue };
+}
+
+export interface LightTrail {
+  server: LightTrailServer;
+  tls: CertificateMaterial;
+  metrics: MetricsRegistry;
+  queue: IngestQueue;
+  listen(): Promise<{ port: number; metricsPort: number | undefined }>;
+  /** Drains requests, commits queued events, closes readers; the control store stays open. */
+  close(): Promise<void>;
+}
+
+/**
+ * Assembles the running product from an open control store: TLS material, the pipeline, the
+ * routes and the HTTPS server. `lighttrail start` calls this; so do the end-to-end tests.
+ */
+export async function createLightTrail(options: {
+  config: Config;
+  logger: Logger;
+  control: ControlStore;
+}): Promise<LightTrail> {
+  const { config, logger, control } = options;
+  for (const tenant of control.listTenants()) {
+    if (tenant.deletedAt === null) (await openTenantDb(control, tenant.id)).close();
+  }
+
+  const tls = await loadOrCreateCertificate(config, logger);
+  const metrics = createMetricsRegistry();
+  const depth = metrics.gauge('lighttrail_ingest_queue_depth', 'Events waiting for commit.');
+  const commits = metrics.histogram(
+    'lighttrail_ingest_commit_events',
+    'Events and filtered hits per group commit.',
+    { buckets: [1, 5, 10, 50, 100, 500, 1000, 5000] },
+  );
+  const commitSeconds = metrics.histogram(
+    'lighttrail_ingest_commit_seconds',
+    'Time from a group commit leaving the queue to its durable acknowledgement.',
+  );
+
+  const salts = new DailySalts(control);
+  salts.rotate();
+  const { enricher, queue } = await createPipeline(options, salts, {
+    depth: (events) => depth.set(events),
+    commit: (events, seconds) => {
+      commits.observe(events);
+      commitSeconds.observe(seconds);
+    },
+  });
+  const collector = new Collector({
+    control,
+    queue,
+    enricher,
+    limiter: new RateLimiter(config.rateLimitPerSecond, config.rateLimitBurst),
+    proxies: createProxyMatcher(config.trustedProxies),
+    forwardedMode: config.forwardedMode,
+    maxBatch: config.collectMaxBatch,
+  });
+  const reader = new StatsReader(control);
+
+  const router = createRouter()
+    .add('POST', '/api/collect', collectRoute(collector, config), { headers: COLLECT_HEADERS })
+    .add('OPTIONS', '/api/collect', collectPreflight(), { headers: COLLECT_HEADERS })
+    .add('GET', '/lt.js', trackerRoute(), { headers: TRACKER_HEADERS })
+    .add('GET', '/api/sites/:siteId/stats', statsRoute(control, reader));
+
+  let ready = false;
+  const server = createServer({ config, logger, router, metrics, tls, isReady: () => ready });
+  const saltTimer = setInterval(() => salts.rotate(), HOUR_MS);
+  saltTimer.unref();
+
+  return {
+    server,
+    tls,
+    metrics,
+    queue,
+    async listen() {
+      const listening = await server.listen();
+      ready = true;
+
+      return listening;
+    },
+    async close() {
+      ready = false;
+      clearInterval(saltTimer);
+      await server.close();
+      await queue.close();
+      reader.close();
+    },
+  };
+}

@@ -70,7 +70,7 @@ async function loadConfigured(
   }
 
   if (Date.parse(parsed.validTo) < Date.now()) {
-    logger.warn('tls.certificate_expired', { validTo: parsed.validTo });
+    logger.warn('tls.certificate_expired', { validTo: logDate(parsed.validTo) });
   }
 
   return { cert, key, fingerprint256: parsed.fingerprint256, generated: false };
@@ -132,7 +132,11 @@ async function loadOrCreateDevelopment(dir: string, logger: Logger): Promise<Cer
   await writeAtomically(certFile, cert, 0o644);
 
   const fingerprint256 = new X509Certificate(cert).fingerprint256;
-  logger.info('tls.certificate_generated', { certFile, fingerprint256, validDays: VALIDITY_DAYS });
+  logger.info('tls.certificate_generated', {
+    certFile,
+    sha256: logFingerprint(fingerprint256),
+    validDays: VALIDITY_DAYS,
+  });
 
   return { cert, key, fingerprint256, generated: true };
 }
@@ -161,7 +165,10 @@ async function reuse(
   }
 
   if (Date.parse(parsed.validTo) - Date.now() < RENEW_BEFORE_DAYS * DAY_MS) {
-    logger.info('tls.certificate_replaced', { reason: 'expiring', validTo: parsed.validTo });
+    logger.info('tls.certificate_replaced', {
+      reason: 'expiring',
+      validTo: logDate(parsed.validTo),
+    });
     return undefined;
   }
 
@@ -194,6 +201,18 @@ async function writeAtomically(file: string, content: string, mode: number): Pro
   await writeFile(temporary, content, { mode, flag: 'wx' });
   await chmod(temporary, mode);
   await rename(temporary, file);
+}
+
+/**
+ * Log forms that survive redaction: the logger scrubs colon-separated hex groups and `hh:mm:ss`
+ * as possible IPv6 addresses, which would blank a fingerprint or an OpenSSL date.
+ */
+function logFingerprint(fingerprint256: string): string {
+  return fingerprint256.replace(/:/g, '').toLowerCase();
+}
+
+function logDate(opensslDate: string): string {
+  return new Date(opensslDate).toISOString();
 }
 
 function tlsError(message: string, cause?: unknown): ConfigError {

@@ -12,10 +12,17 @@ import { METRICS_CONTENT_TYPE, type MetricsRegistry } from './metrics.js';
 export function metricsHandler(registry: MetricsRegistry, token: string | undefined): Handler {
   const expected = token === undefined ? undefined : digest(token);
 
-  return ({ req, res }) => {
+  return ({ req }) => {
     if (expected !== undefined && !bearerMatches(req.headers.authorization, expected)) {
-      res.setHeader('WWW-Authenticate', 'Bearer realm="lighttrail-metrics"');
-      throw new RequestError('ERR_UNAUTHENTICATED', 401, 'a valid metrics token is required');
+      throw new RequestError(
+        'ERR_UNAUTHENTICATED',
+        401,
+        'a valid metrics token is required',
+        undefined,
+        {
+          'WWW-Authenticate': 'Bearer realm="lighttrail-metrics"',
+        },
+      );
     }
 
     return {

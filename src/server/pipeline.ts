@@ -74,8 +74,15 @@ async function handle(options: PipelineOptions, req: IncomingMessage, res: Serve
     const found = options.router.match(method, path);
     if (found.kind === 'not-found') throw new RequestError('ERR_NOT_FOUND', 404, 'not found');
     if (found.kind === 'method-not-allowed') {
-      res.setHeader('Allow', found.allow.join(', '));
-      throw new RequestError('ERR_METHOD_NOT_ALLOWED', 405, `${method} is not allowed here`);
+      throw new RequestError(
+        'ERR_METHOD_NOT_ALLOWED',
+        405,
+        `${method} is not allowed here`,
+        undefined,
+        {
+          Allow: found.allow.join(', '),
+        },
+      );
     }
 
     route = found.route.pattern;
@@ -134,5 +141,5 @@ function fail(
     return;
   }
 
-  sendReply(req, res, { status: mapped.status, json: mapped.body });
+  sendReply(req, res, { status: mapped.status, headers: mapped.headers, json: mapped.body });
 }

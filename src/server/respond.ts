@@ -11,6 +11,8 @@ export interface ErrorBody {
 export interface MappedError {
   status: number;
   body: ErrorBody;
+  /** The error's own headers (Retry-After, Allow, WWW-Authenticate); none on an internal failure. */
+  headers: Record<string, string> | undefined;
   /** True when the failure is ours (5xx) and belongs in the error log. */
   internal: boolean;
 }
@@ -22,31 +24,22 @@ export interface MappedError {
  * can name a file, a table or a patient, and stays in the (redacted) log.
  */
 export function mapError(error: unknown): MappedError {
-  const known = isLightTrailError(error) && error.status >= 400 && error.status <= 599;
-  const status = known ? error.status : 500;
+  if (!isLightTrailError(error) || error.status < 400 || error.status > 599) return INTERNAL;
 
-  if (known && status < 500) {
-    return {
-      status,
-      body: { error: { code: error.code, message: error.message } },
-      internal: false,
-    };
-  }
+  if (error.status >= 500 && error.status !== 503) return INTERNAL;
 
-  if (known && status === 503) {
-    return {
-      status,
-      body: { error: { code: error.code, message: 'service unavailable' } },
-      internal: false,
-    };
-  }
+  const message = error.status === 503 ? 'service unavailable' : error.message;
+  const body: ErrorBody = { error: { code: error.code, message } };
 
-  return {
-    status,
-    body: { error: { code: 'ERR_INTERNAL', message: 'internal error' } },
-    internal: true,
-  };
+  return { status: error.status, body, headers: error.headers, internal: false };
 }
+
+const INTERNAL: MappedError = {
+  status: 500,
+  body: { error: { code: 'ERR_INTERNAL', message: 'internal error' } },
+  headers: undefined,
+  internal: true,
+};
 
 /** Serialises a handler's reply; the security headers are already on `res`. */
 export function sendReply(req: IncomingMessage, res: ServerResponse, reply: Reply): void {

@@ -19,7 +19,7 @@
  * `#outbound-inner`); `#download` (a PDF on the other host), `#download-attr` (`download`
  * attribute, same host); `#internal` (same host, no event expected); `#mail` (mailto, its default
  * prevented); forms `#appointment` (fields `patient`, `email`, `name`, `id`, button `#book`),
- * `form[name=newsletter]` (field `email`, button `#subscribe`) and an anonymous form (field `q`,
+ * `form[name=newsletter]` (fields `email`, `name`, button `#subscribe`) and an anonymous form (field `q`,
  * button `#anon-submit`); and a 4,000px tall body for scroll depth.
  *
  * @example
@@ -301,7 +301,7 @@ ${tag.repeat(options.scriptTags ?? 1)}
 <button id="book" type="submit">Book</button>
 </form>
 <form name="newsletter" action="/submitted" method="post">
-<input name="email"><button id="subscribe" type="submit">Subscribe</button>
+<input name="email"><input name="name"><button id="subscribe" type="submit">Subscribe</button>
 </form>
 <form action="/submitted" method="post">
 <input name="q"><button id="anon-submit" type="submit">Search</button>

@@ -11,26 +11,27 @@ export interface EngagementMeter {
 }
 
 /**
- * Starts measuring engagement and sends it when the page is hidden or left (`visibilitychange`
- * to hidden, then `pagehide`; both fire on a tab close, and the reset after the first send keeps
+ * Starts measuring engagement and sends it when the page is hidden or left (`pagehide`, or
+ * `visibilitychange` to hidden; a tab close fires both, and the reset after the first send keeps
  * the second from reporting again). Only visible time counts: a background tab is not reading.
  */
 export function startEngagement(send: Send): EngagementMeter {
   let url = '';
-  let visibleMs = 0;
   let visibleSince: number | undefined;
   let deepest = 0;
 
+  const resume = (): void => {
+    if (document.visibilityState === 'visible') visibleSince ??= performance.now();
+  };
+
   const restart = (): void => {
-    visibleMs = 0;
-    visibleSince = document.visibilityState === 'visible' ? performance.now() : undefined;
+    visibleSince = undefined;
+    resume();
     deepest = scrollDepth();
   };
 
   const take = (nextUrl = url): EngagementEvent | undefined => {
-    const ms = Math.round(
-      visibleMs + (visibleSince === undefined ? 0 : performance.now() - visibleSince),
-    );
+    const ms = visibleSince === undefined ? 0 : Math.round(performance.now() - visibleSince);
     const event: EngagementEvent | undefined =
       url && ms > 0
         ? {
@@ -54,10 +55,16 @@ export function startEngagement(send: Send): EngagementMeter {
 
   restart();
   addEventListener('scroll', () => (deepest = Math.max(deepest, scrollDepth())), { passive: true });
-  addEventListener('pagehide', leave);
+  // Browsers fire pagehide while the page is still visible, then visibilitychange to hidden:
+  // the clock stops at pagehide and restarts only if the page comes back (back/forward cache).
+  addEventListener('pagehide', () => {
+    leave();
+    visibleSince = undefined;
+  });
+  addEventListener('pageshow', resume);
   document.addEventListener('visibilitychange', () => {
     if (document.visibilityState === 'hidden') leave();
-    else visibleSince ??= performance.now();
+    else resume();
   });
 
   return { take };

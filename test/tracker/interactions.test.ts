@@ -1,0 +1,382 @@
+// What the tracker reports about a visit beyond pageviews, in a real chromium: link clicks,
+// form submissions (by name only: typed values are PHI), custom events and engagement.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { launchBrowser } from '../helpers/browser.js';
+import {
+  buildTracker,
+  openPage,
+  serveTestSite,
+  settle,
+  SETTLE_MARK,
+  type OpenedPage,
+  type TestSite,
+  type TrackedEvent,
+} from '../helpers/tracker-site.js';
+
+let dir: string;
+let trackerFile: string;
+let browser: Browser;
+let site: TestSite | undefined;
+let opened: OpenedPage | undefined;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'lt-tracker-interactions-'));
+  trackerFile = buildTracker(dir);
+  browser = await launchBrowser();
+});
+
+afterEach(async () => {
+  await opened?.context.close();
+  await site?.close();
+  opened = undefined;
+  site = undefined;
+});
+
+afterAll(async () => {
+  await browser?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Serves the test site and opens its tracked page, once the load's pageview has arrived. */
+async function visit(initScript?: string): Promise<Page> {
+  site = await serveTestSite({ trackerFile });
+  opened = await openPage(browser, initScript);
+  await opened.page.goto(`${site.origin}/`);
+  await site.waitForEvents((event) => event.type === 'pageview');
+
+  return opened.page;
+}
+
+function ofType(type: string): TrackedEvent[] {
+  return site!.events().filter((event) => event.type === type);
+}
+
+/** Everything but pageviews and settle markers: what an interaction produced. */
+function interactionEvents(): TrackedEvent[] {
+  return site!
+    .events()
+    .filter((e) => e.type !== 'pageview' && !String(e.name ?? '').startsWith(SETTLE_MARK));
+}
+
+/** Makes the page look hidden or visible, as a tab switch does, and tells it so. */
+async function setVisibility(page: Page, state: 'hidden' | 'visible'): Promise<void> {
+  await page.evaluate((value) => {
+    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => value });
+    Object.defineProperty(document, 'hidden', {
+      configurable: true,
+      get: () => value === 'hidden',
+    });
+    document.dispatchEvent(new Event('visibilitychange'));
+  }, state);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
+
+describe('link clicks', () => {
+  test('a click on a link to another host is one outbound event, and the link still opens', async () => {
+    const page = await visit();
+    const [popup] = await Promise.all([
+      opened!.context.waitForEvent('page'),
+      page.click('#outbound'),
+    ]);
+    await popup.waitForLoadState();
+    await site!.waitForEvents((event) => event.type === 'outbound');
+    await settle(page, site!);
+
+    expect(popup.url()).toBe(`${site!.altOrigin}/away`);
+    expect(await popup.title()).toBe('Away');
+    expect(interactionEvents()).toEqual([
+      { type: 'outbound', url: `${site!.origin}/`, href: `${site!.altOrigin}/away` },
+    ]);
+    expect(opened!.errors).toEqual([]);
+  });
+
+  test('a click on an element inside the link counts as a click on the link', async () => {
+    const page = await visit();
+    await Promise.all([opened!.context.waitForEvent('page'), page.click('#outbound-inner')]);
+    await site!.waitForEvents((event) => event.type === 'outbound');
+    await settle(page, site!);
+
+    expect(ofType('outbound')).toHaveLength(1);
+  });
+
+  test('a middle click is one outbound event; a right click is none', async () => {
+    const page = await visit();
+    await page.click('#outbound', { button: 'right' });
+    await settle(page, site!);
+
+    expect(interactionEvents()).toEqual([]);
+
+    await page.click('#outbound', { button: 'middle' });
+    await site!.waitForEvents((event) => event.type === 'outbound');
+    await settle(page, site!);
+
+    expect(ofType('outbound')).toHaveLength(1);
+  });
+
+  test('a page handler that stops the click cannot hide it', async () => {
+    const page = await visit();
+    await page.evaluate(() => {
+      document.getElementById('outbound')!.addEventListener('click', (event) => {
+        event.stopPropagation();
+        event.preventDefault();
+      });
+    });
+    await page.click('#outbound');
+    await site!.waitForEvents((event) => event.type === 'outbound');
+    await settle(page, site!);
+
+    expect(ofType('outbound')).toHaveLength(1);
+  });
+
+  test('a link inside an open shadow root is seen', async () => {
+    const page = await visit();
+    await page.evaluate((href) => {
+      const host = document.createElement('div');
+      host.id = 'widget';
+      document.body.prepend(host);
+      const link = document.createElement('a');
+      link.href = href;
+      link.id = 'shadow-link';
+      link.textContent = 'Widget link';
+      link.addEventListener('click', (event) => event.preventDefault());
+      host.attachShadow({ mode: 'open' }).append(link);
+    }, `${site!.altOrigin}/away`);
+    await page.click('#shadow-link');
+    await site!.waitForEvents((event) => event.type === 'outbound');
+    await settle(page, site!);
+
+    expect(ofType('outbound')).toEqual([
+      { type: 'outbound', url: `${site!.origin}/`, href: `${site!.altOrigin}/away` },
+    ]);
+  });
+
+  test('a file on another host is a download only, never also outbound', async () => {
+    const page = await visit();
+    await page.click('#download');
+    await site!.waitForEvents((event) => event.type === 'download');
+    await settle(page, site!);
+
+    expect(interactionEvents()).toEqual([
+      { type: 'download', url: `${site!.origin}/`, href: `${site!.altOrigin}/files/results.pdf` },
+    ]);
+    expect(page.url()).toBe(`${site!.origin}/`);
+  });
+
+  test('a link with a download attribute is a download', async () => {
+    const page = await visit();
+    await page.click('#download-attr');
+    await site!.waitForEvents((event) => event.type === 'download');
+    await settle(page, site!);
+
+    expect(interactionEvents()).toEqual([
+      { type: 'download', url: `${site!.origin}/`, href: `${site!.origin}/files/export` },
+    ]);
+  });
+
+  test('same-host and mailto: links send nothing, and the e-mail address goes nowhere', async () => {
+    const page = await visit();
+    await page.click('#internal');
+    await page.click('#mail');
+    await settle(page, site!);
+
+    expect(interactionEvents()).toEqual([]);
+    expect(site!.requests.some((r) => /pat\.doe|mailto/i.test(r.body))).toBe(false);
+  });
+});
+
+describe('form submissions', () => {
+  const typed = {
+    patient: 'Pat Doe',
+    email: 'pat.doe@mail.test',
+    name: 'Jane Q Public',
+    id: 'MRN-0048213',
+  };
+
+  test('a submission is one form event named by the form id, with none of the typed values', async () => {
+    const page = await visit();
+    for (const [field, value] of Object.entries(typed)) {
+      await page.fill(`#appointment [name="${field}"]`, value);
+    }
+
+    await page.click('#book');
+    await site!.waitForEvents((event) => event.type === 'form');
+    await settle(page, site!);
+
+    // The form has fields called "name" and "id": form.name and form.id would be those inputs.
+    expect(interactionEvents()).toEqual([
+      { type: 'form', url: `${site!.origin}/`, name: 'appointment' },
+    ]);
+    const bodies = site!.requests.map((r) => r.body.toLowerCase()).join('\n');
+    for (const value of Object.values(typed)) {
+      for (const form of [value, encodeURIComponent(value), value.replace(/ /g, '+')]) {
+        expect(bodies).not.toContain(form.toLowerCase());
+      }
+    }
+
+    expect(bodies).not.toContain('0048213');
+  });
+
+  test('a form without an id is named by its name attribute (Enter key submission)', async () => {
+    const page = await visit();
+    await page.fill('form[name="newsletter"] [name="email"]', typed.email);
+    await page.fill('form[name="newsletter"] [name="name"]', typed.name);
+    await page.press('form[name="newsletter"] [name="email"]', 'Enter');
+    await site!.waitForEvents((event) => event.type === 'form');
+    await settle(page, site!);
+
+    expect(interactionEvents()).toEqual([
+      { type: 'form', url: `${site!.origin}/`, name: 'newsletter' },
+    ]);
+    expect(site!.requests.some((r) => /pat\.doe|jane/i.test(r.body))).toBe(false);
+  });
+
+  test('a form with neither id nor name is reported with an empty name', async () => {
+    const page = await visit();
+    await page.fill('[name="q"]', 'knee pain after surgery');
+    await page.click('#anon-submit');
+    await site!.waitForEvents((event) => event.type === 'form');
+    await settle(page, site!);
+
+    expect(interactionEvents()).toEqual([{ type: 'form', url: `${site!.origin}/`, name: '' }]);
+    expect(site!.requests.some((r) => r.body.includes('knee'))).toBe(false);
+  });
+});
+
+describe('custom events', () => {
+  test('track(name, props) sends one custom event with the primitive props only', async () => {
+    const page = await visit();
+    await page.evaluate(() => {
+      const props = {
+        clinic: 'north',
+        slots: 2,
+        firstVisit: true,
+        patient: { name: 'Pat Doe' },
+        list: ['a'],
+        notANumber: NaN,
+        forever: Infinity,
+        call: () => 'x',
+        nothing: null,
+      };
+      window.lighttrail?.track('Booked', props as unknown as Record<string, string>);
+    });
+    await site!.waitForEvents((event) => event.name === 'Booked');
+    await settle(page, site!);
+
+    expect(interactionEvents()).toEqual([
+      {
+        type: 'custom',
+        url: `${site!.origin}/`,
+        name: 'Booked',
+        props: { clinic: 'north', slots: 2, firstVisit: true },
+      },
+    ]);
+    expect(site!.requests.some((r) => r.body.includes('Pat Doe'))).toBe(false);
+  });
+
+  test('track without a usable name sends nothing and throws nothing', async () => {
+    const page = await visit();
+    await page.evaluate(() => {
+      const track = window.lighttrail!.track as (name: unknown, props?: unknown) => void;
+      track('');
+      track(42, { a: 1 });
+      track(undefined);
+      track({ name: 'x' });
+    });
+    await settle(page, site!);
+
+    expect(interactionEvents()).toEqual([]);
+    expect(opened!.errors).toEqual([]);
+  });
+
+  test('window.lighttrail cannot be swapped out by page code', async () => {
+    const page = await visit();
+    const replaced = await page.evaluate(() => {
+      'use strict';
+      try {
+        (window.lighttrail as { track: unknown }).track = () => undefined;
+
+        return true;
+      } catch {
+        return false;
+      }
+    });
+
+    expect(replaced).toBe(false);
+  });
+});
+
+describe('engagement', () => {
+  test('sent once when the page is hidden, with visible time and the deepest scroll', async () => {
+    const page = await visit();
+    await sleep(400);
+    await page.evaluate(() => scrollTo(0, document.documentElement.scrollHeight));
+    await sleep(100);
+    await page.evaluate(() => scrollTo(0, 0));
+    await sleep(100);
+    await setVisibility(page, 'hidden');
+    await site!.waitForEvents((event) => event.type === 'engagement');
+
+    // A tab close fires visibilitychange and then pagehide: the second must not send again.
+    await page.evaluate(() => {
+      document.dispatchEvent(new Event('visibilitychange'));
+      dispatchEvent(new PageTransitionEvent('pagehide'));
+    });
+    await settle(page, site!);
+
+    const engagements = ofType('engagement');
+    expect(engagements).toHaveLength(1);
+    expect(engagements[0]).toMatchObject({ url: `${site!.origin}/`, scrollDepth: 100 });
+    expect(engagements[0]?.engagementMs).toBeGreaterThanOrEqual(600);
+  });
+
+  test('hidden time does not count: the next stretch reports only visible time', async () => {
+    const page = await visit();
+    await sleep(100);
+    await setVisibility(page, 'hidden');
+    await site!.waitForEvents((event) => event.type === 'engagement');
+    await sleep(1_500);
+    await setVisibility(page, 'visible');
+    await sleep(300);
+    await setVisibility(page, 'hidden');
+    const [, second] = await site!.waitForEvents((event) => event.type === 'engagement', 2);
+
+    expect(second?.engagementMs).toBeGreaterThanOrEqual(290);
+    expect(second?.engagementMs).toBeLessThan(1_200);
+  });
+
+  test('a page that was never visible reports no zero engagement', async () => {
+    const page = await visit(
+      `Object.defineProperty(Document.prototype, 'visibilityState', { get: () => 'hidden' });`,
+    );
+    await sleep(200);
+    await page.evaluate(() => {
+      document.dispatchEvent(new Event('visibilitychange'));
+      dispatchEvent(new PageTransitionEvent('pagehide'));
+    });
+    await page.evaluate(() => history.pushState({}, '', '/app/elsewhere'));
+    await site!.waitForEvents((event) => event.type === 'pageview', 2);
+    await settle(page, site!);
+
+    expect(ofType('engagement')).toEqual([]);
+  });
+
+  test('closing the tab delivers its engagement exactly once', async () => {
+    const page = await visit();
+    await sleep(300);
+    await page.close();
+    await site!.waitForEvents((event) => event.type === 'engagement');
+    await sleep(500);
+
+    const engagements = ofType('engagement');
+    expect(engagements).toHaveLength(1);
+    expect(engagements[0]?.engagementMs).toBeGreaterThanOrEqual(300);
+    // The viewport (720px) shows the top fifth of the page or so.
+    expect(engagements[0]?.scrollDepth).toBeGreaterThan(5);
+    expect(engagements[0]?.scrollDepth).toBeLessThan(40);
+  });
+});

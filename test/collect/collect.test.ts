@@ -1,0 +1,364 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { CHROME_UA, startProduct, type Product } from '../helpers/product.js';
+
+describe('POST /api/collect', () => {
+  let product: Product;
+
+  beforeAll(async () => {
+    product = await startProduct({ site: { sensitiveParams: ['token', 'sid'], pageTitles: true } });
+  });
+
+  afterAll(async () => {
+    await product?.close();
+  });
+
+  const event = (fields: Record<string, unknown>) =>
+    JSON.stringify({
+      site: product.siteId,
+      type: 'pageview',
+      url: 'https://localhost/',
+      ...fields,
+    });
+
+  async function rows(
+    where = '1 = 1',
+    params: unknown[] = [],
+  ): Promise<Array<Record<string, unknown>>> {
+    const db = await product.tenantDb();
+    try {
+      return db.prepare(`SELECT * FROM events WHERE ${where} ORDER BY id`).all(...params) as Array<
+        Record<string, unknown>
+      >;
+    } finally {
+      db.close();
+    }
+  }
+
+  async function count(): Promise<number> {
+    return (await rows()).length;
+  }
+
+  it('stores a pageview and answers only after the commit', async () => {
+    const before = await count();
+    const res = await product.post(event({ url: 'https://localhost/welcome' }));
+
+    expect(res.status).toBe(200);
+    expect(res.json()).toEqual({ ok: true, stored: 1, filtered: 0 });
+    const stored = await rows('path = ?', ['/welcome']);
+    expect(stored).toHaveLength(1);
+    expect(await count()).toBe(before + 1);
+  });
+
+  it('accepts a batch and stores it whole', async () => {
+    const res = await product.post(
+      JSON.stringify({
+        site: product.siteId,
+        events: [
+          { type: 'pageview', url: 'https://localhost/batch/one' },
+          {
+            type: 'custom',
+            url: 'https://localhost/batch/one',
+            name: 'signup',
+            props: { plan: 'basic' },
+          },
+        ],
+      }),
+    );
+
+    expect(res.status).toBe(200);
+    expect((await rows(`path = '/batch/one'`)).map((row) => row.type)).toEqual([
+      'pageview',
+      'custom',
+    ]);
+  });
+
+  it('C16 (a) a 6,000-character URL is accepted, its campaign parsed, the stored URL cut and flagged', async () => {
+    const campaign = encodeURIComponent('春のキャンペーン');
+    const url = `https://localhost/landing?gclid=${'x'.repeat(3500)}&utm_campaign=${campaign}&utm_source=google&pad=${'y'.repeat(2000)}`;
+    expect(url.length).toBeGreaterThan(5500);
+
+    const res = await product.post(event({ url }));
+
+    expect(res.status).toBe(200);
+    const [row] = await rows(`path = '/landing'`);
+    expect(row).toMatchObject({
+      utm_campaign: '春のキャンペーン',
+      utm_source: 'google',
+      click_id: 'gclid',
+    });
+    expect(String(row?.query).length).toBeLessThanOrEqual(1024);
+    expect(String(row?.query)).not.toContain('xxxx');
+  });
+
+  it('C16 (b) emoji paths and ZWJ titles are stored byte-exact', async () => {
+    const res = await product.post(
+      event({
+        url: 'https://localhost/blog/%F0%9F%92%A5-launch-%E2%9C%9D%EF%B8%8F',
+        title: 'Dr 👩🏽‍⚕️ team',
+      }),
+    );
+
+    expect(res.status).toBe(200);
+    const [row] = await rows(`path LIKE '/blog/%'`);
+    expect(row?.path).toBe('/blog/💥-launch-✝️');
+    expect(row?.title).toBe('Dr 👩🏽‍⚕️ team');
+  });
+
+  it('C16 (c) invalid UTF-8 is a 400 with a stable code and writes nothing', async () => {
+    const before = await count();
+    const prefix = Buffer.from(
+      `{"site":"${product.siteId}","type":"pageview","url":"https://localhost/`,
+    );
+    const body = Buffer.concat([prefix, Buffer.from([0xc3, 0x28]), Buffer.from('"}')]);
+
+    const res = await product.post(body);
+
+    expect(res.status).toBe(400);
+    expect(res.json()).toMatchObject({ error: { code: 'ERR_INVALID_UTF8' } });
+    expect(await count()).toBe(before);
+  });
+
+  it('C16 (d) a 2 MB body is refused with 413 and nothing is stored', async () => {
+    const before = await count();
+    const res = await product.post(event({ title: 'x'.repeat(2 * 1024 * 1024) }));
+
+    expect(res.status).toBe(413);
+    expect(res.json()).toMatchObject({ error: { code: 'ERR_PAYLOAD_TOO_LARGE' } });
+    expect(await count()).toBe(before);
+  });
+
+  it('C16 (e) a JSON array, malformed JSON, wrong shapes and unknown sites get 4xx codes', async () => {
+    const before = await count();
+    const cases: Array<[string, number, string]> = [
+      [`[${event({})}]`, 400, 'ERR_INVALID_EVENT'],
+      ['{"site":', 400, 'ERR_INVALID_JSON'],
+      [event({ type: 'teleport' }), 400, 'ERR_INVALID_EVENT'],
+      [event({ url: 42 }), 400, 'ERR_INVALID_EVENT'],
+      [event({ url: 'ftp://localhost/x' }), 400, 'ERR_INVALID_EVENT'],
+      [event({ unknownField: 1 }), 400, 'ERR_INVALID_EVENT'],
+      [event({ type: 'custom' }), 400, 'ERR_INVALID_EVENT'],
+      [event({ scrollDepth: 101 }), 400, 'ERR_INVALID_EVENT'],
+      [JSON.stringify({ site: product.siteId, events: [] }), 400, 'ERR_INVALID_EVENT'],
+      [
+        JSON.stringify({
+          site: product.siteId,
+          events: Array(51).fill({ type: 'pageview', url: 'https://localhost/' }),
+        }),
+        413,
+        'ERR_BATCH_TOO_LARGE',
+      ],
+      [
+        JSON.stringify({
+          site: '00000000-0000-4000-8000-000000000000',
+          type: 'pageview',
+          url: 'https://localhost/',
+        }),
+        400,
+        'ERR_UNKNOWN_SITE',
+      ],
+      [
+        JSON.stringify({ site: 'not-a-site', type: 'pageview', url: 'https://localhost/' }),
+        400,
+        'ERR_INVALID_EVENT',
+      ],
+    ];
+
+    for (const [body, status, code] of cases) {
+      const res = await product.post(body);
+      expect([body.slice(0, 60), res.status, res.json()]).toEqual([
+        body.slice(0, 60),
+        status,
+        { error: { code, message: expect.any(String) } },
+      ]);
+    }
+
+    expect(await count()).toBe(before);
+  });
+
+  it('C16 (e) a half-valid batch is refused whole: no half-written request', async () => {
+    const before = await count();
+    const res = await product.post(
+      JSON.stringify({
+        site: product.siteId,
+        events: [
+          { type: 'pageview', url: 'https://localhost/ok' },
+          { type: 'pageview', url: 'https://elsewhere.example/' },
+        ],
+      }),
+    );
+
+    expect(res.status).toBe(403);
+    expect(await count()).toBe(before);
+  });
+
+  it('C16 (f) accepts text/plain (sendBeacon) and application/json, refuses other types', async () => {
+    expect(
+      (
+        await product.post(event({ url: 'https://localhost/f1' }), {
+          'Content-Type': 'text/plain;charset=UTF-8',
+        })
+      ).status,
+    ).toBe(200);
+    expect(
+      (
+        await product.post(event({ url: 'https://localhost/f2' }), {
+          'Content-Type': 'application/json',
+        })
+      ).status,
+    ).toBe(200);
+    const refused = await product.post(event({ url: 'https://localhost/f3' }), {
+      'Content-Type': 'application/x-www-form-urlencoded',
+    });
+    expect(refused.status).toBe(415);
+    expect(refused.json()).toMatchObject({ error: { code: 'ERR_UNSUPPORTED_MEDIA_TYPE' } });
+    expect(await rows(`path = '/f3'`)).toHaveLength(0);
+  });
+
+  it('C16 (g) a %00 in the URL never breaks the insert', async () => {
+    const res = await product.post(event({ url: 'https://localhost/nul%00byte?q=%00' }));
+
+    expect(res.status).toBe(200);
+    const [row] = await rows(`path LIKE '/nul%'`);
+    expect(String(row?.path)).not.toContain('\u0000');
+  });
+
+  it('C16 (h) a javascript: referrer is discarded', async () => {
+    const res = await product.post(
+      event({ url: 'https://localhost/h', referrer: 'javascript:alert(1)' }),
+    );
+
+    expect(res.status).toBe(200);
+    const [row] = await rows(`path = '/h'`);
+    expect(row).toMatchObject({ referrer_host: null, referrer_domain: null, channel: 'Direct' });
+  });
+
+  it('C16 (i) an event for a hostname outside the site is refused and not stored', async () => {
+    const res = await product.post(event({ url: 'https://attacker.example/x' }));
+
+    expect(res.status).toBe(403);
+    expect(res.json()).toMatchObject({ error: { code: 'ERR_HOSTNAME_NOT_ALLOWED' } });
+    expect(await rows(`hostname = 'attacker.example'`)).toHaveLength(0);
+  });
+
+  it("refuses a browser Origin that is not one of the site's domains, echoes an allowed one", async () => {
+    const refused = await product.post(event({ url: 'https://localhost/o1' }), {
+      Origin: 'https://evil.example',
+    });
+    expect(refused.status).toBe(403);
+    expect(refused.json()).toMatchObject({ error: { code: 'ERR_ORIGIN_NOT_ALLOWED' } });
+    expect(await rows(`path = '/o1'`)).toHaveLength(0);
+
+    const allowed = await product.post(event({ url: 'https://localhost/o2' }), {
+      Origin: 'https://portal.clinic-a.example',
+    });
+    expect(allowed.status).toBe(200);
+    expect(allowed.headers['access-control-allow-origin']).toBe('https://portal.clinic-a.example');
+  });
+
+  it('C13 (a)-(e) redacts PHI in URL, path, sensitive params, referrer and fragment before storage', async () => {
+    const pages = [
+      'https://portal.clinic-a.example/account/welcome?email=pat.doe%40mail.test&utm_source=newsletter&utm_medium=email',
+      'https://portal.clinic-a.example/patients/pat.doe@mail.test/results',
+      'https://portal.clinic-a.example/reset?token=Zx81kqPq2&sid=7781',
+      'https://portal.clinic-a.example/invite#e=pat.doe%2540mail.test',
+    ];
+    for (const url of pages) {
+      const res = await product.post(
+        event({ url, referrer: 'https://webmail.example/?login=pat.doe@mail.test&mrn=0048213' }),
+      );
+      expect(res.status).toBe(200);
+    }
+
+    const stored = await rows(`hostname = 'portal.clinic-a.example'`);
+    expect(stored.map((row) => [row.path, row.query])).toEqual([
+      ['/account/welcome', 'email=[redacted]'],
+      ['/patients/[redacted]/results', ''],
+      ['/reset', 'token=[redacted]&sid=[redacted]'],
+      ['/invite', ''],
+    ]);
+    expect(stored[0]).toMatchObject({
+      utm_source: 'newsletter',
+      utm_medium: 'email',
+      channel: 'Email',
+    });
+    for (const row of stored)
+      expect(row).toMatchObject({
+        referrer_host: 'webmail.example',
+        referrer_domain: 'webmail.example',
+      });
+
+    const everything = JSON.stringify(stored) + product.logs.join('\n');
+    for (const secret of ['pat.doe', 'Zx81kqPq2', '7781', '0048213', 'mail.test']) {
+      expect(everything).not.toContain(secret);
+    }
+  });
+
+  it('C15 bots, headless browsers and referrer spam are counted as filtered, not as visits', async () => {
+    const headless = CHROME_UA.replace('Chrome/', 'HeadlessChrome/');
+    const senders: Array<[Record<string, string>, string?]> = [
+      [{ 'User-Agent': headless }],
+      [{ 'User-Agent': `${CHROME_UA} Prerender (+https://github.com/prerender/prerender)` }],
+      [{ 'User-Agent': CHROME_UA, 'Sec-CH-UA': '"HeadlessChrome";v="124", "Chromium";v="124"' }],
+      [{ 'User-Agent': CHROME_UA }, 'https://www.semalt.com/x'],
+      [{ 'User-Agent': 'Googlebot/2.1 (+http://www.google.com/bot.html)' }],
+      [{ 'User-Agent': 'curl/8.5.0' }],
+      [{ 'User-Agent': '' }],
+    ];
+    for (const [headers, referrer] of senders) {
+      const res = await product.post(
+        event({ url: 'https://localhost/c15-bot', referrer }),
+        headers,
+      );
+      expect(res.json()).toEqual({ ok: true, stored: 0, filtered: 1 });
+    }
+
+    const control = await product.post(event({ url: 'https://localhost/c15-human' }));
+    expect(control.json()).toEqual({ ok: true, stored: 1, filtered: 0 });
+    expect(await rows(`path = '/c15-bot'`)).toHaveLength(0);
+
+    const stats = (
+      await product.get(`/api/sites/${product.siteId}/stats`, {
+        Authorization: `Bearer ${product.token}`,
+      })
+    ).json() as {
+      totals: { filtered: number };
+      filtered: Array<{ reason: string; count: number }>;
+      pages: Array<{ key: string }>;
+    };
+    expect(stats.totals.filtered).toBeGreaterThanOrEqual(7);
+    expect(stats.filtered.map((row) => row.reason)).toEqual(
+      expect.arrayContaining(['bot:headless', 'referrer_spam', 'bot:crawler', 'bot:empty']),
+    );
+    expect(stats.pages.map((row) => row.key)).not.toContain('/c15-bot');
+  });
+
+  it('honours Global Privacy Control and Do Not Track: nothing stored, counted as filtered', async () => {
+    const gpc = await product.post(event({ url: 'https://localhost/gpc' }), { 'Sec-GPC': '1' });
+    const dnt = await product.post(
+      JSON.stringify({
+        site: product.siteId,
+        dnt: true,
+        type: 'pageview',
+        url: 'https://localhost/dnt',
+      }),
+    );
+
+    expect(gpc.json()).toEqual({ ok: true, stored: 0, filtered: 1 });
+    expect(dnt.json()).toEqual({ ok: true, stored: 0, filtered: 1 });
+    expect(await rows(`path IN ('/gpc', '/dnt')`)).toHaveLength(0);
+  });
+
+  it('never writes the request query, body or client address to the logs', async () => {
+    await product.post(event({ url: 'https://localhost/logcheck?email=jo@x.test' }), {
+      'X-Forwarded-For': '203.0.113.77',
+    });
+    await product.get('/api/collect?email=jo@x.test');
+
+    const logs = product.logs.join('\n');
+    expect(logs).toContain('"route":"/api/collect"');
+    expect(logs).not.toContain('jo@x.test');
+    expect(logs).not.toContain('203.0.113.77');
+    expect(logs).not.toContain('127.0.0.1');
+  });
+});

@@ -1,0 +1,171 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { dumpDatabase, startProduct, type Product } from '../helpers/product.js';
+
+const run = promisify(execFile);
+const LOG = path.resolve(import.meta.dirname, '../../../shared/data/apache-combined-2015.log');
+const CLI = path.resolve(import.meta.dirname, '../../bin/lighttrail.js');
+
+interface Stats {
+  totals: {
+    visitors: number;
+    sessions: number;
+    pageviews: number;
+    bounceRate: number;
+    filtered: number;
+  };
+  days: Array<{ day: string; visitors: number; sessions: number; pageviews: number }>;
+  pages: Array<{ key: string; pageviews: number }>;
+  channels: Array<{ key: string; sessions: number }>;
+  referrers: Array<{ key: string; sessions: number }>;
+  countries: Array<{ key: string; visitors: number }>;
+  browsers: Array<{ key: string; visitors: number }>;
+}
+
+describe('lighttrail import of the shared Apache access log', () => {
+  let product: Product;
+  let first: { stdout: string; stderr: string };
+  let second: { stdout: string; stderr: string };
+
+  const cli = (...args: string[]) =>
+    run(process.execPath, [CLI, ...args], {
+      env: {
+        ...process.env,
+        LIGHTTRAIL_DATA_DIR: product.dataDir,
+        LIGHTTRAIL_MASTER_KEY: product.config.masterKey,
+        LIGHTTRAIL_LOG_LEVEL: 'debug',
+      },
+    });
+
+  const stats = async (): Promise<Stats> => {
+    const res = await product.get(
+      `/api/sites/${product.siteId}/stats?from=2015-05-17&to=2015-05-20`,
+      {
+        Authorization: `Bearer ${product.token}`,
+      },
+    );
+    expect(res.status).toBe(200);
+
+    return res.json() as Stats;
+  };
+
+  beforeAll(async () => {
+    product = await startProduct({
+      site: { domains: ['semicomplete.com', 'www.semicomplete.com'] },
+    });
+    // Imported while the server runs, as an operator would.
+    first = await cli('import', '--site', product.siteId, '--format', 'combined', LOG, '--json');
+    second = await cli('import', '--site', product.siteId, '--format', 'combined', LOG, '--json');
+  }, 120_000);
+
+  afterAll(async () => {
+    await product?.close();
+  });
+
+  it('reports what it imported, skipped and could not parse', () => {
+    expect(JSON.parse(first.stdout)).toEqual({
+      lines: 10000,
+      malformed: 1,
+      malformedSamples: [8899],
+      pageviews: 1724,
+      duplicates: 0,
+      filtered: 1150,
+      skipped: { method: 48, status: 416, asset: 5340, 'non-html': 1321 },
+    });
+  });
+
+  it('importing the same file twice does not double count', async () => {
+    expect(JSON.parse(second.stdout)).toMatchObject({ pageviews: 0, duplicates: 1724 });
+    const result = await stats();
+    expect(result.totals).toMatchObject({ pageviews: 1724, filtered: 1150 });
+  });
+
+  it('the stats API reports the figures per day', async () => {
+    const result = await stats();
+
+    expect(result.totals).toEqual({
+      visitors: 980,
+      sessions: 1096,
+      pageviews: 1724,
+      bounceRate: 0.756,
+      visitDuration: 6,
+      filtered: 1150,
+    });
+    expect(
+      result.days.map(({ day, visitors, sessions, pageviews }) => [
+        day,
+        visitors,
+        sessions,
+        pageviews,
+      ]),
+    ).toEqual([
+      ['2015-05-17', 151, 168, 256],
+      ['2015-05-18', 272, 309, 488],
+      ['2015-05-19', 305, 337, 584],
+      ['2015-05-20', 252, 282, 396],
+    ]);
+    expect(result.pages.slice(0, 4).map((row) => [row.key, row.pageviews])).toEqual([
+      ['/projects/xdotool/', 204],
+      ['/projects/xdotool/xdotool.xhtml', 144],
+      ['/', 129],
+      ['/articles/dynamic-dns-with-dhcp/', 124],
+    ]);
+    expect(result.channels.map((row) => [row.key, row.sessions])).toEqual([
+      ['Direct', 501],
+      ['Organic Search', 434],
+      ['Referral', 152],
+      ['Other campaign', 7],
+      ['Organic Social', 2],
+    ]);
+    expect(result.referrers.slice(0, 3).map((row) => [row.key, row.sessions])).toEqual([
+      ['google.com', 162],
+      ['google.co.uk', 35],
+      ['stackoverflow.com', 31],
+    ]);
+    expect(result.countries.slice(0, 4).map((row) => [row.key, row.visitors])).toEqual([
+      ['US', 280],
+      ['DE', 82],
+      ['FR', 54],
+      ['GB', 52],
+    ]);
+    expect(result.browsers.slice(0, 3).map((row) => [row.key, row.visitors])).toEqual([
+      ['Firefox', 436],
+      ['Chrome', 305],
+      ['IE', 91],
+    ]);
+  });
+
+  it('leaves no client address, search query or e-mail address on disk or in the logs', async () => {
+    const text = readFileSync(LOG, 'utf8');
+    const addresses = new Set(
+      text
+        .split('\n')
+        .map((line) => line.split(' ')[0])
+        .filter((ip) => ip && /^[\d.:a-f]+$/.test(ip)),
+    );
+    expect(addresses.size).toBeGreaterThan(1000);
+
+    const db = await product.tenantDb();
+    const dump = dumpDatabase(db);
+    db.close();
+    const control = dumpDatabase(
+      (product.control as unknown as { db: Parameters<typeof dumpDatabase>[0] }).db,
+    );
+    const output = [first.stdout, first.stderr, second.stdout, second.stderr, ...product.logs].join(
+      '\n',
+    );
+
+    for (const haystack of [dump, control, output]) {
+      for (const ip of addresses)
+        expect(haystack.includes(`"${ip}"`) || haystack.includes(` ${ip} `)).toBe(false);
+      expect(haystack).not.toMatch(/\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b/);
+      expect(haystack).not.toMatch(/[\w.+-]+@[\w-]+\.[\w.]+/);
+      expect(haystack).not.toContain('q=');
+    }
+  });
+});

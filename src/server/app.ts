@@ -146,7 +146,8 @@ function httpServerOptions(timeouts: ServerTimeouts) {
     requestTimeout: timeouts.requestMs,
     keepAliveTimeout: timeouts.keepAliveMs,
     connectionsCheckingInterval: timeouts.checkIntervalMs,
-    requireHostHeader: true,
+    // Checked by the pipeline instead, so the refusal has the usual headers and body.
+    requireHostHeader: false,
   };
 }
 

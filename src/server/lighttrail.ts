@@ -7,6 +7,7 @@ import { IngestQueue, type QueueObserver } from '../collect/queue.js';
 import { RateLimiter } from '../collect/rate-limit.js';
 import { DailySalts, type VisitorSalts } from '../collect/salts.js';
 import type { Config } from '../config/settings.js';
+import { LightTrailError, StoreError } from '../errors.js';
 import { createProxyMatcher } from '../enrich/client-ip.js';
 import { openGeo } from '../enrich/geo.js';
 import { createSpamReferrerList } from '../enrich/spam-referrers.js';
@@ -22,6 +23,24 @@ import { statsRoute } from './routes/stats.js';
 import { TRACKER_HEADERS, trackerRoute } from './routes/tracker.js';
 
 const HOUR_MS = 3_600_000;
+
+/** Opens (and migrates) every tenant file once, so a damaged one stops the start, not a request. */
+async function checkTenantFiles(control: ControlStore): Promise<void> {
+  for (const tenant of control.listTenants()) {
+    if (tenant.deletedAt !== null) continue;
+
+    try {
+      (await openTenantDb(control, tenant.id)).close();
+    } catch (error) {
+      if (error instanceof LightTrailError && error.code === 'ERR_DB_KEY') {
+        // The key unwrapped under the master key, so the file itself is damaged.
+        throw new StoreError('ERR_DB_CORRUPT', `database of tenant ${tenant.id} is damaged`, error);
+      }
+
+      throw error;
+    }
+  }
+}
 
 export interface PipelineParts {
   enricher: Enricher;
@@ -68,9 +87,7 @@ export async function createLightTrail(options: {
   control: ControlStore;
 }): Promise<LightTrail> {
   const { config, logger, control } = options;
-  for (const tenant of control.listTenants()) {
-    if (tenant.deletedAt === null) (await openTenantDb(control, tenant.id)).close();
-  }
+  await checkTenantFiles(control);
 
   const tls = await loadOrCreateCertificate(config, logger);
   const metrics = createMetricsRegistry();

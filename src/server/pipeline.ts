@@ -70,6 +70,12 @@ async function handle(options: PipelineOptions, req: IncomingMessage, res: Serve
   if (options.isClosing?.() === true) res.setHeader('Connection', 'close');
 
   try {
+    // RFC 9112 3.2: an HTTP/1.1 request without Host is refused. Done here rather than by Node's
+    // requireHostHeader, whose bare 400 would skip the security headers and the error format.
+    if (req.httpVersion === '1.1' && req.headers.host === undefined) {
+      throw new RequestError('ERR_BAD_REQUEST', 400, 'the Host header is required');
+    }
+
     const { path, query } = parseTarget(req.url ?? '');
     const found = options.router.match(method, path);
     if (found.kind === 'not-found') throw new RequestError('ERR_NOT_FOUND', 404, 'not found');

@@ -13,12 +13,20 @@ import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const { values } = parseArgs({
-  options: {
-    outfile: { type: 'string', default: resolve(root, 'dist/tracker/lt.js') },
-    'max-gzip': { type: 'string', default: '2048' },
-  },
-});
+const usage = 'usage: node scripts/build-tracker.mjs [--outfile <path>] [--max-gzip <bytes>]';
+let values;
+try {
+  ({ values } = parseArgs({
+    options: {
+      outfile: { type: 'string', default: resolve(root, 'dist/tracker/lt.js') },
+      'max-gzip': { type: 'string', default: '2048' },
+    },
+  }));
+} catch (error) {
+  console.error(`build-tracker: ${error.message}\n${usage}`);
+  process.exit(1);
+}
+
 const outfile = resolve(values.outfile);
 const maxGzip = Number(values['max-gzip']);
 

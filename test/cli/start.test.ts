@@ -1,0 +1,186 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { request } from 'node:https';
+import path from 'node:path';
+
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { runCli, startServer } from '../helpers/cli.js';
+import { tempDir } from '../helpers/temp.js';
+
+function get(
+  port: number,
+  ca: Buffer,
+  pathname: string,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    request({ host: '127.0.0.1', port, path: pathname, ca, servername: 'localhost' }, (res) => {
+      let body = '';
+      res.on('data', (chunk) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.on('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
+}
+
+/** One clear line with a stable code: no stack trace, no half-started server. */
+function expectOneLine(stderr: string, code: string): void {
+  const lines = stderr
+    .trim()
+    .split('\n')
+    .filter((line) => !line.startsWith('{'));
+  expect(lines).toEqual([expect.stringMatching(new RegExp(`^lighttrail: ${code}: `))]);
+  expect(stderr).not.toMatch(/\n\s+at /);
+}
+
+describe('lighttrail start', () => {
+  const dirs: Array<() => void> = [];
+  afterEach(() => dirs.splice(0).forEach((cleanup) => cleanup()));
+
+  const fresh = () => {
+    const { dir, cleanup } = tempDir('lighttrail-cli-');
+    dirs.push(cleanup);
+
+    return dir;
+  };
+
+  it('starts on a fresh data folder with generated key and certificate, then drains on SIGTERM', async () => {
+    const dir = fresh();
+    const server = await startServer({ LIGHTTRAIL_DATA_DIR: dir });
+    const { stdout, stderr } = server.output();
+
+    expect(stdout).toMatch(/SHA-256 {10}([0-9A-F]{2}:){31}[0-9A-F]{2}/);
+    expect(stdout).toContain('npx lighttrail setup');
+    expect(stderr).toContain('keys.dev_master_key_generated');
+    expect(statSync(path.join(dir, 'master.key')).mode & 0o777).toBe(0o600);
+    const ca = readFileSync(path.join(dir, 'tls', 'localhost.crt'));
+    expect(await get(server.port, ca, '/healthz')).toEqual({
+      status: 200,
+      body: '{"status":"ok"}',
+    });
+    expect((await get(server.port, ca, '/readyz')).status).toBe(200);
+
+    expect(await server.stop('SIGTERM')).toBe(0);
+    expect(await portOpen(server.port)).toBe(false);
+    expect(server.output().stderr).toContain('server.stopped');
+  });
+
+  it('refuses a bad setting with one line and an exit code, and listens nowhere', async () => {
+    const dir = fresh();
+    const result = await runCli(['start'], { LIGHTTRAIL_DATA_DIR: dir, LIGHTTRAIL_PORT: 'eighty' });
+
+    expect(result.code).toBe(2);
+    expectOneLine(result.stderr, 'ERR_CONFIG_INVALID');
+    expect(result.stderr).toContain('LIGHTTRAIL_PORT');
+    expect(result.stdout).toBe('');
+  });
+
+  it('refuses to start in production without a master key', async () => {
+    const result = await runCli(['start'], {
+      LIGHTTRAIL_DATA_DIR: fresh(),
+      LIGHTTRAIL_ENV: 'production',
+    });
+
+    expect(result.code).toBe(1);
+    expectOneLine(result.stderr, 'ERR_MASTER_KEY_MISSING');
+  });
+
+  it('refuses a malformed and a wrong master key without starting', async () => {
+    const dir = fresh();
+    const key = randomBytes(32).toString('hex');
+    const setup = await runCli(
+      ['setup', '--org', 'A', '--domain', 'a.example', '--email', 'a@a.example', '--json'],
+      {
+        LIGHTTRAIL_DATA_DIR: dir,
+        LIGHTTRAIL_MASTER_KEY: key,
+      },
+    );
+    expect(setup.code).toBe(0);
+
+    const malformed = await runCli(['start'], {
+      LIGHTTRAIL_DATA_DIR: dir,
+      LIGHTTRAIL_MASTER_KEY: 'short',
+    });
+    expect(malformed.code).toBe(1);
+    expectOneLine(malformed.stderr, 'ERR_MASTER_KEY_INVALID');
+
+    const wrong = await runCli(['start'], {
+      LIGHTTRAIL_DATA_DIR: dir,
+      LIGHTTRAIL_MASTER_KEY: randomBytes(32).toString('hex'),
+    });
+    expect(wrong.code).toBe(1);
+    expectOneLine(wrong.stderr, 'ERR_MASTER_KEY_WRONG');
+    expect(wrong.stdout).not.toContain('running at');
+  });
+
+  it('refuses a corrupt control database and a corrupt tenant database', async () => {
+    const dir = fresh();
+    const env = {
+      LIGHTTRAIL_DATA_DIR: dir,
+      LIGHTTRAIL_MASTER_KEY: randomBytes(32).toString('hex'),
+    };
+    const setup = await runCli(
+      ['setup', '--org', 'A', '--domain', 'a.example', '--email', 'a@a.example', '--json'],
+      env,
+    );
+    const { organisationId } = JSON.parse(setup.stdout) as { organisationId: string };
+
+    const tenantFile = path.join(dir, 'tenants', `${organisationId}.db`);
+    const bytes = readFileSync(tenantFile);
+    randomBytes(bytes.length).copy(bytes);
+    writeFileSync(tenantFile, bytes);
+    const tenant = await runCli(['start'], { ...env, LIGHTTRAIL_PORT: '0' });
+    expect(tenant.code).toBe(1);
+    expectOneLine(tenant.stderr, 'ERR_DB_CORRUPT');
+
+    writeFileSync(path.join(dir, 'control.db'), randomBytes(8192));
+    const control = await runCli(['start'], { ...env, LIGHTTRAIL_PORT: '0' });
+    expect(control.code).toBe(1);
+    expectOneLine(control.stderr, 'ERR_DB_CORRUPT');
+    expect(control.stdout).not.toContain('running at');
+  });
+
+  it('doctor masks secrets and --help explains each command', async () => {
+    const key = randomBytes(32).toString('hex');
+    const doctor = await runCli(['doctor'], {
+      LIGHTTRAIL_DATA_DIR: fresh(),
+      LIGHTTRAIL_MASTER_KEY: key,
+      LIGHTTRAIL_METRICS_TOKEN: 'tok-secret-123',
+    });
+
+    expect(doctor.code).toBe(0);
+    expect(doctor.stdout).toMatch(/LIGHTTRAIL_MASTER_KEY\s+\*+ \(set\)/);
+    expect(doctor.stdout).not.toContain(key);
+    expect(doctor.stdout).not.toContain('tok-secret-123');
+
+    for (const command of [
+      'start',
+      'setup',
+      'migrate',
+      'keys',
+      'tenant',
+      'site',
+      'apikey',
+      'import',
+      'stats',
+      'doctor',
+    ]) {
+      const help = await runCli([command, '--help'], {});
+      expect(help.code, command).toBe(0);
+      expect(help.stdout, command).toContain(`Usage: lighttrail ${command}`);
+    }
+  });
+});

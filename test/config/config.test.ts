@@ -1,0 +1,83 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+import { describe, expect, it } from 'vitest';
+
+import { describeConfig, loadConfig } from '../../src/config/load.js';
+import { SETTINGS } from '../../src/config/settings.js';
+import { tempDir } from '../helpers/temp.js';
+
+describe('configuration', () => {
+  it('defaults: embedded store in ./data on https://127.0.0.1:8443', () => {
+    const config = loadConfig({ env: {}, cwd: '/srv/lt' });
+
+    expect(config).toMatchObject({
+      dataDir: '/srv/lt/data',
+      host: '127.0.0.1',
+      port: 8443,
+      env: 'development',
+    });
+  });
+
+  it.each([
+    [{ LIGHTTRAIL_PORT: '70000' }, 'LIGHTTRAIL_PORT: must be between 0 and 65535'],
+    [{ LIGHTTRAIL_PORT: '12ab' }, 'LIGHTTRAIL_PORT: must be a whole number'],
+    [{ LIGHTTRAIL_LOG_LEVEL: 'loud' }, 'LIGHTTRAIL_LOG_LEVEL: must be one of'],
+    [{ LIGHTTRAIL_HOST: 'example.com' }, 'LIGHTTRAIL_HOST: must be an IP address'],
+    [{ LIGHTTRAIL_TRUSTED_PROXIES: '10.0.0.0/33' }, 'LIGHTTRAIL_TRUSTED_PROXIES: "10.0.0.0/33"'],
+    [{ LIGHTTRAIL_TLS_CERT: '/x.pem' }, 'go together'],
+    [{ LIGHTTRAIL_MASTER_KEY: 'a', LIGHTTRAIL_MASTER_KEY_FILE: '/k' }, 'not both'],
+    [{ LIGHTTRAIL_COLLECT_MAX_BODY: '10' }, 'LIGHTTRAIL_COLLECT_MAX_BODY: must be between'],
+  ])('refuses %o with ERR_CONFIG_INVALID naming the setting', (env, message) => {
+    expect(() => loadConfig({ env, cwd: '/' })).toThrowError(
+      expect.objectContaining({
+        code: 'ERR_CONFIG_INVALID',
+        message: expect.stringContaining(message),
+      }),
+    );
+  });
+
+  it('refuses the PostgreSQL URL until that backend exists', () => {
+    expect(() =>
+      loadConfig({ env: { LIGHTTRAIL_DATABASE_URL: 'postgres://x' }, cwd: '/' }),
+    ).toThrowError(expect.objectContaining({ code: 'ERR_CONFIG_UNSUPPORTED' }));
+  });
+
+  it('reads a JSON config file under the environment, and refuses unknown keys', () => {
+    const { dir, cleanup } = tempDir();
+    const file = path.join(dir, 'lighttrail.config.json');
+    writeFileSync(file, JSON.stringify({ port: 9443, logLevel: 'warn' }));
+
+    expect(loadConfig({ env: { LIGHTTRAIL_LOG_LEVEL: 'error' }, cwd: dir })).toMatchObject({
+      port: 9443,
+      logLevel: 'error',
+    });
+
+    writeFileSync(file, JSON.stringify({ prot: 9443 }));
+    expect(() => loadConfig({ env: {}, cwd: dir })).toThrowError(
+      expect.objectContaining({ code: 'ERR_CONFIG_FILE' }),
+    );
+    writeFileSync(file, '{ not json');
+    expect(() => loadConfig({ env: {}, cwd: dir })).toThrowError(
+      expect.objectContaining({ code: 'ERR_CONFIG_FILE' }),
+    );
+    cleanup();
+  });
+
+  it('masks every secret in the effective configuration', () => {
+    const config = loadConfig({
+      env: { LIGHTTRAIL_MASTER_KEY: 'ab'.repeat(32), LIGHTTRAIL_METRICS_TOKEN: 'zzz' },
+      cwd: '/',
+    });
+    const shown = JSON.stringify(describeConfig(config));
+
+    expect(shown).not.toContain('abab');
+    expect(shown).not.toContain('zzz');
+  });
+
+  it('the README documents every setting', () => {
+    const readme = readFileSync(path.resolve(import.meta.dirname, '../../README.md'), 'utf8');
+
+    for (const setting of SETTINGS) expect(readme, setting.env).toContain(`| \`${setting.env}\` |`);
+  });
+});

@@ -1,0 +1,138 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { readBody } from '../../src/server/body.js';
+import { send, sendRaw } from '../helpers/tls.js';
+import { requestLines, startTestServer, type TestServer } from './fixture.js';
+
+const LIMIT = 1024;
+
+function statusOf(text: string): number {
+  return Number(text.split('\r\n')[0]?.split(' ')[1]);
+}
+
+describe('readBody', () => {
+  let server: TestServer;
+  const seen: number[] = [];
+  const failures: string[] = [];
+
+  beforeAll(async () => {
+    server = await startTestServer({
+      routes: (router) =>
+        router.add('POST', '/collect', async ({ req }) => {
+          let body: Buffer;
+          try {
+            body = await readBody(req, LIMIT);
+          } catch (error) {
+            failures.push((error as { code?: string }).code ?? 'unknown');
+            throw error;
+          }
+
+          seen.push(body.length);
+          return { status: 202, json: { bytes: body.length } };
+        }),
+    });
+  });
+
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it('accepts a body of exactly the limit, on a connection that stays usable', async () => {
+    const exact = await send(server.port, {
+      method: 'POST',
+      path: '/collect',
+      body: Buffer.alloc(LIMIT, 120),
+      ca: server.ca,
+    });
+    const pipelined = await sendRaw(server.port, server.ca, (socket) => {
+      const body = 'x'.repeat(LIMIT);
+      socket.write(
+        `POST /collect HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${LIMIT}\r\n\r\n${body}` +
+          'GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n',
+      );
+    });
+
+    expect([exact.status, JSON.parse(exact.text)]).toEqual([202, { bytes: LIMIT }]);
+    expect(pipelined.text.match(/HTTP\/1\.1 \d+/g)).toEqual(['HTTP/1.1 202', 'HTTP/1.1 200']);
+  });
+
+  it('refuses a declared Content-Length over the limit before the body is sent', async () => {
+    const before = seen.length;
+    const reply = await sendRaw(server.port, server.ca, (socket) => {
+      // Headers only: the 2 MB body is never written, so a server waiting for it would hang.
+      socket.write(
+        'POST /collect HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n' +
+          'Content-Length: 2097152\r\n\r\n{"a":',
+      );
+    });
+
+    expect(reply.closed).toBe(true);
+    expect(statusOf(reply.text)).toBe(413);
+    expect(reply.text).toMatch(/\r\nconnection: close\r\n/i);
+    expect(reply.text).toContain('"code":"ERR_PAYLOAD_TOO_LARGE"');
+    expect(seen.length).toBe(before);
+  });
+
+  it('refuses a chunked body once the count passes the limit, while the client still sends', async () => {
+    const before = seen.length;
+    let written = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const reply = await sendRaw(server.port, server.ca, (socket) => {
+      socket.write(
+        'POST /collect HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n',
+      );
+      // An endless upload: 512-byte chunks until the server hangs up.
+      timer = setInterval(() => {
+        if (socket.destroyed || !socket.writable) return clearInterval(timer);
+        socket.write(`200\r\n${'y'.repeat(512)}\r\n`);
+        written += 512;
+      }, 5);
+    });
+    clearInterval(timer);
+
+    expect(statusOf(reply.text)).toBe(413);
+    expect(reply.closed).toBe(true);
+    expect(written).toBeGreaterThan(LIMIT);
+    expect(seen.length).toBe(before);
+    expect(failures.at(-1)).toBe('ERR_PAYLOAD_TOO_LARGE');
+  });
+
+  it('answers 413 to an ordinary client posting 2 MB with Content-Length', async () => {
+    const before = seen.length;
+    const response = await send(server.port, {
+      method: 'POST',
+      path: '/collect',
+      body: Buffer.alloc(2 * 1024 * 1024, 122),
+      ca: server.ca,
+    });
+
+    expect(response.status).toBe(413);
+    expect(JSON.parse(response.text)).toEqual({
+      error: {
+        code: 'ERR_PAYLOAD_TOO_LARGE',
+        message: `the request body is larger than ${LIMIT} bytes`,
+      },
+    });
+    expect(seen.length).toBe(before);
+  });
+
+  it('turns a client that hangs up mid-body into ERR_BAD_REQUEST, not a crash', async () => {
+    const before = requestLines(server.lines).length;
+    await sendRaw(
+      server.port,
+      server.ca,
+      (socket) => {
+        socket.write('POST /collect HTTP/1.1\r\nHost: localhost\r\nContent-Length: 500\r\n\r\nabc');
+        setTimeout(() => socket.destroy(), 100);
+      },
+      1000,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+
+    expect(failures.at(-1)).toBe('ERR_BAD_REQUEST');
+    const entries = requestLines(server.lines).slice(before);
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatchObject({ route: '/collect', aborted: true });
+    expect((await send(server.port, { path: '/healthz', ca: server.ca })).status).toBe(200);
+  });
+});

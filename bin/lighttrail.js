@@ -5,7 +5,9 @@ import { existsSync } from 'node:fs';
 
 const main = new URL('../dist/cli/main.js', import.meta.url);
 if (!existsSync(fileURLToPath(main))) {
-  process.stderr.write('lighttrail: not built yet. Run `npm install` (or `npm run build`) first.\n');
+  process.stderr.write(
+    'lighttrail: not built yet. Run `npm install` (or `npm run build`) first.\n',
+  );
   process.exit(1);
 }
 

@@ -1,11 +1,11 @@
-import type { CustomEvent, PropValue } from './types.js';
+import type { CustomTrackEvent, PropValue } from './types.js';
 
 /**
  * Turns a `lighttrail.track(name, props)` call into an event, or undefined for a call without a
  * usable name. Only string, boolean and finite number props survive: objects, arrays and
  * functions could drag page state (a form model, a user record) into the payload.
  */
-export function customEvent(name: unknown, props?: unknown): CustomEvent | undefined {
+export function customEvent(name: unknown, props?: unknown): CustomTrackEvent | undefined {
   if (typeof name !== 'string' || !name) return undefined;
 
   const kept: Record<string, PropValue> = {};

@@ -7,8 +7,8 @@ const FILE_EXTENSION =
 /**
  * Says what a link click means for analytics: a download (a file extension or the `download`
  * attribute; it wins over outbound), an outbound click (another host), or nothing. Only http(s)
- * links count: a `mailto:` or `tel:` target carries the visitor's contact detail or a phone
- * number, and is never sent.
+ * links count: a `mailto:` or `tel:` target is an e-mail address or a phone number (on a patient
+ * portal, possibly the patient's own), and is never sent.
  */
 export function classifyLink(link: HTMLAnchorElement): LinkEvent['type'] | undefined {
   if (!/^https?:$/.test(link.protocol)) return undefined;

@@ -6,9 +6,11 @@
  * and, optionally, `data-api="https://…/api/collect"` when the collect endpoint is elsewhere.
  * Custom events: `window.lighttrail.track('Booked', { clinic: 'north' })`.
  *
- * No cookie, no storage, no identifier and no fingerprint: the visitor is recognised server-side
- * from a salted, rotating hash, or not at all. The tracker runs once per document, only on http(s)
- * pages, and does nothing while the page is a prerender.
+ * No cookie, no storage, no identifier and no fingerprint: whatever visitor counting there is
+ * happens on the server. The tracker runs once per document, only on http(s) pages, and does
+ * nothing while the page is a prerender. It never throws into the host page.
+ *
+ * Wire format and event types: see ./types.ts.
  */
 import { readConfig } from './config.js';
 import { customEvent } from './custom.js';
@@ -17,6 +19,7 @@ import { watchForms } from './forms.js';
 import { watchLinks } from './links.js';
 import { startPageviews } from './pageviews.js';
 import { createSender } from './transport.js';
+import type { PropValue } from './types.js';
 
 function main(): void {
   if (typeof window.lighttrail?.track === 'function') return;
@@ -28,7 +31,7 @@ function main(): void {
 
   const send = createSender(config);
   window.lighttrail = Object.freeze({
-    track(name: string, props?: Record<string, string | number | boolean>): void {
+    track(name: string, props?: Record<string, PropValue>): void {
       const event = customEvent(name, props);
       if (event) send([event]);
     },

@@ -27,6 +27,7 @@ export function startPageviews(send: Send, meter: EngagementMeter): void {
       screen: innerWidth,
       lang: navigator.language,
     });
+
     current = key;
     send(events);
   };

@@ -34,7 +34,7 @@ export interface FormEvent {
 }
 
 /** An event the site sends through `window.lighttrail.track`. */
-export interface CustomEvent {
+export interface CustomTrackEvent {
   type: 'custom';
   url: string;
   name: string;
@@ -50,7 +50,8 @@ export interface EngagementEvent {
   scrollDepth: number;
 }
 
-export type TrackerEvent = PageviewEvent | LinkEvent | FormEvent | CustomEvent | EngagementEvent;
+export type TrackerEvent =
+  PageviewEvent | LinkEvent | FormEvent | CustomTrackEvent | EngagementEvent;
 
 /** One request body. `gpc` and `dnt` appear only when the browser carries the signal. */
 export interface Payload {

@@ -9,7 +9,8 @@
  * | `headless`  | headless browsers, by user agent or by the `Sec-CH-UA` client hint    |
  * | `monitor`   | uptime and synthetic monitoring                                       |
  * | `tool`      | HTTP libraries and command-line clients                               |
- * | `crawler`   | search, social, SEO, AI and archive crawlers, and any UA with a URL   |
+ * | `crawler`   | search, social, SEO, AI and archive crawlers; any UA with a URL or an |
+ * |             | e-mail address in it                                                  |
  *
  * Patterns are plain alternations (no nested quantifiers) run on at most the first 1024
  * characters, so a hostile user agent costs the same as a normal one.
@@ -184,6 +185,7 @@ const CRAWLER = anyOf([
   'ia_archiver',
   'archive\\.org_bot',
   'heritrix',
+  'ezooms',
   'crawl',
   'spider',
   'scraper',
@@ -194,6 +196,8 @@ const CRAWLER = anyOf([
   'bot\\b',
   'bot[/_;-]',
   '\\+?https?://',
+  // A contact address (`help@moz.com`): browsers never put one in their user agent.
+  '@[a-z0-9-]+\\.[a-z]{2}',
 ]);
 
 // Real browsers whose names contain "bot" (the Cubot phone brand) are not crawlers.

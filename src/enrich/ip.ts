@@ -187,17 +187,19 @@ export function parseForwardedHop(entry: string): ParsedIp | null {
 
 function parseCidr(text: string): Cidr | null {
   const slash = text.indexOf('/');
-  const address = parseIp(slash === -1 ? text.trim() : text.slice(0, slash).trim());
-  if (!address) return null;
+  const address = (slash === -1 ? text : text.slice(0, slash)).trim();
+  // Not parseIp: a mapped network such as `::ffff:10.0.0.0/104` must keep its 16 bytes here.
+  const bytes = address.includes(':') ? parseIpv6Bytes(address) : parseIpv4Bytes(address);
+  if (!bytes) return null;
 
-  const bits = address.bytes.length * 8;
+  const bits = bytes.length * 8;
   const prefixText = slash === -1 ? String(bits) : text.slice(slash + 1).trim();
   if (!/^\d{1,3}$/.test(prefixText)) return null;
 
   const prefix = Number(prefixText);
   if (prefix > bits) return null;
 
-  return { bytes: address.bytes, prefix };
+  return { bytes, prefix };
 }
 
 function cidrContains(cidr: Cidr, bytes: Uint8Array): boolean {

@@ -17,8 +17,9 @@ import { decodeQueryComponent, safeDecode, stripControl, truncateCodePoints } fr
  */
 export const REDACTED = '[redacted]';
 
-// Local part bounded to 64 characters (RFC 5321); a longer one is widened to the left below.
-const EMAIL = /[\p{L}\p{N}._%+'-]{1,64}@[\p{L}\p{N}-]{1,63}(?:\.[\p{L}\p{N}-]{1,63}){1,8}/gu;
+// An address is found from its `@`: the domain is matched forwards (sticky, bounded labels), the
+// local part widened backwards, so the cost stays linear however many `@` or letters there are.
+const EMAIL_DOMAIN = /[\p{L}\p{N}-]{1,63}(?:\.[\p{L}\p{N}-]{1,63}){1,8}/uy;
 const EMAIL_LOCAL = /[\p{L}\p{N}._%+'-]/u;
 const SSN = /(?<!\d)\d{3}([- .])\d{2}\1\d{4}(?!\d)/g;
 const US_PHONE = /(?<![\d+])(?:\+?1[ .-]?)?(?:\(\d{3}\)|\d{3})[ .-]?\d{3}[ .-]?\d{4}(?!\d)/g;
@@ -29,15 +30,25 @@ const MIN_INTL_DIGITS = 8;
 const MAYBE_PHI = /[\d@]/;
 
 function redactEmails(text: string): string {
-  if (!text.includes('@')) return text;
-
   let out = '';
   let last = 0;
-  for (const match of text.matchAll(EMAIL)) {
-    let start = match.index;
-    while (start > last && EMAIL_LOCAL.test(text.charAt(start - 1))) start--;
+  let at = text.indexOf('@');
+  while (at !== -1) {
+    EMAIL_DOMAIN.lastIndex = at + 1;
+    const domain = EMAIL_DOMAIN.exec(text);
+    let start = at;
+    if (domain) {
+      while (start > last && EMAIL_LOCAL.test(text.charAt(start - 1))) start--;
+    }
+
+    if (!domain || start === at) {
+      at = text.indexOf('@', at + 1);
+      continue;
+    }
+
     out += text.slice(last, start) + REDACTED;
-    last = match.index + match[0].length;
+    last = at + 1 + domain[0].length;
+    at = text.indexOf('@', last);
   }
 
   return last === 0 ? text : out + text.slice(last);

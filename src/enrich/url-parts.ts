@@ -30,14 +30,15 @@ const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]{0,15}):\/\//;
 
 /**
  * Splits an absolute `scheme://host/path?query#fragment`, or an origin-relative `/path?query`
- * (scheme and host then empty). Returns `null` for anything else.
+ * (scheme and host then empty; `//x` counts as a path). Returns `null` for anything else.
  */
 export function splitUrl(raw: string): UrlParts | null {
   const text = raw.trim();
   let rest: string;
   let scheme = '';
   let authority = '';
-  if (text.startsWith('/') && !text.startsWith('//')) {
+  if (text.startsWith('/')) {
+    // Origin-form, as a request line or access log has it; `//x` is a path here, not a host.
     rest = text;
   } else {
     const match = SCHEME.exec(text);

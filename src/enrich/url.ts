@@ -52,7 +52,10 @@ export interface SanitizedPage {
 }
 
 export interface SanitizeOptions {
-  /** Host for an origin-relative URL (`/path?x`), as an imported access log provides. */
+  /**
+   * Host for an origin-relative URL (`/path?x`), as an imported access log provides. Without it a
+   * relative URL is refused: the tracker always sends absolute URLs.
+   */
   hostname?: string;
 }
 
@@ -208,12 +211,7 @@ function joinSegments(
 
 /** Re-encodes the characters that would make a stored `name=value&...` pair ambiguous. */
 function encodePart(text: string): string {
-  return text.replace(/[%&=#+\s]/g, (c) =>
-    Array.from(
-      Buffer.from(c, 'utf8'),
-      (byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`,
-    ).join(''),
-  );
+  return text.replace(/[%&=#+\s]/g, encodeURIComponent);
 }
 
 function paramName(param: RawParam, flags: string[]): string {
@@ -327,8 +325,9 @@ function invalidUrl(): RequestError {
 
 /**
  * Sanitises a page URL before anything stores, queues or logs it (C13, C14, C16). Throws
- * `ERR_INVALID_EVENT` only when the text is not an http(s) URL at all; malformed escapes, control
- * characters and oversize parts are repaired, cut and flagged instead.
+ * `ERR_INVALID_EVENT` only when the text is not an http(s) URL at all (or is relative with no
+ * `opts.hostname`); malformed escapes, control characters and oversize parts are repaired, cut
+ * and flagged instead.
  *
  * @example
  * sanitizePage('https://portal.clinic-a.example/patients/pat.doe@mail.test/results', settings);
@@ -345,8 +344,8 @@ export function sanitizePage(
     throw invalidUrl();
 
   const hostname =
-    parts.scheme === '' ? (opts.hostname ?? '').toLowerCase() : cleanHostname(parts.host);
-  if (parts.scheme !== '' && hostname === '') throw invalidUrl();
+    parts.scheme === '' ? cleanHostname(opts.hostname ?? '') : cleanHostname(parts.host);
+  if (hostname === '') throw invalidUrl();
 
   const compiled = compile(settings);
   const flags: string[] = parts.hadUserInfo ? ['redacted'] : [];

@@ -32,7 +32,8 @@ describe('C13 PII in page URLs and referrers', () => {
     expect(page.query).toBe('email=[redacted]');
     expect(page.utm).toMatchObject({ source: 'newsletter', medium: 'email' });
     expect(displayUrl(page)).toBe(
-      'portal.clinic-a.example/account/welcome?email=[redacted]&utm_source=newsletter&utm_medium=email',
+      'portal.clinic-a.example/account/welcome' +
+        '?email=[redacted]&utm_source=newsletter&utm_medium=email',
     );
     expect(classifyChannel({ utm: page.utm, clickId: page.clickId })).toBe('Email');
     expect(serialised(page)).not.toContain('pat.doe');

@@ -44,6 +44,7 @@ describe('hostname', () => {
     }
 
     expect(refusal(() => sanitizePage('https:///nohost', base))).toBe('ERR_INVALID_EVENT');
+    expect(refusal(() => sanitizePage('/relative/without/host', base))).toBe('ERR_INVALID_EVENT');
   });
 
   test('an origin-relative path takes the host from the options (log import)', () => {
@@ -166,7 +167,8 @@ describe('path', () => {
 
 describe('limits', () => {
   test('C16 (a) a 6,000-character URL: path and query cut at their limits and flagged', () => {
-    const long = `${HOST}/${'seg/'.repeat(500)}?${Array.from({ length: 300 }, (_, i) => `k${i}`).join('&')}`;
+    const names = Array.from({ length: 300 }, (_, i) => `k${i}`);
+    const long = `${HOST}/${'seg/'.repeat(500)}?${names.join('&')}`;
     const page = sanitizePage(long, base);
 
     expect(long.length).toBeGreaterThan(3_000);

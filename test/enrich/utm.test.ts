@@ -128,7 +128,8 @@ describe('campaign edge cases', () => {
   test('a percent-encoded CJK campaign inside a 6,000-character URL is read in full', () => {
     const campaign = '春季健康检查';
     const url = at(
-      `?gclid=${'x'.repeat(3_500)}&pad=${'p'.repeat(2_000)}&utm_campaign=${encodeURIComponent(campaign)}`,
+      `?gclid=${'x'.repeat(3_500)}&pad=${'p'.repeat(2_000)}` +
+        `&utm_campaign=${encodeURIComponent(campaign)}`,
     );
     const result = sanitizePage(url, settings);
 

@@ -1,0 +1,165 @@
+import { randomBytes } from 'node:crypto';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { LocalKeyProvider } from '../../src/crypto/local-provider.js';
+import { SqliteControlStore } from '../../src/store/sqlite/control.js';
+import { runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/temp.js';
+
+describe('lighttrail site, apikey, keys and tenant commands', () => {
+  const { dir, cleanup } = tempDir('lighttrail-site-');
+  const env = { LIGHTTRAIL_DATA_DIR: dir, LIGHTTRAIL_MASTER_KEY: randomBytes(32).toString('hex') };
+  let siteId: string;
+  let organisationId: string;
+
+  beforeAll(async () => {
+    const setup = await runCli(
+      [
+        'setup',
+        '--org',
+        'Clinic A',
+        '--domain',
+        'www.clinic-a.example',
+        '--email',
+        'owner@clinic-a.example',
+        '--json',
+      ],
+      env,
+    );
+    expect(setup.code).toBe(0);
+    ({ siteId, organisationId } = JSON.parse(setup.stdout) as {
+      siteId: string;
+      organisationId: string;
+    });
+  });
+
+  afterAll(() => cleanup());
+
+  async function events(type: string) {
+    const store = await SqliteControlStore.open(
+      dir,
+      LocalKeyProvider.fromKey(env.LIGHTTRAIL_MASTER_KEY),
+    );
+    try {
+      return store.listSystemEvents({ type });
+    } finally {
+      store.close();
+    }
+  }
+
+  it('setup shows the one-time password once and stores only its hash', async () => {
+    const store = await SqliteControlStore.open(
+      dir,
+      LocalKeyProvider.fromKey(env.LIGHTTRAIL_MASTER_KEY),
+    );
+    const raw = (
+      store as unknown as { db: { prepare(sql: string): { get(): { password_hash: string } } } }
+    ).db;
+    const { password_hash: hash } = raw.prepare('SELECT password_hash FROM users').get();
+    store.close();
+
+    expect(hash).toMatch(/^scrypt\$32768\$8\$1\$/);
+  });
+
+  it('updates settings, validates every value and records each change', async () => {
+    const update = await runCli(
+      [
+        'site',
+        'update',
+        siteId,
+        '--geo',
+        'safe-harbor',
+        '--sensitive-params',
+        'token,sid',
+        '--count-only',
+        '/portal/**',
+        '--titles',
+        'on',
+      ],
+      env,
+    );
+    expect(update.code).toBe(0);
+
+    const show = await runCli(['site', 'show', siteId], env);
+    expect(JSON.parse(show.stdout).settings).toMatchObject({
+      geoPrecision: 'safe-harbor',
+      sensitiveParams: ['token', 'sid'],
+      countOnly: ['/portal/**'],
+      pageTitles: true,
+    });
+    const recorded = await events('site.settings_changed');
+    expect(recorded).toHaveLength(1);
+    expect(recorded[0]?.detail.changed).toEqual([
+      'sensitiveParams',
+      'countOnly',
+      'geoPrecision',
+      'pageTitles',
+    ]);
+  });
+
+  it.each([
+    [['--geo', 'street'], 'geoPrecision'],
+    [['--timezone', 'Mars/Olympus'], 'timeZone'],
+    [['--domains', 'not a host'], 'domains'],
+    [['--gpc', 'maybe'], '--gpc must be on or off'],
+    [['--count-only', 'portal'], 'countOnly'],
+  ])('refuses %o without changing anything', async (flags, message) => {
+    const before = (await events('site.settings_changed')).length;
+    const result = await runCli(['site', 'update', siteId, ...flags], env);
+
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/^lighttrail: ERR_(INVALID_ARGUMENT|USAGE): /);
+    expect(result.stderr).toContain(message);
+    expect((await events('site.settings_changed')).length).toBe(before);
+  });
+
+  it('creates an API key shown once and stored hashed', async () => {
+    const result = await runCli(['apikey', 'create', '--site', siteId, '--json'], env);
+    const { token, keyId } = JSON.parse(result.stdout) as { token: string; keyId: string };
+
+    expect(token).toMatch(/^lt_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
+    const store = await SqliteControlStore.open(
+      dir,
+      LocalKeyProvider.fromKey(env.LIGHTTRAIL_MASTER_KEY),
+    );
+    const record = store.getApiKey(keyId);
+    store.close();
+    expect(record?.secretHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(JSON.stringify(record)).not.toContain(token.split('_')[2]);
+  });
+
+  it('rotates the tenant key and the master key from the command line', async () => {
+    const tenant = await runCli(['keys', 'rotate', '--tenant', organisationId], env);
+    expect(tenant.code).toBe(0);
+    expect(tenant.stdout).toContain('data key v2 is active');
+
+    const newKey = randomBytes(32).toString('hex');
+    const master = await runCli(['keys', 'rotate', '--master'], {
+      ...env,
+      LIGHTTRAIL_NEW_MASTER_KEY: newKey,
+    });
+    expect(master.code).toBe(0);
+
+    const oldKey = await runCli(['site', 'list'], env);
+    expect(oldKey.code).toBe(1);
+    expect(oldKey.stderr).toMatch(/^lighttrail: ERR_MASTER_KEY_WRONG: /);
+    env.LIGHTTRAIL_MASTER_KEY = newKey;
+    const list = await runCli(['site', 'list'], env);
+    expect(list.stdout).toContain(siteId);
+  });
+
+  it('deletes a tenant only with confirmation, and records it', async () => {
+    const unconfirmed = await runCli(['tenant', 'delete', organisationId], env);
+    expect(unconfirmed.code).toBe(2);
+    expect((await events('tenant.deleted')).length).toBe(0);
+
+    const deleted = await runCli(
+      ['tenant', 'delete', organisationId, '--confirm', organisationId],
+      env,
+    );
+    expect(deleted.code).toBe(0);
+    expect(await events('tenant.deleted')).toHaveLength(1);
+    expect((await runCli(['site', 'list'], env)).stdout).not.toContain(siteId);
+  });
+});

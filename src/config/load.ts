@@ -54,7 +54,10 @@ function readConfigFile(file: string | undefined, cwd: string): Record<string, u
   const known = new Set(SETTINGS.map((s) => s.key as string));
   for (const key of Object.keys(parsed)) {
     if (!known.has(key)) {
-      throw new ConfigError('ERR_CONFIG_FILE', `config file ${candidate}: unknown setting "${key}"`);
+      throw new ConfigError(
+        'ERR_CONFIG_FILE',
+        `config file ${candidate}: unknown setting "${key}"`,
+      );
     }
   }
 
@@ -116,7 +119,10 @@ function crossCheck(config: Config): Config {
   }
 
   if (config.masterKey !== undefined && config.masterKeyFile !== undefined) {
-    throw invalid(find('masterKey'), 'set LIGHTTRAIL_MASTER_KEY or LIGHTTRAIL_MASTER_KEY_FILE, not both');
+    throw invalid(
+      find('masterKey'),
+      'set LIGHTTRAIL_MASTER_KEY or LIGHTTRAIL_MASTER_KEY_FILE, not both',
+    );
   }
 
   if (config.databaseUrl !== undefined) {

@@ -37,7 +37,11 @@ export function createLogger(
   const sink = options.sink ?? stderrSink;
   const bindings = options.bindings ?? {};
 
-  const write = (at: Exclude<LogLevel, 'silent'>, event: string, fields?: Record<string, unknown>) => {
+  const write = (
+    at: Exclude<LogLevel, 'silent'>,
+    event: string,
+    fields?: Record<string, unknown>,
+  ) => {
     if (RANK[at] < RANK[level]) return;
 
     const record = {

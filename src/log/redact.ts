@@ -9,7 +9,8 @@ const SENSITIVE_KEY =
 
 const IPV4 = /\b(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}\b/g;
 // Two or more hex groups joined by colons, with an optional embedded IPv4 tail.
-const IPV6 = /\b(?:[0-9a-f]{1,4}:){2,7}(?::|[0-9a-f]{1,4})|::(?:[0-9a-f]{1,4}:){0,6}[0-9a-f]{1,4}\b/gi;
+const IPV6 =
+  /\b(?:[0-9a-f]{1,4}:){2,7}(?::|[0-9a-f]{1,4})|::(?:[0-9a-f]{1,4}:){0,6}[0-9a-f]{1,4}\b/gi;
 const EMAIL = /[\w.+-]+(?:@|%40)[\w-]+(?:\.[\w-]+)+/gi;
 const QUERY = /\?[^\s"']*/g;
 const BEARER = /\b(bearer|basic)\s+[\w.~+/=-]+/gi;

@@ -196,7 +196,7 @@ describe('/metrics on the HTTPS port', () => {
   });
 
   it('refuses a missing, wrong or non-Bearer token with 401 ERR_UNAUTHENTICATED', async () => {
-    const attempts = [
+    const attempts: Array<Record<string, string>> = [
       {},
       { Authorization: `Bearer ${token}x` },
       { Authorization: `Bearer ${token.slice(0, -1)}` },

@@ -20,10 +20,11 @@ import {
  * - `hostname`: lower-case ASCII (IDN as punycode), no port, no `user:password@`.
  * - `path`: percent-decoded once for display, so `/blog/💥-launch-✝️` is stored as that Unicode
  *   text; `+` stays `+` (it is a space only in a query); dot segments resolved, repeated slashes
- *   collapsed. A segment holding PHI in its raw, once- or twice-decoded form becomes `[redacted]`
- *   as a whole (half a name next to a redacted phone number is still a name). With `collapseIds`,
- *   numeric, UUID, long hex, ULID and token-like segments become `:id`; `pathRules` turn the
- *   segments their `*` match into `:id`.
+ *   collapsed, `;` path parameters dropped, an encoded `/` treated as a separator. A segment
+ *   holding PHI in its raw, once- or twice-decoded form becomes `[redacted]` as a whole (half a
+ *   name next to a redacted phone number is still a name). With `collapseIds`, numeric, UUID,
+ *   long hex, ULID and token-like segments become `:id`; `pathRules` turn the segments their `*`
+ *   match into `:id`.
  * - `query`: campaign parameters (every `utm_*` and click id) removed, so `/landing?utm_...`
  *   variants group under `/landing`; other names kept; values kept only for allowlisted names and
  *   only when PHI-free, otherwise `[redacted]`; sensitive names always `[redacted]`. Stored as
@@ -153,22 +154,37 @@ interface Segment {
   decoded: string;
 }
 
+/**
+ * Path segments as stored and matched. A decoded `/` or `\` splits again, so `/portal%2Fmessages`
+ * cannot slip past a `/portal/**` rule; `;` path parameters (`;jsessionid=...`) are dropped, since
+ * they carry session ids; dot segments are resolved and empty segments skipped.
+ */
 function readSegments(rawPath: string, flags: string[]): { segments: Segment[]; slash: boolean } {
   const segments: Segment[] = [];
-  for (const raw of rawPath.split('/')) {
-    if (raw === '') continue;
-
-    const once = safeDecode(raw);
-    const decoded = stripControl(once);
-    if (decoded !== once) flags.push('control_removed');
-
-    if (decoded === '.') continue;
+  const add = (raw: string, decoded: string): void => {
+    if (decoded === '' || decoded === '.') return;
     if (decoded === '..') {
       segments.pop();
-      continue;
+      return;
     }
 
     segments.push({ raw, decoded });
+  };
+
+  for (const piece of rawPath.split('/')) {
+    const once = safeDecode(piece);
+    let decoded = stripControl(once);
+    if (decoded !== once) flags.push('control_removed');
+
+    let raw = piece;
+    const param = decoded.indexOf(';');
+    if (param !== -1) {
+      decoded = decoded.slice(0, param);
+      raw = raw.includes(';') ? raw.slice(0, raw.indexOf(';')) : raw;
+    }
+
+    if (!/[/\\]/.test(decoded)) add(raw, decoded);
+    else for (const part of decoded.split(/[/\\]/)) add(part, part);
   }
 
   return { segments, slash: rawPath.length > 1 && rawPath.endsWith('/') };
@@ -317,6 +333,20 @@ function cleanHostname(host: string): string {
   if (lower.startsWith('[')) return lower;
 
   return domainToASCII(lower);
+}
+
+/**
+ * The hostname `sanitizePage` would store for `rawUrl` (lower case, no port, no credentials,
+ * punycode), or `null` when it is not an absolute http(s) URL: for checking a site's allowed
+ * domains before doing the rest of the work.
+ */
+export function pageHostname(rawUrl: string): string | null {
+  const parts = splitUrl(rawUrl);
+  if (!parts || (parts.scheme !== 'http' && parts.scheme !== 'https')) return null;
+
+  const hostname = cleanHostname(parts.host);
+
+  return hostname === '' ? null : hostname;
 }
 
 function invalidUrl(): RequestError {

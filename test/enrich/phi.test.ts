@@ -242,38 +242,62 @@ describe('event properties', () => {
   });
 });
 
+/**
+ * Best of five runs: catastrophic backtracking is slow on every run, while a busy machine only
+ * slows some of them.
+ */
+function fastestMs(run: () => unknown): number {
+  let best = Infinity;
+  for (let i = 0; i < 5; i++) {
+    const started = performance.now();
+    run();
+    best = Math.min(best, performance.now() - started);
+  }
+
+  return best;
+}
+
 describe('cost on hostile input', () => {
   const hostile = [
     'a'.repeat(10_000),
     `${'a'.repeat(10_000)}@`,
     'a@'.repeat(5_000),
     `${'a.'.repeat(5_000)}@x`,
+    `a@${'b.'.repeat(5_000)}`,
+    `a@${'b-'.repeat(5_000)}`,
     '+1 '.repeat(3_400),
+    '+1 (1'.repeat(2_000),
+    '(555) '.repeat(1_700),
+    '123-45-'.repeat(1_500),
     '1-'.repeat(5_000),
     '%E0'.repeat(3_400),
+    '%25'.repeat(3_400),
     '%'.repeat(10_000),
     `${'1'.repeat(5)} `.repeat(1_700),
     '@.'.repeat(5_000),
+    'é'.repeat(10_000),
   ];
 
   test('each detector finishes a 10 KB adversarial string in < 50 ms', () => {
     for (const text of hostile) {
-      const started = performance.now();
-      scrubText(text);
-      componentHasPhi(text, true);
-      const elapsed = performance.now() - started;
+      const elapsed = fastestMs(() => {
+        scrubText(text);
+        componentHasPhi(text, true);
+      });
 
       expect(elapsed, text.slice(0, 12)).toBeLessThan(50);
     }
   });
 
   test('a 10 KB adversarial URL is sanitised in < 50 ms', () => {
+    const site = validateSiteSettings({ queryAllowlist: ['q'], keepFragments: true });
     for (const text of hostile) {
       const url = `${PAGE}/${text}?q=${text}&utm_source=${text}#${text}`;
-      const started = performance.now();
-      sanitizePage(url, validateSiteSettings({ queryAllowlist: ['q'], keepFragments: true }));
 
-      expect(performance.now() - started, text.slice(0, 12)).toBeLessThan(50);
+      expect(
+        fastestMs(() => sanitizePage(url, site)),
+        text.slice(0, 12),
+      ).toBeLessThan(50);
     }
   });
 });

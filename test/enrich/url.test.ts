@@ -3,7 +3,13 @@ import { describe, expect, test } from 'vitest';
 import { validateSiteSettings } from '../../src/domain/site.js';
 import { isLightTrailError } from '../../src/errors.js';
 import { safeDecode, stripControl } from '../../src/enrich/text.js';
-import { FRAGMENT_MAX, PATH_MAX, QUERY_MAX, sanitizePage } from '../../src/enrich/url.js';
+import {
+  FRAGMENT_MAX,
+  pageHostname,
+  PATH_MAX,
+  QUERY_MAX,
+  sanitizePage,
+} from '../../src/enrich/url.js';
 
 const HOST = 'https://www.clinic-a.example';
 const base = validateSiteSettings({ domains: ['www.clinic-a.example'] });
@@ -45,6 +51,14 @@ describe('hostname', () => {
 
     expect(refusal(() => sanitizePage('https:///nohost', base))).toBe('ERR_INVALID_EVENT');
     expect(refusal(() => sanitizePage('/relative/without/host', base))).toBe('ERR_INVALID_EVENT');
+  });
+
+  test('pageHostname gives the stored hostname, for the allowed-domains check', () => {
+    expect(pageHostname('https://WWW.Clinic-A.example:443/x?y')).toBe('www.clinic-a.example');
+    expect(pageHostname('https://u:p@www.clinic-a.example./')).toBe('www.clinic-a.example');
+    expect(pageHostname('javascript:alert(1)')).toBeNull();
+    expect(pageHostname('/relative')).toBeNull();
+    expect(pageHostname('https:///x')).toBeNull();
   });
 
   test('an origin-relative path takes the host from the options (log import)', () => {
@@ -156,6 +170,24 @@ describe('path', () => {
     expect(sanitizePage(`${HOST}/PORTAL`, site).path).toBe('/portal/*');
     expect(sanitizePage(`${HOST}/billing/jdoe`, site).path).toBe('/billing/*');
     expect(sanitizePage(`${HOST}/billing/jdoe/x`, site).countOnly).toBe(false);
+  });
+
+  test('an encoded slash or backslash cannot hide a segment from a rule', () => {
+    const site = validateSiteSettings({ countOnly: ['/portal/**'], pathRules: ['/patients/*'] });
+
+    expect(sanitizePage(`${HOST}/portal%2Fmessages/42`, site).path).toBe('/portal/*');
+    expect(sanitizePage(`${HOST}/portal%5Cmessages`, site).path).toBe('/portal/*');
+    expect(sanitizePage(`${HOST}/patients%2Fjdoe`, site).path).toBe('/patients/:id');
+    expect(sanitizePage(`${HOST}/x/a%2Fpat.doe%2540mail.test`, site).path).toBe('/x/a/[redacted]');
+  });
+
+  test('path parameters (;jsessionid=...) are dropped', () => {
+    const page = sanitizePage(`${HOST}/portal;jsessionid=ABC123DEF/inbox;x=1`, base);
+    const encoded = sanitizePage(`${HOST}/inbox%3Bjsessionid%3DABC`, base);
+
+    expect(page.path).toBe('/portal/inbox');
+    expect(encoded.path).toBe('/inbox');
+    expect(JSON.stringify([page, encoded])).not.toContain('ABC');
   });
 
   test('root, empty and trailing-slash paths', () => {

@@ -86,10 +86,15 @@ describe('user agent', () => {
       `${UAS.chromeWindows}${' ('.repeat(5_000)}`,
       'Mozilla/5.0 ('.repeat(800),
     ]) {
-      const started = performance.now();
-      parseUserAgent(ua);
+      let best = Infinity;
+      for (let i = 0; i < 5; i++) {
+        const fresh = `${i}${ua}`; // a new string each run, so the parse cache is not hit
+        const started = performance.now();
+        parseUserAgent(fresh);
+        best = Math.min(best, performance.now() - started);
+      }
 
-      expect(performance.now() - started).toBeLessThan(50);
+      expect(best).toBeLessThan(50);
     }
   });
 });

@@ -3,7 +3,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 
 import type { Config } from '../config/settings.js';
-import { ConfigError, RequestError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { SECURITY_HEADERS } from './headers.js';
 import { createHttpMetrics } from './http-metrics.js';
@@ -190,6 +190,11 @@ function guard(server: Server, timeouts: ServerTimeouts, logger: Logger, sockets
   });
 }
 
+const BROKEN_REQUEST_STATUS: Readonly<Record<string, number>> = {
+  HPE_HEADER_OVERFLOW: 431,
+  ERR_HTTP_REQUEST_TIMEOUT: 408,
+};
+
 /**
  * Node's parser refused the request before any handler (bad syntax, oversized headers, a
  * timeout): answer in the same format and with the same headers as everything else, then close.
@@ -201,18 +206,9 @@ function answerBrokenRequest(error: NodeJS.ErrnoException, socket: Socket): void
     return;
   }
 
-  const status =
-    error.code === 'HPE_HEADER_OVERFLOW'
-      ? 431
-      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? 408
-        : 400;
-  const refusal = new RequestError(
-    'ERR_BAD_REQUEST',
-    status,
-    STATUS_CODES[status] ?? 'bad request',
-  );
-  const body = JSON.stringify({ error: { code: refusal.code, message: refusal.message } });
+  const status = BROKEN_REQUEST_STATUS[error.code ?? ''] ?? 400;
+  const message = STATUS_CODES[status] ?? 'Bad Request';
+  const body = JSON.stringify({ error: { code: 'ERR_BAD_REQUEST', message } });
   const headers = {
     ...SECURITY_HEADERS,
     'Content-Type': 'application/json; charset=utf-8',
@@ -220,7 +216,7 @@ function answerBrokenRequest(error: NodeJS.ErrnoException, socket: Socket): void
     Connection: 'close',
   };
   const head = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${head.join('')}\r\n${body}`);
+  socket.end(`HTTP/1.1 ${status} ${message}\r\n${head.join('')}\r\n${body}`);
 }
 
 function createMetricsServer(
@@ -263,9 +259,9 @@ async function listenOn(server: Server, port: number, host: string, setting: str
 }
 
 /**
- * Graceful stop: refuse new connections now, let in-flight requests finish (their answers carry
- * `Connection: close`), close idle keep-alive sockets, and after `timeoutMs` cut every socket
- * still open, including ones stuck in a TLS handshake.
+ * Graceful stop: refuse new connections now, close idle keep-alive sockets (Node's `close()`
+ * does so since v19), let in-flight requests finish (their answers carry `Connection: close`),
+ * and after `timeoutMs` cut every socket still open, including ones stuck in a TLS handshake.
  */
 async function drain(
   server: Server,
@@ -287,7 +283,6 @@ async function drain(
       clearTimeout(deadline);
       resolve();
     });
-    server.closeIdleConnections();
   });
 }
 

@@ -223,15 +223,22 @@ describe('LightTrail HTTPS app', () => {
       socket.write('GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n'),
     );
 
+    const huge = await sendRaw(server.port, server.ca, (socket) =>
+      socket.write(
+        `GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+      ),
+    );
+
     const cases = [
-      { reply: broken, message: 'Bad Request' },
-      { reply: noHost, message: 'the Host header is required' },
+      { reply: broken, status: 400, message: 'Bad Request' },
+      { reply: noHost, status: 400, message: 'the Host header is required' },
+      { reply: huge, status: 431, message: 'Request Header Fields Too Large' },
     ];
-    for (const { reply, message } of cases) {
+    for (const { reply, status, message } of cases) {
       const parsed = parseRaw(reply.text);
 
       expect(reply.closed).toBe(true);
-      expect(parsed.status).toBe(400);
+      expect(parsed.status).toBe(status);
       expect(JSON.parse(parsed.body)).toEqual({ error: { code: 'ERR_BAD_REQUEST', message } });
       expect(parsed.headers['strict-transport-security']).toBe(
         'max-age=63072000; includeSubDomains',

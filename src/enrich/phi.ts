@@ -102,21 +102,22 @@ export function componentHasPhi(raw: string, inQuery: boolean): boolean {
 
 /**
  * Scrubs free text (a title, an event property): control characters removed, PHI spans replaced.
- * When the text hides PHI behind percent-encoding, the decoded text is scrubbed and returned.
+ * When the text hides PHI behind one or two layers of percent-encoding, the decoded text is
+ * scrubbed and returned instead.
  *
  * @example
  * scrubText('Results for pat.doe@mail.test'); // 'Results for [redacted]'
  */
 export function scrubText(text: string): string {
   let out = redactPhi(stripControl(text));
-  for (let round = 0; round < 2 && out.includes('%'); round++) {
-    const decoded = safeDecode(out);
-    if (decoded === out) break;
+  let form = out;
+  for (let round = 0; round < 2 && form.includes('%'); round++) {
+    const decoded = stripControl(safeDecode(form));
+    if (decoded === form) break;
 
     const scrubbed = redactPhi(decoded);
-    if (scrubbed === decoded) break;
-
-    out = scrubbed;
+    form = scrubbed;
+    if (scrubbed !== decoded) out = scrubbed;
   }
 
   return out;

@@ -290,6 +290,17 @@ function cleanParams(
   return out;
 }
 
+/** A plain `#anchor`: kept decoded unless it holds PHI. */
+function cleanAnchor(raw: string, flags: string[]): string {
+  if (!componentHasPhi(raw, false)) {
+    return truncateCodePoints(stripControl(safeDecode(raw)), FRAGMENT_MAX);
+  }
+
+  flags.push('redacted', 'phi_detected');
+
+  return REDACTED;
+}
+
 /** A kept fragment: `#/route?x=1` like a path and query, `#a=1&b=2` like a query, else a word. */
 function cleanFragment(
   raw: string,
@@ -298,14 +309,7 @@ function cleanFragment(
   flags: string[],
 ): string {
   const route = raw.startsWith('/') || raw.startsWith('!/');
-  if (!route && !raw.includes('=')) {
-    if (!componentHasPhi(raw, false))
-      return truncateCodePoints(stripControl(safeDecode(raw)), FRAGMENT_MAX);
-
-    flags.push('redacted', 'phi_detected');
-
-    return REDACTED;
-  }
+  if (!route && !raw.includes('=')) return cleanAnchor(raw, flags);
 
   const mark = route ? raw.indexOf('?') : -1;
   const routePart = !route ? '' : mark === -1 ? raw : raw.slice(0, mark);
@@ -349,6 +353,9 @@ export function pageHostname(rawUrl: string): string | null {
   return hostname === '' ? null : hostname;
 }
 
+/** `''` is an origin-relative URL (`/path?x`), accepted with `opts.hostname`. */
+const PAGE_SCHEMES: ReadonlySet<string> = new Set(['', 'http', 'https']);
+
 function invalidUrl(): RequestError {
   return new RequestError('ERR_INVALID_EVENT', 400, 'url must be an absolute http(s) URL');
 }
@@ -369,12 +376,9 @@ export function sanitizePage(
   opts: SanitizeOptions = {},
 ): SanitizedPage {
   const parts = splitUrl(rawUrl);
-  if (!parts) throw invalidUrl();
-  if (parts.scheme !== '' && parts.scheme !== 'http' && parts.scheme !== 'https')
-    throw invalidUrl();
+  if (!parts || !PAGE_SCHEMES.has(parts.scheme)) throw invalidUrl();
 
-  const hostname =
-    parts.scheme === '' ? cleanHostname(opts.hostname ?? '') : cleanHostname(parts.host);
+  const hostname = cleanHostname(parts.scheme === '' ? (opts.hostname ?? '') : parts.host);
   if (hostname === '') throw invalidUrl();
 
   const compiled = compile(settings);

@@ -116,6 +116,15 @@ describe('C13 PII in page URLs and referrers', () => {
     expect(serialised(page)).not.toContain('pat.doe');
   });
 
+  test('C16 (b) a title with a ZWJ emoji sequence is stored byte-exact', () => {
+    const title = 'Care team 👩🏽‍⚕️ and 💥 launch ✝️';
+
+    expect(sanitizeTitle(title, { pageTitles: true })).toBe(title);
+    expect(sanitizeTitle('x'.repeat(300), { pageTitles: true })).toHaveLength(256);
+    expect(sanitizeTitle(undefined, { pageTitles: true })).toBeNull();
+    expect(sanitizeTitle('  \u0000 ', { pageTitles: true })).toBeNull();
+  });
+
   test('C13 page titles are off unless enabled, and scrubbed when on', () => {
     const title = 'Results for Pat Doe (pat.doe@mail.test) | MRN 0048213';
 
@@ -187,6 +196,8 @@ describe('PHI detectors', () => {
   test('scrubText redacts spans in place and decodes only when it reveals PHI', () => {
     expect(scrubText('100% sure, call 555-123-4567')).toBe('100% sure, call [redacted]');
     expect(scrubText('mail pat.doe%40mail.test now')).toBe('mail [redacted] now');
+    expect(scrubText('mail pat.doe%2540mail.test now')).toBe('mail [redacted] now');
+    expect(scrubText('50%25 off, 1%2520 left')).toBe('50%25 off, 1%2520 left');
     expect(scrubText('tab\u0000bed\u202e')).toBe('tabbed');
   });
 });

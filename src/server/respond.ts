@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-import { isLightTrailError, type ErrorCode } from '../errors.js';
+import { isLightTrailError, type ErrorCode, type LightTrailError } from '../errors.js';
 import type { Reply } from './context.js';
 
 /** The one error body: `{"error":{"code":"ERR_...","message":"..."}}`. */
@@ -24,14 +24,18 @@ export interface MappedError {
  * can name a file, a table or a patient, and stays in the (redacted) log.
  */
 export function mapError(error: unknown): MappedError {
-  if (!isLightTrailError(error) || error.status < 400 || error.status > 599) return INTERNAL;
-
-  if (error.status >= 500 && error.status !== 503) return INTERNAL;
+  if (!isExposed(error)) return INTERNAL;
 
   const message = error.status === 503 ? 'service unavailable' : error.message;
   const body: ErrorBody = { error: { code: error.code, message } };
 
   return { status: error.status, body, headers: error.headers, internal: false };
+}
+
+function isExposed(error: unknown): error is LightTrailError {
+  if (!isLightTrailError(error)) return false;
+
+  return (error.status >= 400 && error.status < 500) || error.status === 503;
 }
 
 const INTERNAL: MappedError = {

@@ -167,7 +167,7 @@ function addProbes(router: Router, ready: () => boolean, logger: Logger): void {
   });
 }
 
-/** Limits, raw-socket tracking for the shutdown deadline, and uniform answers to broken requests. */
+/** Limits, raw-socket tracking for the shutdown deadline, uniform answers to broken requests. */
 function guard(server: Server, timeouts: ServerTimeouts, logger: Logger, sockets?: Set<Socket>) {
   server.maxHeadersCount = 100;
   server.timeout = timeouts.idleMs;

@@ -195,7 +195,7 @@ function generate(): { cert: string; key: string } {
   return { cert, key };
 }
 
-/** Write-then-rename: a crash never leaves half a key, and the key is never briefly world-readable. */
+/** Write, then rename: a crash never leaves half a key, and no key is ever world-readable. */
 async function writeAtomically(file: string, content: string, mode: number): Promise<void> {
   const temporary = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   await writeFile(temporary, content, { mode, flag: 'wx' });

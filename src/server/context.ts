@@ -6,11 +6,11 @@ export interface RequestContext {
   res: ServerResponse;
   /** Values of the pattern's `:name` segments, percent-decoded. */
   params: Record<string, string>;
-  /** The request path as sent, without the query; percent-encoding kept. May carry PHI: never log. */
+  /** The path as sent, without the query; percent-encoding kept. May carry PHI: never log. */
   path: string;
   /** The parsed query string. May carry PHI: never log. */
   query: URLSearchParams;
-  /** The matched pattern, e.g. `/api/sites/:siteId/stats`: the only form of the path that is logged. */
+  /** The matched pattern, e.g. `/api/sites/:siteId/stats`: the only form of the path logged. */
   route: string;
   /** Random per request, sent back as `X-Request-Id` and written on every log line about it. */
   requestId: string;

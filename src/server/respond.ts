@@ -11,7 +11,7 @@ export interface ErrorBody {
 export interface MappedError {
   status: number;
   body: ErrorBody;
-  /** The error's own headers (Retry-After, Allow, WWW-Authenticate); none on an internal failure. */
+  /** The error's own headers (Retry-After, Allow, WWW-Authenticate); none when internal. */
   headers: Record<string, string> | undefined;
   /** True when the failure is ours (5xx) and belongs in the error log. */
   internal: boolean;

@@ -22,7 +22,7 @@ export type RouteMatch =
   | { kind: 'not-found' };
 
 export interface Router {
-  /** Registers a handler; a second handler for the same method and pattern is a programming error. */
+  /** Registers a handler; a second one for the same method and pattern is a programming error. */
   add(method: string, pattern: string, handler: Handler, options?: RouteOptions): Router;
   /**
    * Finds the route for a raw request path (no query). Literal segments win over `:params`;

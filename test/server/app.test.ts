@@ -247,7 +247,7 @@ describe('LightTrail HTTPS app', () => {
     }
   });
 
-  it('writes one request line with the route pattern, never the path, query or address', async () => {
+  it('logs one line per request with the route pattern, never path, query or address', async () => {
     const before = server.lines.length;
     const response = await send(server.port, {
       path: '/api/sites/pat.doe@mail.test/stats?email=a@b.c&mrn=0048213',

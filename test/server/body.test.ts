@@ -73,7 +73,7 @@ describe('readBody', () => {
     expect(seen.length).toBe(before);
   });
 
-  it('refuses a chunked body once the count passes the limit, while the client still sends', async () => {
+  it('refuses a chunked body past the limit while the client is still sending', async () => {
     const before = seen.length;
     let written = 0;
     let timer: NodeJS.Timeout | undefined;

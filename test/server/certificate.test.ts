@@ -105,7 +105,7 @@ describe('loadOrCreateCertificate', () => {
     expect(existsSync(path.join(dev.dataDir, 'tls'))).toBe(false);
   });
 
-  it('refuses an unreadable, non-PEM or mismatched configured pair with ERR_TLS_CONFIG', async () => {
+  it('refuses an unreadable, non-PEM or mismatched pair with ERR_TLS_CONFIG', async () => {
     const { logger } = createMemoryLogger();
     const good = writeCertificate(temp.dir, makeCertificate('ec'));
     const other = makeCertificate('ec');

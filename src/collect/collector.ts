@@ -5,7 +5,7 @@ import type { EnrichedEvent, FilteredHit } from '../domain/event.js';
 import { hostAllowed, type Site } from '../domain/site.js';
 import { dayIn } from '../domain/time.js';
 import { deriveClientIp, type ForwardedMode, type ProxyMatcher } from '../enrich/client-ip.js';
-import { splitUrl } from '../enrich/url-parts.js';
+import { pageHostname } from '../enrich/url.js';
 import { RequestError } from '../errors.js';
 import type { ControlStore } from '../store/types.js';
 import type { Enricher } from './enricher.js';
@@ -76,8 +76,8 @@ export class Collector {
 
     const allowOrigin = checkOrigin(site, input.origin);
     for (const event of payload.events) {
-      const host = splitUrl(event.url)?.host ?? '';
-      if (!hostAllowed(site.settings, host.replace(/:\d+$/, ''))) {
+      const host = pageHostname(event.url);
+      if (host === null || !hostAllowed(site.settings, host)) {
         throw new RequestError(
           'ERR_HOSTNAME_NOT_ALLOWED',
           403,

@@ -1,0 +1,331 @@
+// Ingestion benchmark: the real product (`node bin/lighttrail.js start`, durable group commit,
+// default log level) against a bare node:https server that only parses the same JSON, both on
+// loopback, both with the same certificate, TLS policy and keep-alive load generator, in the same
+// run. Each server runs as one process and the load generator as another.
+//
+// Phases, one after the other: single-event requests as a browser sends them (warm-up 2 s, then
+// 10 s measured) and a batched variant (20 events per request, warm-up 1 s, 6 s measured), each
+// against the baseline first and the product second. Afterwards the product is stopped with
+// SIGTERM and the stats CLI must count exactly the pageviews the product acknowledged.
+//
+// Prints a table, then ONE JSON line:
+// {"events_per_s","p50_ms","p99_ms","baseline_events_per_s","ratio", ...}
+//
+// Usage: npm run bench:ingest   (builds first; about 45 s; nothing leaves 127.0.0.1)
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = path.join(ROOT, 'bin', 'lighttrail.js');
+const LOAD = path.join(ROOT, 'bench', 'load.mjs');
+const BASELINE = path.join(ROOT, 'bench', 'baseline-server.mjs');
+
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
+// Baseline and product take turns, so a neighbour's burst of CPU on a shared machine lands on
+// both rather than on one. Each round is a fresh load process: new connections, own warm-up.
+const SINGLE = { batch: 1, warmupMs: 1_000, durationMs: 5_000, rounds: 2 };
+const BATCHED = { batch: 20, warmupMs: 1_000, durationMs: 5_000, rounds: 1 };
+const MAX_REQUESTS = 2_000_000;
+const START_TIMEOUT_MS = 15_000;
+
+/** The product's environment: ours only, every LIGHTTRAIL_* of the caller's shell left out. */
+function productEnv(dataDir) {
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !name.startsWith('LIGHTTRAIL_')),
+  );
+
+  return {
+    ...env,
+    LIGHTTRAIL_DATA_DIR: dataDir,
+    LIGHTTRAIL_HOST: '127.0.0.1',
+    LIGHTTRAIL_PORT: '0',
+    // One load process is one client address: lift the per-client limit out of the way.
+    LIGHTTRAIL_RATE_LIMIT: '1000000',
+    LIGHTTRAIL_RATE_BURST: '10000000',
+  };
+}
+
+function cli(args, env) {
+  return execFileSync(process.execPath, [CLI, ...args], {
+    env,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/**
+ * Starts a child and resolves with it once `pattern` appears on its stdout. Its stderr (the
+ * product's JSON log, one line per request at the default level) goes to a file: a pipe that
+ * this process drained too slowly would stall the server it is measuring.
+ */
+function startChild(args, env, pattern, name, logFile) {
+  const log = openSync(logFile, 'w');
+  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', log] });
+  closeSync(log);
+
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const fail = (error) => {
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      reject(new Error(`${error.message}\n${readFileSync(logFile, 'utf8').slice(-2000)}`));
+    };
+    const timer = setTimeout(() => fail(new Error(`${name} did not start`)), START_TIMEOUT_MS);
+    child.once('exit', (code) => fail(new Error(`${name} exited early with code ${code}`)));
+    child.stdout.on('data', (chunk) => {
+      out += chunk.toString();
+      const match = pattern.exec(out);
+      if (match === null) return;
+
+      clearTimeout(timer);
+      child.removeAllListeners('exit');
+      child.stdout.resume();
+      resolve({ child, port: Number(match[1]) });
+    });
+  });
+}
+
+function stopChild(child, timeoutMs = 15_000) {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve(code ?? signal);
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/** Runs one phase in a separate load-generator process; the servers keep this event loop free. */
+function runLoad(options) {
+  const child = spawn(process.execPath, [LOAD, JSON.stringify(options)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const limit = setTimeout(
+    () => child.kill('SIGKILL'),
+    options.warmupMs + options.durationMs + 30_000,
+  );
+  let out = '';
+  child.stdout.on('data', (chunk) => (out += chunk.toString()));
+
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => {
+      clearTimeout(limit);
+      if (code !== 0) return reject(new Error(`load generator exited with ${code}`));
+
+      resolve(JSON.parse(out.trim().split('\n').pop()));
+    });
+  });
+}
+
+function countLines(file) {
+  return readFileSync(file, 'utf8').split('\n').length - 1;
+}
+
+function ticksPerSecond() {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+}
+
+function today(offsetDays) {
+  return new Date(Date.now() + offsetDays * 86_400_000).toISOString().slice(0, 10);
+}
+
+/** Several rounds of one server and phase as one measurement: counts add, samples merge. */
+function merge(rounds, batch) {
+  const seconds = rounds.reduce((sum, r) => sum + r.seconds, 0);
+  const requests = rounds.reduce((sum, r) => sum + r.ok_requests, 0);
+  const latencies = rounds.flatMap((r) => r.latencies_ms).sort((a, b) => a - b);
+  const at = (p) =>
+    latencies.length === 0
+      ? null
+      : latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)];
+  const cpu = (field) =>
+    rounds.some((r) => r[field] === null)
+      ? null
+      : Math.round((rounds.reduce((sum, r) => sum + r[field], 0) / seconds) * 100);
+  const statuses = {};
+  for (const r of rounds) {
+    for (const [code, n] of Object.entries(r.statuses)) statuses[code] = (statuses[code] ?? 0) + n;
+  }
+
+  return {
+    events_per_s: Math.round((requests * batch) / seconds),
+    requests_per_s: Math.round(requests / seconds),
+    p50_ms: at(50),
+    p90_ms: at(90),
+    p99_ms: at(99),
+    max_ms: at(100),
+    server_cpu_pct: cpu('server_cpu_s'),
+    client_cpu_pct: cpu('client_cpu_s'),
+    statuses,
+    acked_events_total: rounds.reduce((sum, r) => sum + r.acked_events_total, 0),
+  };
+}
+
+function row(label, r) {
+  const cells = [
+    label.padEnd(30),
+    String(r.events_per_s).padStart(8),
+    String(r.requests_per_s).padStart(8),
+    String(r.p50_ms).padStart(7),
+    String(r.p99_ms).padStart(7),
+    String(r.server_cpu_pct ?? '-').padStart(6),
+    String(r.client_cpu_pct ?? '-').padStart(6),
+    JSON.stringify(r.statuses),
+  ];
+
+  return cells.join('  ');
+}
+
+async function main() {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'lighttrail-bench-'));
+  const env = productEnv(dataDir);
+  const productLog = path.join(dataDir, 'server.log');
+  const children = [];
+  const cleanup = () => {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  process.once('SIGINT', () => (cleanup(), process.exit(130)));
+
+  try {
+    const loadBefore = loadavg()[0];
+    const setup = JSON.parse(
+      cli(
+        [
+          'setup',
+          '--org',
+          'Bench Clinic',
+          '--domain',
+          'localhost',
+          '--email',
+          'bench@clinic.example',
+          '--json',
+        ],
+        env,
+      ),
+    );
+    const site = setup.siteId;
+    const product = await startChild(
+      [CLI, 'start'],
+      env,
+      /running at https:\/\/localhost:(\d+)/,
+      'lighttrail start',
+      productLog,
+    );
+    children.push(product.child);
+    const tls = path.join(dataDir, 'tls');
+    const baseline = await startChild(
+      [BASELINE, path.join(tls, 'localhost.crt'), path.join(tls, 'localhost.key')],
+      env,
+      /port (\d+)/,
+      'baseline server',
+      path.join(dataDir, 'baseline.log'),
+    );
+    children.push(baseline.child);
+
+    const ticks = ticksPerSecond();
+    const measure = async (phase) => {
+      const runs = { baseline: [], product: [] };
+      for (let round = 0; round < phase.rounds; round++) {
+        for (const [name, server] of [
+          ['baseline', baseline],
+          ['product', product],
+        ]) {
+          const result = await runLoad({
+            ...phase,
+            url: `https://127.0.0.1:${server.port}/api/collect`,
+            caFile: path.join(tls, 'localhost.crt'),
+            site,
+            concurrency: CONCURRENCY,
+            maxRequests: MAX_REQUESTS,
+            serverPid: server.child.pid,
+            ticksPerSecond: ticks,
+            raw: true,
+          });
+          runs[name].push({ ...result, seconds: phase.durationMs / 1000 });
+        }
+      }
+
+      return {
+        baseline: merge(runs.baseline, phase.batch),
+        product: merge(runs.product, phase.batch),
+      };
+    };
+
+    const logLinesBefore = countLines(productLog);
+    const single = await measure(SINGLE);
+    const batched = await measure(BATCHED);
+    const logLines = countLines(productLog) - logLinesBefore;
+    const loadAfter = loadavg()[0];
+
+    const exitCode = await stopChild(product.child);
+    await stopChild(baseline.child);
+    const stats = JSON.parse(
+      cli(['stats', '--site', site, '--from', today(-1), '--to', today(1), '--json'], env),
+    );
+    const acknowledged = single.product.acked_events_total + batched.product.acked_events_total;
+    const ratio = single.product.events_per_s / single.baseline.events_per_s;
+    const batchedRatio = batched.product.events_per_s / batched.baseline.events_per_s;
+    const round3 = (x) => Math.round(x * 1000) / 1000;
+
+    console.log(
+      `LightTrail ingest benchmark: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), ` +
+        `node ${process.version}, ${CONCURRENCY} keep-alive HTTPS connections on 127.0.0.1, ` +
+        `load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after`,
+    );
+    console.log(
+      `${'phase'.padEnd(30)}  ${'events/s'.padStart(8)}  ${'req/s'.padStart(8)}  ` +
+        `${'p50 ms'.padStart(7)}  ${'p99 ms'.padStart(7)}  ${'srv %'.padStart(6)}  ` +
+        `${'gen %'.padStart(6)}  statuses`,
+    );
+    console.log(row('baseline, 1 event/request', single.baseline));
+    console.log(row('lighttrail, 1 event/request', single.product));
+    console.log(row(`baseline, ${BATCHED.batch} events/request`, batched.baseline));
+    console.log(row(`lighttrail, ${BATCHED.batch} events/request`, batched.product));
+    console.log(
+      `ratio ${ratio.toFixed(2)} (batched ${batchedRatio.toFixed(2)}); product log lines ` +
+        `${logLines}; SIGTERM exit ${exitCode}; pageviews stored ${stats.totals.pageviews}, ` +
+        `acknowledged ${acknowledged}`,
+    );
+
+    console.log(
+      JSON.stringify({
+        events_per_s: single.product.events_per_s,
+        p50_ms: single.product.p50_ms,
+        p99_ms: single.product.p99_ms,
+        baseline_events_per_s: single.baseline.events_per_s,
+        ratio: round3(ratio),
+        baseline_p50_ms: single.baseline.p50_ms,
+        baseline_p99_ms: single.baseline.p99_ms,
+        batch: BATCHED.batch,
+        batched_events_per_s: batched.product.events_per_s,
+        batched_p50_ms: batched.product.p50_ms,
+        batched_p99_ms: batched.product.p99_ms,
+        batched_baseline_events_per_s: batched.baseline.events_per_s,
+        batched_ratio: round3(batchedRatio),
+        server_cpu_pct: single.product.server_cpu_pct,
+        baseline_cpu_pct: single.baseline.server_cpu_pct,
+        loadgen_cpu_pct: single.product.client_cpu_pct,
+        concurrency: CONCURRENCY,
+        cpus: cpus().length,
+        loadavg_before: round3(loadBefore),
+        loadavg_after: round3(loadAfter),
+        durable_check: stats.totals.pageviews === acknowledged && exitCode === 0,
+      }),
+    );
+  } finally {
+    cleanup();
+  }
+}
+
+await main();

@@ -1,0 +1,200 @@
+// Load generator for bench/ingest.mjs, run as its own process so its CPU is not the server's.
+//
+// Closed loop: `concurrency` keep-alive HTTPS connections, each sending its next request as soon
+// as the previous answer is read. Requests answered during the warm-up are not counted; the
+// measured window is fixed in time and the whole run is capped in requests. It connects to
+// loopback only and verifies the server's certificate against the CA file it is given.
+//
+// Usage: node bench/load.mjs '<json options>'   (prints one JSON line of results)
+import { readFileSync } from 'node:fs';
+import { Agent, request } from 'node:https';
+import { performance } from 'node:perf_hooks';
+
+const LOOPBACK = new Set(['127.0.0.1', '[::1]']);
+
+const USER_AGENTS = [
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36',
+  'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15',
+  'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1',
+  'Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0',
+  'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Mobile Safari/537.36',
+];
+
+const PAGES = [
+  '/',
+  '/services/cardiology',
+  '/services/imaging',
+  '/locations/main-street',
+  '/doctors/find-a-doctor',
+  '/patients/billing',
+  '/careers',
+  '/blog/flu-season-tips',
+];
+
+const REFERRERS = [
+  '',
+  'https://www.google.com/',
+  'https://www.bing.com/',
+  'https://duckduckgo.com/',
+];
+
+/** A pageview shaped like the browser tracker's (tracker/src/types.ts), on a site page. */
+function pageview(host, i) {
+  const page = PAGES[i % PAGES.length];
+
+  return {
+    type: 'pageview',
+    url: `https://${host}${page}?ref=nav&utm_source=newsletter&utm_medium=email`,
+    referrer: REFERRERS[i % REFERRERS.length],
+    title: `Clinic page ${i % PAGES.length}`,
+    screen: 1280 + (i % 3) * 160,
+    lang: 'en-US',
+  };
+}
+
+/** A small pool of distinct bodies built once, so building bodies costs the client nothing. */
+function bodies(site, host, batch) {
+  const pool = [];
+  for (let n = 0; n < 64; n++) {
+    const events = Array.from({ length: batch }, (_, k) => pageview(host, n * batch + k));
+    pool.push(Buffer.from(JSON.stringify({ site, events })));
+  }
+
+  return pool;
+}
+
+/** Nearest-rank percentile of a sorted sample, in milliseconds. */
+function percentile(sorted, p) {
+  if (sorted.length === 0) return null;
+
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+
+  return Math.round(sorted[rank] * 1000) / 1000;
+}
+
+/** CPU seconds a process used so far (all its threads), from /proc; null off Linux. */
+function processCpuSeconds(pid, ticksPerSecond) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+
+    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+  } catch {
+    return null;
+  }
+}
+
+function send(agent, target, ca, body, userAgent) {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    const req = request(
+      {
+        agent,
+        host: target.hostname.replace(/^\[|\]$/g, ''),
+        port: target.port,
+        servername: 'localhost',
+        ca,
+        method: 'POST',
+        path: target.pathname,
+        headers: {
+          'Content-Type': 'text/plain;charset=UTF-8',
+          'Content-Length': body.length,
+          'User-Agent': userAgent,
+          Origin: `https://localhost`,
+          Accept: '*/*',
+        },
+      },
+      (res) => {
+        res.on('data', () => undefined);
+        res.on('end', () => resolve({ status: res.statusCode, ms: performance.now() - started }));
+        res.on('error', () => resolve({ status: 0, ms: performance.now() - started }));
+      },
+    );
+    req.on('error', () => resolve({ status: 0, ms: performance.now() - started }));
+    req.end(body);
+  });
+}
+
+async function main() {
+  const options = JSON.parse(process.argv[2] ?? '{}');
+  const target = new URL(options.url);
+  if (!LOOPBACK.has(target.hostname)) throw new Error('the load generator only targets loopback');
+
+  const ca = readFileSync(options.caFile);
+  const agent = new Agent({ keepAlive: true, maxSockets: options.concurrency });
+  const pool = bodies(options.site, 'localhost', options.batch);
+  const latencies = new Float64Array(options.maxRequests);
+  const statuses = {};
+  let measured = 0;
+  let sent = 0;
+  let okTotal = 0;
+
+  const begin = performance.now();
+  const windowStart = begin + options.warmupMs;
+  const windowEnd = windowStart + options.durationMs;
+  let cpuAtStart = null;
+  let clientAtStart = null;
+  const sampleStart = setTimeout(() => {
+    cpuAtStart = processCpuSeconds(options.serverPid, options.ticksPerSecond);
+    clientAtStart = process.cpuUsage();
+  }, options.warmupMs);
+
+  async function loop(worker) {
+    let i = worker;
+    while (performance.now() < windowEnd && sent < options.maxRequests) {
+      sent++;
+      const startedAt = performance.now();
+      const body = pool[i % pool.length];
+      const userAgent = USER_AGENTS[(i + worker) % USER_AGENTS.length];
+      const { status, ms } = await send(agent, target, ca, body, userAgent);
+      i += options.concurrency;
+      if (status === 200) okTotal++;
+      const endedAt = startedAt + ms;
+      if (startedAt < windowStart || endedAt > windowEnd) continue;
+
+      statuses[status] = (statuses[status] ?? 0) + 1;
+      if (status === 200) latencies[measured++] = ms;
+    }
+  }
+
+  const workers = Array.from({ length: options.concurrency }, (_, w) => loop(w));
+  await new Promise((resolve) => setTimeout(resolve, options.warmupMs + options.durationMs));
+  const serverCpu = processCpuSeconds(options.serverPid, options.ticksPerSecond);
+  const clientCpu = clientAtStart === null ? null : process.cpuUsage(clientAtStart);
+  await Promise.all(workers);
+  clearTimeout(sampleStart);
+  agent.destroy();
+
+  const seconds = options.durationMs / 1000;
+  const sorted = latencies.slice(0, measured).sort();
+  const result = {
+    requests_per_s: Math.round(measured / seconds),
+    events_per_s: Math.round((measured * options.batch) / seconds),
+    p50_ms: percentile(sorted, 50),
+    p90_ms: percentile(sorted, 90),
+    p99_ms: percentile(sorted, 99),
+    max_ms: percentile(sorted, 100),
+    ok_requests: measured,
+    statuses,
+    server_cpu_s: serverCpu === null || cpuAtStart === null ? null : serverCpu - cpuAtStart,
+    client_cpu_s: clientCpu === null ? null : (clientCpu.user + clientCpu.system) / 1e6,
+    server_cpu_pct:
+      serverCpu === null || cpuAtStart === null
+        ? null
+        : Math.round(((serverCpu - cpuAtStart) / seconds) * 100),
+    client_cpu_pct:
+      clientCpu === null
+        ? null
+        : Math.round(((clientCpu.user + clientCpu.system) / 1e6 / seconds) * 100),
+    sent_total: sent,
+    // Raw per-request latencies (ms), for a caller that merges several rounds.
+    ...(options.raw
+      ? { latencies_ms: Array.from(sorted, (ms) => Math.round(ms * 1000) / 1000) }
+      : {}),
+    // Every 200 of the run, warm-up included: what the server acknowledged as stored.
+    acked_events_total: okTotal * options.batch,
+  };
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+await main();

@@ -8,9 +8,11 @@ const SENSITIVE_KEY =
   /pass(word)?|secret|token|api[-_]?key|authorization|cookie|session|^key$|master|salt|^ip$|address|query|body|email|phone|referr?er|user[-_]?agent/i;
 
 const IPV4 = /\b(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}\b/g;
-// Two or more hex groups joined by colons, with an optional embedded IPv4 tail.
-const IPV6 =
-  /\b(?:[0-9a-f]{1,4}:){2,7}(?::|[0-9a-f]{1,4})|::(?:[0-9a-f]{1,4}:){0,6}[0-9a-f]{1,4}\b/gi;
+// IPv6 in full (exactly eight groups) or compressed (`::`) form. Runs of colon-separated pairs
+// that are neither, such as times (10:05:03) or certificate fingerprints, are left alone.
+const IPV6_FULL = /(?<![\w:])(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}(?![\w:])/gi;
+const IPV6_SHORT =
+  /(?<![\w:])(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6})?::(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6})?(?::(?:\d{1,3}\.){3}\d{1,3})?(?![\w:.])/gi;
 const EMAIL = /[\w.+-]+(?:@|%40)[\w-]+(?:\.[\w-]+)+/gi;
 const QUERY = /\?[^\s"']*/g;
 const BEARER = /\b(bearer|basic)\s+[\w.~+/=-]+/gi;
@@ -22,8 +24,9 @@ export function redactText(text: string): string {
     .replace(BEARER, `$1 ${REDACTED}`)
     .replace(QUERY, `?${REDACTED}`)
     .replace(EMAIL, REDACTED)
-    .replace(IPV4, REDACTED)
-    .replace(IPV6, REDACTED);
+    .replace(IPV6_FULL, REDACTED)
+    .replace(IPV6_SHORT, (match) => (match === '::' ? match : REDACTED))
+    .replace(IPV4, REDACTED);
 }
 
 export function isSensitiveKey(key: string): boolean {

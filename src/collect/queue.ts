@@ -94,7 +94,9 @@ export class IngestQueue {
     const size = events.length + filtered.length;
     if (this.depth + size > this.options.maxDepth) {
       return Promise.reject(
-        new RequestError('ERR_QUEUE_FULL', 503, 'ingest queue is full; retry shortly'),
+        new RequestError('ERR_QUEUE_FULL', 503, 'ingest queue is full; retry shortly', undefined, {
+          'Retry-After': '1',
+        }),
       );
     }
 
@@ -227,7 +229,15 @@ function settle(items: Pending[], result: BatchResult | undefined, logger: Logge
     logger.error('ingest.commit_failed', { code, events: items.length });
     for (const item of items) {
       item.reject(
-        new RequestError('ERR_STORE_UNAVAILABLE', 503, 'events could not be stored; retry'),
+        new RequestError(
+          'ERR_STORE_UNAVAILABLE',
+          503,
+          'events could not be stored; retry',
+          undefined,
+          {
+            'Retry-After': '2',
+          },
+        ),
       );
     }
 
@@ -242,5 +252,13 @@ function settle(items: Pending[], result: BatchResult | undefined, logger: Logge
 function asServiceError(error: unknown): Error {
   if (error instanceof LightTrailError) return error;
 
-  return new RequestError('ERR_STORE_UNAVAILABLE', 503, 'events could not be stored; retry', error);
+  return new RequestError(
+    'ERR_STORE_UNAVAILABLE',
+    503,
+    'events could not be stored; retry',
+    error,
+    {
+      'Retry-After': '2',
+    },
+  );
 }

@@ -1,0 +1,79 @@
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { startProduct, type Product } from '../helpers/product.js';
+
+describe('collect under pressure', () => {
+  let product: Product | undefined;
+
+  afterEach(async () => {
+    await product?.close();
+    product = undefined;
+  });
+
+  const batch = (siteId: string, size: number, path: string) =>
+    JSON.stringify({
+      site: siteId,
+      events: Array.from({ length: size }, () => ({
+        type: 'pageview',
+        url: `https://localhost${path}`,
+      })),
+    });
+
+  async function stored(p: Product, path: string): Promise<number> {
+    const db = await p.tenantDb();
+    try {
+      return (
+        db.prepare('SELECT count(*) AS n FROM events WHERE path = ?').get(path) as { n: number }
+      ).n;
+    } finally {
+      db.close();
+    }
+  }
+
+  it('limits each client with a token bucket: 429 with Retry-After, nothing stored', async () => {
+    product = await startProduct({
+      env: { LIGHTTRAIL_RATE_LIMIT: '1', LIGHTTRAIL_RATE_BURST: '3' },
+    });
+
+    expect((await product.post(batch(product.siteId, 3, '/burst'))).status).toBe(200);
+    const refused = await product.post(batch(product.siteId, 1, '/over'));
+
+    expect(refused.status).toBe(429);
+    expect(refused.headers['retry-after']).toBe('1');
+    expect(refused.json()).toMatchObject({ error: { code: 'ERR_RATE_LIMITED' } });
+    expect(await stored(product, '/burst')).toBe(3);
+    expect(await stored(product, '/over')).toBe(0);
+  });
+
+  it('answers 503 with Retry-After when the queue is full instead of dropping events', async () => {
+    product = await startProduct({ env: { LIGHTTRAIL_QUEUE_MAX: '10' } });
+
+    const refused = await product.post(batch(product.siteId, 11, '/flood'));
+
+    expect(refused.status).toBe(503);
+    expect(refused.headers['retry-after']).toBe('1');
+    expect(refused.json()).toMatchObject({ error: { code: 'ERR_QUEUE_FULL' } });
+    expect(await stored(product, '/flood')).toBe(0);
+
+    // The queue itself keeps working: what fits is accepted and stored.
+    expect((await product.post(batch(product.siteId, 10, '/fits'))).status).toBe(200);
+    expect(await stored(product, '/fits')).toBe(10);
+  });
+
+  it('acknowledges concurrent requests only after their events are on disk', async () => {
+    product = await startProduct();
+    const p = product;
+
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => p.post(batch(p.siteId, 5, `/c/${'x'.repeat(i % 5)}`))),
+    );
+
+    expect(answers.every((res) => res.status === 200)).toBe(true);
+    const db = await p.tenantDb();
+    const total = (
+      db.prepare(`SELECT count(*) AS n FROM events WHERE path LIKE '/c/%'`).get() as { n: number }
+    ).n;
+    db.close();
+    expect(total).toBe(200);
+  });
+});

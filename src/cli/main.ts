@@ -1,4 +1,5 @@
 import { LightTrailError } from '../errors.js';
+import { redactText } from '../log/redact.js';
 import { apikey } from './apikey.js';
 import type { Command } from './command.js';
 import { doctor } from './doctor.js';
@@ -61,7 +62,7 @@ export async function run(argv: string[]): Promise<number> {
     return await command.run(rest);
   } catch (error) {
     if (error instanceof LightTrailError) {
-      process.stderr.write(`lighttrail: ${error.code}: ${error.message}\n`);
+      process.stderr.write(`lighttrail: ${error.code}: ${redactText(error.message)}\n`);
 
       return error.code === 'ERR_USAGE' || error.code.startsWith('ERR_CONFIG') ? 2 : 1;
     }

@@ -134,11 +134,6 @@ export class Collector {
     return { stored: events.length, filtered: filtered.length, allowOrigin };
   }
 
-  /** The site's allowed origin for a CORS preflight, or null. */
-  preflight(siteOrigin: string | undefined): string | null {
-    return siteOrigin !== undefined && /^https?:\/\/[^/]+$/i.test(siteOrigin) ? siteOrigin : null;
-  }
-
   private site(id: string): Site | undefined {
     const cached = this.sites.get(id);
     const now = Date.now();

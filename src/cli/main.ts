@@ -62,7 +62,7 @@ export async function run(argv: string[]): Promise<number> {
     return await command.run(rest);
   } catch (error) {
     if (error instanceof LightTrailError) {
-      process.stderr.write(`lighttrail: ${error.code}: ${redactText(error.message)}\n`);
+      process.stderr.write(`lighttrail: ${error.code}: ${error.message}\n`);
 
       return error.code === 'ERR_USAGE' || error.code.startsWith('ERR_CONFIG') ? 2 : 1;
     }

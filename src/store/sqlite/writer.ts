@@ -44,7 +44,7 @@ export class TenantWriter {
 
   constructor(private readonly db: Db) {
     this.insertEvent = db.prepare(`
-      INSERT OR IGNORE INTO events (site_id, ts, day, type, name, hostname, path, query, title,
+      INSERT INTO events (site_id, ts, day, type, name, hostname, path, query, title,
         href, referrer_host, referrer_domain, channel, utm_source, utm_medium, utm_campaign,
         utm_term, utm_content, click_id, country, region, city, browser, browser_version, os,
         device, props, engagement_ms, scroll_depth, visitor_id, session_id, flags, origin,
@@ -52,7 +52,8 @@ export class TenantWriter {
       VALUES (@siteId, @ts, @day, @type, @name, @hostname, @path, @query, @title, @href,
         @referrerHost, @referrerDomain, @channel, @utmSource, @utmMedium, @utmCampaign, @utmTerm,
         @utmContent, @clickId, @country, @region, @city, @browser, @browserVersion, @os, @device,
-        @props, @engagementMs, @scrollDepth, @visitorId, @sessionId, @flags, @origin, @dedupeKey)`);
+        @props, @engagementMs, @scrollDepth, @visitorId, @sessionId, @flags, @origin, @dedupeKey)
+      ON CONFLICT (dedupe_key) DO NOTHING`);
     this.findSession = db.prepare(`
       SELECT id, visitor_id AS visitorId, started_at AS startedAt, last_at AS lastAt
       FROM sessions WHERE site_id = ? AND visitor_id = ? ORDER BY last_at DESC LIMIT 1`);

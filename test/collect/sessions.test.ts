@@ -1,0 +1,189 @@
+import { randomBytes } from 'node:crypto';
+
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+import { DailySalts } from '../../src/collect/salts.js';
+import { LocalKeyProvider } from '../../src/crypto/local-provider.js';
+import type { EnrichedEvent } from '../../src/domain/event.js';
+import { DEFAULT_SITE_SETTINGS } from '../../src/domain/site.js';
+import { visitorId } from '../../src/enrich/visitor.js';
+import { SqliteControlStore } from '../../src/store/sqlite/control.js';
+import type { Db } from '../../src/store/sqlite/open.js';
+import { openTenantDb } from '../../src/store/sqlite/tenant.js';
+import { TenantWriter } from '../../src/store/sqlite/writer.js';
+import { tempDir } from '../helpers/temp.js';
+
+const IP = '198.51.100.23';
+const UA = 'Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0';
+const MINUTE = 60_000;
+
+describe('cookieless sessions and daily salts', () => {
+  let cleanup: () => void;
+  let control: SqliteControlStore;
+  let db: Db;
+  let writer: TenantWriter;
+  let salts: DailySalts;
+  let siteId: string;
+
+  beforeEach(async () => {
+    const temp = tempDir();
+    cleanup = temp.cleanup;
+    control = await SqliteControlStore.open(
+      temp.dir,
+      LocalKeyProvider.fromKey(randomBytes(32).toString('hex')),
+    );
+    const tenant = await control.createTenant('Clinic A', 'test');
+    siteId = control.createSite(
+      tenant.id,
+      'site',
+      { ...DEFAULT_SITE_SETTINGS, domains: ['a.example'] },
+      'test',
+    ).id;
+    db = await openTenantDb(control, tenant.id);
+    writer = new TenantWriter(db);
+    salts = new DailySalts(control);
+  });
+
+  afterEach(() => {
+    db.close();
+    control.close();
+    cleanup();
+  });
+
+  async function pageview(
+    ts: number,
+    path: string,
+    type: EnrichedEvent['type'] = 'pageview',
+  ): Promise<EnrichedEvent> {
+    const { salt, previous } = await salts.forTime(ts);
+
+    return {
+      siteId,
+      ts,
+      day: new Date(ts).toISOString().slice(0, 10),
+      type,
+      name: null,
+      hostname: 'a.example',
+      path,
+      query: '',
+      title: null,
+      href: null,
+      referrerHost: null,
+      referrerDomain: null,
+      channel: 'Direct',
+      utmSource: null,
+      utmMedium: null,
+      utmCampaign: null,
+      utmTerm: null,
+      utmContent: null,
+      clickId: null,
+      country: null,
+      region: null,
+      city: null,
+      browser: 'Firefox',
+      browserVersion: '133',
+      os: 'Linux',
+      device: 'desktop',
+      props: null,
+      engagementMs: null,
+      scrollDepth: null,
+      visitorId: visitorId(salt, siteId, IP, UA),
+      previousVisitorId: previous === null ? null : visitorId(previous, siteId, IP, UA),
+      flags: '',
+      origin: 'tracker',
+      dedupeKey: null,
+    };
+  }
+
+  const sessions = () =>
+    db.prepare('SELECT * FROM sessions ORDER BY started_at').all() as Array<
+      Record<string, unknown>
+    >;
+
+  it('ends a session after 30 minutes of inactivity and keeps entry, exit, pageviews and bounce', async () => {
+    const t0 = Date.parse('2026-12-03T10:00:00Z');
+    writer.commit(
+      [
+        await pageview(t0, '/'),
+        await pageview(t0 + 10 * MINUTE, '/doctors'),
+        await pageview(t0 + 39 * MINUTE, '/contact'),
+      ],
+      [],
+    );
+    writer.commit([await pageview(t0 + 70 * MINUTE, '/')], []);
+
+    expect(
+      sessions().map((s) => [
+        s.entry_path,
+        s.exit_path,
+        s.pageviews,
+        (s.last_at as number) - (s.started_at as number),
+      ]),
+    ).toEqual([
+      ['/', '/contact', 3, 39 * MINUTE],
+      ['/', '/', 1, 0],
+    ]);
+  });
+
+  it('a session that crosses midnight UTC stays one session although the daily salt changed', async () => {
+    const beforeMidnight = Date.parse('2026-12-03T23:50:00Z');
+    const afterMidnight = Date.parse('2026-12-04T00:10:00Z');
+    const late = await pageview(beforeMidnight, '/late');
+    const early = await pageview(afterMidnight, '/early');
+    expect(early.visitorId).not.toBe(late.visitorId);
+    expect(early.previousVisitorId).toBe(late.visitorId);
+
+    writer.commit([late], []);
+    writer.commit([early], []);
+
+    expect(sessions()).toHaveLength(1);
+    expect(sessions()[0]).toMatchObject({ entry_path: '/late', exit_path: '/early', pageviews: 2 });
+    const visitors = db.prepare('SELECT DISTINCT visitor_id FROM events').all();
+    expect(visitors).toHaveLength(1);
+  });
+
+  it('does not bridge midnight for a gap longer than 30 minutes', async () => {
+    writer.commit([await pageview(Date.parse('2026-12-03T23:20:00Z'), '/a')], []);
+    writer.commit([await pageview(Date.parse('2026-12-04T00:05:00Z'), '/b')], []);
+
+    expect(sessions()).toHaveLength(2);
+  });
+
+  it('destroys salts two days old, after which an old visitor id cannot be recomputed', async () => {
+    const now = Date.parse('2026-12-04T12:00:00Z');
+    const old = await salts.forTime(Date.parse('2026-12-01T12:00:00Z'));
+    await salts.forTime(Date.parse('2026-12-03T12:00:00Z'));
+    await salts.forTime(now);
+
+    expect(salts.rotate(now)).toBe(1);
+
+    expect(await control.daySalt('2026-12-01', false)).toBeUndefined();
+    expect(await control.daySalt('2026-12-03', false)).toBeInstanceOf(Buffer);
+    const fresh = new DailySalts(control);
+    const again = await fresh.forTime(Date.parse('2026-12-01T12:00:00Z'));
+    expect(again.salt.equals(old.salt)).toBe(false);
+    expect(control.listSystemEvents({ type: 'salts.destroyed' })).toEqual([
+      expect.objectContaining({ actor: 'system', detail: { count: 1, before: '2026-12-03' } }),
+    ]);
+  });
+
+  it('stores nothing twice for a repeated dedupe key, and a rolled-back batch leaves no session', async () => {
+    const event = {
+      ...(await pageview(Date.parse('2026-12-03T09:00:00Z'), '/once')),
+      dedupeKey: 'k1',
+    };
+    expect(writer.commit([event], []).inserted).toBe(1);
+    expect(writer.commit([event], [])).toMatchObject({ inserted: 0, duplicates: 1 });
+
+    const broken = {
+      ...(await pageview(Date.parse('2026-12-03T15:00:00Z'), '/x')),
+      type: null as unknown as 'pageview',
+    };
+    const good = await pageview(Date.parse('2026-12-03T15:00:00Z'), '/y');
+    expect(() => writer.commit([good, broken], [])).toThrow();
+    expect(db.prepare(`SELECT count(*) AS n FROM events WHERE path IN ('/x', '/y')`).get()).toEqual(
+      { n: 0 },
+    );
+    expect(sessions()).toHaveLength(1);
+  });
+});

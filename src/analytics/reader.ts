@@ -1,9 +1,7 @@
 import { addDays, dayIn, isDay } from '../domain/time.js';
 import { RequestError } from '../errors.js';
-import type { Db } from '../store/sqlite/open.js';
-import { openTenantDb } from '../store/sqlite/tenant.js';
-import type { ControlStore } from '../store/types.js';
-import { queryStats, type Stats } from './stats.js';
+import type { Stats } from '../domain/stats.js';
+import type { ControlStore, TenantStore } from '../store/types.js';
 
 /** Longest range one request may ask for. */
 export const MAX_RANGE_DAYS = 731;
@@ -13,7 +11,7 @@ export const MAX_RANGE_DAYS = 731;
  * tenant. Reads run alongside the writer thread thanks to WAL.
  */
 export class StatsReader {
-  private readonly connections = new Map<string, Db>();
+  private readonly connections = new Map<string, TenantStore>();
 
   constructor(private readonly control: ControlStore) {}
 
@@ -22,9 +20,9 @@ export class StatsReader {
     if (site === undefined) throw new RequestError('ERR_NOT_FOUND', 404, 'not found');
 
     const { from, to } = resolveRange(range, site.settings.timeZone);
-    const db = await this.connection(site.tenantId);
+    const store = await this.connection(site.tenantId);
 
-    return queryStats(db, { siteId, from, to });
+    return store.stats({ siteId, from, to });
   }
 
   forget(tenantId: string): void {
@@ -33,18 +31,18 @@ export class StatsReader {
   }
 
   close(): void {
-    for (const db of this.connections.values()) db.close();
+    for (const store of this.connections.values()) store.close();
     this.connections.clear();
   }
 
-  private async connection(tenantId: string): Promise<Db> {
+  private async connection(tenantId: string): Promise<TenantStore> {
     const known = this.connections.get(tenantId);
     if (known !== undefined) return known;
 
-    const db = await openTenantDb(this.control, tenantId);
-    this.connections.set(tenantId, db);
+    const store = await this.control.openTenant(tenantId);
+    this.connections.set(tenantId, store);
 
-    return db;
+    return store;
   }
 }
 

@@ -4,7 +4,6 @@ import { importLog } from '../collect/import/run.js';
 import { createProgressBar } from '../collect/import/progress.js';
 import { isLogFormat, LOG_FORMATS } from '../collect/import/parse.js';
 import { EphemeralSalts } from '../collect/salts.js';
-import { openTenantDb } from '../store/sqlite/tenant.js';
 import { parse, usage, type Command } from './command.js';
 import { openContext, out } from './context.js';
 import { createPipeline } from '../server/lighttrail.js';
@@ -42,7 +41,7 @@ in the log are used in memory for geography and visitor counting, never stored.`
       throw usage(`no site ${values.site}`);
     }
 
-    const tenantDb = await openTenantDb(context.control, site.tenantId);
+    const tenant = await context.control.openTenant(site.tenantId);
     const { enricher, queue } = await createPipeline(context, new EphemeralSalts());
     const size = (() => {
       try {
@@ -60,7 +59,7 @@ in the log are used in memory for geography and visitor counting, never stored.`
         format: values.format,
         queue,
         enricher,
-        tenantDb,
+        tenant,
         onProgress: (read, _total, lines) => bar.update(read, lines),
       });
       bar.done();
@@ -88,7 +87,7 @@ in the log are used in memory for geography and visitor counting, never stored.`
       return 0;
     } finally {
       await queue.close();
-      tenantDb.close();
+      tenant.close();
       context.control.close();
     }
   },

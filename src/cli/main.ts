@@ -67,9 +67,9 @@ export async function run(argv: string[]): Promise<number> {
       return error.code === 'ERR_USAGE' || error.code.startsWith('ERR_CONFIG') ? 2 : 1;
     }
 
-    process.stderr.write(
-      `lighttrail: ERR_INTERNAL: ${(error as Error).message ?? 'unexpected failure'}\n`,
-    );
+    // An unexpected error's text may quote input (a log line, a URL): it passes redaction.
+    const message = redactText(String((error as Error)?.message ?? 'unexpected failure'));
+    process.stderr.write(`lighttrail: ERR_INTERNAL: ${message}\n`);
 
     return 1;
   }

@@ -1,4 +1,3 @@
-import { openTenantDb } from '../store/sqlite/tenant.js';
 import { parse, type Command } from './command.js';
 import { openContext, out } from './context.js';
 
@@ -19,7 +18,7 @@ each step in its own transaction. Safe to run repeatedly; \`start\` runs it too.
       let count = 0;
       for (const tenant of control.listTenants()) {
         if (tenant.deletedAt !== null) continue;
-        (await openTenantDb(control, tenant.id)).close();
+        (await control.openTenant(tenant.id)).close();
         count += 1;
       }
 

@@ -1,4 +1,4 @@
-import type { Breakdown, Stats } from '../analytics/stats.js';
+import type { Breakdown, Stats } from '../domain/stats.js';
 import { StatsReader } from '../analytics/reader.js';
 import { parse, usage, type Command } from './command.js';
 import { openContext, out } from './context.js';

@@ -9,7 +9,7 @@ import { pageHostname } from '../enrich/url.js';
 import { RequestError } from '../errors.js';
 import type { ControlStore } from '../store/types.js';
 import type { Enricher } from './enricher.js';
-import type { IngestQueue } from './queue.js';
+import type { EventSink } from '../store/types.js';
 import type { RateLimiter } from './rate-limit.js';
 import { parsePayload } from './schema.js';
 
@@ -30,7 +30,7 @@ export interface CollectResult {
 
 export interface CollectorOptions {
   control: ControlStore;
-  queue: IngestQueue;
+  queue: EventSink;
   enricher: Enricher;
   limiter: RateLimiter;
   proxies: ProxyMatcher;

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { StatsReader } from '../analytics/reader.js';
 import { Collector } from '../collect/collector.js';
 import { Enricher } from '../collect/enricher.js';
-import { IngestQueue, type QueueObserver } from '../collect/queue.js';
+
 import { RateLimiter } from '../collect/rate-limit.js';
 import { DailySalts, type VisitorSalts } from '../collect/salts.js';
 import type { Config } from '../config/settings.js';
@@ -12,8 +12,8 @@ import { createProxyMatcher } from '../enrich/client-ip.js';
 import { openGeo } from '../enrich/geo.js';
 import { createSpamReferrerList } from '../enrich/spam-referrers.js';
 import type { Logger } from '../log/logger.js';
-import { openTenantDb } from '../store/sqlite/tenant.js';
-import type { ControlStore } from '../store/types.js';
+import { IngestQueue } from '../store/sqlite/queue.js';
+import type { ControlStore, EventSink, QueueObserver } from '../store/types.js';
 import { createServer, type LightTrailServer } from './app.js';
 import { loadOrCreateCertificate, type CertificateMaterial } from './certificate.js';
 import { createMetricsRegistry, type MetricsRegistry } from './metrics.js';
@@ -30,7 +30,7 @@ async function checkTenantFiles(control: ControlStore): Promise<void> {
     if (tenant.deletedAt !== null) continue;
 
     try {
-      (await openTenantDb(control, tenant.id)).close();
+      (await control.openTenant(tenant.id)).close();
     } catch (error) {
       if (error instanceof LightTrailError && error.code === 'ERR_DB_KEY') {
         // The key unwrapped under the master key, so the file itself is damaged.
@@ -44,7 +44,7 @@ async function checkTenantFiles(control: ControlStore): Promise<void> {
 
 export interface PipelineParts {
   enricher: Enricher;
-  queue: IngestQueue;
+  queue: EventSink;
 }
 
 /** The collection pipeline's parts, shared by the server and the log import. */
@@ -71,7 +71,7 @@ export interface LightTrail {
   server: LightTrailServer;
   tls: CertificateMaterial;
   metrics: MetricsRegistry;
-  queue: IngestQueue;
+  queue: EventSink;
   listen(): Promise<{ port: number; metricsPort: number | undefined }>;
   /** Drains requests, commits queued events, closes readers; the control store stays open. */
   close(): Promise<void>;

@@ -1,4 +1,6 @@
+import type { EnrichedEvent, FilteredHit } from '../domain/event.js';
 import type { Site, SiteSettings } from '../domain/site.js';
+import type { Stats, StatsQuery } from '../domain/stats.js';
 
 export type Role = 'owner' | 'admin' | 'analyst' | 'viewer';
 
@@ -78,6 +80,38 @@ export interface ControlStore {
   /** Destroys salts of days before `keepFromDay`; returns how many were destroyed. */
   destroySaltsBefore(keepFromDay: string): number;
 
+  /** Opens the tenant's own store (migrating it); the caller closes it. */
+  openTenant(tenantId: string): Promise<TenantStore>;
   tenantFile(tenantId: string): string;
   close(): void;
+}
+
+/** One tenant's data, read side. Each backend keeps a tenant's rows apart by its own means. */
+export interface TenantStore {
+  stats(query: StatsQuery): Stats;
+  /** The secret behind import deduplication keys, created on first use, kept in this store. */
+  importKey(): Buffer;
+  close(): void;
+}
+
+export interface QueueObserver {
+  depth(events: number): void;
+  commit(events: number, seconds: number): void;
+}
+
+/**
+ * Where enriched events go. `enqueue` resolves only once the events are durably committed and
+ * refuses at once (503) when too much waits.
+ */
+export interface EventSink {
+  readonly depth: number;
+  enqueue(
+    tenantId: string,
+    events: EnrichedEvent[],
+    filtered?: FilteredHit[],
+  ): Promise<{ inserted: number; duplicates: number }>;
+  drain(): Promise<void>;
+  /** Drops any open handle on a tenant's data (after a rekey or a deletion). */
+  forget(tenantId: string): Promise<void>;
+  close(): Promise<void>;
 }

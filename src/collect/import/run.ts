@@ -1,12 +1,11 @@
-import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { statSync } from 'node:fs';
 
 import type { EnrichedEvent, FilteredHit } from '../../domain/event.js';
 import type { Site } from '../../domain/site.js';
 import { parseIp, isNonPublic } from '../../enrich/ip.js';
-import type { Db } from '../../store/sqlite/open.js';
 import type { Enricher } from '../enricher.js';
-import type { IngestQueue } from '../queue.js';
+import type { EventSink, TenantStore } from '../../store/types.js';
 import { classifyRecord, type SkipReason } from './classify.js';
 import type { LogFormat, LogRecord } from './parse.js';
 import { readLog } from './read.js';
@@ -26,10 +25,10 @@ export interface ImportOptions {
   site: Site;
   file: string;
   format: LogFormat;
-  queue: IngestQueue;
+  queue: EventSink;
   enricher: Enricher;
-  /** The tenant's database, for the import deduplication key kept in its meta table. */
-  tenantDb: Db;
+  /** The tenant's store, which keeps the import deduplication key. */
+  tenant: TenantStore;
   onProgress?(bytesRead: number, totalBytes: number, lines: number): void;
 }
 
@@ -44,7 +43,7 @@ const MAX_PENDING = 4;
  */
 export async function importLog(options: ImportOptions): Promise<ImportReport> {
   const { site, enricher, queue } = options;
-  const dedupeSecret = importSecret(options.tenantDb);
+  const dedupeSecret = options.tenant.importKey();
   const host =
     site.settings.domains.find((domain) => !domain.startsWith('*.')) ??
     site.settings.domains[0]?.slice(2) ??
@@ -139,19 +138,6 @@ function hostOf(record: LogRecord): string | null {
   if (record.host === null) return null;
 
   return record.host.toLowerCase().replace(/:\d+$/, '');
-}
-
-/** The import key: random, kept in the tenant's own encrypted file, never shown. */
-function importSecret(db: Db): Buffer {
-  const row = db.prepare(`SELECT value FROM meta WHERE key = 'import_dedupe_key'`).get() as
-    { value: Buffer } | undefined;
-  if (row !== undefined) return row.value;
-
-  db.prepare(`INSERT OR IGNORE INTO meta (key, value) VALUES ('import_dedupe_key', ?)`).run(
-    randomBytes(32),
-  );
-
-  return importSecret(db);
 }
 
 function lineKey(

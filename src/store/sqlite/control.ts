@@ -13,11 +13,13 @@ import type {
   Role,
   SystemEvent,
   Tenant,
+  TenantStore,
   User,
 } from '../types.js';
 import { migrate } from './migrate.js';
 import { openEncrypted, rekey, type Db } from './open.js';
 import { CONTROL_MIGRATIONS, TENANT_MIGRATIONS } from './schema.js';
+import { openTenantDb, SqliteTenantStore } from './tenant.js';
 
 interface KeyringFile {
   format: 1;
@@ -516,6 +518,10 @@ export class SqliteControlStore implements ControlStore {
     }
 
     return destroyed;
+  }
+
+  async openTenant(tenantId: string): Promise<TenantStore> {
+    return new SqliteTenantStore(await openTenantDb(this, tenantId));
   }
 
   tenantFile(tenantId: string): string {

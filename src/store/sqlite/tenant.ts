@@ -1,7 +1,11 @@
-import type { ControlStore } from '../types.js';
+import { randomBytes } from 'node:crypto';
+
+import type { Stats, StatsQuery } from '../../domain/stats.js';
+import type { ControlStore, TenantStore } from '../types.js';
 import { migrate } from './migrate.js';
 import { openEncrypted, type Db } from './open.js';
 import { TENANT_MIGRATIONS } from './schema.js';
+import { queryStats } from './stats.js';
 
 /** Opens a tenant's own file with that tenant's own data key, migrating it if needed. */
 export async function openTenantDb(
@@ -14,4 +18,31 @@ export async function openTenantDb(
   if (!options.readonly) migrate(db, TENANT_MIGRATIONS);
 
   return db;
+}
+
+/** A tenant's own encrypted file, read side: statistics and the import deduplication key. */
+export class SqliteTenantStore implements TenantStore {
+  constructor(private readonly db: Db) {}
+
+  stats(query: StatsQuery): Stats {
+    return queryStats(this.db, query);
+  }
+
+  importKey(): Buffer {
+    const read = () =>
+      this.db.prepare(`SELECT value FROM meta WHERE key = 'import_dedupe_key'`).get() as
+        { value: Buffer } | undefined;
+    const known = read();
+    if (known !== undefined) return known.value;
+
+    this.db
+      .prepare(`INSERT OR IGNORE INTO meta (key, value) VALUES ('import_dedupe_key', ?)`)
+      .run(randomBytes(32));
+
+    return (read() as { value: Buffer }).value;
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
 }

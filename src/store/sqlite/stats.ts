@@ -1,54 +1,5 @@
-import type { Db } from '../store/sqlite/open.js';
-
-export interface StatsQuery {
-  siteId: string;
-  /** First and last calendar day, inclusive, in the site's time zone. */
-  from: string;
-  to: string;
-  limit?: number;
-}
-
-export interface Totals {
-  visitors: number;
-  sessions: number;
-  pageviews: number;
-  /** Share of sessions with one pageview and no interaction, 0..1. */
-  bounceRate: number;
-  /** Mean session duration in seconds: first event to last (the engagement event sent when a page is left marks the end). */
-  visitDuration: number;
-}
-
-export interface DayRow extends Totals {
-  day: string;
-}
-
-export interface Breakdown {
-  key: string;
-  visitors: number;
-  sessions: number;
-  pageviews?: number;
-}
-
-export interface Stats {
-  siteId: string;
-  from: string;
-  to: string;
-  totals: Totals & { filtered: number };
-  days: DayRow[];
-  pages: Breakdown[];
-  entryPages: Breakdown[];
-  channels: Breakdown[];
-  referrers: Breakdown[];
-  sources: Breakdown[];
-  campaigns: Breakdown[];
-  countries: Breakdown[];
-  regions: Breakdown[];
-  browsers: Breakdown[];
-  operatingSystems: Breakdown[];
-  devices: Breakdown[];
-  events: Array<{ type: string; name: string; count: number }>;
-  filtered: Array<{ reason: string; count: number }>;
-}
+import type { Breakdown, DayRow, Stats, StatsQuery, Totals } from '../../domain/stats.js';
+import type { Db } from './open.js';
 
 // Sessions are counted on the day they started; only sessions with a pageview count as visits.
 const SESSIONS = `FROM sessions WHERE site_id = @siteId AND day BETWEEN @from AND @to AND pageviews > 0`;

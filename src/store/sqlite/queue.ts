@@ -1,21 +1,11 @@
 import { Worker } from 'node:worker_threads';
 
-import type { EnrichedEvent, FilteredHit } from '../domain/event.js';
-import { compiledUrl } from '../dist-path.js';
-import { LightTrailError, RequestError } from '../errors.js';
-import type { Logger } from '../log/logger.js';
-import type { ControlStore } from '../store/types.js';
-import type {
-  BatchResult,
-  TenantBatch,
-  WorkerReply,
-  WorkerRequest,
-} from '../store/sqlite/writer-worker.js';
-
-export interface QueueObserver {
-  depth(events: number): void;
-  commit(events: number, seconds: number): void;
-}
+import type { EnrichedEvent, FilteredHit } from '../../domain/event.js';
+import { compiledUrl } from '../../dist-path.js';
+import { LightTrailError, RequestError } from '../../errors.js';
+import type { Logger } from '../../log/logger.js';
+import type { ControlStore, EventSink, QueueObserver } from '../types.js';
+import type { BatchResult, TenantBatch, WorkerReply, WorkerRequest } from './writer-worker.js';
 
 export interface QueueOptions {
   control: ControlStore;
@@ -44,7 +34,7 @@ interface Pending {
  * 2xx always means durably stored. One commit is in flight at a time; what arrives meanwhile
  * forms the next group.
  */
-export class IngestQueue {
+export class IngestQueue implements EventSink {
   private readonly worker: Worker;
   private waiting: Pending[] = [];
   private waitingEvents = 0;
@@ -58,7 +48,7 @@ export class IngestQueue {
   private idle: Array<() => void> = [];
 
   constructor(private readonly options: QueueOptions) {
-    this.worker = new Worker(compiledUrl(import.meta.url, '../store/sqlite/writer-worker.ts'));
+    this.worker = new Worker(compiledUrl(import.meta.url, './writer-worker.ts'));
     this.worker.on('message', (reply: WorkerReply) => {
       const done = this.replies.get(reply.id);
       this.replies.delete(reply.id);

@@ -14,6 +14,8 @@
 // Usage: npm run bench:ingest   (builds first; about 45 s; nothing leaves 127.0.0.1)
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,7 +34,7 @@ const MAX_REQUESTS = 2_000_000;
 const START_TIMEOUT_MS = 15_000;
 
 /** The product's environment: ours only, every LIGHTTRAIL_* of the caller's shell left out. */
-function productEnv(dataDir) {
+function productEnv(dataDir, metricsPort) {
   const env = Object.fromEntries(
     Object.entries(process.env).filter(([name]) => !name.startsWith('LIGHTTRAIL_')),
   );
@@ -45,6 +47,8 @@ function productEnv(dataDir) {
     // One load process is one client address: lift the per-client limit out of the way.
     LIGHTTRAIL_RATE_LIMIT: '1000000',
     LIGHTTRAIL_RATE_BURST: '10000000',
+    // The loopback-only metrics listener: the group-commit figures explain the throughput.
+    LIGHTTRAIL_METRICS_PORT: String(metricsPort),
   };
 }
 
@@ -123,6 +127,50 @@ function runLoad(options) {
   });
 }
 
+/** A port free right now on 127.0.0.1, for the product's metrics listener. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createNetServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** The product's group-commit counters from its loopback metrics listener. */
+async function commitFigures(port) {
+  const text = await new Promise((resolve, reject) => {
+    httpGet({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => (body += chunk));
+      res.on('end', () => resolve(body));
+    }).on('error', reject);
+  });
+  const value = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+
+  return {
+    commits: value('lighttrail_ingest_commit_events_count'),
+    events: value('lighttrail_ingest_commit_events_sum'),
+    seconds: value('lighttrail_ingest_commit_seconds_sum'),
+  };
+}
+
+function commitDelta(before, after) {
+  const commits = after.commits - before.commits;
+  const events = after.events - before.events;
+  const seconds = after.seconds - before.seconds;
+
+  return {
+    count: commits,
+    events_per_commit: Math.round((events / commits) * 10) / 10,
+    ms_per_commit: Math.round((seconds / commits) * 1000 * 100) / 100,
+    us_per_event: Math.round((seconds / events) * 1e6),
+  };
+}
+
 function countLines(file) {
   return readFileSync(file, 'utf8').split('\n').length - 1;
 }
@@ -188,7 +236,8 @@ function row(label, r) {
 
 async function main() {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'lighttrail-bench-'));
-  const env = productEnv(dataDir);
+  const metricsPort = await freePort();
+  const env = productEnv(dataDir, metricsPort);
   const productLog = path.join(dataDir, 'server.log');
   const children = [];
   const cleanup = () => {
@@ -263,9 +312,14 @@ async function main() {
     };
 
     const logLinesBefore = countLines(productLog);
+    const commits0 = await commitFigures(metricsPort);
     const single = await measure(SINGLE);
+    const commits1 = await commitFigures(metricsPort);
     const batched = await measure(BATCHED);
+    const commits2 = await commitFigures(metricsPort);
     const logLines = countLines(productLog) - logLinesBefore;
+    single.product.commits = commitDelta(commits0, commits1);
+    batched.product.commits = commitDelta(commits1, commits2);
     const loadAfter = loadavg()[0];
 
     const exitCode = await stopChild(product.child);
@@ -283,6 +337,21 @@ async function main() {
         `node ${process.version}, ${CONCURRENCY} keep-alive HTTPS connections on 127.0.0.1, ` +
         `load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after`,
     );
+    const genBound = single.baseline.client_cpu_pct >= 90;
+    if (genBound) {
+      console.log(
+        'note: the load generator used a whole CPU against the baseline, so the bare server ' +
+          'could do more than measured: the ratio below is an upper bound',
+      );
+    }
+
+    if (Math.max(loadBefore, loadAfter) > cpus().length) {
+      console.log(
+        'warning: the load average exceeded the CPU count: other processes took CPU from both ' +
+          'servers, the product (several threads, more CPU per request) the most',
+      );
+    }
+
     console.log(
       `${'phase'.padEnd(30)}  ${'events/s'.padStart(8)}  ${'req/s'.padStart(8)}  ` +
         `${'p50 ms'.padStart(7)}  ${'p99 ms'.padStart(7)}  ${'srv %'.padStart(6)}  ` +
@@ -292,6 +361,16 @@ async function main() {
     console.log(row('lighttrail, 1 event/request', single.product));
     console.log(row(`baseline, ${BATCHED.batch} events/request`, batched.baseline));
     console.log(row(`lighttrail, ${BATCHED.batch} events/request`, batched.product));
+    for (const [label, c] of [
+      ['1 event/request', single.product.commits],
+      [`${BATCHED.batch} events/request`, batched.product.commits],
+    ]) {
+      console.log(
+        `group commit, ${label}: ${c.count} commits, ${c.events_per_commit} events each, ` +
+          `${c.ms_per_commit} ms each (${c.us_per_event} µs of writer wall time per event)`,
+      );
+    }
+
     console.log(
       `ratio ${ratio.toFixed(2)} (batched ${batchedRatio.toFixed(2)}); product log lines ` +
         `${logLines}; SIGTERM exit ${exitCode}; pageviews stored ${stats.totals.pageviews}, ` +
@@ -314,12 +393,17 @@ async function main() {
         batched_baseline_events_per_s: batched.baseline.events_per_s,
         batched_ratio: round3(batchedRatio),
         server_cpu_pct: single.product.server_cpu_pct,
+        events_per_commit: single.product.commits.events_per_commit,
+        ms_per_commit: single.product.commits.ms_per_commit,
+        batched_events_per_commit: batched.product.commits.events_per_commit,
+        batched_ms_per_commit: batched.product.commits.ms_per_commit,
         baseline_cpu_pct: single.baseline.server_cpu_pct,
         loadgen_cpu_pct: single.product.client_cpu_pct,
         concurrency: CONCURRENCY,
         cpus: cpus().length,
         loadavg_before: round3(loadBefore),
         loadavg_after: round3(loadAfter),
+        baseline_loadgen_bound: genBound,
         durable_check: stats.totals.pageviews === acknowledged && exitCode === 0,
       }),
     );

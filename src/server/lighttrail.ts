@@ -26,11 +26,17 @@ const HOUR_MS = 3_600_000;
 
 /** Opens (and migrates) every tenant file once, so a damaged one stops the start, not a request. */
 async function checkTenantFiles(control: ControlStore): Promise<void> {
+  control.check();
   for (const tenant of control.listTenants()) {
     if (tenant.deletedAt !== null) continue;
 
     try {
-      (await control.openTenant(tenant.id)).close();
+      const store = await control.openTenant(tenant.id);
+      try {
+        store.check();
+      } finally {
+        store.close();
+      }
     } catch (error) {
       if (error instanceof LightTrailError && error.code === 'ERR_DB_KEY') {
         // The key unwrapped under the master key, so the file itself is damaged.

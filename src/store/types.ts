@@ -80,6 +80,8 @@ export interface ControlStore {
   /** Destroys salts of days before `keepFromDay`; returns how many were destroyed. */
   destroySaltsBefore(keepFromDay: string): number;
 
+  /** Verifies the control data's integrity; throws ERR_DB_CORRUPT. */
+  check(): void;
   /** Opens the tenant's own store (migrating it); the caller closes it. */
   openTenant(tenantId: string): Promise<TenantStore>;
   tenantFile(tenantId: string): string;
@@ -91,6 +93,8 @@ export interface TenantStore {
   stats(query: StatsQuery): Stats;
   /** The secret behind import deduplication keys, created on first use, kept in this store. */
   importKey(): Buffer;
+  /** Verifies the tenant data's integrity; throws ERR_DB_CORRUPT. */
+  check(): void;
   close(): void;
 }
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { request } from 'node:https';
 import path from 'node:path';
@@ -151,6 +151,57 @@ describe('lighttrail start', () => {
     expect(control.code).toBe(1);
     expectOneLine(control.stderr, 'ERR_DB_CORRUPT');
     expect(control.stdout).not.toContain('running at');
+  });
+
+  it('refuses a missing or empty control file and an emptied or partly overwritten tenant file', async () => {
+    const dir = fresh();
+    const env = {
+      LIGHTTRAIL_DATA_DIR: dir,
+      LIGHTTRAIL_MASTER_KEY: randomBytes(32).toString('hex'),
+      LIGHTTRAIL_PORT: '0',
+    };
+    const setup = await runCli(
+      ['setup', '--org', 'A', '--domain', 'a.example', '--email', 'a@a.example', '--json'],
+      env,
+    );
+    const { organisationId } = JSON.parse(setup.stdout) as { organisationId: string };
+    const tenantFile = path.join(dir, 'tenants', `${organisationId}.db`);
+    const original = readFileSync(tenantFile);
+    const controlFile = path.join(dir, 'control.db');
+    const control = readFileSync(controlFile);
+
+    // Damage in the middle of the file: only a full read finds it.
+    const damaged = Buffer.from(original);
+    randomBytes(4096).copy(damaged, Math.floor(damaged.length / 2 / 4096) * 4096);
+    writeFileSync(tenantFile, damaged);
+    const middle = await runCli(['start'], env);
+    expect(middle.code).toBe(1);
+    expectOneLine(middle.stderr, 'ERR_DB_CORRUPT');
+
+    writeFileSync(tenantFile, '');
+    const empty = await runCli(['start'], env);
+    expect(empty.code).toBe(1);
+    expectOneLine(empty.stderr, 'ERR_DB_CORRUPT');
+    expect(statSync(tenantFile).size).toBe(0);
+    writeFileSync(tenantFile, original);
+
+    writeFileSync(controlFile, '');
+    const emptied = await runCli(['tenant', 'list'], env);
+    expect(emptied.code).toBe(1);
+    expectOneLine(emptied.stderr, 'ERR_DB_CORRUPT');
+    expect(statSync(controlFile).size).toBe(0);
+
+    rmSync(controlFile);
+    const removed = await runCli(['start'], env);
+    expect(removed.code).toBe(1);
+    expectOneLine(removed.stderr, 'ERR_DB_CORRUPT');
+    expect(existsSync(controlFile)).toBe(false);
+
+    rmSync(path.join(dir, 'keyring.json'));
+    const noKeyring = await runCli(['start'], env);
+    expect(noKeyring.code).toBe(1);
+    expectOneLine(noKeyring.stderr, 'ERR_DB_CORRUPT');
+    writeFileSync(controlFile, control);
   });
 
   it('doctor masks secrets and --help explains each command', async () => {

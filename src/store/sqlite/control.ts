@@ -1,5 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 
 import type { Site, SiteSettings } from '../../domain/site.js';
@@ -17,7 +26,7 @@ import type {
   User,
 } from '../types.js';
 import { migrate } from './migrate.js';
-import { openEncrypted, rekey, type Db } from './open.js';
+import { integrityCheck, openEncrypted, rekey, type Db } from './open.js';
 import { CONTROL_MIGRATIONS, TENANT_MIGRATIONS } from './schema.js';
 import { openTenantDb, SqliteTenantStore } from './tenant.js';
 
@@ -71,11 +80,17 @@ export class SqliteControlStore implements ControlStore {
         },
         { purpose: 'control', owner: 'control', version },
       );
+      // A keyring means this folder held data: a missing or empty control file is damage, never
+      // a reason to start afresh (which would orphan every tenant's key).
+      if (!existsSync(dbPath) || statSync(dbPath).size === 0) {
+        throw new StoreError('ERR_DB_CORRUPT', `control database ${dbPath} is missing or empty`);
+      }
     } else {
-      if (existsSync(dbPath)) {
+      const tenants = readdirSync(path.join(dataDir, 'tenants')).filter((f) => f.endsWith('.db'));
+      if (existsSync(dbPath) || tenants.length > 0) {
         throw new StoreError(
           'ERR_DB_CORRUPT',
-          `${keyringPath} is missing for an existing ${dbPath}`,
+          `${keyringPath} is missing, but ${dataDir} holds LightTrail databases`,
         );
       }
 
@@ -518,6 +533,10 @@ export class SqliteControlStore implements ControlStore {
     }
 
     return destroyed;
+  }
+
+  check(): void {
+    integrityCheck(this.db, 'control database');
   }
 
   async openTenant(tenantId: string): Promise<TenantStore> {

@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 
 import Database from 'better-sqlite3-multiple-ciphers';
 
@@ -21,6 +21,10 @@ export function openEncrypted(
 ): Db {
   if (!options.create && !existsSync(file)) {
     throw new StoreError('ERR_DB_CORRUPT', `database file ${file} is missing`);
+  }
+
+  if (!options.create && statSync(file).size === 0) {
+    throw new StoreError('ERR_DB_CORRUPT', `database file ${file} is empty`);
   }
 
   if (existsSync(file) && hasPlaintextHeader(file)) {
@@ -90,7 +94,22 @@ function hasPlaintextHeader(file: string): boolean {
   }
 }
 
-/** Runs `statement`, mapping SQLite's corruption errors to ERR_DB_CORRUPT. */
+/**
+ * SQLite's quick check: every page of the file read and decrypted, structure verified. It costs
+ * a full read, so it runs at start and in `doctor`, not per request.
+ */
+export function integrityCheck(db: Db, what: string): void {
+  let result: unknown;
+  try {
+    result = db.pragma('quick_check(1)', { simple: true });
+  } catch (cause) {
+    throw new StoreError('ERR_DB_CORRUPT', `${what} is damaged`, cause);
+  }
+
+  if (result !== 'ok') throw new StoreError('ERR_DB_CORRUPT', `${what} is damaged`);
+}
+
+/** True for SQLite's corruption errors. */
 export function isCorruption(error: unknown): boolean {
   const code = (error as { code?: string }).code ?? '';
 

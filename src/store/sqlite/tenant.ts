@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 
 import type { Stats, StatsQuery } from '../../domain/stats.js';
+import { StoreError } from '../../errors.js';
 import type { ControlStore, TenantStore } from '../types.js';
 import { migrate } from './migrate.js';
-import { openEncrypted, type Db } from './open.js';
+import { integrityCheck, isCorruption, openEncrypted, type Db } from './open.js';
 import { TENANT_MIGRATIONS } from './schema.js';
 import { queryStats } from './stats.js';
 
@@ -25,7 +26,17 @@ export class SqliteTenantStore implements TenantStore {
   constructor(private readonly db: Db) {}
 
   stats(query: StatsQuery): Stats {
-    return queryStats(this.db, query);
+    try {
+      return queryStats(this.db, query);
+    } catch (error) {
+      if (isCorruption(error))
+        throw new StoreError('ERR_DB_CORRUPT', 'tenant database is damaged', error);
+      throw error;
+    }
+  }
+
+  check(): void {
+    integrityCheck(this.db, 'tenant database');
   }
 
   importKey(): Buffer {

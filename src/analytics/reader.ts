@@ -52,16 +52,17 @@ export function resolveRange(
   timeZone: string,
   now = Date.now(),
 ): { from: string; to: string } {
-  const to = range.to ?? dayIn(timeZone, now);
-  const from = range.from ?? addDays(to, -29);
   for (const [name, value] of [
-    ['from', from],
-    ['to', to],
+    ['from', range.from],
+    ['to', range.to],
   ] as const) {
-    if (!isDay(value))
+    if (value !== undefined && !isDay(value)) {
       throw new RequestError('ERR_INVALID_ARGUMENT', 400, `${name} must be a date YYYY-MM-DD`);
+    }
   }
 
+  const to = range.to ?? dayIn(timeZone, now);
+  const from = range.from ?? addDays(to, -29);
   if (from > to) throw new RequestError('ERR_INVALID_ARGUMENT', 400, 'from must not be after to');
   if (Date.parse(to) - Date.parse(from) > MAX_RANGE_DAYS * 86_400_000) {
     throw new RequestError(

@@ -30,5 +30,9 @@ export function addDays(day: string, delta: number): string {
 }
 
 export function isDay(value: string): boolean {
-  return /^\d{4}-\d{2}-\d{2}$/.test(value) && utcDay(Date.parse(`${value}T00:00:00Z`)) === value;
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) return false;
+
+  const ts = Date.parse(`${value}T00:00:00Z`);
+
+  return !Number.isNaN(ts) && utcDay(ts) === value;
 }

@@ -77,3 +77,23 @@ describe('collect under pressure', () => {
     expect(total).toBe(200);
   });
 });
+
+describe('stats API date ranges', () => {
+  it.each(['2026-13-01', '2026-12-32', '2026-12-00', '2026-99-99', '2026-02-30', 'yesterday'])(
+    'answers 400 ERR_INVALID_ARGUMENT for from=%s, never a 500',
+    async (day) => {
+      const product = await startProduct();
+      try {
+        for (const query of [`from=${day}&to=2026-12-31`, `from=2026-12-01&to=${day}`]) {
+          const res = await product.get(`/api/sites/${product.siteId}/stats?${query}`, {
+            Authorization: `Bearer ${product.token}`,
+          });
+          expect(res.status).toBe(400);
+          expect(res.json()).toMatchObject({ error: { code: 'ERR_INVALID_ARGUMENT' } });
+        }
+      } finally {
+        await product.close();
+      }
+    },
+  );
+});

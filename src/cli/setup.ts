@@ -50,21 +50,22 @@ shown once and never stored in clear; it must be changed at first sign-in.
     const context = await openContext({ allowGenerate: true });
     try {
       const { control } = context;
-      const tenant = await control.createTenant(org, 'cli:setup');
-      const site = control.createSite(
-        tenant.id,
-        values.site?.trim() || domain,
-        settings,
-        'cli:setup',
-      );
-      const user = control.createUser(email, passwordHash);
-      control.addMembership(user.id, tenant.id, 'owner');
-      control.recordSystemEvent({
-        type: 'user.created',
-        tenantId: tenant.id,
-        actor: 'cli:setup',
-        detail: { userId: user.id, role: 'owner' },
+      let created: { siteId: string; userId: string } | undefined;
+      const tenant = await control.createTenant(org, 'cli:setup', (t) => {
+        const site = control.createSite(t.id, values.site?.trim() || domain, settings, 'cli:setup');
+        const user = control.createUser(email, passwordHash);
+        control.addMembership(user.id, t.id, 'owner');
+        control.recordSystemEvent({
+          type: 'user.created',
+          tenantId: t.id,
+          actor: 'cli:setup',
+          detail: { userId: user.id, role: 'owner' },
+        });
+        created = { siteId: site.id, userId: user.id };
       });
+      const { siteId, userId } = created as { siteId: string; userId: string };
+      const site = { id: siteId, name: values.site?.trim() || domain };
+      const user = { id: userId };
 
       if (values.json) {
         out(

@@ -49,7 +49,8 @@ export interface KeyInfo {
  * visitor data never passes through it. A PostgreSQL backend implements the same interface.
  */
 export interface ControlStore {
-  createTenant(name: string, actor: string): Promise<Tenant>;
+  /** `within` runs in the same transaction: if it throws, nothing of the tenant remains. */
+  createTenant(name: string, actor: string, within?: (tenant: Tenant) => void): Promise<Tenant>;
   getTenant(id: string): Tenant | undefined;
   listTenants(): Tenant[];
   /** Destroys the tenant's keys (crypto-shredding) and files; records the deletion. */

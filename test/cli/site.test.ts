@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -60,6 +62,21 @@ describe('lighttrail site, apikey, keys and tenant commands', () => {
     store.close();
 
     expect(hash).toMatch(/^scrypt\$32768\$8\$1\$/);
+  });
+
+  it('a setup that fails (e-mail taken) leaves no organisation, site, key or file behind', async () => {
+    const before = (await runCli(['tenant', 'list'], env)).stdout;
+    const files = readdirSync(path.join(dir, 'tenants')).length;
+
+    const again = await runCli(
+      ['setup', '--org', 'Clinic B', '--domain', 'b.example', '--email', 'OWNER@clinic-a.example'],
+      env,
+    );
+
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/^lighttrail: ERR_USER_EXISTS: /);
+    expect((await runCli(['tenant', 'list'], env)).stdout).toBe(before);
+    expect(readdirSync(path.join(dir, 'tenants'))).toHaveLength(files);
   });
 
   it('updates settings, validates every value and records each change', async () => {
@@ -161,5 +178,19 @@ describe('lighttrail site, apikey, keys and tenant commands', () => {
     expect(deleted.code).toBe(0);
     expect(await events('tenant.deleted')).toHaveLength(1);
     expect((await runCli(['site', 'list'], env)).stdout).not.toContain(siteId);
+    // The owner belonged to no other organisation: the account went with it.
+    const reuse = await runCli(
+      [
+        'setup',
+        '--org',
+        'Clinic A2',
+        '--domain',
+        'a2.example',
+        '--email',
+        'owner@clinic-a.example',
+      ],
+      env,
+    );
+    expect(reuse.code).toBe(0);
   });
 });

@@ -14,7 +14,7 @@ import path from 'node:path';
 import type { Site, SiteSettings } from '../../domain/site.js';
 import { newDataKey, type KeyContext } from '../../crypto/envelope.js';
 import type { KeyProvider, WrappedKey } from '../../crypto/provider.js';
-import { KeyError, StoreError } from '../../errors.js';
+import { KeyError, LightTrailError, StoreError } from '../../errors.js';
 import type {
   ApiKeyRecord,
   ControlStore,
@@ -117,11 +117,46 @@ export class SqliteControlStore implements ControlStore {
     return new SqliteControlStore(dataDir, db, provider, version);
   }
 
-  async createTenant(name: string, actor: string): Promise<Tenant> {
+  /**
+   * Creates a tenant with its own data key and database file. `within` runs inside the same
+   * transaction (setup creates the first site and owner there), so a failure leaves nothing:
+   * no tenant row, no key, no file.
+   */
+  async createTenant(
+    name: string,
+    actor: string,
+    within?: (tenant: Tenant) => void,
+  ): Promise<Tenant> {
     const tenant: Tenant = { id: randomUUID(), name, createdAt: Date.now(), deletedAt: null };
     const key = newDataKey();
     const wrapped = await this.provider.wrap(key, tenantContext(tenant.id, 1));
+    const file = this.tenantFile(tenant.id);
+    const tenantDb = openEncrypted(file, key, { create: true });
+    try {
+      migrate(tenantDb, TENANT_MIGRATIONS);
+    } finally {
+      tenantDb.close();
+    }
 
+    try {
+      this.insertTenant(tenant, wrapped, actor, within);
+    } catch (error) {
+      for (const suffix of ['', '-wal', '-shm']) rmSync(`${file}${suffix}`, { force: true });
+      throw error;
+    }
+
+    this.tenantKeys.set(tenant.id, { version: 1, key });
+
+    return tenant;
+  }
+
+  private insertTenant(
+    tenant: Tenant,
+    wrapped: WrappedKey,
+    actor: string,
+    within?: (tenant: Tenant) => void,
+  ): void {
+    const name = tenant.name;
     this.db.transaction(() => {
       this.db
         .prepare('INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)')
@@ -133,14 +168,8 @@ export class SqliteControlStore implements ControlStore {
         )
         .run(tenant.id, wrapped.masterVersion, wrapped.sealed, tenant.createdAt);
       this.insertEvent({ type: 'tenant.created', tenantId: tenant.id, actor, detail: { name } });
+      within?.(tenant);
     })();
-
-    const tenantDb = openEncrypted(this.tenantFile(tenant.id), key, { create: true });
-    migrate(tenantDb, TENANT_MIGRATIONS);
-    tenantDb.close();
-    this.tenantKeys.set(tenant.id, { version: 1, key });
-
-    return tenant;
   }
 
   getTenant(id: string): Tenant | undefined {
@@ -170,6 +199,11 @@ export class SqliteControlStore implements ControlStore {
     this.db.transaction(() => {
       const keys = this.db.prepare('DELETE FROM tenant_keys WHERE tenant_id = ?').run(id).changes;
       this.db.prepare('UPDATE tenants SET deleted_at = ? WHERE id = ?').run(now, id);
+      this.db.prepare('DELETE FROM memberships WHERE tenant_id = ?').run(id);
+      // People who belonged to no other organisation go with it: their e-mail is personal data.
+      const users = this.db
+        .prepare('DELETE FROM users WHERE id NOT IN (SELECT user_id FROM memberships)')
+        .run().changes;
       this.db.prepare('UPDATE sites SET deleted_at = ? WHERE tenant_id = ?').run(now, id);
       this.db
         .prepare('UPDATE api_keys SET revoked_at = ? WHERE tenant_id = ? AND revoked_at IS NULL')
@@ -178,7 +212,12 @@ export class SqliteControlStore implements ControlStore {
         type: 'tenant.deleted',
         tenantId: id,
         actor,
-        detail: { name: tenant.name, keysDestroyed: keys, method: 'crypto-shredding' },
+        detail: {
+          name: tenant.name,
+          keysDestroyed: keys,
+          usersRemoved: users,
+          method: 'crypto-shredding',
+        },
       });
     })();
     // Push the deleted key rows out of the WAL; secure_delete already zeroed the pages.
@@ -192,6 +231,12 @@ export class SqliteControlStore implements ControlStore {
 
   createUser(email: string, passwordHash: string): User {
     const user: User = { id: randomUUID(), email, createdAt: Date.now() };
+    if (this.db.prepare('SELECT 1 FROM users WHERE email = ?').get(email) !== undefined) {
+      throw new LightTrailError('ERR_USER_EXISTS', 'an account with this e-mail address exists', {
+        status: 409,
+      });
+    }
+
     this.db
       .prepare('INSERT INTO users (id, email, password_hash, created_at) VALUES (?, ?, ?, ?)')
       .run(user.id, email, passwordHash, user.createdAt);

@@ -1,5 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 
+import { normaliseIpForVisitor } from '../enrich/visitor.js';
+
 interface Bucket {
   tokens: number;
   updated: number;
@@ -20,9 +22,15 @@ export class RateLimiter {
     private readonly maxClients = 100_000,
   ) {}
 
-  /** Takes `cost` tokens; returns 0 when allowed, else the seconds to wait. */
+  /**
+   * Takes `cost` tokens; returns 0 when allowed, else the seconds to wait. An IPv6 client is its
+   * /64, as for the visitor id: one subscriber holds a whole /64 and could otherwise rotate.
+   */
   take(client: string, cost = 1, now = Date.now()): number {
-    const key = createHmac('sha256', this.secret).update(client).digest('base64url').slice(0, 22);
+    const key = createHmac('sha256', this.secret)
+      .update(normaliseIpForVisitor(client))
+      .digest('base64url')
+      .slice(0, 22);
     const bucket = this.buckets.get(key) ?? { tokens: this.burst, updated: now };
     bucket.tokens = Math.min(
       this.burst,

@@ -132,7 +132,20 @@ function crossCheck(config: Config): Config {
     );
   }
 
-  if (config.rateLimitBurst < 1) throw invalid(find('rateLimitBurst'), 'must be at least 1');
+  // A batch the collect endpoint accepts must fit the queue and the bucket, or it could never pass.
+  if (config.queueMax < config.collectMaxBatch) {
+    throw invalid(
+      find('queueMax'),
+      `must be at least LIGHTTRAIL_COLLECT_MAX_BATCH (${config.collectMaxBatch})`,
+    );
+  }
+
+  if (config.rateLimitBurst < config.collectMaxBatch) {
+    throw invalid(
+      find('rateLimitBurst'),
+      `must be at least LIGHTTRAIL_COLLECT_MAX_BATCH (${config.collectMaxBatch})`,
+    );
+  }
 
   return Object.freeze(config);
 }

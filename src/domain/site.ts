@@ -1,3 +1,5 @@
+import { getPublicSuffix } from 'tldts';
+
 import { RequestError } from '../errors.js';
 
 /** How precise stored geography may be. `safe-harbor` keeps no unit smaller than a US state. */
@@ -124,8 +126,17 @@ export function validateSiteSettings(
     throw bad('geoPrecision', `must be one of ${GEO_PRECISIONS.join(', ')}`);
   }
 
+  const domains = stringList('domains', merged.domains, HOSTNAME).map((d) => d.toLowerCase());
+  for (const domain of domains) {
+    // `*.com` or `*.co.uk` would let any site on the public suffix send events as this one.
+    const base = domain.startsWith('*.') ? domain.slice(2) : null;
+    if (base !== null && getPublicSuffix(base, { allowPrivateDomains: true }) === base) {
+      throw bad('domains', `"${domain}" covers a whole public suffix`);
+    }
+  }
+
   return Object.freeze({
-    domains: stringList('domains', merged.domains, HOSTNAME).map((d) => d.toLowerCase()),
+    domains,
     timeZone,
     queryAllowlist: stringList('queryAllowlist', merged.queryAllowlist, PARAM),
     sensitiveParams: stringList('sensitiveParams', merged.sensitiveParams, PARAM),

@@ -44,7 +44,8 @@ export function authenticateApiKey(
   authorization: string | undefined,
 ): ApiKeyRecord {
   const refuse = () => new RequestError('ERR_UNAUTHENTICATED', 401, 'a valid API key is required');
-  const match = /^Bearer (\S+)$/.exec(authorization ?? '');
+  // The scheme name is case-insensitive (RFC 9110, section 11.1).
+  const match = /^Bearer +(\S+)$/i.exec(authorization ?? '');
   const parts = match ? TOKEN.exec(match[1] as string) : null;
   if (parts === null) throw refuse();
 

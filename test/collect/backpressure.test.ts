@@ -32,7 +32,11 @@ describe('collect under pressure', () => {
 
   it('limits each client with a token bucket: 429 with Retry-After, nothing stored', async () => {
     product = await startProduct({
-      env: { LIGHTTRAIL_RATE_LIMIT: '1', LIGHTTRAIL_RATE_BURST: '3' },
+      env: {
+        LIGHTTRAIL_RATE_LIMIT: '1',
+        LIGHTTRAIL_RATE_BURST: '3',
+        LIGHTTRAIL_COLLECT_MAX_BATCH: '3',
+      },
     });
 
     expect((await product.post(batch(product.siteId, 3, '/burst'))).status).toBe(200);
@@ -46,18 +50,27 @@ describe('collect under pressure', () => {
   });
 
   it('answers 503 with Retry-After when the queue is full instead of dropping events', async () => {
-    product = await startProduct({ env: { LIGHTTRAIL_QUEUE_MAX: '10' } });
+    // A long group-commit interval keeps the first batch waiting in the queue.
+    product = await startProduct({
+      env: {
+        LIGHTTRAIL_QUEUE_MAX: '20',
+        LIGHTTRAIL_COLLECT_MAX_BATCH: '20',
+        LIGHTTRAIL_RATE_BURST: '100',
+        LIGHTTRAIL_COMMIT_INTERVAL_MS: '1000',
+      },
+    });
+    const p = product;
 
-    const refused = await product.post(batch(product.siteId, 11, '/flood'));
+    const first = p.post(batch(p.siteId, 15, '/first'));
+    await new Promise((done) => setTimeout(done, 200));
+    const refused = await p.post(batch(p.siteId, 15, '/flood'));
 
     expect(refused.status).toBe(503);
     expect(refused.headers['retry-after']).toBe('1');
     expect(refused.json()).toMatchObject({ error: { code: 'ERR_QUEUE_FULL' } });
-    expect(await stored(product, '/flood')).toBe(0);
-
-    // The queue itself keeps working: what fits is accepted and stored.
-    expect((await product.post(batch(product.siteId, 10, '/fits'))).status).toBe(200);
-    expect(await stored(product, '/fits')).toBe(10);
+    expect((await first).status).toBe(200);
+    expect(await stored(p, '/first')).toBe(15);
+    expect(await stored(p, '/flood')).toBe(0);
   });
 
   it('acknowledges concurrent requests only after their events are on disk', async () => {

@@ -81,3 +81,30 @@ describe('configuration', () => {
     for (const setting of SETTINGS) expect(readme, setting.env).toContain(`| \`${setting.env}\` |`);
   });
 });
+
+describe('settings that could never work', () => {
+  it('refuses a queue or token bucket smaller than the largest accepted batch', () => {
+    expect(() => loadConfig({ env: { LIGHTTRAIL_QUEUE_MAX: '10' }, cwd: '/' })).toThrowError(
+      expect.objectContaining({
+        code: 'ERR_CONFIG_INVALID',
+        message: expect.stringContaining('LIGHTTRAIL_QUEUE_MAX'),
+      }),
+    );
+    expect(() => loadConfig({ env: { LIGHTTRAIL_RATE_BURST: '15' }, cwd: '/' })).toThrowError(
+      expect.objectContaining({
+        code: 'ERR_CONFIG_INVALID',
+        message: expect.stringContaining('LIGHTTRAIL_RATE_BURST'),
+      }),
+    );
+    expect(
+      loadConfig({
+        env: {
+          LIGHTTRAIL_QUEUE_MAX: '10',
+          LIGHTTRAIL_COLLECT_MAX_BATCH: '10',
+          LIGHTTRAIL_RATE_BURST: '10',
+        },
+        cwd: '/',
+      }).queueMax,
+    ).toBe(10);
+  });
+});

@@ -1,3 +1,4 @@
+import { LightTrailError } from '../errors.js';
 import { createApiKey } from '../identity/api-keys.js';
 import { parse, usage, type Command } from './command.js';
 import { openContext, out } from './context.js';
@@ -22,7 +23,7 @@ hash of it is stored. Send it as "Authorization: Bearer <token>".`,
 
     const { control } = await openContext();
     try {
-      const { token, record } = createApiKey(control, values.site, 'cli:apikey');
+      const { token, record } = createApiKey(control, values.site as string, 'cli:apikey');
       if (values.json) {
         out(
           JSON.stringify({ keyId: record.id, siteId: record.siteId, scope: record.scope, token }),

@@ -38,6 +38,12 @@ export function parse<const T extends Options>(
   }
 }
 
+export function siteNotFound(id: string | undefined): LightTrailError {
+  return new LightTrailError('ERR_SITE_NOT_FOUND', `no site ${id ?? '(missing id)'}`, {
+    status: 404,
+  });
+}
+
 export function usage(message: string): LightTrailError {
   return new LightTrailError('ERR_USAGE', message, { status: 400 });
 }

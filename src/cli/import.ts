@@ -4,7 +4,7 @@ import { importLog } from '../collect/import/run.js';
 import { createProgressBar } from '../collect/import/progress.js';
 import { isLogFormat, LOG_FORMATS } from '../collect/import/parse.js';
 import { EphemeralSalts } from '../collect/salts.js';
-import { parse, usage, type Command } from './command.js';
+import { parse, siteNotFound, usage, type Command } from './command.js';
 import { openContext, out } from './context.js';
 import { createPipeline } from '../server/lighttrail.js';
 
@@ -38,7 +38,7 @@ in the log are used in memory for geography and visitor counting, never stored.`
     const site = context.control.getSite(values.site);
     if (site === undefined) {
       context.control.close();
-      throw usage(`no site ${values.site}`);
+      throw siteNotFound(values.site);
     }
 
     const tenant = await context.control.openTenant(site.tenantId);

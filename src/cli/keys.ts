@@ -43,7 +43,7 @@ plaintext files: re-encryption happens page by page inside the encrypted databas
       }
 
       if (action !== 'rotate') throw usage('expected "keys list" or "keys rotate"');
-      if (values.master === (values.tenant !== undefined)) {
+      if (Boolean(values.master) === (values.tenant !== undefined)) {
         throw usage('keys rotate needs exactly one of --master or --tenant ID');
       }
 

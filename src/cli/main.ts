@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+
 import { LightTrailError } from '../errors.js';
 import { redactText } from '../log/redact.js';
 import { apikey } from './apikey.js';
@@ -25,6 +27,21 @@ const COMMANDS: Command[] = [
   doctor,
 ];
 
+/** Mistakes in what was asked (exit 2), as opposed to failures in doing it (exit 1). */
+const USAGE_CODES: ReadonlySet<string> = new Set([
+  'ERR_USAGE',
+  'ERR_INVALID_ARGUMENT',
+  'ERR_SITE_NOT_FOUND',
+  'ERR_TENANT_NOT_FOUND',
+  'ERR_IMPORT_FORMAT',
+]);
+
+function version(): string {
+  const file = new URL('../../package.json', import.meta.url);
+
+  return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+}
+
 function help(): string {
   const width = Math.max(...COMMANDS.map((command) => command.name.length));
 
@@ -45,6 +62,12 @@ environment variables or a lighttrail.config.json file; "lighttrail doctor" show
  */
 export async function run(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-v') {
+    process.stdout.write(`lighttrail ${version()}\n`);
+
+    return 0;
+  }
+
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${help()}\n`);
 
@@ -53,7 +76,9 @@ export async function run(argv: string[]): Promise<number> {
 
   const command = COMMANDS.find((candidate) => candidate.name === name);
   if (command === undefined) {
-    process.stderr.write(`lighttrail: ERR_USAGE: unknown command "${name}"\n\n${help()}\n`);
+    process.stderr.write(
+      `lighttrail: ERR_USAGE: unknown command "${name}" (see "lighttrail --help")\n`,
+    );
 
     return 2;
   }
@@ -64,7 +89,7 @@ export async function run(argv: string[]): Promise<number> {
     if (error instanceof LightTrailError) {
       process.stderr.write(`lighttrail: ${error.code}: ${error.message}\n`);
 
-      return error.code === 'ERR_USAGE' || error.code.startsWith('ERR_CONFIG') ? 2 : 1;
+      return USAGE_CODES.has(error.code) || error.code.startsWith('ERR_CONFIG') ? 2 : 1;
     }
 
     // An unexpected error's text may quote input (a log line, a URL): it passes redaction.

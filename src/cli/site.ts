@@ -1,5 +1,6 @@
 import { validateSiteSettings, type SiteSettings } from '../domain/site.js';
-import { parse, usage, type Command } from './command.js';
+import { LightTrailError } from '../errors.js';
+import { parse, siteNotFound, usage, type Command } from './command.js';
 import { openContext, out } from './context.js';
 
 const FLAGS = {
@@ -55,6 +56,10 @@ Every change is validated first and recorded as a system event.`,
     try {
       const { control } = context;
       if (action === 'list') {
+        if (values.tenant !== undefined && control.getTenant(values.tenant) === undefined) {
+          throw new LightTrailError('ERR_TENANT_NOT_FOUND', `no organisation ${values.tenant}`);
+        }
+
         const sites = control.listSites(values.tenant);
         if (values.json) return (out(JSON.stringify(sites)), 0);
         for (const item of sites) {
@@ -68,7 +73,7 @@ Every change is validated first and recorded as a system event.`,
 
       if (action === 'show') {
         const found = id === undefined ? undefined : control.getSite(id);
-        if (found === undefined) throw usage(`no site ${id ?? '(missing id)'}`);
+        if (found === undefined) throw siteNotFound(id);
         out(JSON.stringify(found, null, 2));
 
         return 0;
@@ -87,7 +92,7 @@ Every change is validated first and recorded as a system event.`,
 
       if (action === 'update') {
         const found = id === undefined ? undefined : control.getSite(id);
-        if (found === undefined) throw usage(`no site ${id ?? '(missing id)'}`);
+        if (found === undefined) throw siteNotFound(id);
         const patch = settingsPatch(values);
         if (Object.keys(patch).length === 0) throw usage('site update needs at least one setting');
         const updated = control.updateSiteSettings(

@@ -1,6 +1,6 @@
 import type { Breakdown, Stats } from '../domain/stats.js';
 import { StatsReader } from '../analytics/reader.js';
-import { parse, usage, type Command } from './command.js';
+import { parse, siteNotFound, usage, type Command } from './command.js';
 import { openContext, out } from './context.js';
 
 export const stats: Command = {
@@ -24,6 +24,11 @@ defaults to the last 30 days. --json prints one JSON object.`,
     if (!values.site) throw usage('stats needs --site ID');
 
     const { control } = await openContext();
+    if (control.getSite(values.site) === undefined) {
+      control.close();
+      throw siteNotFound(values.site);
+    }
+
     const reader = new StatsReader(control);
     try {
       const result = await reader.stats(values.site, { from: values.from, to: values.to });

@@ -66,6 +66,9 @@ export interface ControlStore {
 
   createApiKey(record: Omit<ApiKeyRecord, 'createdAt' | 'revokedAt'>, actor: string): ApiKeyRecord;
   getApiKey(id: string): ApiKeyRecord | undefined;
+  listApiKeys(siteId?: string): ApiKeyRecord[];
+  /** Revokes a key for good; false when there is no such live key. */
+  revokeApiKey(id: string, actor: string): boolean;
 
   recordSystemEvent(event: Omit<SystemEvent, 'seq' | 'ts'>): void;
   listSystemEvents(filter?: { tenantId?: string; type?: string }): SystemEvent[];

@@ -338,17 +338,35 @@ export class SqliteControlStore implements ControlStore {
   getApiKey(id: string): ApiKeyRecord | undefined {
     const row = this.db.prepare('SELECT * FROM api_keys WHERE id = ?').get(id) as
       Record<string, unknown> | undefined;
-    if (row === undefined) return undefined;
 
-    return {
-      id: row.id as string,
-      tenantId: row.tenant_id as string,
-      siteId: row.site_id as string,
-      scope: row.scope as string,
-      secretHash: row.secret_hash as string,
-      createdAt: row.created_at as number,
-      revokedAt: row.revoked_at as number | null,
-    };
+    return row && toApiKey(row);
+  }
+
+  listApiKeys(siteId?: string): ApiKeyRecord[] {
+    const rows = this.db
+      .prepare(
+        'SELECT * FROM api_keys WHERE @siteId IS NULL OR site_id = @siteId ORDER BY created_at',
+      )
+      .all({ siteId: siteId ?? null }) as Array<Record<string, unknown>>;
+
+    return rows.map(toApiKey);
+  }
+
+  revokeApiKey(id: string, actor: string): boolean {
+    const key = this.getApiKey(id);
+    if (key === undefined || key.revokedAt !== null) return false;
+
+    this.db.transaction(() => {
+      this.db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ?').run(Date.now(), id);
+      this.insertEvent({
+        type: 'apikey.revoked',
+        tenantId: key.tenantId,
+        actor,
+        detail: { keyId: id, siteId: key.siteId },
+      });
+    })();
+
+    return true;
   }
 
   recordSystemEvent(event: Omit<SystemEvent, 'seq' | 'ts'>): void {
@@ -716,6 +734,18 @@ function writeKeyring(file: string, version: number, wrapped: WrappedKey): void 
   const temp = `${file}.tmp-${process.pid}`;
   writeFileSync(temp, `${JSON.stringify(ring, null, 2)}\n`, { mode: 0o600 });
   renameSync(temp, file);
+}
+
+function toApiKey(row: Record<string, unknown>): ApiKeyRecord {
+  return {
+    id: row.id as string,
+    tenantId: row.tenant_id as string,
+    siteId: row.site_id as string,
+    scope: row.scope as string,
+    secretHash: row.secret_hash as string,
+    createdAt: row.created_at as number,
+    revokedAt: row.revoked_at as number | null,
+  };
 }
 
 function toSite(row: SiteRow): Site {

@@ -1,0 +1,72 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { DEFAULT_SITE_SETTINGS } from '../../src/domain/site.js';
+import { createApiKey } from '../../src/identity/api-keys.js';
+import { startProduct, type Product } from '../helpers/product.js';
+
+describe('stats API access', () => {
+  let product: Product;
+  let otherSite: string;
+
+  beforeAll(async () => {
+    product = await startProduct();
+    const tenant = await product.control.createTenant('Clinic B', 'test');
+    otherSite = product.control.createSite(
+      tenant.id,
+      'B',
+      { ...DEFAULT_SITE_SETTINGS, domains: ['b.example'] },
+      'test',
+    ).id;
+  });
+
+  afterAll(async () => {
+    await product?.close();
+  });
+
+  const stats = (site: string, authorization?: string) =>
+    product.get(
+      `/api/sites/${site}/stats`,
+      authorization === undefined ? {} : { Authorization: authorization },
+    );
+
+  it("answers the key's own site, whatever the case of the scheme name", async () => {
+    expect((await stats(product.siteId, `Bearer ${product.token}`)).status).toBe(200);
+    expect((await stats(product.siteId, `bearer ${product.token}`)).status).toBe(200);
+  });
+
+  it('refuses every bad credential the same way', async () => {
+    const forged = product.token.slice(0, -4) + 'AAAA';
+    const answers = await Promise.all([
+      stats(product.siteId),
+      stats(product.siteId, 'Bearer nonsense'),
+      stats(product.siteId, `Bearer ${forged}`),
+      stats(product.siteId, `Basic ${Buffer.from(`x:${product.token}`).toString('base64')}`),
+    ]);
+
+    for (const res of answers) {
+      expect(res.status).toBe(401);
+      expect(res.json()).toEqual({
+        error: { code: 'ERR_UNAUTHENTICATED', message: 'a valid API key is required' },
+      });
+    }
+  });
+
+  it('C23 (a) a key for one site sees nothing of another, existing or not: the same 404', async () => {
+    const other = await stats(otherSite, `Bearer ${product.token}`);
+    const missing = await stats('00000000-0000-4000-8000-000000000000', `Bearer ${product.token}`);
+
+    expect(other.status).toBe(404);
+    expect(other.text).toBe(missing.text);
+  });
+
+  it('a revoked key stops working at once, and the revocation is recorded', async () => {
+    const { token, record } = createApiKey(product.control, product.siteId, 'test');
+    expect((await stats(product.siteId, `Bearer ${token}`)).status).toBe(200);
+
+    expect(product.control.revokeApiKey(record.id, 'test')).toBe(true);
+
+    expect((await stats(product.siteId, `Bearer ${token}`)).status).toBe(401);
+    expect(product.control.revokeApiKey(record.id, 'test')).toBe(false);
+    expect(product.control.listSystemEvents({ type: 'apikey.revoked' })).toHaveLength(1);
+  });
+});

@@ -146,6 +146,22 @@ describe('lighttrail site, apikey, keys and tenant commands', () => {
     expect(JSON.stringify(record)).not.toContain(token.split('_')[2]);
   });
 
+  it('lists and revokes API keys', async () => {
+    const created = JSON.parse(
+      (await runCli(['apikey', 'create', '--site', siteId, '--json'], env)).stdout,
+    ) as { keyId: string };
+
+    const revoke = await runCli(['apikey', 'revoke', created.keyId], env);
+    expect(revoke.code).toBe(0);
+    const list = JSON.parse(
+      (await runCli(['apikey', 'list', '--site', siteId, '--json'], env)).stdout,
+    ) as Array<{ keyId: string; revokedAt: string | null }>;
+    expect(list.find((key) => key.keyId === created.keyId)?.revokedAt).toEqual(expect.any(String));
+    const twice = await runCli(['apikey', 'revoke', created.keyId], env);
+    expect(twice.code).toBe(1);
+    expect(twice.stderr).toMatch(/^lighttrail: ERR_NOT_FOUND: /);
+  });
+
   it('rotates the tenant key and the master key from the command line', async () => {
     const tenant = await runCli(['keys', 'rotate', '--tenant', organisationId], env);
     expect(tenant.code).toBe(0);

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 import type { Config } from '../config/settings.js';
@@ -37,6 +37,8 @@ export function openKeyProvider(
   }
 
   if (config.masterKeyFile !== undefined) {
+    warnIfExposed(config.masterKeyFile, logger);
+
     return {
       provider: LocalKeyProvider.fromFile(config.masterKeyFile),
       generated: false,
@@ -53,6 +55,8 @@ export function openKeyProvider(
 
   const file = defaultMasterKeyFile(config);
   if (existsSync(file)) {
+    warnIfExposed(file, logger);
+
     return { provider: LocalKeyProvider.fromFile(file), generated: false, source: file };
   }
 
@@ -69,4 +73,18 @@ export function openKeyProvider(
   });
 
   return { provider, generated: true, source: file };
+}
+
+/** A key file others can read is a key others may have: say so at every start. */
+function warnIfExposed(file: string, logger: Logger): void {
+  if (!existsSync(file)) return;
+
+  const mode = statSync(file).mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    logger.warn('keys.master_key_file_exposed', {
+      file,
+      mode: mode.toString(8),
+      advice: 'the master key file is readable by other users: chmod 600 it',
+    });
+  }
 }

@@ -75,7 +75,14 @@ describe('lighttrail import of the shared Apache access log', () => {
       pageviews: 1596,
       duplicates: 0,
       filtered: 1278,
-      skipped: { method: 48, status: 416, asset: 5340, 'non-html': 1321 },
+      skipped: {
+        method: 48,
+        status: 416,
+        asset: 5340,
+        'non-html': 1321,
+        'foreign-host': 0,
+        future: 0,
+      },
     });
   });
 

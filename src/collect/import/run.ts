@@ -1,8 +1,10 @@
 import { createHmac, randomUUID } from 'node:crypto';
-import { statSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 
 import type { EnrichedEvent, FilteredHit } from '../../domain/event.js';
-import type { Site } from '../../domain/site.js';
+import { hostAllowed, type Site } from '../../domain/site.js';
+import { pageHostname } from '../../enrich/url.js';
+import { LightTrailError } from '../../errors.js';
 import { parseIp, isNonPublic } from '../../enrich/ip.js';
 import type { Enricher } from '../enricher.js';
 import type { EventSink, TenantStore } from '../../store/types.js';
@@ -18,7 +20,10 @@ export interface ImportReport {
   pageviews: number;
   duplicates: number;
   filtered: number;
-  skipped: Record<SkipReason, number>;
+  /** Why lines were not pageviews: the import rule's reasons, plus `foreign-host` (an absolute
+   *  request target for another host, as a forward proxy logs it) and `future` (a timestamp more
+   *  than a day ahead of this machine's clock). */
+  skipped: Record<SkipReason | 'foreign-host' | 'future', number>;
 }
 
 export interface ImportOptions {
@@ -55,13 +60,14 @@ export async function importLog(options: ImportOptions): Promise<ImportReport> {
     pageviews: 0,
     duplicates: 0,
     filtered: 0,
-    skipped: { method: 0, status: 0, asset: 0, 'non-html': 0 },
+    skipped: { method: 0, status: 0, asset: 0, 'non-html': 0, 'foreign-host': 0, future: 0 },
   };
   const seen = new Map<string, number>();
   const pending = new Set<Promise<void>>();
   let events: EnrichedEvent[] = [];
   let filtered: FilteredHit[] = [];
-  const total = statSync(options.file).size;
+  const total = inspectFile(options.file);
+  const latest = Date.now() + 86_400_000;
 
   const flush = async () => {
     if (events.length === 0 && filtered.length === 0) return;
@@ -97,6 +103,19 @@ export async function importLog(options: ImportOptions): Promise<ImportReport> {
     }
 
     const record = line.record;
+    if (record.time > latest) {
+      report.skipped.future += 1;
+      continue;
+    }
+
+    const absoluteHost = /^https?:\/\//i.test(record.target) ? pageHostname(record.target) : null;
+    if (
+      /^https?:\/\//i.test(record.target) &&
+      (absoluteHost === null || !hostAllowed(site.settings, absoluteHost))
+    ) {
+      report.skipped['foreign-host'] += 1;
+      continue;
+    }
     const dedupeKey = lineKey(dedupeSecret, site.id, line.raw, record.ip, seen);
     const outcome = await enricher.enrich(
       site,
@@ -117,6 +136,50 @@ export async function importLog(options: ImportOptions): Promise<ImportReport> {
   await Promise.all(pending);
 
   return report;
+}
+
+/** Compressed logs start with a magic number; reading them as text would only yield junk. */
+const COMPRESSED: ReadonlyArray<[string, number[]]> = [
+  ['gzip', [0x1f, 0x8b]],
+  ['bzip2', [0x42, 0x5a, 0x68]],
+  ['xz', [0xfd, 0x37, 0x7a, 0x58, 0x5a]],
+  ['zstd', [0x28, 0xb5, 0x2f, 0xfd]],
+  ['zip', [0x50, 0x4b, 0x03, 0x04]],
+];
+
+/** The file's size, refusing what cannot be an access log before a line is read. */
+function inspectFile(file: string): number {
+  let size: number;
+  const head = Buffer.alloc(8);
+  try {
+    const stat = statSync(file);
+    if (!stat.isFile()) throw new Error('not a regular file');
+    size = stat.size;
+    const fd = openSync(file, 'r');
+    try {
+      readSync(fd, head, 0, head.length, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (cause) {
+    throw new LightTrailError(
+      'ERR_IMPORT_FILE',
+      'the log file cannot be read (missing, not a regular file, or no permission)',
+      { status: 400, cause },
+    );
+  }
+
+  for (const [kind, magic] of COMPRESSED) {
+    if (magic.every((byte, index) => head[index] === byte)) {
+      throw new LightTrailError(
+        'ERR_IMPORT_FORMAT',
+        `the file is ${kind}-compressed: decompress it first`,
+        { status: 400 },
+      );
+    }
+  }
+
+  return size;
 }
 
 function clientOf(record: LogRecord) {

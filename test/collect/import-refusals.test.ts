@@ -1,0 +1,82 @@
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/temp.js';
+
+const UA =
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36';
+const line = (target: string, time = '04/Dec/2026:10:00:00 +0000') =>
+  `198.51.100.7 - - [${time}] "GET ${target} HTTP/1.1" 200 512 "-" "${UA}"`;
+
+describe('lighttrail import refusals', () => {
+  const { dir, cleanup } = tempDir('lighttrail-import-');
+  const env = { LIGHTTRAIL_DATA_DIR: dir, LIGHTTRAIL_MASTER_KEY: randomBytes(32).toString('hex') };
+  let siteId: string;
+
+  beforeAll(async () => {
+    const setup = await runCli(
+      [
+        'setup',
+        '--org',
+        'A',
+        '--domain',
+        'www.clinic-a.example',
+        '--email',
+        'a@clinic-a.example',
+        '--json',
+      ],
+      env,
+    );
+    siteId = (JSON.parse(setup.stdout) as { siteId: string }).siteId;
+  });
+
+  afterAll(() => cleanup());
+
+  const importFile = (file: string) =>
+    runCli(['import', '--site', siteId, '--format', 'combined', file, '--json'], env);
+
+  it('refuses a missing file with ERR_IMPORT_FILE and without naming the path', async () => {
+    const result = await importFile(path.join(dir, 'no-such.log'));
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^lighttrail: ERR_IMPORT_FILE: /);
+    expect(result.stderr).not.toContain('no-such.log');
+  });
+
+  it('refuses a compressed log instead of reading junk', async () => {
+    const file = path.join(dir, 'access.log.gz');
+    writeFileSync(file, gzipSync(`${line('/')}\n`));
+
+    const result = await importFile(file);
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^lighttrail: ERR_IMPORT_FORMAT: the file is gzip-compressed/);
+  });
+
+  it('skips proxy requests for other hosts and timestamps from the future', async () => {
+    const file = path.join(dir, 'access.log');
+    writeFileSync(
+      file,
+      [
+        line('/welcome'),
+        line('http://evil.example/abs'),
+        line('https://www.clinic-a.example/own-absolute'),
+        line('/later', '04/Dec/9999:10:00:00 +0000'),
+      ].join('\n'),
+    );
+
+    const result = await importFile(file);
+
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      lines: 4,
+      pageviews: 2,
+      skipped: { 'foreign-host': 1, future: 1 },
+    });
+  });
+});

@@ -95,6 +95,7 @@ export class Enricher {
       hostname: page.hostname,
       path: page.path,
       query: page.query,
+      fragment: page.fragment === '' ? null : page.fragment,
       title: sanitizeTitle(incoming.title, settings, { countOnly: page.countOnly }),
       href:
         incoming.href === undefined || page.countOnly

@@ -32,6 +32,8 @@ export interface EnrichedEvent {
   hostname: string;
   path: string;
   query: string;
+  /** Kept only when the site keeps fragments, and then scrubbed like the query. */
+  fragment: string | null;
   title: string | null;
   href: string | null;
   referrerHost: string | null;

@@ -110,3 +110,30 @@ describe('stats API date ranges', () => {
     },
   );
 });
+
+describe('URL fragments', () => {
+  it('are dropped by default and kept, scrubbed, when the site keeps them', async () => {
+    const product = await startProduct({ site: { keepFragments: true } });
+    try {
+      const body = JSON.stringify({
+        site: product.siteId,
+        events: [
+          { type: 'pageview', url: 'https://localhost/faq#opening-hours' },
+          { type: 'pageview', url: 'https://localhost/invite#e=pat.doe%2540mail.test' },
+        ],
+      });
+      expect((await product.post(body)).status).toBe(200);
+
+      const db = await product.tenantDb();
+      const rows = db.prepare('SELECT path, fragment FROM events ORDER BY id').all();
+      db.close();
+      expect(rows).toEqual([
+        { path: '/faq', fragment: 'opening-hours' },
+        { path: '/invite', fragment: expect.stringContaining('[redacted]') },
+      ]);
+      expect(JSON.stringify(rows)).not.toContain('pat.doe');
+    } finally {
+      await product.close();
+    }
+  });
+});

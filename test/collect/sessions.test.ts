@@ -66,6 +66,7 @@ describe('cookieless sessions and daily salts', () => {
       hostname: 'a.example',
       path,
       query: '',
+      fragment: null,
       title: null,
       href: null,
       referrerHost: null,

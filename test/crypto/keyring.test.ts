@@ -86,7 +86,7 @@ describe('envelope encryption', () => {
     }
 
     const tampered = Buffer.from(sealed);
-    tampered[tampered.length - 1] ^= 1;
+    tampered.writeUInt8(tampered.readUInt8(tampered.length - 1) ^ 1, tampered.length - 1);
     expect(() =>
       open(master, tampered, associatedData({ purpose: 'tenant', owner: 'a', version: 1 })),
     ).toThrowError(expect.objectContaining({ code: 'ERR_KEY_UNWRAP' }));

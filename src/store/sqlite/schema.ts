@@ -88,6 +88,7 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
         hostname TEXT NOT NULL,
         path TEXT NOT NULL,
         query TEXT NOT NULL DEFAULT '',
+        fragment TEXT,
         title TEXT,
         href TEXT,
         referrer_host TEXT,

@@ -44,12 +44,12 @@ export class TenantWriter {
 
   constructor(private readonly db: Db) {
     this.insertEvent = db.prepare(`
-      INSERT INTO events (site_id, ts, day, type, name, hostname, path, query, title,
+      INSERT INTO events (site_id, ts, day, type, name, hostname, path, query, fragment, title,
         href, referrer_host, referrer_domain, channel, utm_source, utm_medium, utm_campaign,
         utm_term, utm_content, click_id, country, region, city, browser, browser_version, os,
         device, props, engagement_ms, scroll_depth, visitor_id, session_id, flags, origin,
         dedupe_key)
-      VALUES (@siteId, @ts, @day, @type, @name, @hostname, @path, @query, @title, @href,
+      VALUES (@siteId, @ts, @day, @type, @name, @hostname, @path, @query, @fragment, @title, @href,
         @referrerHost, @referrerDomain, @channel, @utmSource, @utmMedium, @utmCampaign, @utmTerm,
         @utmContent, @clickId, @country, @region, @city, @browser, @browserVersion, @os, @device,
         @props, @engagementMs, @scrollDepth, @visitorId, @sessionId, @flags, @origin, @dedupeKey)

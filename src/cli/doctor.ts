@@ -2,6 +2,8 @@ import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 
 import { describeConfig, loadConfig } from '../config/load.js';
 import { LightTrailError } from '../errors.js';
+import { createLogger } from '../log/logger.js';
+import { loadOrCreateCertificate } from '../server/certificate.js';
 import { parse, type Command } from './command.js';
 import { openContext, out, runningServer } from './context.js';
 
@@ -40,12 +42,47 @@ database reads. Exits 1 when a check fails.`,
 
       return `${config.dataDir} is writable`;
     });
-    await check('master key and control database', async () => {
+    await check('master key and databases', async () => {
       const context = await openContext({ config });
-      const tenants = context.control.listTenants().filter((t) => t.deletedAt === null).length;
-      context.control.close();
+      try {
+        context.control.check();
+        const tenants = context.control.listTenants().filter((t) => t.deletedAt === null);
+        for (const tenant of tenants) {
+          const store = await context.control.openTenant(tenant.id);
+          try {
+            store.check();
+          } finally {
+            store.close();
+          }
+        }
 
-      return `key source opens the keys; ${tenants} organisation(s)`;
+        return `the master key opens every data key; control and ${tenants.length} tenant database(s) intact`;
+      } finally {
+        context.control.close();
+      }
+    });
+    await check('TLS certificate', async () => {
+      if (config.tlsCertFile === undefined) {
+        return 'none configured: a self-signed localhost certificate is used (development only)';
+      }
+
+      const { fingerprint256 } = await loadOrCreateCertificate(
+        config,
+        createLogger({ level: 'silent' }),
+      );
+
+      return `${config.tlsCertFile} loads with its key; SHA-256 ${fingerprint256}`;
+    });
+    await check('geography database', () => {
+      if (config.geoipDb === undefined) return 'bundled DB-IP Lite';
+      if (!existsSync(config.geoipDb)) {
+        throw new LightTrailError(
+          'ERR_CONFIG_INVALID',
+          `LIGHTTRAIL_GEOIP_DB: ${config.geoipDb} does not exist`,
+        );
+      }
+
+      return config.geoipDb;
     });
     await check('server', () => {
       const pid = runningServer(config);

@@ -175,7 +175,8 @@ export const SETTINGS: readonly Setting[] = [
     default: '50',
     min: 1,
     max: 1000000,
-    description: 'Collect requests per second allowed per client (token bucket refill).',
+    description:
+      'Events per second allowed per client (token bucket refill); an IPv6 client is its /64.',
   },
   {
     key: 'rateLimitBurst',
@@ -184,7 +185,7 @@ export const SETTINGS: readonly Setting[] = [
     default: '200',
     min: 1,
     max: 10000000,
-    description: 'Token bucket size per client.',
+    description: 'Token bucket size per client, in events; at least LIGHTTRAIL_COLLECT_MAX_BATCH.',
   },
   {
     key: 'queueMax',
@@ -193,7 +194,8 @@ export const SETTINGS: readonly Setting[] = [
     default: '20000',
     min: 10,
     max: 10000000,
-    description: 'Events waiting for commit before collect answers 503.',
+    description:
+      'Events waiting for commit before collect answers 503; at least LIGHTTRAIL_COLLECT_MAX_BATCH.',
   },
   {
     key: 'commitIntervalMs',

@@ -3,15 +3,21 @@
 // loopback, both with the same certificate, TLS policy and keep-alive load generator, in the same
 // run. Each server runs as one process and the load generator as another.
 //
-// Phases, one after the other: single-event requests as a browser sends them (warm-up 2 s, then
-// 10 s measured) and a batched variant (20 events per request, warm-up 1 s, 6 s measured), each
-// against the baseline first and the product second. Afterwards the product is stopped with
-// SIGTERM and the stats CLI must count exactly the pageviews the product acknowledged.
+// Phases, baseline and product taking turns within each:
+// 1. single-event requests as the browser tracker sends them, closed loop on 32 connections:
+//    two rounds of 1 s warm-up + 5 s measured per server (10 s measured each);
+// 2. the same with 20 events per request: one round of 1 s + 5 s;
+// 3. single events offered at a fixed rate (open loop), half of what the product reached in 1:
+//    latency below saturation, 1 s + 4 s.
+// Throughput is events per second answered 200 in the measured window; latency is per request.
+// Afterwards the product is stopped with SIGTERM (it must exit 0) and the stats CLI must count
+// exactly the pageviews the product acknowledged.
 //
 // Prints a table, then ONE JSON line:
 // {"events_per_s","p50_ms","p99_ms","baseline_events_per_s","ratio", ...}
+// where the first five figures are phase 1's.
 //
-// Usage: npm run bench:ingest   (builds first; about 45 s; nothing leaves 127.0.0.1)
+// Usage: npm run bench:ingest   (builds first; about 55 s; nothing leaves 127.0.0.1)
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
@@ -30,6 +36,9 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 // both rather than on one. Each round is a fresh load process: new connections, own warm-up.
 const SINGLE = { batch: 1, warmupMs: 1_000, durationMs: 5_000, rounds: 2 };
 const BATCHED = { batch: 20, warmupMs: 1_000, durationMs: 5_000, rounds: 1 };
+// Latency below saturation: single events offered at a fixed rate, half of what the product
+// reached in the closed loop, to both servers.
+const OPEN = { batch: 1, warmupMs: 1_000, durationMs: 4_000, rounds: 1, share: 0.5 };
 const MAX_REQUESTS = 2_000_000;
 const START_TIMEOUT_MS = 15_000;
 
@@ -317,9 +326,13 @@ async function main() {
     const commits1 = await commitFigures(metricsPort);
     const batched = await measure(BATCHED);
     const commits2 = await commitFigures(metricsPort);
+    const rate = Math.max(1, Math.round(single.product.requests_per_s * OPEN.share));
+    const open = await measure({ ...OPEN, rate });
+    const commits3 = await commitFigures(metricsPort);
     const logLines = countLines(productLog) - logLinesBefore;
     single.product.commits = commitDelta(commits0, commits1);
     batched.product.commits = commitDelta(commits1, commits2);
+    open.product.commits = commitDelta(commits2, commits3);
     const loadAfter = loadavg()[0];
 
     const exitCode = await stopChild(product.child);
@@ -327,7 +340,10 @@ async function main() {
     const stats = JSON.parse(
       cli(['stats', '--site', site, '--from', today(-1), '--to', today(1), '--json'], env),
     );
-    const acknowledged = single.product.acked_events_total + batched.product.acked_events_total;
+    const acknowledged = [single, batched, open].reduce(
+      (sum, phase) => sum + phase.product.acked_events_total,
+      0,
+    );
     const ratio = single.product.events_per_s / single.baseline.events_per_s;
     const batchedRatio = batched.product.events_per_s / batched.baseline.events_per_s;
     const round3 = (x) => Math.round(x * 1000) / 1000;
@@ -361,9 +377,12 @@ async function main() {
     console.log(row('lighttrail, 1 event/request', single.product));
     console.log(row(`baseline, ${BATCHED.batch} events/request`, batched.baseline));
     console.log(row(`lighttrail, ${BATCHED.batch} events/request`, batched.product));
+    console.log(row(`baseline, open loop ${rate}/s`, open.baseline));
+    console.log(row(`lighttrail, open loop ${rate}/s`, open.product));
     for (const [label, c] of [
       ['1 event/request', single.product.commits],
       [`${BATCHED.batch} events/request`, batched.product.commits],
+      [`open loop ${rate}/s`, open.product.commits],
     ]) {
       console.log(
         `group commit, ${label}: ${c.count} commits, ${c.events_per_commit} events each, ` +
@@ -392,6 +411,10 @@ async function main() {
         batched_p99_ms: batched.product.p99_ms,
         batched_baseline_events_per_s: batched.baseline.events_per_s,
         batched_ratio: round3(batchedRatio),
+        open_rate_per_s: rate,
+        open_p50_ms: open.product.p50_ms,
+        open_p99_ms: open.product.p99_ms,
+        open_baseline_p99_ms: open.baseline.p99_ms,
         server_cpu_pct: single.product.server_cpu_pct,
         events_per_commit: single.product.commits.events_per_commit,
         ms_per_commit: single.product.commits.ms_per_commit,

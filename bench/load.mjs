@@ -1,8 +1,9 @@
 // Load generator for bench/ingest.mjs, run as its own process so its CPU is not the server's.
 //
 // Closed loop: `concurrency` keep-alive HTTPS connections, each sending its next request as soon
-// as the previous answer is read. Requests answered during the warm-up are not counted; the
-// measured window is fixed in time and the whole run is capped in requests. It connects to
+// as the previous answer is read; or open loop at a fixed `rate` of requests per second over the
+// same connections. Requests answered during the warm-up are not counted; the measured window is
+// fixed in time and the whole run is capped in requests. It connects to
 // loopback only and verifies the server's certificate against the CA file it is given.
 //
 // Usage: node bench/load.mjs '<json options>'   (prints one JSON line of results)
@@ -86,7 +87,6 @@ function processCpuSeconds(pid, ticksPerSecond) {
 
 function send(agent, target, ca, body, userAgent) {
   return new Promise((resolve) => {
-    const started = performance.now();
     const req = request(
       {
         agent,
@@ -106,11 +106,11 @@ function send(agent, target, ca, body, userAgent) {
       },
       (res) => {
         res.on('data', () => undefined);
-        res.on('end', () => resolve({ status: res.statusCode, ms: performance.now() - started }));
-        res.on('error', () => resolve({ status: 0, ms: performance.now() - started }));
+        res.on('end', () => resolve({ status: res.statusCode }));
+        res.on('error', () => resolve({ status: 0 }));
       },
     );
-    req.on('error', () => resolve({ status: 0, ms: performance.now() - started }));
+    req.on('error', () => resolve({ status: 0 }));
     req.end(body);
   });
 }
@@ -139,21 +139,38 @@ async function main() {
     clientAtStart = process.cpuUsage();
   }, options.warmupMs);
 
+  // Open loop when `rate` is set: request n is due at begin + n / rate whatever the answers, and
+  // its latency counts from when it was due, so a slow answer that delays the next send is not
+  // hidden (coordinated omission). Closed loop otherwise: each connection sends on each answer.
+  let due = 0;
+  const nextStart = async () => {
+    if (!options.rate) return performance.now();
+
+    const at = begin + (due++ * 1000) / options.rate;
+    const wait = at - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+
+    // A timer may fire a little early: then the clock starts at the real send.
+    return Math.min(at, performance.now());
+  };
+
   async function loop(worker) {
     let i = worker;
     while (performance.now() < windowEnd && sent < options.maxRequests) {
+      const startedAt = await nextStart();
+      if (startedAt >= windowEnd) break;
+
       sent++;
-      const startedAt = performance.now();
       const body = pool[i % pool.length];
       const userAgent = USER_AGENTS[(i + worker) % USER_AGENTS.length];
-      const { status, ms } = await send(agent, target, ca, body, userAgent);
+      const { status } = await send(agent, target, ca, body, userAgent);
+      const endedAt = performance.now();
       i += options.concurrency;
       if (status === 200) okTotal++;
-      const endedAt = startedAt + ms;
       if (startedAt < windowStart || endedAt > windowEnd) continue;
 
       statuses[status] = (statuses[status] ?? 0) + 1;
-      if (status === 200) latencies[measured++] = ms;
+      if (status === 200) latencies[measured++] = endedAt - startedAt;
     }
   }
 

@@ -40,6 +40,9 @@ export interface CollectorOptions {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const SITE_CACHE_MS = 5_000;
+const MEDIA_TYPES: ReadonlySet<string> = new Set(['text/plain', 'application/json']);
+// The WHATWG Encoding labels for UTF-8 a sender might plausibly write (compared lower-cased).
+const UTF8_LABELS: ReadonlySet<string> = new Set(['utf-8', 'utf8', 'unicode-1-1-utf-8']);
 
 /**
  * The collect endpoint's work, apart from HTTP: decode and validate the payload, check the site,
@@ -53,14 +56,7 @@ export class Collector {
   constructor(private readonly options: CollectorOptions) {}
 
   async collect(input: CollectInput): Promise<CollectResult> {
-    const type = (input.contentType ?? '').split(';')[0]?.trim().toLowerCase();
-    if (type !== 'text/plain' && type !== 'application/json') {
-      throw new RequestError(
-        'ERR_UNSUPPORTED_MEDIA_TYPE',
-        415,
-        'send JSON as text/plain or application/json',
-      );
-    }
+    checkMediaType(input.contentType, input.headers['content-encoding']);
 
     const text = decode(input.body);
     let json: unknown;
@@ -144,6 +140,43 @@ export class Collector {
     this.sites.set(id, { site, at: now });
 
     return site;
+  }
+}
+
+function unsupported(message: string): RequestError {
+  return new RequestError('ERR_UNSUPPORTED_MEDIA_TYPE', 415, message);
+}
+
+/**
+ * Refuses a body this endpoint would have to transform before it could check it. The tracker
+ * sends plain UTF-8 JSON; a compressed body (RFC 9110 section 8.4: 415 for an unsupported
+ * coding) would cost a decompression per request and could be a zip bomb, and a body in another
+ * charset would be misread as UTF-8, so neither is decoded: both are refused before the body is.
+ * `charset=utf-8` is fine, quoted or not, in any case; `identity` is the only coding accepted.
+ */
+function checkMediaType(contentType: string | undefined, encoding: string | undefined): void {
+  const [type = '', ...params] = (contentType ?? '').split(';');
+  if (!MEDIA_TYPES.has(type.trim().toLowerCase())) {
+    throw unsupported('send JSON as text/plain or application/json');
+  }
+
+  for (const param of params) {
+    const eq = param.indexOf('=');
+    if (eq === -1 || param.slice(0, eq).trim().toLowerCase() !== 'charset') continue;
+
+    const charset = param
+      .slice(eq + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1')
+      .toLowerCase();
+    if (!UTF8_LABELS.has(charset)) throw unsupported('send the body as UTF-8');
+  }
+
+  if (encoding === undefined) return;
+
+  const codings = encoding.split(',').map((coding) => coding.trim().toLowerCase());
+  if (codings.some((coding) => coding !== 'identity')) {
+    throw unsupported('send the body without a content encoding');
   }
 }
 

@@ -1,4 +1,6 @@
 import { EVENT_TYPES, type EventType } from '../domain/event.js';
+import { scrubText } from '../enrich/phi.js';
+import { stripControl, truncateCodePoints } from '../enrich/text.js';
 import { RequestError } from '../errors.js';
 
 /**
@@ -55,8 +57,33 @@ const EVENT_KEYS = new Set([
 const TOP_KEYS = new Set(['site', 'events', 'gpc', 'dnt']);
 const SITE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
+const QUOTED_MAX = 40;
+// A name is empty when nothing but white space and invisible format characters is left once
+// control characters are gone: it would show as a blank row in every report.
+const VISIBLE = /[^\s\p{Cf}]/u;
+
 function invalid(message: string): RequestError {
   return new RequestError('ERR_INVALID_EVENT', 400, message);
+}
+
+/**
+ * A client-sent name as an error message may quote it. The message goes back to the sender and
+ * into the request log, and a field name can be an e-mail or an address (`{"pat.doe@mail.test":
+ * 1}`), so it is scrubbed like a title, whole, and only then cut: cutting first could leave half
+ * an address the scrubber no longer recognises.
+ */
+function quoted(name: string): string {
+  return truncateCodePoints(scrubText(name), QUOTED_MAX);
+}
+
+/** `gpc` and `dnt` are privacy signals: a value that is not a boolean is a sender bug, not a yes. */
+function signalFlag(value: Record<string, unknown>, key: 'gpc' | 'dnt'): boolean {
+  const flag = value[key];
+  if (flag !== undefined && flag !== null && typeof flag !== 'boolean') {
+    throw invalid(`${key} must be true or false`);
+  }
+
+  return flag === true;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -69,13 +96,16 @@ export function parsePayload(value: unknown, maxBatch: number): IncomingPayload 
   const single = !('events' in value);
   for (const key of Object.keys(value)) {
     if (!TOP_KEYS.has(key) && !(single && EVENT_KEYS.has(key))) {
-      throw invalid(`unknown field "${key.slice(0, 40)}"`);
+      throw invalid(`unknown field "${quoted(key)}"`);
     }
   }
 
   if (typeof value.site !== 'string' || !SITE_ID.test(value.site)) {
     throw invalid('site must be a site id');
   }
+
+  const gpc = signalFlag(value, 'gpc');
+  const dnt = signalFlag(value, 'dnt');
 
   const list: unknown[] = single ? [eventFields(value)] : (value.events as unknown[]);
   if (!Array.isArray(list) || list.length === 0) throw invalid('events must be a non-empty list');
@@ -85,8 +115,8 @@ export function parsePayload(value: unknown, maxBatch: number): IncomingPayload 
 
   return {
     site: value.site,
-    gpc: value.gpc === true,
-    dnt: value.dnt === true,
+    gpc,
+    dnt,
     events: list.map((item, index) => parseEvent(item, index)),
   };
 }
@@ -103,7 +133,7 @@ function parseEvent(value: unknown, index: number): IncomingEvent {
   if (!isObject(value)) throw invalid(`${at} must be an object`);
 
   for (const key of Object.keys(value)) {
-    if (!EVENT_KEYS.has(key)) throw invalid(`${at}: unknown field "${key.slice(0, 40)}"`);
+    if (!EVENT_KEYS.has(key)) throw invalid(`${at}: unknown field "${quoted(key)}"`);
   }
 
   if (!EVENT_TYPES.includes(value.type as EventType)) {
@@ -133,13 +163,18 @@ function parseEvent(value: unknown, index: number): IncomingEvent {
     throw invalid(`${at}.url must be an absolute http(s) URL`);
   }
 
-  if (value.type === 'custom' && (typeof event.name !== 'string' || event.name.trim() === '')) {
+  if (value.type === 'custom' && !isVisibleName(event.name)) {
     throw invalid(`${at}.name is required for custom events`);
   }
 
   if (value.props !== undefined && value.props !== null) event.props = parseProps(value.props, at);
 
   return event as unknown as IncomingEvent;
+}
+
+/** A custom event name with something a report can show: `"\u0000\u0001"` or `" "` is none. */
+function isVisibleName(name: unknown): boolean {
+  return typeof name === 'string' && VISIBLE.test(stripControl(name));
 }
 
 function parseProps(value: unknown, at: string): Record<string, string | number | boolean> {
@@ -152,7 +187,7 @@ function parseProps(value: unknown, at: string): Record<string, string | number 
   for (const [key, item] of entries) {
     if (key.length > 64) throw invalid(`${at}.props key longer than 64 characters`);
     if (typeof item === 'string' && item.length > 1024) {
-      throw invalid(`${at}.props.${key.slice(0, 40)} is longer than 1024 characters`);
+      throw invalid(`${at}.props.${quoted(key)} is longer than 1024 characters`);
     }
 
     if (
@@ -160,7 +195,7 @@ function parseProps(value: unknown, at: string): Record<string, string | number 
       typeof item !== 'boolean' &&
       !(typeof item === 'number' && Number.isFinite(item))
     ) {
-      throw invalid(`${at}.props.${key.slice(0, 40)} must be a string, number or boolean`);
+      throw invalid(`${at}.props.${quoted(key)} must be a string, number or boolean`);
     }
 
     props[key] = item;

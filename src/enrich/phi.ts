@@ -1,17 +1,24 @@
 import type { SiteSettings } from '../domain/site.js';
+import { parseIp } from './ip.js';
 import { decodeQueryComponent, safeDecode, stripControl, truncateCodePoints } from './text.js';
 
 /**
- * The PHI firewall's detectors. HHS lists e-mail addresses, phone numbers, SSNs and medical record
- * numbers among the identifiers a tracker must not disclose (45 CFR 164.514(b)(2)(i)); they end up
- * in URLs through forms that submit with GET, password-reset links and portal routes. Anything
- * that looks like one is replaced by `[redacted]` before an event goes further.
+ * The PHI firewall's detectors. HHS lists e-mail addresses, phone numbers, SSNs, medical record
+ * numbers, account numbers and IP addresses among the identifiers a tracker must not disclose
+ * (45 CFR 164.514(b)(2)(i)); they end up in URLs through forms that submit with GET,
+ * password-reset links, portal routes and support tools. Anything that looks like one is replaced
+ * by `[redacted]` before an event goes further.
  *
- * What is caught: e-mail addresses (Unicode too), US phone numbers in the usual layouts, `+`
+ * What is caught: e-mail addresses (Unicode too, IP-literal domains too), IPv4 and IPv6 literals
+ * (compressed, mixed, IPv4-mapped, bracketed, upper or lower case), payment card numbers written
+ * in groups separated by single spaces or dashes, US phone numbers in the usual layouts, `+`
  * international numbers of 8+ digits, SSNs with separators, and any run of 6 or more digits
- * (MRNs, account and card numbers, bare SSNs, phone numbers without separators). What is not:
- * names, street addresses and dates, which no pattern can tell from ordinary words; those are kept
- * out by the parameter allowlist, `pathRules` and `countOnly` sections instead.
+ * (MRNs, account and card numbers, bare SSNs, phone numbers without separators). Detection also
+ * runs on the NFKC form of the text, so full-width `＠` and `４１１１` are caught like `@` and
+ * `4111`. What is not: names, street addresses and dates, which no pattern can tell from ordinary
+ * words; those are kept out by the parameter allowlist, `pathRules` and `countOnly` sections
+ * instead. Nor are `inet_aton` shorthands such as `127.1` or `10.0.1`: they read like version
+ * numbers, and redacting every version would make reports useless.
  *
  * Every pattern is bounded so the cost stays linear on a 10 KB hostile string.
  */
@@ -19,7 +26,8 @@ export const REDACTED = '[redacted]';
 
 // An address is found from its `@`: the domain is matched forwards (sticky, bounded labels), the
 // local part widened backwards, so the cost stays linear however many `@` or letters there are.
-const EMAIL_DOMAIN = /[\p{L}\p{N}-]{1,63}(?:\.[\p{L}\p{N}-]{1,63}){1,8}/uy;
+const EMAIL_DOMAIN =
+  /[\p{L}\p{N}-]{1,63}(?:\.[\p{L}\p{N}-]{1,63}){1,8}|\[[\p{N}A-Fa-f:.]{2,45}\]/uy;
 const EMAIL_LOCAL = /[\p{L}\p{N}._%+'-]/u;
 const SSN = /(?<!\d)\d{3}([- .])\d{2}\1\d{4}(?!\d)/g;
 const US_PHONE = /(?<![\d+])(?:\+?1[ .-]?)?(?:\(\d{3}\)|\d{3})[ .-]?\d{3}[ .-]?\d{4}(?!\d)/g;
@@ -27,10 +35,33 @@ const INTL_PHONE = /\+\d{1,3}(?:[ .+-]\(?\d{1,5}\)?){1,6}(?!\d)|\+\d{7,15}(?!\d)
 const DIGIT_RUN = /\d{6,}/g;
 const MIN_INTL_DIGITS = 8;
 
-const MAYBE_PHI = /[\d@]/;
+// Exactly four parts of 0-255 (leading zeros allowed, as some logs pad them): with a fifth part or
+// a digit next to it the text is a version or an OID, and `1.2.3` or `12.10.2025` never match.
+const V4_PART = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|0?\\d?\\d)';
+const IPV4 = new RegExp(`(?<!\\d|\\d\\.)${V4_PART}(?:\\.${V4_PART}){3}(?!\\d|\\.\\d)`, 'g');
 
-function redactEmails(text: string): string {
-  let out = '';
+// IPv6 candidates are maximal runs of hex digits, `:` and `.` (the dotted tail of a mapped
+// address); each run is checked by the strict parser in ip.ts, so `std::vector`, `10:30:00` and
+// MAC addresses stay as they are. Longer runs than an address can be are not addresses.
+const HEX_RUN = /[\dA-Fa-f:.]+/g;
+const IPV6_RUN_MAX = 48;
+const WORD_CHAR = /[\p{L}\p{N}_]/u;
+
+// 13 to 19 digits in groups of 3-6 (a 13-digit Visa may end in a group of one or two) separated
+// by single spaces or dashes: 4-4-4-4, Amex 4-6-5, Diners 4-6-4, 4-4-4-4-3. A plain run is
+// already caught by DIGIT_RUN. No Luhn check: an order number in this layout is redacted too,
+// as the same number written without separators would be.
+const CARD = /(?<!\d)\d{3,6}(?:[ -]\d{3,6}){1,5}(?:[ -]\d{1,2})?(?!\d)/g;
+const CARD_MIN_DIGITS = 13;
+
+const MAYBE_PHI = /[\d@:]/;
+// eslint-disable-next-line no-control-regex -- ASCII text is its own NFKC form.
+const NON_ASCII = /[^\u0000-\u007f]/;
+
+/** A PHI span as `[start, end)` offsets into the text the detectors looked at. */
+type Span = [number, number];
+
+function findEmails(text: string, spans: Span[]): void {
   let last = 0;
   let at = text.indexOf('@');
   while (at !== -1) {
@@ -46,33 +77,138 @@ function redactEmails(text: string): string {
       continue;
     }
 
-    out += text.slice(last, start) + REDACTED;
     last = at + 1 + domain[0].length;
+    spans.push([start, last]);
     at = text.indexOf('@', last);
   }
-
-  return last === 0 ? text : out + text.slice(last);
 }
 
-function redactIntlPhones(text: string): string {
-  if (!text.includes('+')) return text;
+/** True when `text.slice(start, end)` is an IPv6 address standing on its own, not in a word. */
+function isIpv6At(text: string, start: number, end: number): boolean {
+  const candidate = text.slice(start, end);
+  if (candidate.indexOf(':') === candidate.lastIndexOf(':')) return false;
+  // parseIp reports `::ffff:203.0.113.50` as family 4: it is an address either way.
+  if (!/[\dA-Fa-f]/.test(candidate) || parseIp(candidate) === null) return false;
 
-  return text.replace(INTL_PHONE, (match) =>
-    match.replace(/\D/g, '').length >= MIN_INTL_DIGITS ? REDACTED : match,
-  );
+  return !WORD_CHAR.test(text.charAt(start - 1)) && !WORD_CHAR.test(text.charAt(end));
+}
+
+/**
+ * The IPv6 address in the run `text.slice(start, end)`, or `null`. The run may carry the text's
+ * punctuation: `ip:2001:db8::1`, `id:2001:db8::1` (a label before the first colon), and
+ * `2001:db8::1.` or `2001:db8::1:` at the end of a sentence.
+ */
+function ipv6In(text: string, start: number, end: number): Span | null {
+  let stop = end;
+  while (stop > start && text.charAt(stop - 1) === '.') stop--;
+  if (text.charAt(stop - 1) === ':' && text.charAt(stop - 2) !== ':') stop--;
+
+  const colon = text.indexOf(':', start);
+  const starts = [start];
+  if (colon !== -1 && colon < stop && text.charAt(colon + 1) !== ':') starts.push(colon + 1);
+
+  for (const from of starts) {
+    if (isIpv6At(text, from, end)) return [from, end];
+    if (stop !== end && isIpv6At(text, from, stop)) return [from, stop];
+  }
+
+  return null;
+}
+
+/** IPv6 literals, with their brackets when they have them (`[2001:db8::1]:443`). */
+function findIpv6(text: string, spans: Span[]): void {
+  if (!text.includes(':')) return;
+
+  HEX_RUN.lastIndex = 0;
+  for (let run = HEX_RUN.exec(text); run !== null; run = HEX_RUN.exec(text)) {
+    if (run[0].length > IPV6_RUN_MAX) continue;
+
+    const span = ipv6In(text, run.index, run.index + run[0].length);
+    if (span === null) continue;
+
+    const bracketed = text.charAt(span[0] - 1) === '[' && text.charAt(span[1]) === ']';
+    spans.push(bracketed ? [span[0] - 1, span[1] + 1] : span);
+  }
+}
+
+/** Every match of the global `pattern` that `keep` accepts (all of them without `keep`). */
+function findAll(
+  pattern: RegExp,
+  text: string,
+  spans: Span[],
+  keep: (match: string) => boolean = () => true,
+): void {
+  pattern.lastIndex = 0;
+  for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) {
+    if (keep(match[0])) spans.push([match.index, match.index + match[0].length]);
+  }
+}
+
+const digitCount = (match: string): number => match.replace(/\D/g, '').length;
+
+/** `text` with the union of `spans` replaced: overlapping and touching spans become one. */
+function replaceSpans(text: string, spans: Span[]): string {
+  if (spans.length === 0) return text;
+
+  spans.sort((a, b) => a[0] - b[0]);
+  let out = '';
+  let last = -1;
+  for (const [start, end] of spans) {
+    if (start <= last) {
+      last = Math.max(last, end);
+      continue;
+    }
+
+    out += text.slice(Math.max(last, 0), start) + REDACTED;
+    last = end;
+  }
+
+  return out + text.slice(last);
+}
+
+/**
+ * Every detector over `text` as it is. Each one looks at the same text and the union of what
+ * they find is redacted, so a card number that also reads as a phone number, or two phone
+ * numbers that also read as one card number, go whole rather than in pieces.
+ */
+function redactSpans(text: string): string {
+  if (!MAYBE_PHI.test(text)) return text;
+
+  const spans: Span[] = [];
+  findEmails(text, spans);
+  findIpv6(text, spans);
+  findAll(IPV4, text, spans);
+  findAll(CARD, text, spans, (match) => digitCount(match) >= CARD_MIN_DIGITS);
+  findAll(SSN, text, spans);
+  findAll(US_PHONE, text, spans);
+  if (text.includes('+')) {
+    findAll(INTL_PHONE, text, spans, (match) => digitCount(match) >= MIN_INTL_DIGITS);
+  }
+
+  findAll(DIGIT_RUN, text, spans);
+
+  return replaceSpans(text, spans);
 }
 
 /**
  * Replaces every PHI-looking span in `text` with `[redacted]`, looking at the text as given (no
- * decoding). URL parts go through `componentHasPhi`, which also looks at decoded forms.
+ * decoding) and at its NFKC form, where full-width and other compatibility characters
+ * (`pat.doe＠mail.test`, `５５５-123-4567`) become the ASCII the patterns know. Clean text is
+ * returned as given; text whose NFKC form held PHI comes back in that form, redacted. URL parts
+ * go through `componentHasPhi`, which also looks at decoded forms.
  */
 export function redactPhi(text: string): string {
-  if (!MAYBE_PHI.test(text)) return text;
+  const asGiven = redactSpans(text);
+  if (!NON_ASCII.test(asGiven)) return asGiven;
 
-  const noEmail = redactEmails(text);
-  const noSsn = noEmail.replace(SSN, REDACTED).replace(US_PHONE, REDACTED);
+  // Redacting the text as given first keeps what it found even where folding would hide it
+  // (`123-45-6789²` folds to `123-45-67892`, which is no longer an SSN).
+  const folded = asGiven.normalize('NFKC');
+  if (folded === asGiven) return asGiven;
 
-  return redactIntlPhones(noSsn).replace(DIGIT_RUN, REDACTED);
+  const redacted = redactSpans(folded);
+
+  return redacted === folded ? asGiven : redacted;
 }
 
 export function hasPhi(text: string): boolean {

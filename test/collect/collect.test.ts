@@ -1,3 +1,5 @@
+import { gzipSync } from 'node:zlib';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { CHROME_UA, startProduct, type Product } from '../helpers/product.js';
@@ -37,6 +39,21 @@ describe('POST /api/collect', () => {
 
   async function count(): Promise<number> {
     return (await rows()).length;
+  }
+
+  /** Events stored plus filtered hits counted: a refusal must leave both alone. */
+  async function written(): Promise<number> {
+    const db = await product.tenantDb();
+    try {
+      const events = db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number };
+      const hits = db.prepare('SELECT COALESCE(SUM(count), 0) AS n FROM filtered').get() as {
+        n: number;
+      };
+
+      return events.n + hits.n;
+    } finally {
+      db.close();
+    }
   }
 
   it('stores a pageview and answers only after the commit', async () => {
@@ -213,6 +230,215 @@ describe('POST /api/collect', () => {
     expect(refused.status).toBe(415);
     expect(refused.json()).toMatchObject({ error: { code: 'ERR_UNSUPPORTED_MEDIA_TYPE' } });
     expect(await rows(`path = '/f3'`)).toHaveLength(0);
+  });
+
+  it('C16 (f) a compressed or otherwise encoded body is refused with 415, nothing decoded or stored', async () => {
+    const before = await written();
+    const plain = event({ url: 'https://localhost/f-encoded' });
+    const cases: Array<[Buffer | string, Record<string, string>]> = [
+      [gzipSync(plain), { 'Content-Encoding': 'gzip' }],
+      // The header alone is refused: a plain body labelled as compressed is not read either.
+      [plain, { 'Content-Encoding': 'gzip' }],
+      [plain, { 'Content-Encoding': 'br' }],
+      [plain, { 'Content-Encoding': 'deflate' }],
+      [plain, { 'Content-Encoding': 'identity, gzip' }],
+      [plain, { 'Content-Encoding': '' }],
+    ];
+    for (const [body, headers] of cases) {
+      const res = await product.post(body, headers);
+
+      expect([headers, res.status, res.json()]).toEqual([
+        headers,
+        415,
+        { error: { code: 'ERR_UNSUPPORTED_MEDIA_TYPE', message: expect.any(String) } },
+      ]);
+    }
+
+    expect(await written()).toBe(before);
+    expect(await rows(`path = '/f-encoded'`)).toHaveLength(0);
+
+    const identity = await product.post(event({ url: 'https://localhost/f-identity' }), {
+      'Content-Encoding': 'Identity',
+    });
+    expect(identity.status).toBe(200);
+  });
+
+  it('C16 (f) a charset other than UTF-8 is refused with 415 and nothing is stored', async () => {
+    const before = await written();
+    const plain = event({ url: 'https://localhost/f-charset' });
+    const cases: Array<[Buffer | string, string]> = [
+      [Buffer.from(plain, 'utf16le'), 'text/plain;charset=utf-16'],
+      [Buffer.from(plain, 'utf16le'), 'text/plain; charset="UTF-16LE"'],
+      [Buffer.from(plain, 'latin1'), 'text/plain;charset=ISO-8859-1'],
+      [plain, 'application/json; charset=windows-1252'],
+      [plain, 'application/json; charset=utf-8; charset=latin1'],
+    ];
+    for (const [body, contentType] of cases) {
+      const res = await product.post(body, { 'Content-Type': contentType });
+
+      expect([contentType, res.status, res.json()]).toEqual([
+        contentType,
+        415,
+        { error: { code: 'ERR_UNSUPPORTED_MEDIA_TYPE', message: expect.any(String) } },
+      ]);
+    }
+
+    expect(await written()).toBe(before);
+
+    for (const [path, contentType] of [
+      ['/f-utf8-a', 'application/json; charset="UTF-8"'],
+      ['/f-utf8-b', 'text/plain;charset=utf8'],
+    ]) {
+      const res = await product.post(event({ url: `https://localhost${path}` }), {
+        'Content-Type': contentType as string,
+      });
+      expect([contentType, res.status]).toEqual([contentType, 200]);
+    }
+  });
+
+  it('C16 (e) gpc and dnt must be booleans: a 1 or "true" is a 400 and nothing is counted', async () => {
+    const before = await written();
+    for (const signal of [{ gpc: 1 }, { gpc: 'true' }, { dnt: 1 }, { dnt: 'true' }, { gpc: {} }]) {
+      const single = await product.post(event({ url: 'https://localhost/signal', ...signal }));
+      const batch = await product.post(
+        JSON.stringify({
+          site: product.siteId,
+          ...signal,
+          events: [{ type: 'pageview', url: 'https://localhost/signal' }],
+        }),
+      );
+
+      for (const res of [single, batch]) {
+        expect([signal, res.status, res.json()]).toEqual([
+          signal,
+          400,
+          { error: { code: 'ERR_INVALID_EVENT', message: expect.any(String) } },
+        ]);
+      }
+    }
+
+    expect(await written()).toBe(before);
+
+    const honoured = await product.post(event({ url: 'https://localhost/signal', gpc: true }));
+    expect(honoured.json()).toEqual({ ok: true, stored: 0, filtered: 1 });
+    const unset = await product.post(event({ url: 'https://localhost/signal', gpc: false }));
+    expect(unset.json()).toEqual({ ok: true, stored: 1, filtered: 0 });
+  });
+
+  it('C16 (g) a custom event name of only control characters or white space is a 400', async () => {
+    const before = await written();
+    for (const name of [
+      '\u0000\u0001',
+      '\u0085\u009f',
+      ' \t\n ',
+      '\u0000 \u200b\u3000',
+      '\u202e',
+    ]) {
+      const res = await product.post(
+        event({ type: 'custom', url: 'https://localhost/blank-name', name }),
+      );
+
+      expect([name, res.status, res.json()]).toEqual([
+        name,
+        400,
+        { error: { code: 'ERR_INVALID_EVENT', message: expect.any(String) } },
+      ]);
+    }
+
+    expect(await written()).toBe(before);
+
+    const kept = await product.post(
+      event({ type: 'custom', url: 'https://localhost/blank-name', name: '\u0000signup' }),
+    );
+    expect(kept.status).toBe(200);
+    expect((await rows(`path = '/blank-name'`)).map((row) => row.name)).toEqual(['signup']);
+  });
+
+  it('C13 error messages never echo an e-mail, SSN or IP address sent as a field name', async () => {
+    const before = await written();
+    const secrets = ['pat.doe@mail.test', '123-45-6789', '203.0.113.50', '2001:db8::1'];
+    const bodies = [
+      JSON.stringify({ site: product.siteId, 'pat.doe@mail.test': 1, events: [] }),
+      event({ 'pat.doe%40mail.test': 1 }),
+      JSON.stringify({
+        site: product.siteId,
+        events: [{ type: 'pageview', url: 'https://localhost/', 'ssn 123-45-6789': 1 }],
+      }),
+      event({ props: { 'ip 203.0.113.50': { nested: true } } }),
+      event({ props: { 'from 2001:db8::1': 'x'.repeat(1025) } }),
+      event({ [`${'a'.repeat(30)} pat.doe@mail.test`]: 1 }),
+    ];
+    const messages: string[] = [];
+    for (const body of bodies) {
+      const res = await product.post(body);
+      const { error } = res.json() as { error: { code: string; message: string } };
+
+      expect([res.status, error.code]).toEqual([400, 'ERR_INVALID_EVENT']);
+      // The long name is scrubbed whole, then cut: its marker may be cut too.
+      expect(error.message).toContain('[redact');
+      messages.push(error.message);
+    }
+
+    const everything = messages.join('\n') + product.logs.join('\n');
+    for (const secret of [...secrets, 'pat.doe', '%40mail', '6789', '113.50', 'db8']) {
+      expect(everything).not.toContain(secret);
+    }
+
+    expect(await written()).toBe(before);
+  });
+
+  it('C13 IP literals, look-alike e-mails and card numbers are redacted before storage', async () => {
+    const sent = [
+      event({ url: 'https://localhost/ip/203.0.113.50/x' }),
+      event({ url: 'https://localhost/v/2001:db8::1' }),
+      event({ url: 'https://localhost/v6/2001%3Adb8%3A%3A2' }),
+      event({ url: 'https://localhost/pay/4111-1111-1111-1111' }),
+      event({
+        url: 'https://localhost/phi-props',
+        title: 'Results for pat.doe＠mail.test from 198.51.100.7',
+      }),
+      event({
+        type: 'custom',
+        url: 'https://localhost/phi-props',
+        name: 'lookup 203.0.113.51',
+        props: {
+          ip: '203.0.113.52',
+          v6: '[2001:db8::3]:443',
+          card: '4111 1111 1111 1111',
+          mail: 'pat.doe＠mail.test',
+          ['from 203.0.113.53']: 1,
+          plan: 'gold',
+        },
+      }),
+    ];
+    for (const body of sent) expect((await product.post(body)).status).toBe(200);
+
+    const stored = await rows(
+      `path LIKE '/ip/%' OR path LIKE '/v/%' OR path LIKE '/v6/%' OR path LIKE '/pay/%'` +
+        ` OR path = '/phi-props'`,
+    );
+    expect(stored.map((row) => row.path)).toEqual([
+      '/ip/[redacted]/x',
+      '/v/[redacted]',
+      '/v6/[redacted]',
+      '/pay/[redacted]',
+      '/phi-props',
+      '/phi-props',
+    ]);
+    expect(stored[4]?.title).toBe('Results for [redacted] from [redacted]');
+    expect(stored[5]?.name).toBe('lookup [redacted]');
+    expect(JSON.parse(String(stored[5]?.props))).toEqual({
+      ip: '[redacted]',
+      v6: '[redacted]:443',
+      card: '[redacted]',
+      mail: '[redacted]',
+      plan: 'gold',
+    });
+
+    const everything = JSON.stringify(stored) + product.logs.join('\n');
+    for (const secret of ['203.0.113', '198.51.100', 'db8', '4111', 'pat.doe', 'mail.test']) {
+      expect(everything).not.toContain(secret);
+    }
   });
 
   it('C16 (g) a %00 in the URL never breaks the insert', async () => {

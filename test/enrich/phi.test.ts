@@ -136,6 +136,194 @@ describe('C13 PII in page URLs and referrers', () => {
   });
 });
 
+describe('C13 IP address literals are PHI', () => {
+  const open = validateSiteSettings({ queryAllowlist: ['q', 'ip'], keepFragments: true });
+
+  test('C13 IPv4 and IPv6 literals in every textual form are redacted whole', () => {
+    const addresses = [
+      '203.0.113.50',
+      '0.0.0.0',
+      '255.255.255.255',
+      '010.000.000.001',
+      '2001:db8::1',
+      '2001:DB8::1',
+      '2001:0db8:0000:0000:0000:0000:0000:0001',
+      '2001:db8:0:0:1:0:0:1',
+      'fe80::1',
+      '::1',
+      'dead:beef::cafe',
+      '2001:db8::',
+      '::ffff:203.0.113.50',
+      '::FFFF:198.51.100.7',
+      '64:ff9b::203.0.113.50',
+      '[2001:db8::1]',
+    ];
+    for (const address of addresses) {
+      expect(redactPhi(`from ${address} today`), address).toBe('from [redacted] today');
+    }
+  });
+
+  test('C13 an address keeps its surroundings: ports, zones, labels and sentence ends', () => {
+    expect(redactPhi('[2001:db8::1]:443')).toBe('[redacted]:443');
+    expect(redactPhi('203.0.113.50:8080')).toBe('[redacted]:8080');
+    expect(redactPhi('fe80::1%eth0')).toBe('[redacted]%eth0');
+    expect(redactPhi('ip:2001:db8::1')).toBe('ip:[redacted]');
+    expect(redactPhi('id:2001:db8::1, ok')).toBe('id:[redacted], ok');
+    expect(redactPhi('host 2001:db8::1: down')).toBe('host [redacted]: down');
+    expect(redactPhi('Seen at 203.0.113.50.')).toBe('Seen at [redacted].');
+    expect(redactPhi('pat.doe@[203.0.113.50]')).toBe('[redacted]');
+  });
+
+  test('C13 versions, dates, times, MAC addresses and C++ names are not addresses', () => {
+    for (const text of [
+      'v1.2.3',
+      '1.2.3',
+      '1.2.3.4.5',
+      '256.1.1.1',
+      '1.2.3.300',
+      '12.10.2025',
+      '2025.10.12',
+      '10:30:00',
+      '10:30:45.123',
+      '00:1a:2b:3c:4d:5e',
+      'std::vector',
+      'a :: b',
+      'John 3:16',
+      // `::` is the unspecified address: it identifies no one and is mostly punctuation.
+      'x :: y',
+    ]) {
+      expect(hasPhi(text), text).toBe(false);
+    }
+  });
+
+  test('C13 IP literals in path segments are redacted, raw or percent-encoded', () => {
+    const paths: Array<[string, string]> = [
+      ['/ip/203.0.113.50/x', '/ip/[redacted]/x'],
+      ['/v/2001:db8::1', '/v/[redacted]'],
+      ['/v/2001%3Adb8%3A%3A1/x', '/v/[redacted]/x'],
+      ['/v/2001%253Adb8%253A%253A1', '/v/[redacted]'],
+      ['/v/%5B2001:db8::1%5D', '/v/[redacted]'],
+      ['/v/::ffff:203.0.113.50', '/v/[redacted]'],
+      ['/v/203%2E0%2E113%2E50', '/v/[redacted]'],
+      ['/releases/1.2.3/notes', '/releases/1.2.3/notes'],
+    ];
+    for (const [path, stored] of paths) {
+      const page = sanitizePage(`${PAGE}${path}`, settings);
+
+      expect(page.path, path).toBe(stored);
+    }
+
+    expect(sanitizePage(`${PAGE}/ip/203.0.113.50/x`, settings).flags).toContain('phi_detected');
+  });
+
+  test('C13 IP literals in allowlisted query values, names, fragments and UTM values', () => {
+    const page = sanitizePage(
+      `${PAGE}/s?q=203.0.113.50&ip=2001%3Adb8%3A%3A1&198.51.100.7=1` +
+        '&utm_source=10.0.0.1#/x/2001:db8::2?q=::ffff:10.1.2.3',
+      open,
+    );
+
+    expect(page.query).toBe('q=[redacted]&ip=[redacted]&[redacted]=[redacted]');
+    expect(page.utm.source).toBe('[redacted]');
+    expect(page.fragment).toBe('/x/[redacted]?q=[redacted]');
+    for (const secret of ['203.0.113', '2001', 'db8', '198.51', '10.0.0.1', '10.1.2.3']) {
+      expect(serialised(page), secret).not.toContain(secret);
+    }
+  });
+
+  test('C13 IP literals in titles, event names and property values and keys', () => {
+    expect(sanitizeTitle('Visit from 203.0.113.50', { pageTitles: true })).toBe(
+      'Visit from [redacted]',
+    );
+    expect(scrubText('signup 2001:db8::7')).toBe('signup [redacted]');
+    expect(scrubText('ip 203%2E0%2E113%2E50')).toBe('ip [redacted]');
+    expect(
+      scrubProps({
+        ip: '203.0.113.50',
+        v6: '[2001:db8::1]:443',
+        '203.0.113.9': 'key is an address',
+        version: '1.2.3',
+      }),
+    ).toEqual({ ip: '[redacted]', v6: '[redacted]:443', version: '1.2.3' });
+  });
+});
+
+describe('C13 Unicode look-alikes are detected on the NFKC form', () => {
+  test('C13 full-width @, full stop and digits are caught', () => {
+    expect(redactPhi('mail pat.doe＠mail.test now')).toBe('mail [redacted] now');
+    expect(redactPhi('mail pat.doe﹫mail．test now')).toBe('mail [redacted] now');
+    expect(redactPhi('call ５５５-１２３-４５６７')).toBe('call [redacted]');
+    expect(redactPhi('mrn ００４８２１３')).toBe('mrn [redacted]');
+    expect(redactPhi('ip ２０３．０．１１３．５０')).toBe('ip [redacted]');
+    expect(redactPhi('ssn 𝟏𝟐𝟑-𝟒𝟓-𝟔𝟕𝟖𝟗')).toBe('ssn [redacted]');
+  });
+
+  test('C13 look-alikes are caught in paths, encoded query values, titles and props', () => {
+    const page = sanitizePage(
+      `${PAGE}/patients/pat.doe＠mail.test/results?q=pat.doe%EF%BC%A0mail.test`,
+      validateSiteSettings({ queryAllowlist: ['q'] }),
+    );
+
+    expect(page.path).toBe('/patients/[redacted]/results');
+    expect(page.query).toBe('q=[redacted]');
+    expect(sanitizeTitle('Results for pat.doe＠mail.test', { pageTitles: true })).toBe(
+      'Results for [redacted]',
+    );
+    expect(scrubProps({ note: 'call ５５５-123-4567', 'pat＠mail.test': 1 })).toEqual({
+      note: 'call [redacted]',
+    });
+  });
+
+  test('C13 clean text keeps its exact characters, compatibility forms included', () => {
+    for (const text of ['Ｃａｒｅ team ①', 'ﬁle № 5 ™', 'Care team 👩🏽‍⚕️ ✝️', 'Cafe\u0301 ½']) {
+      expect(redactPhi(text), text).toBe(text);
+      expect(scrubText(text), text).toBe(text);
+    }
+
+    expect(sanitizePage(`${PAGE}/Ｃａｒｅ/ﬁle`, settings).path).toBe('/Ｃａｒｅ/ﬁle');
+  });
+
+  test('C13 what the text as given shows stays redacted when folding would hide it', () => {
+    // `²` folds to `2`, turning the SSN into `123-45-67892`, which no longer reads as one.
+    expect(redactPhi('ssn 123-45-6789² and pat＠mail.test')).toBe('ssn [redacted]2 and [redacted]');
+  });
+});
+
+describe('C13 payment card numbers', () => {
+  test('C13 card numbers in groups separated by spaces or dashes are redacted whole', () => {
+    const cards = [
+      '4111-1111-1111-1111',
+      '4111 1111 1111 1111',
+      '4111-1111 1111-1111',
+      '5555 5555 5555 4444',
+      '3782 822463 10005',
+      '3056 930902 5904',
+      '4222 222 222 222',
+      '4222 2222 2222 2',
+      '6011 0000 0000 0000 004',
+      '4111111111111111',
+    ];
+    for (const card of cards) {
+      expect(redactPhi(`card ${card} ok`), card).toBe('card [redacted] ok');
+      expect(serialised(scrubProps({ note: `paid with ${card}` })), card).not.toMatch(/\d{4}/);
+    }
+
+    const page = sanitizePage(`${PAGE}/pay/4111-1111-1111-1111/done`, settings);
+    expect(page.path).toBe('/pay/[redacted]/done');
+  });
+
+  test('C13 a number that reads as a card and as phone numbers goes whole, not in pieces', () => {
+    expect(redactPhi('(555) 123-4567 555-123-4568')).toBe('[redacted]');
+    expect(redactPhi('4111 111 111 1111')).toBe('[redacted]');
+  });
+
+  test('C13 dates, short grouped numbers and SSNs are not card numbers', () => {
+    expect(redactPhi('2025-10-12 2025-10-19')).toBe('2025-10-12 2025-10-19');
+    expect(redactPhi('Rooms 101 102 103 104')).toBe('Rooms 101 102 103 104');
+    expect(redactPhi('ssn 123-45-6789')).toBe('ssn [redacted]');
+  });
+});
+
 describe('PHI detectors', () => {
   test('phone numbers in US and international layouts are redacted', () => {
     const phones = [
@@ -297,6 +485,47 @@ describe('cost on hostile input', () => {
       });
 
       expect(elapsed, text.slice(0, 12)).toBeLessThan(50);
+    }
+  });
+
+  // Inputs aimed at the address, card and NFKC detectors: long runs of dotted quads, colons and
+  // digit groups, brackets, and characters that NFKC expands (`﷽` becomes 18 letters).
+  const hostileNew = [
+    '1.'.repeat(5_000),
+    '255.'.repeat(2_500),
+    '1:'.repeat(5_000),
+    ':'.repeat(10_000),
+    'ab::'.repeat(2_500),
+    '::1 '.repeat(2_500),
+    'x:1:'.repeat(2_500),
+    '[::1]'.repeat(2_000),
+    '2001:db8::1 '.repeat(800),
+    '203.0.113.50 '.repeat(800),
+    '1234 '.repeat(2_000),
+    `${'1234-'.repeat(2_000)}1234567`,
+    '4111-1111-1111-1111 '.repeat(500),
+    '＠'.repeat(10_000),
+    'a＠b．'.repeat(2_500),
+    '﷽'.repeat(10_000),
+    '⑳'.repeat(10_000),
+    '１'.repeat(10_000),
+  ];
+
+  test('the address, card and NFKC detectors finish a 10 KB adversarial string in < 50 ms', () => {
+    const site = validateSiteSettings({ queryAllowlist: ['q'], keepFragments: true });
+    for (const text of hostileNew) {
+      const url = `${PAGE}/${text}?q=${text}&utm_source=${text}#${text}`;
+      const scrub = fastestMs(() => {
+        scrubText(text);
+        componentHasPhi(text, true);
+        scrubProps({ [text.slice(0, 64)]: text });
+      });
+
+      expect(scrub, text.slice(0, 12)).toBeLessThan(50);
+      expect(
+        fastestMs(() => sanitizePage(url, site)),
+        text.slice(0, 12),
+      ).toBeLessThan(50);
     }
   });
 

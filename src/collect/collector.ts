@@ -36,6 +36,8 @@ export interface CollectorOptions {
   proxies: ProxyMatcher;
   forwardedMode: ForwardedMode;
   maxBatch: number;
+  /** Told (at most every ten minutes) when the derived visitor address is loopback (C20 d). */
+  onMisconfiguredProxy?: () => void;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -88,6 +90,7 @@ export class Collector {
       trustedProxies: this.options.proxies,
       mode: this.options.forwardedMode,
     });
+    if (client.misconfigured) this.reportMisconfiguredProxy();
     const wait = this.options.limiter.take(
       client.ip ?? input.peerAddress ?? 'unknown',
       payload.events.length,
@@ -128,6 +131,16 @@ export class Collector {
     await this.options.queue.enqueue(site.tenantId, events, filtered);
 
     return { stored: events.length, filtered: filtered.length, allowOrigin };
+  }
+
+  private lastProxyWarning = 0;
+
+  private reportMisconfiguredProxy(): void {
+    const now = Date.now();
+    if (now - this.lastProxyWarning < 600_000) return;
+
+    this.lastProxyWarning = now;
+    this.options.onMisconfiguredProxy?.();
   }
 
   private site(id: string): Site | undefined {

@@ -108,6 +108,11 @@ export async function createLightTrail(options: {
     'Time from a group commit leaving the queue to its durable acknowledgement.',
   );
 
+  const misconfigured = metrics.counter(
+    'lighttrail_collect_proxy_misconfigured_total',
+    'Times a loopback visitor address was seen (reported at most every ten minutes).',
+  );
+
   const salts = new DailySalts(control);
   salts.rotate();
   const { enricher, queue } = await createPipeline(options, salts, {
@@ -125,6 +130,15 @@ export async function createLightTrail(options: {
     proxies: createProxyMatcher(config.trustedProxies),
     forwardedMode: config.forwardedMode,
     maxBatch: config.collectMaxBatch,
+    onMisconfiguredProxy: () => {
+      logger.warn('collect.proxy_misconfigured', {
+        advice:
+          'visitor addresses arrive as loopback: the reverse proxy in front of LightTrail is not ' +
+          'in LIGHTTRAIL_TRUSTED_PROXIES, or it forwards its own address. Such events get no ' +
+          'geography and are not merged into visitors.',
+      });
+      misconfigured.inc();
+    },
   });
   const reader = new StatsReader(control);
 

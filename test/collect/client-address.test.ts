@@ -72,6 +72,10 @@ describe('client address behind a trusted proxy (C20, C21) through the real endp
     expect(String(rows[0]?.flags)).toContain('no_client_ip');
     expect(rows[0]?.session_id).not.toBe(rows[1]?.session_id);
     expect(rows[0]?.visitor_id).not.toBe(rows[1]?.visitor_id);
+    // The operator hears of it once, not once per event.
+    expect(
+      product.logs.filter((line) => line.includes('collect.proxy_misconfigured')),
+    ).toHaveLength(1);
   });
 
   it('C20 (e) two addresses in one IPv6 /64 with the same browser are one visitor and session', async () => {

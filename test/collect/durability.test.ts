@@ -106,7 +106,7 @@ describe('collect durability: a 200 survives SIGKILL and SIGTERM', () => {
     expect(unknown, 'stored but never sent (or mangled)').toEqual([]);
   }
 
-  it('D1 every event acknowledged before a SIGKILL is stored exactly once after restarts', async () => {
+  it('every event acknowledged before a SIGKILL is stored exactly once after restarts', async () => {
     const runs: LoadRun[] = [];
     let cutShort = 0;
 
@@ -144,7 +144,7 @@ describe('collect durability: a 200 survives SIGKILL and SIGTERM', () => {
     expect(stored.size).toBeLessThanOrEqual(attempted);
   });
 
-  it('D2 SIGTERM under load commits every queued event, answers it, and exits 0', async () => {
+  it('SIGTERM under load commits every queued event, answers it, and exits 0', async () => {
     // A long commit interval keeps events waiting in the queue when the signal arrives.
     const running = await start({ LIGHTTRAIL_COMMIT_INTERVAL_MS: '250' });
     const run = load(running, 'term');

@@ -3,19 +3,21 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 
 import type { Config } from '../config/settings.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, RequestError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { SECURITY_HEADERS } from './headers.js';
-import { createHttpMetrics } from './http-metrics.js';
+import { createHttpMetrics, type HttpMetrics } from './http-metrics.js';
 import { metricsHandler } from './metrics-endpoint.js';
 import type { MetricsRegistry } from './metrics.js';
-import { createRequestListener } from './pipeline.js';
+import { createPipeline, type Pipeline } from './pipeline.js';
 import { createRouter, type Router } from './router.js';
 import { tlsServerOptions, type TlsMaterial } from './tls.js';
 
 /**
  * Limits against slow clients (slowloris and slow-body attacks hold sockets open cheaply). Node
  * checks the header and request timeouts every `checkIntervalMs`, so that bounds their precision.
+ * `lingerMs` is how long a refused client's socket may take to flush the refusal before it is cut:
+ * a client that never reads, or never closes its side, must not keep it longer.
  */
 export interface ServerTimeouts {
   handshakeMs: number;
@@ -24,6 +26,7 @@ export interface ServerTimeouts {
   keepAliveMs: number;
   idleMs: number;
   checkIntervalMs: number;
+  lingerMs: number;
 }
 
 export const DEFAULT_TIMEOUTS: Readonly<ServerTimeouts> = Object.freeze({
@@ -33,6 +36,7 @@ export const DEFAULT_TIMEOUTS: Readonly<ServerTimeouts> = Object.freeze({
   keepAliveMs: 5_000,
   idleMs: 60_000,
   checkIntervalMs: 1_000,
+  lingerMs: 1_000,
 });
 
 export type ServerConfig = Pick<
@@ -59,6 +63,8 @@ export interface LightTrailServer {
   close(): Promise<void>;
   /** Requests being handled right now. */
   inFlight(): number;
+  /** Sockets open on the HTTPS port, handshakes included: what slow clients are holding. */
+  connections(): number;
 }
 
 /**
@@ -85,25 +91,26 @@ export function createServer(options: CreateServerOptions): LightTrailServer {
     router.add('GET', '/metrics', metricsHandler(metrics, config.metricsToken));
   }
 
+  const pipeline = createPipeline({
+    router,
+    logger,
+    metrics: httpMetrics,
+    onStart: () => active++,
+    onEnd: () => {
+      active--;
+      if (closing && active === 0) https.closeIdleConnections();
+    },
+    isClosing: () => closing,
+  });
   const https = createHttpsServer(
     {
       ...tlsServerOptions(options.tls),
       handshakeTimeout: timeouts.handshakeMs,
       ...httpServerOptions(timeouts),
     },
-    createRequestListener({
-      router,
-      logger,
-      metrics: httpMetrics,
-      onStart: () => active++,
-      onEnd: () => {
-        active--;
-        if (closing && active === 0) https.closeIdleConnections();
-      },
-      isClosing: () => closing,
-    }),
+    pipeline.listener,
   );
-  guard(https, timeouts, logger, sockets);
+  guard(https, { timeouts, logger, pipeline, metrics: httpMetrics }, sockets);
 
   const metricsServer =
     config.metricsPort > 0
@@ -137,6 +144,7 @@ export function createServer(options: CreateServerOptions): LightTrailServer {
       return closed;
     },
     inFlight: () => active,
+    connections: () => sockets.size,
   };
 }
 
@@ -167,8 +175,16 @@ function addProbes(router: Router, ready: () => boolean, logger: Logger): void {
   });
 }
 
+interface Guarded {
+  timeouts: ServerTimeouts;
+  logger: Logger;
+  pipeline: Pipeline;
+  metrics: HttpMetrics;
+}
+
 /** Limits, raw-socket tracking for the shutdown deadline, uniform answers to broken requests. */
-function guard(server: Server, timeouts: ServerTimeouts, logger: Logger, sockets?: Set<Socket>) {
+function guard(server: Server, guarded: Guarded, sockets?: Set<Socket>) {
+  const { timeouts, logger } = guarded;
   server.maxHeadersCount = 100;
   server.timeout = timeouts.idleMs;
 
@@ -186,7 +202,7 @@ function guard(server: Server, timeouts: ServerTimeouts, logger: Logger, sockets
   });
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
     logger.debug('http.client_error', { code: error.code });
-    answerBrokenRequest(error, socket);
+    answerBrokenRequest(error, socket, guarded);
   });
 }
 
@@ -196,18 +212,40 @@ const BROKEN_REQUEST_STATUS: Readonly<Record<string, number>> = {
 };
 
 /**
- * Node's parser refused the request before any handler (bad syntax, oversized headers, a
- * timeout): answer in the same format and with the same headers as everything else, then close.
+ * Node's parser refused the request, or its headers or body took too long: answer in the same
+ * format and with the same headers as everything else, then let the socket go. A request already
+ * in a handler is answered through the pipeline, so its log line and metrics carry the status
+ * sent. Taking a listener on `clientError` makes the socket ours to close (Node no longer does),
+ * and an `end()` alone only half-closes it: a client that ignores the answer and keeps writing
+ * would hold it for good. So the socket is destroyed once the answer is flushed, and at the
+ * latest `lingerMs` later.
  */
-function answerBrokenRequest(error: NodeJS.ErrnoException, socket: Socket): void {
-  const pending = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-  if (error.code === 'ECONNRESET' || !socket.writable || pending?.headersSent === true) {
+function answerBrokenRequest(error: NodeJS.ErrnoException, socket: Socket, guarded: Guarded) {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
     return;
   }
 
+  cutAfter(socket, guarded.timeouts.lingerMs);
   const status = BROKEN_REQUEST_STATUS[error.code ?? ''] ?? 400;
   const message = STATUS_CODES[status] ?? 'Bad Request';
+  // No cause: Node's parser errors carry the raw bytes read, headers and all.
+  const refusal = new RequestError('ERR_BAD_REQUEST', status, message);
+  if (guarded.pipeline.refuse(socket, refusal)) return;
+
+  // A response still owed on this socket (a pipelined request) would follow raw bytes written
+  // now and be read as the answer to the wrong request: cut instead.
+  if ((socket as Socket & { _httpMessage?: unknown })._httpMessage) {
+    socket.destroy();
+    return;
+  }
+
+  guarded.metrics.errors.inc({ code: refusal.code });
+  socket.write(rawAnswer(status, message));
+  socket.destroySoon();
+}
+
+function rawAnswer(status: number, message: string): string {
   const body = JSON.stringify({ error: { code: 'ERR_BAD_REQUEST', message } });
   const headers = {
     ...SECURITY_HEADERS,
@@ -216,7 +254,15 @@ function answerBrokenRequest(error: NodeJS.ErrnoException, socket: Socket): void
     Connection: 'close',
   };
   const head = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
-  socket.end(`HTTP/1.1 ${status} ${message}\r\n${head.join('')}\r\n${body}`);
+
+  return `HTTP/1.1 ${status} ${message}\r\n${head.join('')}\r\n${body}`;
+}
+
+/** Destroys `socket` after `ms` unless it closed first; never keeps the process alive. */
+function cutAfter(socket: Socket, ms: number): void {
+  const timer = setTimeout(() => socket.destroy(), ms);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
 }
 
 function createMetricsServer(
@@ -226,11 +272,9 @@ function createMetricsServer(
   timeouts: ServerTimeouts,
 ): Server {
   const router = createRouter().add('GET', '/metrics', metricsHandler(registry, undefined));
-  const server = createHttpServer(
-    httpServerOptions(timeouts),
-    createRequestListener({ router, logger, metrics: httpMetrics }),
-  );
-  guard(server, timeouts, logger);
+  const pipeline = createPipeline({ router, logger, metrics: httpMetrics });
+  const server = createHttpServer(httpServerOptions(timeouts), pipeline.listener);
+  guard(server, { timeouts, logger, pipeline, metrics: httpMetrics });
 
   return server;
 }

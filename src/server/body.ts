@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 
-import { RequestError } from '../errors.js';
+import { isLightTrailError, RequestError } from '../errors.js';
 
 /**
  * Reads a request body of at most `limitBytes`. Refuses with 413 ERR_PAYLOAD_TOO_LARGE as soon as
@@ -51,9 +51,15 @@ export async function readBody(req: IncomingMessage, limitBytes: number): Promis
       resolve(Buffer.concat(chunks, size));
     };
 
+    // A refusal the server already sent (a 408 at the request timeout) is passed on as is, so
+    // the handler sees why; anything else is a body that stopped arriving.
     const onFailure = (cause: unknown) => {
       cleanup();
-      reject(new RequestError('ERR_BAD_REQUEST', 400, 'the request body was not received', cause));
+      reject(
+        isLightTrailError(cause)
+          ? cause
+          : new RequestError('ERR_BAD_REQUEST', 400, 'the request body was not received', cause),
+      );
     };
 
     const onClose = () => {

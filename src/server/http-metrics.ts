@@ -10,7 +10,9 @@ export interface HttpMetrics {
 
 /**
  * Registers the HTTP metrics. Labels are closed sets only: the method (Node's parser accepts only
- * known methods), the route pattern or `(unmatched)`, the status, and the stable error code.
+ * known methods), the route pattern or `(unmatched)`, the status (`0` for a request that ended
+ * before any answer), and the stable error code. Requests refused before they reached the
+ * pipeline (a slowloris 408, a malformed head) count only in `lighttrail_errors_total`.
  */
 export function createHttpMetrics(registry: MetricsRegistry): HttpMetrics {
   return {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 
 import { isLightTrailError, RequestError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
@@ -10,6 +11,9 @@ import { mapError, sendReply } from './respond.js';
 import type { Router } from './router.js';
 
 export const UNMATCHED_ROUTE = '(unmatched)';
+
+/** The status logged and counted for a request that ended before any answer went out. */
+export const NOT_ANSWERED = 0;
 
 export interface PipelineOptions {
   router: Router;
@@ -22,19 +26,48 @@ export interface PipelineOptions {
   isClosing?: () => boolean;
 }
 
+/** The request listener, and the way back into it for refusals decided outside a handler. */
+export interface Pipeline {
+  listener: (req: IncomingMessage, res: ServerResponse) => void;
+  /**
+   * Refuses the request whose body is still arriving on `socket` (Node's request timeout, a
+   * broken chunk) through its own response, so the log and the metrics see the status sent.
+   * Returns false when no request on that socket is mid-body: the caller answers on the raw
+   * socket then.
+   */
+  refuse(socket: Socket, error: RequestError): boolean;
+}
+
 /**
  * The path every request takes: security headers, request id, target parsing, routing, the
  * handler, one response format, then one log line and the metrics. Handlers only see requests
  * that routed; every refusal before them has the same body shape as theirs.
  *
  * @example
- * https.createServer(options, createRequestListener({ router, logger, metrics }));
+ * const pipeline = createPipeline({ router, logger, metrics });
+ * https.createServer(options, pipeline.listener);
  */
-export function createRequestListener(
-  options: PipelineOptions,
-): (req: IncomingMessage, res: ServerResponse) => void {
-  return (req, res) => {
-    void handle(options, req, res);
+export function createPipeline(options: PipelineOptions): Pipeline {
+  // The newest request per socket: the parser reads one at a time, so only it can be mid-body.
+  const latest = new WeakMap<Socket, Exchange>();
+
+  return {
+    listener: (req, res) => {
+      const exchange: Exchange = { req, res, state: newState(req) };
+      latest.set(req.socket, exchange);
+      res.once('close', () => {
+        if (latest.get(req.socket) === exchange) latest.delete(req.socket);
+      });
+      void handle(options, exchange);
+    },
+    refuse: (socket, error) => {
+      const exchange = latest.get(socket);
+      if (exchange === undefined || exchange.req.complete || exchange.state.refused) return false;
+
+      refuse(options, exchange, error);
+
+      return true;
+    },
   };
 }
 
@@ -44,15 +77,28 @@ interface RequestState {
   requestId: string;
   method: string;
   route: string;
+  /** Answered from outside the handler: what the handler does next no longer reaches the client. */
+  refused: boolean;
 }
 
-async function handle(options: PipelineOptions, req: IncomingMessage, res: ServerResponse) {
-  const state: RequestState = {
+interface Exchange {
+  req: IncomingMessage;
+  res: ServerResponse;
+  state: RequestState;
+}
+
+function newState(req: IncomingMessage): RequestState {
+  return {
     started: process.hrtime.bigint(),
     requestId: randomUUID(),
     method: req.method ?? 'GET',
     route: UNMATCHED_ROUTE,
+    refused: false,
   };
+}
+
+async function handle(options: PipelineOptions, exchange: Exchange) {
+  const { req, res, state } = exchange;
   options.onStart?.();
   options.metrics.inFlight.inc();
   res.once('close', () => finish(options, res, state));
@@ -100,14 +146,18 @@ async function dispatch(
     requestId: state.requestId,
     peerAddress: req.socket.remoteAddress,
   });
-  if (reply !== undefined) sendReply(req, res, reply);
+  if (reply !== undefined && !state.refused && !res.destroyed) sendReply(req, res, reply);
 }
 
-/** Runs once per request when its response is over, finished or cut. */
+/**
+ * Runs once per request when its response is over, finished or cut. The status is the one sent,
+ * or 0 when the connection ended before any answer: `res.statusCode` says 200 until a handler
+ * sets it, and an unanswered request must not count as a success.
+ */
 function finish(options: PipelineOptions, res: ServerResponse, state: RequestState): void {
   const seconds = Number(process.hrtime.bigint() - state.started) / 1e9;
   const { method, route, requestId } = state;
-  const status = res.statusCode;
+  const status = res.headersSent ? res.statusCode : NOT_ANSWERED;
 
   options.metrics.inFlight.dec();
   options.metrics.requests.inc({ method, route, status });
@@ -159,11 +209,15 @@ function fail(
   state: RequestState,
 ): void {
   const mapped = mapError(error);
+  if (state.refused) {
+    // The refusal was answered and counted already; this is mostly the handler learning of it.
+    if (mapped.internal) logInternal(options, error, state);
+    return;
+  }
+
   // The metric keeps the internal code (it is behind a token); the client saw ERR_INTERNAL.
   options.metrics.errors.inc({ code: isLightTrailError(error) ? error.code : 'ERR_INTERNAL' });
-  if (mapped.internal) {
-    options.logger.error('http.error', { requestId: state.requestId, route: state.route, error });
-  }
+  if (mapped.internal) logInternal(options, error, state);
 
   if (res.headersSent) {
     // Half an answer is already out: the only honest end is to cut the connection.
@@ -171,5 +225,34 @@ function fail(
     return;
   }
 
+  // The client is gone: nothing can reach it, and a status set now would be logged as sent.
+  if (res.destroyed) return;
+
+  sendReply(req, res, { status: mapped.status, headers: mapped.headers, json: mapped.body });
+}
+
+function logInternal(options: PipelineOptions, error: unknown, state: RequestState): void {
+  options.logger.error('http.error', { requestId: state.requestId, route: state.route, error });
+}
+
+/**
+ * Answers `error` in place of the handler and closes the connection once it is written; if the
+ * handler had begun its answer, cuts the connection instead. The request is then destroyed with
+ * `error`, so a handler waiting in readBody gets it rather than waiting forever: Node does not
+ * end a request whose response is over.
+ */
+function refuse(options: PipelineOptions, exchange: Exchange, error: RequestError): void {
+  const { req, res, state } = exchange;
+  state.refused = true;
+  options.metrics.errors.inc({ code: error.code });
+
+  if (res.headersSent || res.destroyed) {
+    req.destroy(error);
+    return;
+  }
+
+  req.socket.once('close', () => req.destroy(error));
+  const mapped = mapError(error);
+  res.setHeader('Connection', 'close');
   sendReply(req, res, { status: mapped.status, headers: mapped.headers, json: mapped.body });
 }

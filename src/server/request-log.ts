@@ -4,6 +4,7 @@ export interface RequestLogEntry {
   method: string;
   /** The matched pattern (`/api/sites/:siteId/stats`) or `(unmatched)`: never the raw path. */
   route: string;
+  /** The status sent, or 0 (NOT_ANSWERED) when the connection ended before any answer. */
   status: number;
   durationMs: number;
   requestId: string;

@@ -14,6 +14,8 @@ export interface TestServer {
   metrics: MetricsRegistry;
   close: () => Promise<void>;
   inFlight: () => number;
+  /** Sockets the HTTPS listener holds open right now. */
+  connections: () => number;
 }
 
 export interface TestServerOptions {
@@ -53,6 +55,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     lines,
     metrics,
     inFlight: server.inFlight,
+    connections: server.connections,
     close: async () => {
       await server.close();
       temp.remove();

@@ -4,7 +4,9 @@
 // run. Each server runs as one process and the load generator as another.
 //
 // Phases, baseline and product taking turns within each:
-// 1. single-event requests as the browser tracker sends them, closed loop on 32 connections:
+// 1. single-event requests as the browser tracker sends them, closed loop on 32 connections,
+//    from 3000 visitors (documentation addresses forwarded by the load generator, which the
+//    product trusts as its reverse proxy; BENCH_VISITORS=0 makes every request a new visitor):
 //    two rounds of 1 s warm-up + 5 s measured per server (10 s measured each);
 // 2. the same with 20 events per request: one round of 1 s + 5 s;
 // 3. single events offered at a fixed rate (open loop), half of what the product reached in 1:
@@ -19,11 +21,20 @@
 //
 // Usage: npm run bench:ingest   (builds first; about 55 s; nothing leaves 127.0.0.1)
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -32,6 +43,9 @@ const LOAD = path.join(ROOT, 'bench', 'load.mjs');
 const BASELINE = path.join(ROOT, 'bench', 'baseline-server.mjs');
 
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
+// Distinct visitors (forwarded address and browser) the requests come from, at most 3840; with
+// 0 every request is a new visitor opening a new session, the writer's worst case.
+const VISITORS = Math.min(3840, Number(process.env.BENCH_VISITORS ?? 3000));
 // Baseline and product take turns, so a neighbour's burst of CPU on a shared machine lands on
 // both rather than on one. Each round is a fresh load process: new connections, own warm-up.
 const SINGLE = { batch: 1, warmupMs: 1_000, durationMs: 5_000, rounds: 2 };
@@ -56,6 +70,8 @@ function productEnv(dataDir, metricsPort) {
     // One load process is one client address: lift the per-client limit out of the way.
     LIGHTTRAIL_RATE_LIMIT: '1000000',
     LIGHTTRAIL_RATE_BURST: '10000000',
+    // The load generator stands in for a reverse proxy that forwards visitor addresses.
+    LIGHTTRAIL_TRUSTED_PROXIES: '127.0.0.1',
     // The loopback-only metrics listener: the group-commit figures explain the throughput.
     LIGHTTRAIL_METRICS_PORT: String(metricsPort),
   };
@@ -134,6 +150,33 @@ function runLoad(options) {
       resolve(JSON.parse(out.trim().split('\n').pop()));
     });
   });
+}
+
+/**
+ * fsync latency of the data folder's disk right now (write 4 KiB, fsync, 50 times): every group
+ * commit waits for at least one, and the baseline for none, so a slow or shared disk shows here.
+ */
+function fsyncProbe(dir) {
+  const file = path.join(dir, 'fsync-probe');
+  const fd = openSync(file, 'w');
+  const page = Buffer.alloc(4096, 1);
+  const times = [];
+  try {
+    for (let i = 0; i < 50; i++) {
+      writeSync(fd, page);
+      const started = performance.now();
+      fsyncSync(fd);
+      times.push(performance.now() - started);
+    }
+  } finally {
+    closeSync(fd);
+    rmSync(file, { force: true });
+  }
+
+  times.sort((a, b) => a - b);
+  const ms = (x) => Math.round(x * 100) / 100;
+
+  return { p50: ms(times[25]), max: ms(times[49]) };
 }
 
 /** A port free right now on 127.0.0.1, for the product's metrics listener. */
@@ -257,6 +300,7 @@ async function main() {
 
   try {
     const loadBefore = loadavg()[0];
+    const fsyncBefore = fsyncProbe(dataDir);
     const setup = JSON.parse(
       cli(
         [
@@ -308,6 +352,7 @@ async function main() {
             maxRequests: MAX_REQUESTS,
             serverPid: server.child.pid,
             ticksPerSecond: ticks,
+            visitors: VISITORS,
             raw: true,
           });
           runs[name].push({ ...result, seconds: phase.durationMs / 1000 });
@@ -334,6 +379,7 @@ async function main() {
     batched.product.commits = commitDelta(commits1, commits2);
     open.product.commits = commitDelta(commits2, commits3);
     const loadAfter = loadavg()[0];
+    const fsyncAfter = fsyncProbe(dataDir);
 
     const exitCode = await stopChild(product.child);
     await stopChild(baseline.child);
@@ -351,7 +397,10 @@ async function main() {
     console.log(
       `LightTrail ingest benchmark: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), ` +
         `node ${process.version}, ${CONCURRENCY} keep-alive HTTPS connections on 127.0.0.1, ` +
-        `load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after`,
+        `${VISITORS === 0 ? 'a new visitor per request' : `${VISITORS} visitors`}, ` +
+        `load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after, ` +
+        `fsync p50/max ${fsyncBefore.p50}/${fsyncBefore.max} ms before, ` +
+        `${fsyncAfter.p50}/${fsyncAfter.max} ms after`,
     );
     const genBound = single.baseline.client_cpu_pct >= 90;
     if (genBound) {
@@ -423,9 +472,12 @@ async function main() {
         baseline_cpu_pct: single.baseline.server_cpu_pct,
         loadgen_cpu_pct: single.product.client_cpu_pct,
         concurrency: CONCURRENCY,
+        visitors: VISITORS,
         cpus: cpus().length,
         loadavg_before: round3(loadBefore),
         loadavg_after: round3(loadAfter),
+        fsync_p50_ms: fsyncBefore.p50,
+        fsync_max_ms: Math.max(fsyncBefore.max, fsyncAfter.max),
         baseline_loadgen_bound: genBound,
         durable_check: stats.totals.pageviews === acknowledged && exitCode === 0,
       }),

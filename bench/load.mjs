@@ -85,7 +85,20 @@ function processCpuSeconds(pid, ticksPerSecond) {
   }
 }
 
-function send(agent, target, ca, body, userAgent) {
+/**
+ * Visitor `v` of a pool: an address from the documentation ranges (RFC 5737), as a trusted
+ * reverse proxy would forward it, and a browser. With no pool every request comes from the
+ * loopback address alone, which the product refuses to use as a visitor: each request is then
+ * a new visitor with a new session, the writer's worst case.
+ */
+function visitor(v) {
+  const nets = ['192.0.2.', '198.51.100.', '203.0.113.'];
+  const address = nets[v % 3] + (Math.floor(v / 3) % 256);
+
+  return { address, userAgent: USER_AGENTS[Math.floor(v / 768) % USER_AGENTS.length] };
+}
+
+function send(agent, target, ca, body, who) {
   return new Promise((resolve) => {
     const req = request(
       {
@@ -99,7 +112,8 @@ function send(agent, target, ca, body, userAgent) {
         headers: {
           'Content-Type': 'text/plain;charset=UTF-8',
           'Content-Length': body.length,
-          'User-Agent': userAgent,
+          'User-Agent': who.userAgent,
+          ...(who.address === undefined ? {} : { 'X-Forwarded-For': who.address }),
           Origin: `https://localhost`,
           Accept: '*/*',
         },
@@ -162,8 +176,10 @@ async function main() {
 
       sent++;
       const body = pool[i % pool.length];
-      const userAgent = USER_AGENTS[(i + worker) % USER_AGENTS.length];
-      const { status } = await send(agent, target, ca, body, userAgent);
+      const who = options.visitors
+        ? visitor((i * 7919) % options.visitors)
+        : { userAgent: USER_AGENTS[(i + worker) % USER_AGENTS.length] };
+      const { status } = await send(agent, target, ca, body, who);
       const endedAt = performance.now();
       i += options.concurrency;
       if (status === 200) okTotal++;

@@ -1,6 +1,7 @@
 import { Agent, request } from 'node:https';
 
-import { CHROME_UA } from '../helpers/product.js';
+const CHROME_UA =
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36';
 
 /**
  * Load for the durability tests: several keep-alive HTTPS clients on 127.0.0.1, each posting

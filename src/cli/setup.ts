@@ -1,5 +1,6 @@
-import { validateSiteSettings } from '../domain/site.js';
+import { validateSiteSettings, type Site } from '../domain/site.js';
 import { generatePassword, hashPassword } from '../identity/password.js';
+import type { User } from '../store/types.js';
 import { parse, usage, type Command } from './command.js';
 import { openContext, out } from './context.js';
 
@@ -50,9 +51,10 @@ shown once and never stored in clear; it must be changed at first sign-in.
     const context = await openContext({ allowGenerate: true });
     try {
       const { control } = context;
-      let created: { siteId: string; userId: string } | undefined;
+      const siteName = values.site?.trim() || domain;
+      let created: { site: Site; user: User } | undefined;
       const tenant = await control.createTenant(org, 'cli:setup', (t) => {
-        const site = control.createSite(t.id, values.site?.trim() || domain, settings, 'cli:setup');
+        const site = control.createSite(t.id, siteName, settings, 'cli:setup');
         const user = control.createUser(email, passwordHash);
         control.addMembership(user.id, t.id, 'owner');
         control.recordSystemEvent({
@@ -61,11 +63,9 @@ shown once and never stored in clear; it must be changed at first sign-in.
           actor: 'cli:setup',
           detail: { userId: user.id, role: 'owner' },
         });
-        created = { siteId: site.id, userId: user.id };
+        created = { site, user };
       });
-      const { siteId, userId } = created as { siteId: string; userId: string };
-      const site = { id: siteId, name: values.site?.trim() || domain };
-      const user = { id: userId };
+      const { site, user } = created as { site: Site; user: User };
 
       if (values.json) {
         out(

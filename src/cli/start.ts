@@ -35,6 +35,23 @@ commits queued events and closes the databases.`,
     }
 
     writePidFile(config);
+    // Handlers first, then the banner: a signal sent as soon as the banner shows still drains.
+    const running = app;
+    const stopped = new Promise<void>((resolve) => {
+      const stop = (signal: string) => {
+        logger.info('server.stopping', { signal });
+        void (async () => {
+          await running.close();
+          control.close();
+          removePidFile(config);
+          logger.info('server.stopped', {});
+          resolve();
+        })();
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+    });
+
     const host = config.host === '127.0.0.1' || config.host === '::1' ? 'localhost' : config.host;
     const hasOrganisation = control.listTenants().some((tenant) => tenant.deletedAt === null);
     const metricsLine =
@@ -52,21 +69,7 @@ commits queued events and closes the databases.`,
 ${next}
 Stop with Ctrl+C; queued events are committed first.`);
 
-    const running = app;
-    await new Promise<void>((resolve) => {
-      const stop = (signal: string) => {
-        logger.info('server.stopping', { signal });
-        void (async () => {
-          await running.close();
-          control.close();
-          removePidFile(config);
-          logger.info('server.stopped', {});
-          resolve();
-        })();
-      };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
-    });
+    await stopped;
 
     return 0;
   },

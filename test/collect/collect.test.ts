@@ -380,7 +380,7 @@ describe('POST /api/collect', () => {
     }
 
     const everything = messages.join('\n') + product.logs.join('\n');
-    for (const secret of [...secrets, 'pat.doe', '%40mail', '6789', '113.50', 'db8']) {
+    for (const secret of [...secrets, 'pat.doe', '%40mail', '45-6789', '113.50', 'db8:']) {
       expect(everything).not.toContain(secret);
     }
 
@@ -436,7 +436,16 @@ describe('POST /api/collect', () => {
     });
 
     const everything = JSON.stringify(stored) + product.logs.join('\n');
-    for (const secret of ['203.0.113', '198.51.100', 'db8', '4111', 'pat.doe', 'mail.test']) {
+    for (const secret of [
+      '203.0.113',
+      '198.51.100',
+      '2001:db8',
+      'db8::',
+      '4111-1111',
+      '4111 1111',
+      'pat.doe',
+      'mail.test',
+    ]) {
       expect(everything).not.toContain(secret);
     }
   });

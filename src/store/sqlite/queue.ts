@@ -5,6 +5,7 @@ import { compiledUrl } from '../../dist-path.js';
 import { LightTrailError, RequestError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import type { ControlStore, EventSink, QueueObserver } from '../types.js';
+import type { CheckpointRequest } from './checkpoint-worker.js';
 import type { BatchResult, TenantBatch, WorkerReply, WorkerRequest } from './writer-worker.js';
 
 export interface QueueOptions {
@@ -44,11 +45,19 @@ export class IngestQueue implements EventSink {
   private nextId = 1;
   private readonly replies = new Map<number, (reply: WorkerReply) => void>();
   private closed = false;
+  private readonly checkpointer: Worker;
+  private readonly watched = new Set<string>();
   private failure: Error | undefined;
   private idle: Array<() => void> = [];
 
   constructor(private readonly options: QueueOptions) {
     this.worker = new Worker(compiledUrl(import.meta.url, './writer-worker.ts'));
+    this.checkpointer = new Worker(compiledUrl(import.meta.url, './checkpoint-worker.ts'));
+    this.checkpointer.on('error', (error) => {
+      // Without it the writer's own safety-net checkpoints take over; ingestion goes on.
+      options.logger.warn('ingest.checkpointer_failed', { error });
+    });
+    this.checkpointer.unref();
     this.worker.on('message', (reply: WorkerReply) => {
       const done = this.replies.get(reply.id);
       this.replies.delete(reply.id);
@@ -112,13 +121,30 @@ export class IngestQueue implements EventSink {
   async close(): Promise<void> {
     this.closed = true;
     await this.drain();
+    await this.stopCheckpointer();
     if (this.failure === undefined) await this.send({ op: 'close', id: this.nextId++ });
     await this.worker.terminate();
   }
 
   /** Makes the writer drop its connection to a tenant file (after a rekey or deletion). */
   async forget(tenantId: string): Promise<void> {
+    this.watched.delete(tenantId);
+    this.checkpointer.postMessage({ op: 'forget', tenantId } satisfies CheckpointRequest);
     await this.send({ op: 'forget', id: this.nextId++, tenantId });
+  }
+
+  private async stopCheckpointer(): Promise<void> {
+    const closed = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 2000);
+      this.checkpointer.once('message', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.checkpointer.once('exit', () => resolve());
+    });
+    this.checkpointer.postMessage({ op: 'close' } satisfies CheckpointRequest);
+    await closed;
+    await this.checkpointer.terminate();
   }
 
   private schedule(): void {
@@ -184,6 +210,15 @@ export class IngestQueue implements EventSink {
           filtered: items.flatMap((item) => item.filtered),
           sizes: items.map((item) => item.events.length),
         });
+        if (!this.watched.has(tenantId)) {
+          this.watched.add(tenantId);
+          this.checkpointer.postMessage({
+            op: 'watch',
+            tenantId,
+            file: this.options.control.tenantFile(tenantId),
+            key: new Uint8Array(key),
+          } satisfies CheckpointRequest);
+        }
         owners.push(items);
       } catch (error) {
         for (const item of items) item.reject(asServiceError(error));

@@ -43,6 +43,8 @@ function writerFor(batch: TenantBatch): TenantWriter {
 
   const db = openEncrypted(batch.file, Buffer.from(batch.key), { create: false });
   migrate(db, TENANT_MIGRATIONS);
+  // Checkpoints run on the checkpointer thread; a safety net remains for a stalled one.
+  db.pragma('wal_autocheckpoint = 20000');
   const writer = new TenantWriter(db);
   open.set(batch.tenantId, { db, writer });
 
@@ -52,6 +54,12 @@ function writerFor(batch: TenantBatch): TenantWriter {
 function forget(tenantId: string): void {
   const known = open.get(tenantId);
   if (known === undefined) return;
+  try {
+    known.db.pragma('wal_checkpoint(TRUNCATE)');
+  } catch {
+    // Closing still writes back what it can.
+  }
+
   known.db.close();
   open.delete(tenantId);
 }

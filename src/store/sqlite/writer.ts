@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 
 import {
   INTERACTIONS,
@@ -172,7 +172,7 @@ export class TenantWriter {
     }
 
     const created = {
-      id: randomUUID(),
+      id: timeOrderedId(event.ts),
       visitorId: event.visitorId,
       startedAt: event.ts,
       lastAt: event.ts,
@@ -191,4 +191,19 @@ export class TenantWriter {
     this.sessions.set(key, state);
     touched.push([key, state]);
   }
+}
+
+/**
+ * A UUIDv7-layout id (RFC 9562, section 5.7): 48 bits of milliseconds, then random bits. Ids made
+ * close in time sort close together, so new sessions append to the primary-key index instead of
+ * scattering writes across it: about half the bytes written per new session.
+ */
+export function timeOrderedId(ts: number): string {
+  const bytes = randomBytes(16);
+  bytes.writeUIntBE(Math.max(0, Math.min(ts, 2 ** 48 - 1)), 0, 6);
+  bytes[6] = 0x70 | ((bytes[6] as number) & 0x0f);
+  bytes[8] = 0x80 | ((bytes[8] as number) & 0x3f);
+  const hex = bytes.toString('hex');
+
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }

@@ -114,10 +114,11 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
         session_id TEXT NOT NULL,
         flags TEXT NOT NULL DEFAULT '',
         origin TEXT NOT NULL DEFAULT 'tracker',
-        dedupe_key TEXT UNIQUE
+        dedupe_key TEXT
       );
       CREATE INDEX events_site_day ON events(site_id, day, type);
-      CREATE INDEX events_session ON events(session_id);
+      -- Only imported events carry a key: live events skip this index altogether.
+      CREATE UNIQUE INDEX events_dedupe ON events(dedupe_key) WHERE dedupe_key IS NOT NULL;
       CREATE TABLE sessions (
         id TEXT PRIMARY KEY,
         site_id TEXT NOT NULL,

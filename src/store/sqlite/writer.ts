@@ -53,7 +53,7 @@ export class TenantWriter {
         @referrerHost, @referrerDomain, @channel, @utmSource, @utmMedium, @utmCampaign, @utmTerm,
         @utmContent, @clickId, @country, @region, @city, @browser, @browserVersion, @os, @device,
         @props, @engagementMs, @scrollDepth, @visitorId, @sessionId, @flags, @origin, @dedupeKey)
-      ON CONFLICT (dedupe_key) DO NOTHING`);
+      ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING`);
     this.findSession = db.prepare(`
       SELECT id, visitor_id AS visitorId, started_at AS startedAt, last_at AS lastAt
       FROM sessions WHERE site_id = ? AND visitor_id = ? ORDER BY last_at DESC LIMIT 1`);

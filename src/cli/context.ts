@@ -1,5 +1,7 @@
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+
+import Database from 'better-sqlite3-multiple-ciphers';
 
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/settings.js';
@@ -31,42 +33,76 @@ export async function openContext(
 }
 
 const PID_FILE = 'server.pid';
+const LOCK_FILE = 'server.lock';
 
-/** The pid of a LightTrail server running on this data folder, if any. */
-export function runningServer(config: Config): number | undefined {
-  const file = path.join(config.dataDir, PID_FILE);
-  if (!existsSync(file)) return undefined;
+let heldLock: Database.Database | undefined;
 
-  const pid = Number(readFileSync(file, 'utf8').trim());
-  if (!Number.isInteger(pid) || pid <= 0) return undefined;
-
+/**
+ * Marks the data folder as served by this process. The mark is an exclusive SQLite lock on
+ * `<dataDir>/server.lock`, which the operating system drops when the process ends, however it
+ * ends: no stale mark after a crash, and no way to lose it by deleting a file. The pid file
+ * beside it is only for people to read.
+ */
+export function holdServerLock(config: Config): void {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const db = new Database(path.join(config.dataDir, LOCK_FILE));
+  db.pragma('busy_timeout = 0');
   try {
-    process.kill(pid, 0);
-
-    return pid;
+    db.exec('BEGIN EXCLUSIVE');
   } catch {
-    return undefined;
+    db.close();
+    throw serverRunningError(config, 'starting a second server');
   }
-}
 
-export function writePidFile(config: Config): void {
+  heldLock = db;
   writeFileSync(path.join(config.dataDir, PID_FILE), `${process.pid}\n`, { mode: 0o600 });
 }
 
-export function removePidFile(config: Config): void {
+export function releaseServerLock(config: Config): void {
   rmSync(path.join(config.dataDir, PID_FILE), { force: true });
+  heldLock?.close();
+  heldLock = undefined;
+}
+
+/** True when another process serves this data folder. */
+export function serverRunning(config: Config): boolean {
+  const file = path.join(config.dataDir, LOCK_FILE);
+  if (heldLock !== undefined || !existsSync(file)) return false;
+
+  const db = new Database(file);
+  try {
+    db.pragma('busy_timeout = 0');
+    db.exec('BEGIN EXCLUSIVE');
+    db.exec('ROLLBACK');
+
+    return false;
+  } catch (error) {
+    return (error as { code?: string }).code === 'SQLITE_BUSY';
+  } finally {
+    db.close();
+  }
+}
+
+/** The pid the running server wrote, for messages. */
+export function serverPid(config: Config): string {
+  try {
+    return readFileSync(path.join(config.dataDir, PID_FILE), 'utf8').trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+function serverRunningError(config: Config, action: string): LightTrailError {
+  return new LightTrailError(
+    'ERR_SERVER_RUNNING',
+    `${action} needs the server stopped (a LightTrail server, pid ${serverPid(config)}, uses ${config.dataDir})`,
+    { status: 409 },
+  );
 }
 
 /** Commands that rewrite key material refuse while a server holds the files open. */
 export function requireStopped(config: Config, action: string): void {
-  const pid = runningServer(config);
-  if (pid !== undefined && pid !== process.pid) {
-    throw new LightTrailError(
-      'ERR_SERVER_RUNNING',
-      `${action} needs the server stopped (a LightTrail server with pid ${pid} uses ${config.dataDir})`,
-      { status: 409 },
-    );
-  }
+  if (serverRunning(config)) throw serverRunningError(config, action);
 }
 
 /** Writes to standard output: the CLI's only way to speak besides the logger. */

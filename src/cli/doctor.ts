@@ -5,7 +5,7 @@ import { LightTrailError } from '../errors.js';
 import { createLogger } from '../log/logger.js';
 import { loadOrCreateCertificate } from '../server/certificate.js';
 import { parse, type Command } from './command.js';
-import { openContext, out, runningServer } from './context.js';
+import { openContext, out, serverPid, serverRunning } from './context.js';
 
 export const doctor: Command = {
   name: 'doctor',
@@ -85,9 +85,9 @@ database reads. Exits 1 when a check fails.`,
       return config.geoipDb;
     });
     await check('server', () => {
-      const pid = runningServer(config);
-
-      return pid === undefined ? 'not running on this data folder' : `running (pid ${pid})`;
+      return serverRunning(config)
+        ? `running (pid ${serverPid(config)})`
+        : 'not running on this data folder';
     });
 
     return failed === 0 ? 0 : 1;

@@ -1,7 +1,7 @@
 import { loadConfig } from '../config/load.js';
 import { createLightTrail } from '../server/lighttrail.js';
 import { parse, type Command } from './command.js';
-import { openContext, out, removePidFile, requireStopped, writePidFile } from './context.js';
+import { holdServerLock, openContext, out, releaseServerLock } from './context.js';
 
 export const start: Command = {
   name: 'start',
@@ -19,7 +19,7 @@ commits queued events and closes the databases.`,
     if (values.help) return (out(this.help), 0);
 
     const config = loadConfig();
-    requireStopped(config, 'starting a second server');
+    holdServerLock(config);
     const context = await openContext({ allowGenerate: true, config });
     const { control, logger } = context;
 
@@ -31,10 +31,10 @@ commits queued events and closes the databases.`,
     } catch (error) {
       await app?.close();
       control.close();
+      releaseServerLock(config);
       throw error;
     }
 
-    writePidFile(config);
     // Handlers first, then the banner: a signal sent as soon as the banner shows still drains.
     const running = app;
     const stopped = new Promise<void>((resolve) => {
@@ -43,7 +43,7 @@ commits queued events and closes the databases.`,
         void (async () => {
           await running.close();
           control.close();
-          removePidFile(config);
+          releaseServerLock(config);
           logger.info('server.stopped', {});
           resolve();
         })();

@@ -78,6 +78,33 @@ describe('lighttrail start', () => {
     expect(server.output().stderr).toContain('server.stopped');
   });
 
+  it('key rotation refuses while a server runs, even with its pid file gone, and not after', async () => {
+    const dir = fresh();
+    const env = {
+      LIGHTTRAIL_DATA_DIR: dir,
+      LIGHTTRAIL_MASTER_KEY: randomBytes(32).toString('hex'),
+    };
+    const setup = await runCli(
+      ['setup', '--org', 'A', '--domain', 'a.example', '--email', 'a@a.example', '--json'],
+      env,
+    );
+    const { organisationId } = JSON.parse(setup.stdout) as { organisationId: string };
+    const server = await startServer(env);
+
+    rmSync(path.join(dir, 'server.pid'));
+    const refused = await runCli(['keys', 'rotate', '--tenant', organisationId], env);
+    expect(refused.code).toBe(1);
+    expectOneLine(refused.stderr, 'ERR_SERVER_RUNNING');
+    const second = await runCli(['start'], { ...env, LIGHTTRAIL_PORT: '0' });
+    expectOneLine(second.stderr, 'ERR_SERVER_RUNNING');
+
+    expect(await server.stop('SIGTERM')).toBe(0);
+    // A pid file left behind naming some live process does not block anything.
+    writeFileSync(path.join(dir, 'server.pid'), `${process.pid}\n`);
+    const rotated = await runCli(['keys', 'rotate', '--tenant', organisationId], env);
+    expect(rotated.code).toBe(0);
+  });
+
   it('refuses a bad setting with one line and an exit code, and listens nowhere', async () => {
     const dir = fresh();
     const result = await runCli(['start'], { LIGHTTRAIL_DATA_DIR: dir, LIGHTTRAIL_PORT: 'eighty' });

@@ -1,7 +1,9 @@
 import { addDays, dayIn, isDay } from '../domain/time.js';
-import { RequestError } from '../errors.js';
+import { LightTrailError, RequestError } from '../errors.js';
 import type { Stats } from '../domain/stats.js';
 import type { ControlStore, TenantStore } from '../store/types.js';
+
+const UNREADABLE: ReadonlySet<string> = new Set(['ERR_DB_KEY', 'ERR_DB_CORRUPT', 'ERR_KEY_UNWRAP']);
 
 /** Longest range one request may ask for. */
 export const MAX_RANGE_DAYS = 731;
@@ -20,9 +22,19 @@ export class StatsReader {
     if (site === undefined) throw new RequestError('ERR_NOT_FOUND', 404, 'not found');
 
     const { from, to } = resolveRange(range, site.settings.timeZone);
-    const store = await this.connection(site.tenantId);
+    try {
+      const store = await this.connection(site.tenantId);
 
-    return store.stats({ siteId, from, to });
+      return store.stats({ siteId, from, to });
+    } catch (error) {
+      if (!(error instanceof LightTrailError) || !UNREADABLE.has(error.code)) throw error;
+
+      // The figures exist but cannot be read now: a retryable 503, never a 500 with detail.
+      this.forget(site.tenantId);
+      throw new RequestError('ERR_STORE_UNAVAILABLE', 503, 'statistics are unavailable', error, {
+        'Retry-After': '5',
+      });
+    }
   }
 
   forget(tenantId: string): void {

@@ -1,6 +1,6 @@
 import { LightTrailError } from '../errors.js';
 import { createApiKey } from '../identity/api-keys.js';
-import { parse, usage, type Command } from './command.js';
+import { parse, siteNotFound, usage, type Command } from './command.js';
 import { openContext, out } from './context.js';
 
 export const apikey: Command = {
@@ -32,6 +32,10 @@ key for good (a leaked one, say). Both are recorded as system events.`,
     const { control } = await openContext();
     try {
       if (action === 'list') {
+        if (values.site !== undefined && control.getSite(values.site) === undefined) {
+          throw siteNotFound(values.site);
+        }
+
         const keys = control.listApiKeys(values.site).map((key) => ({
           keyId: key.id,
           siteId: key.siteId,

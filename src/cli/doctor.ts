@@ -1,6 +1,7 @@
 import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 
 import { describeConfig, loadConfig } from '../config/load.js';
+import { openGeo } from '../enrich/geo.js';
 import { LightTrailError } from '../errors.js';
 import { createLogger } from '../log/logger.js';
 import { loadOrCreateCertificate } from '../server/certificate.js';
@@ -73,16 +74,23 @@ database reads. Exits 1 when a check fails.`,
 
       return `${config.tlsCertFile} loads with its key; SHA-256 ${fingerprint256}`;
     });
-    await check('geography database', () => {
-      if (config.geoipDb === undefined) return 'bundled DB-IP Lite';
-      if (!existsSync(config.geoipDb)) {
+    await check('geography database', async () => {
+      if (config.geoipDb !== undefined && !existsSync(config.geoipDb)) {
         throw new LightTrailError(
           'ERR_CONFIG_INVALID',
           `LIGHTTRAIL_GEOIP_DB: ${config.geoipDb} does not exist`,
         );
       }
 
-      return config.geoipDb;
+      const geo = await openGeo(config.geoipDb, createLogger({ level: 'silent' }));
+      if (!geo.available) {
+        throw new LightTrailError(
+          'ERR_CONFIG_INVALID',
+          `LIGHTTRAIL_GEOIP_DB: ${config.geoipDb ?? 'the bundled file'} is not a MaxMind database`,
+        );
+      }
+
+      return config.geoipDb ?? 'bundled DB-IP Lite';
     });
     await check('server', () => {
       return serverRunning(config)

@@ -34,6 +34,8 @@ const USAGE_CODES: ReadonlySet<string> = new Set([
   'ERR_SITE_NOT_FOUND',
   'ERR_TENANT_NOT_FOUND',
   'ERR_IMPORT_FORMAT',
+  'ERR_NOT_FOUND',
+  'ERR_USER_EXISTS',
 ]);
 
 function version(): string {

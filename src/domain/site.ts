@@ -127,6 +127,10 @@ export function validateSiteSettings(
   }
 
   const domains = stringList('domains', merged.domains, HOSTNAME).map((d) => d.toLowerCase());
+  if (domains.length === 0 && patch.domains !== undefined) {
+    throw bad('domains', 'at least one domain is needed, or every event would be refused');
+  }
+
   for (const domain of domains) {
     // `*.com` or `*.co.uk` would let any site on the public suffix send events as this one.
     const base = domain.startsWith('*.') ? domain.slice(2) : null;

@@ -73,7 +73,7 @@ describe('lighttrail site, apikey, keys and tenant commands', () => {
       env,
     );
 
-    expect(again.code).toBe(1);
+    expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/^lighttrail: ERR_USER_EXISTS: /);
     expect((await runCli(['tenant', 'list'], env)).stdout).toBe(before);
     expect(readdirSync(path.join(dir, 'tenants'))).toHaveLength(files);
@@ -119,6 +119,7 @@ describe('lighttrail site, apikey, keys and tenant commands', () => {
     [['--geo', 'street'], 'geoPrecision'],
     [['--timezone', 'Mars/Olympus'], 'timeZone'],
     [['--domains', 'not a host'], 'domains'],
+    [['--domains', ''], 'at least one domain'],
     [['--gpc', 'maybe'], '--gpc must be on or off'],
     [['--count-only', 'portal'], 'countOnly'],
   ])('refuses %o without changing anything', async (flags, message) => {
@@ -158,7 +159,7 @@ describe('lighttrail site, apikey, keys and tenant commands', () => {
     ) as Array<{ keyId: string; revokedAt: string | null }>;
     expect(list.find((key) => key.keyId === created.keyId)?.revokedAt).toEqual(expect.any(String));
     const twice = await runCli(['apikey', 'revoke', created.keyId], env);
-    expect(twice.code).toBe(1);
+    expect(twice.code).toBe(2);
     expect(twice.stderr).toMatch(/^lighttrail: ERR_NOT_FOUND: /);
   });
 

@@ -58,6 +58,18 @@ describe('lighttrail import refusals', () => {
     expect(result.stderr).toMatch(/^lighttrail: ERR_IMPORT_FORMAT: the file is gzip-compressed/);
   });
 
+  it('says so when no line reads in the chosen format, instead of reporting success', async () => {
+    const file = path.join(dir, 'combined.log');
+    writeFileSync(file, `${line('/a')}\n${line('/b')}\n`);
+
+    const result = await runCli(['import', '--site', siteId, '--format', 'nginx-json', file], env);
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(
+      /^lighttrail: ERR_IMPORT_FORMAT: no line of the file reads as nginx-json/,
+    );
+  });
+
   it('skips proxy requests for other hosts and timestamps from the future', async () => {
     const file = path.join(dir, 'access.log');
     writeFileSync(

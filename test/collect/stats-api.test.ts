@@ -1,3 +1,6 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { DEFAULT_SITE_SETTINGS } from '../../src/domain/site.js';
@@ -68,5 +71,36 @@ describe('stats API access', () => {
     expect((await stats(product.siteId, `Bearer ${token}`)).status).toBe(401);
     expect(product.control.revokeApiKey(record.id, 'test')).toBe(false);
     expect(product.control.listSystemEvents({ type: 'apikey.revoked' })).toHaveLength(1);
+  });
+
+  it('refuses repeated or unknown query parameters with 400', async () => {
+    for (const query of ['from=2026-12-01&from=2026-11-01', 'from[]=2026-12-01', 'site=other']) {
+      const res = await product.get(`/api/sites/${product.siteId}/stats?${query}`, {
+        Authorization: `Bearer ${product.token}`,
+      });
+      expect([query, res.status]).toEqual([query, 400]);
+      expect(res.json()).toMatchObject({ error: { code: 'ERR_INVALID_ARGUMENT' } });
+    }
+  });
+
+  it('answers a retryable 503, not a 500, while a tenant file cannot be read, then recovers', async () => {
+    const fresh = await startProduct();
+    try {
+      const auth = { Authorization: `Bearer ${fresh.token}` };
+      const file = fresh.control.tenantFile(fresh.tenantId);
+      const original = readFileSync(file);
+      writeFileSync(file, randomBytes(original.length));
+
+      const during = await fresh.get(`/api/sites/${fresh.siteId}/stats`, auth);
+
+      expect(during.status).toBe(503);
+      expect(during.headers['retry-after']).toBe('5');
+      expect(during.json()).toMatchObject({ error: { code: 'ERR_STORE_UNAVAILABLE' } });
+      expect(during.text).not.toContain('database');
+      writeFileSync(file, original);
+      expect((await fresh.get(`/api/sites/${fresh.siteId}/stats`, auth)).status).toBe(200);
+    } finally {
+      await fresh.close();
+    }
   });
 });

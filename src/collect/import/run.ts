@@ -134,6 +134,13 @@ export async function importLog(options: ImportOptions): Promise<ImportReport> {
 
   await flush();
   await Promise.all(pending);
+  if (report.lines > 0 && report.malformed === report.lines) {
+    throw new LightTrailError(
+      'ERR_IMPORT_FORMAT',
+      `no line of the file reads as ${options.format}: is it another format?`,
+      { status: 400 },
+    );
+  }
 
   return report;
 }

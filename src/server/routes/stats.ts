@@ -15,6 +15,16 @@ export function statsRoute(control: ControlStore, reader: StatsReader): Handler 
       throw new RequestError('ERR_NOT_FOUND', 404, 'not found');
     }
 
+    for (const name of new Set(ctx.query.keys())) {
+      if ((name !== 'from' && name !== 'to') || ctx.query.getAll(name).length > 1) {
+        throw new RequestError(
+          'ERR_INVALID_ARGUMENT',
+          400,
+          'only from and to, once each, are accepted',
+        );
+      }
+    }
+
     const from = ctx.query.get('from') ?? undefined;
     const to = ctx.query.get('to') ?? undefined;
 

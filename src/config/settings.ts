@@ -201,10 +201,11 @@ export const SETTINGS: readonly Setting[] = [
     key: 'commitIntervalMs',
     env: 'LIGHTTRAIL_COMMIT_INTERVAL_MS',
     kind: 'int',
-    default: '4',
+    default: '0',
     min: 0,
     max: 1000,
-    description: 'Longest wait before a group commit (milliseconds).',
+    description:
+      'Longest wait before a group commit (ms); 0 commits at once, grouping what arrives meanwhile.',
   },
   {
     key: 'shutdownTimeoutMs',

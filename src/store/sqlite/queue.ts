@@ -41,7 +41,7 @@ export class IngestQueue implements EventSink {
   private waitingEvents = 0;
   private inFlightEvents = 0;
   private inFlight = false;
-  private timer: NodeJS.Timeout | undefined;
+  private cancelTimer: (() => void) | undefined;
   private nextId = 1;
   private readonly replies = new Map<number, (reply: WorkerReply) => void>();
   private closed = false;
@@ -155,12 +155,22 @@ export class IngestQueue implements EventSink {
       return;
     }
 
-    this.timer ??= setTimeout(() => void this.flush(), this.options.intervalMs);
+    if (this.cancelTimer !== undefined) return;
+
+    // 0: commit on the next turn of the event loop. What arrives while a commit is in flight
+    // forms the next group anyway, so waiting longer only adds latency under light load.
+    if (this.options.intervalMs === 0) {
+      const immediate = setImmediate(() => void this.flush());
+      this.cancelTimer = () => clearImmediate(immediate);
+    } else {
+      const timeout = setTimeout(() => void this.flush(), this.options.intervalMs);
+      this.cancelTimer = () => clearTimeout(timeout);
+    }
   }
 
   private async flush(): Promise<void> {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
     if (this.inFlight) return;
     if (this.waiting.length === 0) {
       this.settleIdle();

@@ -143,7 +143,8 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
         os TEXT,
         device TEXT
       );
-      CREATE INDEX sessions_visitor ON sessions(site_id, visitor_id, last_at);
+      -- Without last_at: touching a session must not rewrite its index entry on every event.
+      CREATE INDEX sessions_visitor ON sessions(site_id, visitor_id);
       CREATE INDEX sessions_site_day ON sessions(site_id, day);
       CREATE TABLE filtered (
         site_id TEXT NOT NULL,

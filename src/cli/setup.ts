@@ -90,7 +90,9 @@ One-time password (shown once, change it at first sign-in):
 
 Next: add the tracker to every page of ${domain}:
 
-    <script defer src="https://YOUR-LIGHTTRAIL-HOST/lt.js" data-site="${site.id}"></script>
+    <script defer src="${publicOrigin(context.config)}/lt.js" data-site="${site.id}"></script>
+
+(use the address your visitors reach LightTrail at, behind your TLS proxy or load balancer)
 
 Then read the figures with an API key:  npx lighttrail apikey create --site ${site.id}`);
 
@@ -100,3 +102,10 @@ Then read the figures with an API key:  npx lighttrail apikey create --site ${si
     }
   },
 };
+
+/** Where this installation answers, as a starting point for the tracker tag. */
+function publicOrigin(config: { host: string; port: number }): string {
+  const host = config.host === '127.0.0.1' || config.host === '::1' ? 'localhost' : config.host;
+
+  return config.port === 443 ? `https://${host}` : `https://${host}:${config.port}`;
+}

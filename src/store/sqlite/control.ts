@@ -603,7 +603,16 @@ export class SqliteControlStore implements ControlStore {
   }
 
   async openTenant(tenantId: string): Promise<TenantStore> {
-    return new SqliteTenantStore(await openTenantDb(this, tenantId));
+    try {
+      return new SqliteTenantStore(await openTenantDb(this, tenantId));
+    } catch (error) {
+      // The data key unwrapped under the master key, so a file it does not open is damaged.
+      if (error instanceof StoreError && error.code === 'ERR_DB_KEY') {
+        throw new StoreError('ERR_DB_CORRUPT', `database of tenant ${tenantId} is damaged`, error);
+      }
+
+      throw error;
+    }
   }
 
   tenantFile(tenantId: string): string {

@@ -15,7 +15,7 @@ export type CheckpointRequest =
 
 const INTERVAL_MS = 250;
 /** Below this the WAL is left to grow: small checkpoints cost more than they save. */
-const MIN_WAL_BYTES = 1024 * 1024;
+const MIN_WAL_BYTES = 16 * 1024 * 1024;
 
 const watched = new Map<string, { file: string; db: Db }>();
 

@@ -49,10 +49,8 @@ export class TenantWriter {
         utm_term, utm_content, click_id, country, region, city, browser, browser_version, os,
         device, props, engagement_ms, scroll_depth, visitor_id, session_id, flags, origin,
         dedupe_key)
-      VALUES (@siteId, @ts, @day, @type, @name, @hostname, @path, @query, @fragment, @title, @href,
-        @referrerHost, @referrerDomain, @channel, @utmSource, @utmMedium, @utmCampaign, @utmTerm,
-        @utmContent, @clickId, @country, @region, @city, @browser, @browserVersion, @os, @device,
-        @props, @engagementMs, @scrollDepth, @visitorId, @sessionId, @flags, @origin, @dedupeKey)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+        ?, ?, ?, ?, ?, ?)
       ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING`);
     this.findSession = db.prepare(`
       SELECT id, visitor_id AS visitorId, started_at AS startedAt, last_at AS lastAt
@@ -111,8 +109,45 @@ export class TenantWriter {
 
   private write(event: EnrichedEvent, touched: Array<[string, SessionState]>): boolean {
     const session = this.sessionFor(event, touched);
-    const row = { ...event, sessionId: session.id, visitorId: session.visitorId };
-    if (this.insertEvent.run(row).changes === 0) {
+    // Positional binding: named parameters cost a property lookup each, 35 per event.
+    const inserted = this.insertEvent.run(
+      event.siteId,
+      event.ts,
+      event.day,
+      event.type,
+      event.name,
+      event.hostname,
+      event.path,
+      event.query,
+      event.fragment,
+      event.title,
+      event.href,
+      event.referrerHost,
+      event.referrerDomain,
+      event.channel,
+      event.utmSource,
+      event.utmMedium,
+      event.utmCampaign,
+      event.utmTerm,
+      event.utmContent,
+      event.clickId,
+      event.country,
+      event.region,
+      event.city,
+      event.browser,
+      event.browserVersion,
+      event.os,
+      event.device,
+      event.props,
+      event.engagementMs,
+      event.scrollDepth,
+      session.visitorId,
+      session.id,
+      event.flags,
+      event.origin,
+      event.dedupeKey,
+    );
+    if (inserted.changes === 0) {
       if (session.fresh) this.sessions.delete(`${event.siteId}\0${event.visitorId}`);
 
       return false;

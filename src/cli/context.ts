@@ -95,7 +95,8 @@ export function serverPid(config: Config): string {
 function serverRunningError(config: Config, action: string): LightTrailError {
   return new LightTrailError(
     'ERR_SERVER_RUNNING',
-    `${action} needs the server stopped (a LightTrail server, pid ${serverPid(config)}, uses ${config.dataDir})`,
+    `${action} needs the server stopped ` +
+      `(a LightTrail server, pid ${serverPid(config)}, uses ${config.dataDir})`,
     { status: 409 },
   );
 }

@@ -57,7 +57,9 @@ database reads. Exits 1 when a check fails.`,
           }
         }
 
-        return `the master key opens every data key; control and ${tenants.length} tenant database(s) intact`;
+        const count = tenants.length;
+
+        return `the master key opens every data key; control and ${count} tenant database(s) intact`;
       } finally {
         context.control.close();
       }

@@ -81,7 +81,7 @@ in the log are used in memory for geography and visitor counting, never stored.`
   already imported   ${report.duplicates}
   bots and spam      ${report.filtered} (counted as filtered traffic)
   not pageviews      ${skipped}
-  malformed lines    ${report.malformed}${report.malformedSamples.length > 0 ? ` (first at line ${report.malformedSamples.join(', ')})` : ''}`);
+  malformed lines    ${report.malformed}${samples(report.malformedSamples)}`);
       }
 
       return 0;
@@ -92,3 +92,7 @@ in the log are used in memory for geography and visitor counting, never stored.`
     }
   },
 };
+
+function samples(lines: number[]): string {
+  return lines.length === 0 ? '' : ` (first at line ${lines.join(', ')})`;
+}

@@ -64,7 +64,8 @@ Every change is validated first and recorded as a system event.`,
         if (values.json) return (out(JSON.stringify(sites)), 0);
         for (const item of sites) {
           out(
-            `${item.id}  ${item.name}  [${item.settings.domains.join(', ')}]  tenant ${item.tenantId}`,
+            `${item.id}  ${item.name}  [${item.settings.domains.join(', ')}]  ` +
+              `tenant ${item.tenantId}`,
           );
         }
 

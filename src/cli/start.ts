@@ -64,7 +64,7 @@ commits queued events and closes the databases.`,
   npx lighttrail setup --org "Your Clinic" --domain www.your-clinic.example --email you@your-clinic.example`;
     out(`LightTrail is running at https://${host}:${listening.port}
   data folder      ${config.dataDir} (AES-256 encrypted)
-  TLS certificate  ${config.tlsCertFile === undefined ? 'self-signed for localhost (development)' : config.tlsCertFile}
+  TLS certificate  ${config.tlsCertFile ?? 'self-signed for localhost (development)'}
   SHA-256          ${app.tls.fingerprint256}${metricsLine}
 ${next}
 Stop with Ctrl+C; queued events are committed first.`);

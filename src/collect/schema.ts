@@ -76,7 +76,7 @@ function quoted(name: string): string {
   return truncateCodePoints(scrubText(name), QUOTED_MAX);
 }
 
-/** `gpc` and `dnt` are privacy signals: a value that is not a boolean is a sender bug, not a yes. */
+/** `gpc` and `dnt` are privacy signals: a value that is not a boolean is a sender bug. */
 function signalFlag(value: Record<string, unknown>, key: 'gpc' | 'dnt'): boolean {
   const flag = value[key];
   if (flag !== undefined && flag !== null && typeof flag !== 'boolean') {

@@ -7,7 +7,7 @@ import { SETTINGS, type Config, type Setting } from './settings.js';
 
 export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
-  /** Explicit config file; otherwise LIGHTTRAIL_CONFIG, then ./lighttrail.config.json if present. */
+  /** Config file; otherwise LIGHTTRAIL_CONFIG, then ./lighttrail.config.json if present. */
   file?: string;
   cwd?: string;
 }
@@ -128,7 +128,8 @@ function crossCheck(config: Config): Config {
   if (config.databaseUrl !== undefined) {
     throw new ConfigError(
       'ERR_CONFIG_UNSUPPORTED',
-      'LIGHTTRAIL_DATABASE_URL: the PostgreSQL backend is not in this release; unset it to use the embedded store',
+      'LIGHTTRAIL_DATABASE_URL: the PostgreSQL backend is not in this release; ' +
+        'unset it to use the embedded store',
     );
   }
 

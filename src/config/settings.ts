@@ -195,7 +195,8 @@ export const SETTINGS: readonly Setting[] = [
     min: 10,
     max: 10000000,
     description:
-      'Events waiting for commit before collect answers 503; at least LIGHTTRAIL_COLLECT_MAX_BATCH.',
+      'Events waiting for commit before collect answers 503; ' +
+      'at least LIGHTTRAIL_COLLECT_MAX_BATCH.',
   },
   {
     key: 'commitIntervalMs',
@@ -205,7 +206,8 @@ export const SETTINGS: readonly Setting[] = [
     min: 0,
     max: 1000,
     description:
-      'Longest wait before a group commit (ms); 0 commits at once, grouping what arrives meanwhile.',
+      'Longest wait before a group commit (ms); ' +
+      '0 commits at once, grouping what arrives meanwhile.',
   },
   {
     key: 'shutdownTimeoutMs',

@@ -14,7 +14,9 @@ interface RingFile {
 
 /** Identifies a master key without revealing it: the first bytes of a domain-separated hash. */
 export function masterKeyId(key: Buffer): string {
-  return `mk-${createHash('sha256').update('lighttrail master key id\0').update(key).digest('hex').slice(0, 16)}`;
+  const digest = createHash('sha256').update('lighttrail master key id\0').update(key);
+
+  return `mk-${digest.digest('hex').slice(0, 16)}`;
 }
 
 /** Accepts 64 hex characters or base64 of exactly 32 bytes. */
@@ -118,7 +120,8 @@ export class LocalKeyProvider implements KeyProvider {
     if (master === undefined) {
       throw new KeyError(
         'ERR_MASTER_KEY_WRONG',
-        `data was sealed under master key ${wrapped.masterVersion}, which this key source does not hold`,
+        `data was sealed under master key ${wrapped.masterVersion}, ` +
+          'which this key source does not hold',
       );
     }
 

@@ -33,7 +33,7 @@ export interface SiteSettings {
   pathRules: string[];
   /** Collapse numeric, UUID and long hex segments to `:id`. */
   collapseIds: boolean;
-  /** Sections counted only: path reduced to the pattern, no query, referrer path, title or props. */
+  /** Sections counted only: path reduced to the pattern; no query, referrer, title or props. */
   countOnly: string[];
   geoPrecision: GeoPrecision;
   respectGpc: boolean;

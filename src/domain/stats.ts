@@ -13,7 +13,10 @@ export interface Totals {
   pageviews: number;
   /** Share of sessions with one pageview and no interaction, 0..1. */
   bounceRate: number;
-  /** Mean session duration in seconds: first event to last (the engagement event sent when a page is left marks the end). */
+  /**
+   * Mean session duration in seconds: first event to last (the engagement event sent when a
+   * page is left marks the end).
+   */
   visitDuration: number;
 }
 

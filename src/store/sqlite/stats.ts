@@ -2,7 +2,8 @@ import type { Breakdown, DayRow, Stats, StatsQuery, Totals } from '../../domain/
 import type { Db } from './open.js';
 
 // Sessions are counted on the day they started; only sessions with a pageview count as visits.
-const SESSIONS = `FROM sessions WHERE site_id = @siteId AND day BETWEEN @from AND @to AND pageviews > 0`;
+const SESSIONS = `FROM sessions
+  WHERE site_id = @siteId AND day BETWEEN @from AND @to AND pageviews > 0`;
 
 const TOTALS = `
   SELECT count(DISTINCT visitor_id) AS visitors,
@@ -88,7 +89,8 @@ export function queryStats(db: Db, query: StatsQuery): Stats {
     events: db
       .prepare(
         `SELECT type, coalesce(name, '') AS name, count(*) AS count FROM events
-         WHERE site_id = @siteId AND day BETWEEN @from AND @to AND type NOT IN ('pageview', 'engagement')
+         WHERE site_id = @siteId AND day BETWEEN @from AND @to
+           AND type NOT IN ('pageview', 'engagement')
          GROUP BY type, name ORDER BY count DESC LIMIT @limit`,
       )
       .all(params) as Array<{ type: string; name: string; count: number }>,

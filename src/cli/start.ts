@@ -61,7 +61,8 @@ commits queued events and closes the databases.`,
     const next = hasOrganisation
       ? 'Next: npx lighttrail site list, then add the tracker to your pages.'
       : `Next: create your organisation, first site and owner account (in another terminal):
-  npx lighttrail setup --org "Your Clinic" --domain www.your-clinic.example --email you@your-clinic.example`;
+  npx lighttrail setup --org "Your Clinic" --domain www.your-clinic.example \\
+    --email you@your-clinic.example`;
     out(`LightTrail is running at https://${host}:${listening.port}
   data folder      ${config.dataDir} (AES-256 encrypted)
   TLS certificate  ${config.tlsCertFile ?? 'self-signed for localhost (development)'}

@@ -68,8 +68,9 @@ export function openKeyProvider(
   logger.warn('keys.dev_master_key_generated', {
     file,
     advice:
-      'DEVELOPMENT ONLY: a master key file was generated next to the data. Production must supply ' +
-      'LIGHTTRAIL_MASTER_KEY or LIGHTTRAIL_MASTER_KEY_FILE from a secret store or KMS.',
+      'DEVELOPMENT ONLY: a master key file was generated next to the data. ' +
+      'Production must supply LIGHTTRAIL_MASTER_KEY or LIGHTTRAIL_MASTER_KEY_FILE ' +
+      'from a secret store or KMS.',
   });
 
   return { provider, generated: true, source: file };

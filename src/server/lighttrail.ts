@@ -7,7 +7,6 @@ import { Enricher } from '../collect/enricher.js';
 import { RateLimiter } from '../collect/rate-limit.js';
 import { DailySalts, type VisitorSalts } from '../collect/salts.js';
 import type { Config } from '../config/settings.js';
-import { LightTrailError, StoreError } from '../errors.js';
 import { createProxyMatcher } from '../enrich/client-ip.js';
 import { openGeo } from '../enrich/geo.js';
 import { createSpamReferrerList } from '../enrich/spam-referrers.js';
@@ -24,26 +23,20 @@ import { TRACKER_HEADERS, trackerRoute } from './routes/tracker.js';
 
 const HOUR_MS = 3_600_000;
 
-/** Opens (and migrates) every tenant file once, so a damaged one stops the start, not a request. */
+/**
+ * Reads every file through once, so a damaged one stops the start, not a request later.
+ * A tenant file its own key does not open is reported as damaged by `openTenant` itself.
+ */
 async function checkTenantFiles(control: ControlStore): Promise<void> {
   control.check();
   for (const tenant of control.listTenants()) {
     if (tenant.deletedAt !== null) continue;
 
+    const store = await control.openTenant(tenant.id);
     try {
-      const store = await control.openTenant(tenant.id);
-      try {
-        store.check();
-      } finally {
-        store.close();
-      }
-    } catch (error) {
-      if (error instanceof LightTrailError && error.code === 'ERR_DB_KEY') {
-        // The key unwrapped under the master key, so the file itself is damaged.
-        throw new StoreError('ERR_DB_CORRUPT', `database of tenant ${tenant.id} is damaged`, error);
-      }
-
-      throw error;
+      store.check();
+    } finally {
+      store.close();
     }
   }
 }

@@ -64,7 +64,7 @@ describe('lighttrail site, apikey, keys and tenant commands', () => {
     expect(hash).toMatch(/^scrypt\$32768\$8\$1\$/);
   });
 
-  it('a setup that fails (e-mail taken) leaves no organisation, site, key or file behind', async () => {
+  it('a failed setup (e-mail taken) leaves no organisation, site, key or file', async () => {
     const before = (await runCli(['tenant', 'list'], env)).stdout;
     const files = readdirSync(path.join(dir, 'tenants')).length;
 

@@ -57,7 +57,7 @@ describe('lighttrail start', () => {
     return dir;
   };
 
-  it('starts on a fresh data folder with generated key and certificate, then drains on SIGTERM', async () => {
+  it('starts on a fresh folder with generated key and certificate, drains on SIGTERM', async () => {
     const dir = fresh();
     const server = await startServer({ LIGHTTRAIL_DATA_DIR: dir });
     const { stdout, stderr } = server.output();
@@ -78,7 +78,7 @@ describe('lighttrail start', () => {
     expect(server.output().stderr).toContain('server.stopped');
   });
 
-  it('key rotation refuses while a server runs, even with its pid file gone, and not after', async () => {
+  it('key rotation refuses under a running server, pid file or not, and not after', async () => {
     const dir = fresh();
     const env = {
       LIGHTTRAIL_DATA_DIR: dir,
@@ -180,7 +180,7 @@ describe('lighttrail start', () => {
     expect(control.stdout).not.toContain('running at');
   });
 
-  it('refuses a missing or empty control file and an emptied or partly overwritten tenant file', async () => {
+  it('refuses a missing or empty control file and an emptied or damaged tenant file', async () => {
     const dir = fresh();
     const env = {
       LIGHTTRAIL_DATA_DIR: dir,

@@ -58,7 +58,7 @@ describe('client address behind a trusted proxy (C20, C21) through the real endp
     expect(await row('/c21-private')).toMatchObject({ country: null, region: null, city: null });
   });
 
-  it('C20 (d) a loopback visitor address is a misconfiguration: no geo, flagged, never merged', async () => {
+  it('C20 (d) a loopback visitor address: no geo, flagged, never merged', async () => {
     await send('/c20-d', '::ffff:127.0.0.1');
     await send('/c20-d', '::ffff:127.0.0.1');
 
@@ -78,7 +78,7 @@ describe('client address behind a trusted proxy (C20, C21) through the real endp
     ).toHaveLength(1);
   });
 
-  it('C20 (e) two addresses in one IPv6 /64 with the same browser are one visitor and session', async () => {
+  it('C20 (e) two addresses in one IPv6 /64, same browser: one visitor and session', async () => {
     await send('/c20-e', '2001:db8:aa:bb:1111:2222:3333:4444');
     await send('/c20-e', '2001:db8:aa:bb:9999:8888:7777:6666');
 
@@ -91,7 +91,7 @@ describe('client address behind a trusted proxy (C20, C21) through the real endp
     expect(rows[0]).toEqual(rows[1]);
   });
 
-  it('C21 the stored visitor id is a keyed hash: not a plain hash of the address, no address anywhere', async () => {
+  it('C21 the visitor id is a keyed hash, not a plain hash; no address anywhere', async () => {
     await send('/c21-hash', '216.160.83.56');
     const stored = await row('/c21-hash');
     expect(stored).toMatchObject({ country: 'US' });

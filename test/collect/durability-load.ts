@@ -1,7 +1,8 @@
 import { Agent, request } from 'node:https';
 
 const CHROME_UA =
-  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36';
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 ' +
+  'Safari/537.36';
 
 /**
  * Load for the durability tests: several keep-alive HTTPS clients on 127.0.0.1, each posting

@@ -106,7 +106,7 @@ describe('collect durability: a 200 survives SIGKILL and SIGTERM', () => {
     expect(unknown, 'stored but never sent (or mangled)').toEqual([]);
   }
 
-  it('every event acknowledged before a SIGKILL is stored exactly once after restarts', async () => {
+  it('every event acknowledged before a SIGKILL is stored exactly once', async () => {
     const runs: LoadRun[] = [];
     let cutShort = 0;
 

@@ -9,7 +9,8 @@ import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp.js';
 
 const UA =
-  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36';
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 ' +
+  'Safari/537.36';
 const line = (target: string, time = '04/Dec/2026:10:00:00 +0000') =>
   `198.51.100.7 - - [${time}] "GET ${target} HTTP/1.1" 200 512 "-" "${UA}"`;
 

@@ -147,7 +147,7 @@ describe('lighttrail import of the shared Apache access log', () => {
     ]);
   });
 
-  it('leaves no client address, search query or e-mail address on disk or in the logs', async () => {
+  it('leaves no address, search query or e-mail on disk or in the logs', async () => {
     const text = readFileSync(LOG, 'utf8');
     const addresses = new Set(
       text

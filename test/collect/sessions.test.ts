@@ -101,7 +101,7 @@ describe('cookieless sessions and daily salts', () => {
       Record<string, unknown>
     >;
 
-  it('ends a session after 30 minutes of inactivity and keeps entry, exit, pageviews and bounce', async () => {
+  it('ends a session after 30 idle minutes; keeps entry, exit and pageviews', async () => {
     const t0 = Date.parse('2026-12-03T10:00:00Z');
     writer.commit(
       [
@@ -126,7 +126,7 @@ describe('cookieless sessions and daily salts', () => {
     ]);
   });
 
-  it('a session that crosses midnight UTC stays one session although the daily salt changed', async () => {
+  it('a session across midnight UTC stays one, although the salt changed', async () => {
     const beforeMidnight = Date.parse('2026-12-03T23:50:00Z');
     const afterMidnight = Date.parse('2026-12-04T00:10:00Z');
     const late = await pageview(beforeMidnight, '/late');
@@ -150,7 +150,7 @@ describe('cookieless sessions and daily salts', () => {
     expect(sessions()).toHaveLength(2);
   });
 
-  it('destroys salts two days old, after which an old visitor id cannot be recomputed', async () => {
+  it('destroys two-day-old salts: an old visitor id cannot be recomputed', async () => {
     const now = Date.parse('2026-12-04T12:00:00Z');
     const old = await salts.forTime(Date.parse('2026-12-01T12:00:00Z'));
     await salts.forTime(Date.parse('2026-12-03T12:00:00Z'));
@@ -168,7 +168,7 @@ describe('cookieless sessions and daily salts', () => {
     ]);
   });
 
-  it('stores nothing twice for a repeated dedupe key, and a rolled-back batch leaves no session', async () => {
+  it('a repeated dedupe key stores nothing; a rolled-back batch leaves no session', async () => {
     const event = {
       ...(await pageview(Date.parse('2026-12-03T09:00:00Z'), '/once')),
       dedupeKey: 'k1',

@@ -54,7 +54,7 @@ describe('stats API access', () => {
     }
   });
 
-  it('C23 (a) a key for one site sees nothing of another, existing or not: the same 404', async () => {
+  it('C23 (a) a key sees no other site, existing or not: the same 404', async () => {
     const other = await stats(otherSite, `Bearer ${product.token}`);
     const missing = await stats('00000000-0000-4000-8000-000000000000', `Bearer ${product.token}`);
 
@@ -83,7 +83,7 @@ describe('stats API access', () => {
     }
   });
 
-  it('answers a retryable 503, not a 500, while a tenant file cannot be read, then recovers', async () => {
+  it('answers a retryable 503 while a tenant file cannot be read, then recovers', async () => {
     const fresh = await startProduct();
     try {
       const auth = { Authorization: `Bearer ${fresh.token}` };

@@ -88,7 +88,7 @@ describe('tracker to stats, end to end in chromium', () => {
     await product?.close();
   });
 
-  it('records the visit exactly: load, two SPA navigations, back, outbound, form, custom event', async () => {
+  it('records exactly: load, two SPA navigations, back, outbound, form, custom', async () => {
     await page.goto(`${site.origin}/`);
     await waitFor((stored) => count(stored, 'pageview') === 1);
 

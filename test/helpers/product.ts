@@ -14,7 +14,8 @@ import { openTenantDb } from '../../src/store/sqlite/tenant.js';
 import { tempDir } from './temp.js';
 
 export const CHROME_UA =
-  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36';
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 ' +
+  'Safari/537.36';
 
 export interface Product {
   config: Config;

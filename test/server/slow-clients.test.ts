@@ -232,7 +232,7 @@ describe('slow clients that ignore the refusal', () => {
     expect(server.inFlight()).toBe(0);
   });
 
-  it('cuts a slow body whose answer had already begun, and logs the status that went out', async () => {
+  it('cuts a slow body whose answer had begun, and logs the status sent', async () => {
     const before = server.lines.length;
     const seenBefore = rejections.length;
     const result = await slowClient(server, {

@@ -96,7 +96,7 @@ describe('encrypted embedded store', () => {
     db.close();
   });
 
-  it('binds a wrapped key to its tenant: a key row moved to another tenant does not unwrap', async () => {
+  it('binds a wrapped key to its tenant: moved to another, it does not unwrap', async () => {
     const a = await store.createTenant('Clinic A', 'test');
     const b = await store.createTenant('Clinic B', 'test');
     store.close();
@@ -118,7 +118,7 @@ describe('encrypted embedded store', () => {
     store = reopened;
   });
 
-  it('crypto-shreds a deleted tenant: keys destroyed, a backup copy unreadable, deletion recorded', async () => {
+  it('crypto-shreds a deleted tenant: keys gone, backup unreadable, recorded', async () => {
     const a = await store.createTenant('Clinic A', 'test');
     const b = await store.createTenant('Clinic B', 'test');
     await writeMarker(a.id, 5);
@@ -174,7 +174,7 @@ describe('encrypted embedded store', () => {
     ]);
   });
 
-  it('rotates the master key: everything re-wrapped, the old master key opens nothing', async () => {
+  it('rotates the master key: all re-wrapped, the old key opens nothing', async () => {
     const file = path.join(dir, 'ring.key');
     store.close();
     cleanup();

@@ -77,7 +77,7 @@ async function setVisibility(page: Page, state: 'hidden' | 'visible'): Promise<v
 const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
 
 describe('link clicks', () => {
-  test('a click on a link to another host is one outbound event, and the link still opens', async () => {
+  test('a link to another host is one outbound event, and the link still opens', async () => {
     const page = await visit();
     const [popup] = await Promise.all([
       opened!.context.waitForEvent('page'),
@@ -178,7 +178,7 @@ describe('link clicks', () => {
     ]);
   });
 
-  test('same-host and mailto: links send nothing, and the e-mail address goes nowhere', async () => {
+  test('same-host and mailto: links send nothing; the address goes nowhere', async () => {
     const page = await visit();
     await page.click('#internal');
     await page.click('#mail');
@@ -197,7 +197,7 @@ describe('form submissions', () => {
     id: 'MRN-0048213',
   };
 
-  test('a submission is one form event named by the form id, with none of the typed values', async () => {
+  test('a submission is one form event named by the form id, no typed values', async () => {
     const page = await visit();
     for (const [field, value] of Object.entries(typed)) {
       await page.fill(`#appointment [name="${field}"]`, value);

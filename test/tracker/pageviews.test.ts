@@ -96,7 +96,7 @@ describe('pageview on load', () => {
 });
 
 describe('SPA route changes', () => {
-  test('two pushState navigations make two pageviews, each after the engagement of the page left', async () => {
+  test('two pushState navigations: two pageviews, each after the page-left engagement', async () => {
     const page = await start();
     await page.goto(`${site!.origin}/`);
     await waitForPageviews(1);
@@ -141,7 +141,7 @@ describe('SPA route changes', () => {
     expect(views[1]?.url).toBe(`${site!.origin}/app/replaced`);
   });
 
-  test('pushState to the same URL, state-only replaceState and hash changes record nothing', async () => {
+  test('same-URL pushState, state-only replaceState and hash changes record nothing', async () => {
     const page = await start();
     await page.goto(`${site!.origin}/app/same?x=1`);
     await waitForPageviews(1);
@@ -207,7 +207,7 @@ describe('runs once, and only when it should', () => {
     expect(site!.events().filter((e) => e.name === 'Booked')).toHaveLength(1);
   });
 
-  test('a prerendered page records nothing until activation, then its pageview and held events', async () => {
+  test('a prerendered page records nothing until activation, then all it held', async () => {
     // chromium under playwright-core downgrades speculation-rules prerenders to prefetches, so the
     // prerender state is simulated: document.prerendering reads a flag until activation.
     const page = await start(

@@ -18,6 +18,8 @@ export interface CliContext {
   provider: KeyProvider;
   control: ControlStore;
   generatedKey: boolean;
+  /** Where the master key came from: the variable's name or the key file's path. */
+  keySource: string;
 }
 
 /** The shared start of every command: settings, logger, master key, control store. */
@@ -29,7 +31,14 @@ export async function openContext(
   const opened = openKeyProvider(config, logger, { allowGenerate: options.allowGenerate ?? false });
   const control = await SqliteControlStore.open(config.dataDir, opened.provider);
 
-  return { config, logger, provider: opened.provider, control, generatedKey: opened.generated };
+  return {
+    config,
+    logger,
+    provider: opened.provider,
+    control,
+    generatedKey: opened.generated,
+    keySource: opened.source,
+  };
 }
 
 const PID_FILE = 'server.pid';

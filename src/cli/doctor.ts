@@ -59,7 +59,7 @@ database reads. Exits 1 when a check fails.`,
 
         const count = tenants.length;
 
-        return `the master key opens every data key; ${count + 1} database(s) intact`;
+        return `key from ${context.keySource} opens every data key; ${count + 1} database(s) intact`;
       } finally {
         context.control.close();
       }

@@ -79,7 +79,7 @@ in the log are used in memory for geography and visitor counting, never stored.`
         out(`Imported ${report.lines} lines in ${((Date.now() - started) / 1000).toFixed(1)}s
   pageviews stored   ${report.pageviews}
   already imported   ${report.duplicates}
-  bots and spam      ${report.filtered} (counted as filtered traffic)
+  bots and spam      ${report.filtered} (filtered traffic, counted once per line)
   not pageviews      ${skipped}
   malformed lines    ${report.malformed}${samples(report.malformedSamples)}`);
       }

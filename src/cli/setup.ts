@@ -84,7 +84,7 @@ shown once and never stored in clear; it must be changed at first sign-in.
       out(`Organisation  ${org}  (${tenant.id})
 Site          ${site.name}  (${site.id})
 Owner         ${email}
-One-time password (shown once, change it at first sign-in):
+One-time password (shown once; store it safely, it is kept only as a hash):
 
     ${password}
 

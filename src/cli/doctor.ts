@@ -59,7 +59,9 @@ database reads. Exits 1 when a check fails.`,
 
         const count = tenants.length;
 
-        return `key from ${context.keySource} opens every data key; ${count + 1} database(s) intact`;
+        const source = context.keySource;
+
+        return `key from ${source} opens every data key; ${count + 1} database(s) intact`;
       } finally {
         context.control.close();
       }

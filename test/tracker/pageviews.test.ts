@@ -96,7 +96,7 @@ describe('pageview on load', () => {
 });
 
 describe('SPA route changes', () => {
-  test('two pushState navigations: two pageviews, each after the page-left engagement', async () => {
+  test('two pushState navigations: two pageviews, each after the last engagement', async () => {
     const page = await start();
     await page.goto(`${site!.origin}/`);
     await waitForPageviews(1);

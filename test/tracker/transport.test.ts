@@ -119,7 +119,7 @@ describe('requests', () => {
 });
 
 describe('fetch fallback', () => {
-  test('without sendBeacon, a keepalive fetch sends the same text/plain body, no cookies', async () => {
+  test('without sendBeacon, keepalive fetch sends the same text/plain body, no cookies', async () => {
     await serve();
     const cookie = { name: 'dashboard_session', value: 'must-not-travel', url: site!.origin };
 

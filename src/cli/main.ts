@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 
 import { LightTrailError } from '../errors.js';
+import { flushLogs } from '../log/logger.js';
 import { redactText } from '../log/redact.js';
 import { apikey } from './apikey.js';
 import type { Command } from './command.js';
@@ -88,6 +89,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     return await command.run(rest);
   } catch (error) {
+    flushLogs();
     if (error instanceof LightTrailError) {
       process.stderr.write(`lighttrail: ${error.code}: ${error.message}\n`);
 

@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 
-import type { EnrichedEvent, FilteredHit } from '../domain/event.js';
 import { hostAllowed, type Site } from '../domain/site.js';
 import { dayIn } from '../domain/time.js';
 import { deriveClientIp, type ForwardedMode, type ProxyMatcher } from '../enrich/client-ip.js';
 import { pageHostname } from '../enrich/url.js';
 import { RequestError } from '../errors.js';
 import type { ControlStore } from '../store/types.js';
-import type { Enricher } from './enricher.js';
+import type { ClientContext } from './enricher.js';
+import type { CollectJob } from './prepare.js';
+import type { VisitorSalts } from './salts.js';
 import type { EventSink } from '../store/types.js';
 import type { RateLimiter } from './rate-limit.js';
 import { parsePayload } from './schema.js';
@@ -30,8 +31,9 @@ export interface CollectResult {
 
 export interface CollectorOptions {
   control: ControlStore;
+  /** A queue whose preparer is `createPreparer` (src/collect/prepare.ts). */
   queue: EventSink;
-  enricher: Enricher;
+  salts: VisitorSalts;
   limiter: RateLimiter;
   proxies: ProxyMatcher;
   forwardedMode: ForwardedMode;
@@ -54,6 +56,8 @@ const UTF8_LABELS: ReadonlySet<string> = new Set(['utf-8', 'utf8', 'unicode-1-1-
  */
 export class Collector {
   private readonly sites = new Map<string, { site: Site | undefined; at: number }>();
+  /** The version of each site the writer thread was last given (see CollectJob.site). */
+  private readonly sent = new Map<string, Site>();
 
   constructor(private readonly options: CollectorOptions) {}
 
@@ -111,7 +115,7 @@ export class Collector {
       return { stored: 0, filtered: hits.length, allowOrigin };
     }
 
-    const context = {
+    const context: ClientContext = {
       ip: client.ip,
       requestNonce: randomUUID(),
       userAgent: header(input.headers, 'user-agent') ?? '',
@@ -120,17 +124,27 @@ export class Collector {
       mobileHint: header(input.headers, 'sec-ch-ua-mobile'),
       now,
     };
-    const events: EnrichedEvent[] = [];
-    const filtered: FilteredHit[] = [];
-    for (const incoming of payload.events) {
-      const outcome = await this.options.enricher.enrich(site, incoming, context);
-      if (outcome.kind === 'event') events.push(outcome.event);
-      else filtered.push(outcome.hit);
+    const salts = await this.options.salts.forTime(now);
+    const fresh = this.sent.get(site.id) !== site;
+    const job: CollectJob = {
+      siteId: site.id,
+      ...(fresh ? { site } : {}),
+      events: payload.events,
+      client: context,
+      salts,
+    };
+    let result;
+    try {
+      result = await this.options.queue.submit(site.tenantId, job, payload.events.length);
+    } catch (error) {
+      this.sent.delete(site.id);
+      throw error;
     }
 
-    await this.options.queue.enqueue(site.tenantId, events, filtered);
+    // The writer thread now holds this version of the site: later jobs need not carry it.
+    if (fresh) this.sent.set(site.id, site);
 
-    return { stored: events.length, filtered: filtered.length, allowOrigin };
+    return { stored: result.inserted + result.duplicates, filtered: result.filtered, allowOrigin };
   }
 
   private lastProxyWarning = 0;
@@ -148,8 +162,19 @@ export class Collector {
     const now = Date.now();
     if (cached !== undefined && now - cached.at < SITE_CACHE_MS) return cached.site;
 
-    const site = this.options.control.getSite(id);
-    if (this.sites.size > 10_000) this.sites.clear();
+    // An unchanged site keeps its object, so jobs need not carry it to the writer again.
+    const found = this.options.control.getSite(id);
+    const site =
+      found !== undefined &&
+      cached?.site !== undefined &&
+      JSON.stringify(found) === JSON.stringify(cached.site)
+        ? cached.site
+        : found;
+    if (this.sites.size > 10_000) {
+      this.sites.clear();
+      this.sent.clear();
+    }
+
     this.sites.set(id, { site, at: now });
 
     return site;

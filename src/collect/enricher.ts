@@ -29,6 +29,19 @@ export interface ClientContext {
 export type Outcome =
   { kind: 'event'; event: EnrichedEvent } | { kind: 'filtered'; hit: FilteredHit };
 
+/** The visitor-hash salts in force for an event's time (see `VisitorSalts.forTime`). */
+export interface SaltPair {
+  salt: Uint8Array;
+  previous: Uint8Array | null;
+}
+
+export interface EnrichExtra {
+  ts?: number;
+  origin?: 'tracker' | 'import';
+  dedupeKey?: string | null;
+  hostname?: string;
+}
+
 const NAME_MAX = 128;
 
 /**
@@ -40,7 +53,8 @@ export class Enricher {
   constructor(
     private readonly geo: GeoLookup,
     private readonly spam: SpamReferrerList,
-    private readonly salts: VisitorSalts,
+    /** Needed by `enrich` only; `enrichWith` is given the salts. */
+    private readonly salts?: VisitorSalts,
   ) {}
 
   // Parsing a User-Agent costs tens of microseconds and the same few hundred strings repeat.
@@ -61,17 +75,27 @@ export class Enricher {
     return parsed;
   }
 
+  /** `enrichWith` with the salts of the event's time, looked up in this enricher's salts. */
   async enrich(
     site: Site,
     incoming: IncomingEvent,
     client: ClientContext,
-    extra: {
-      ts?: number;
-      origin?: 'tracker' | 'import';
-      dedupeKey?: string | null;
-      hostname?: string;
-    } = {},
+    extra: EnrichExtra = {},
   ): Promise<Outcome> {
+    if (this.salts === undefined) throw new Error('this enricher was made without salts');
+
+    const salts = await this.salts.forTime(extra.ts ?? client.now);
+
+    return this.enrichWith(site, incoming, client, salts, extra);
+  }
+
+  enrichWith(
+    site: Site,
+    incoming: IncomingEvent,
+    client: ClientContext,
+    salts: SaltPair,
+    extra: EnrichExtra = {},
+  ): Outcome {
     const settings = site.settings;
     const ts = extra.ts ?? client.now;
     const day = dayIn(settings.timeZone, ts);
@@ -96,7 +120,7 @@ export class Enricher {
 
     const agent = this.agent(client);
     const geo = client.ip === null ? null : this.geo.lookup(client.ip, settings.geoPrecision);
-    const { salt, previous } = await this.salts.forTime(ts);
+    const { salt, previous } = salts;
     const address = client.ip ?? `unknown:${client.requestNonce}`;
     const flags = [...page.flags];
     if (client.ip === null) flags.push('no_client_ip');

@@ -2,6 +2,8 @@ import { createHmac, randomBytes } from 'node:crypto';
 
 import { SESSION_TIMEOUT_MS } from '../domain/event.js';
 import { addDays, utcDay } from '../domain/time.js';
+
+const DAY_MS = 86_400_000;
 import type { ControlStore } from '../store/types.js';
 
 export interface VisitorSalts {
@@ -15,23 +17,28 @@ export interface VisitorSalts {
  */
 export class DailySalts implements VisitorSalts {
   private readonly cache = new Map<string, Buffer>();
+  private last: { period: number; pair: { salt: Buffer; previous: Buffer | null } } | undefined;
 
   constructor(private readonly control: ControlStore) {}
 
   async forTime(ts: number): Promise<{ salt: Buffer; previous: Buffer | null }> {
+    // Every request asks, nearly always for the current day: the answer is kept per UTC day,
+    // and per side of the session timeout after midnight.
+    const period = Math.floor(ts / DAY_MS) * 2 + (ts % DAY_MS <= SESSION_TIMEOUT_MS ? 0 : 1);
+    if (this.last !== undefined && this.last.period === period) return this.last.pair;
+
     const day = utcDay(ts);
     const salt = await this.get(day, true);
-    const sinceMidnight = ts - Date.parse(`${day}T00:00:00Z`);
-    const previous =
-      sinceMidnight <= SESSION_TIMEOUT_MS
-        ? ((await this.get(addDays(day, -1), false)) ?? null)
-        : null;
+    const previous = period % 2 === 0 ? ((await this.get(addDays(day, -1), false)) ?? null) : null;
+    const pair = { salt: salt as Buffer, previous };
+    this.last = { period, pair };
 
-    return { salt: salt as Buffer, previous };
+    return pair;
   }
 
   /** Destroys every salt older than yesterday. Returns how many were destroyed. */
   rotate(now = Date.now()): number {
+    this.last = undefined;
     const keepFrom = addDays(utcDay(now), -1);
     for (const day of this.cache.keys()) if (day < keepFrom) this.cache.delete(day);
 

@@ -1,25 +1,47 @@
-const formatters = new Map<string, Intl.DateTimeFormat>();
+interface ZoneDays {
+  format: Intl.DateTimeFormat;
+  /** The last answer: every event of a request, and most of a busy second, share it. */
+  second: number;
+  day: string;
+}
+
+const zones = new Map<string, ZoneDays>();
 
 /** The calendar day (YYYY-MM-DD) of instant `ts` in `timeZone`. */
 export function dayIn(timeZone: string, ts: number): string {
-  let format = formatters.get(timeZone);
-  if (format === undefined) {
+  let zone = zones.get(timeZone);
+  if (zone === undefined) {
     // en-CA formats dates as YYYY-MM-DD.
-    format = new Intl.DateTimeFormat('en-CA', {
+    const format = new Intl.DateTimeFormat('en-CA', {
       timeZone,
       year: 'numeric',
       month: '2-digit',
       day: '2-digit',
     });
-    formatters.set(timeZone, format);
+    zone = { format, second: Number.NaN, day: '' };
+    zones.set(timeZone, zone);
   }
 
-  return format.format(ts);
+  // Zone offsets are whole seconds, so a day never changes within one.
+  const second = Math.floor(ts / 1000);
+  if (zone.second !== second) {
+    zone.day = zone.format.format(ts);
+    zone.second = second;
+  }
+
+  return zone.day;
 }
+
+let lastUtc = { dayNumber: Number.NaN, day: '' };
 
 /** The UTC day of `ts`, YYYY-MM-DD. */
 export function utcDay(ts: number): string {
-  return new Date(ts).toISOString().slice(0, 10);
+  const dayNumber = Math.floor(ts / 86_400_000);
+  if (dayNumber !== lastUtc.dayNumber) {
+    lastUtc = { dayNumber, day: new Date(ts).toISOString().slice(0, 10) };
+  }
+
+  return lastUtc.day;
 }
 
 /** `day` shifted by `delta` days. */

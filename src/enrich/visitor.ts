@@ -23,12 +23,23 @@ export function normaliseIpForVisitor(ip: string): string {
   return `${Buffer.from(parsed.bytes.subarray(0, 8)).toString('hex')}/64`;
 }
 
-function field(value: string): Buffer {
-  const bytes = Buffer.from(value, 'utf8');
-  const length = Buffer.alloc(4);
-  length.writeUInt32BE(bytes.length);
+const TAG = Buffer.from(DOMAIN_TAG, 'utf8');
 
-  return Buffer.concat([length, bytes]);
+/** The HMAC input: each part as a 4-byte big-endian length and its UTF-8 bytes, in one buffer. */
+function message(parts: readonly string[]): Buffer {
+  let size = 4 + TAG.length;
+  for (const part of parts) size += 4 + Buffer.byteLength(part, 'utf8');
+
+  const out = Buffer.allocUnsafe(size);
+  out.writeUInt32BE(TAG.length, 0);
+  let offset = 4 + TAG.copy(out, 4);
+  for (const part of parts) {
+    const length = out.write(part, offset + 4, 'utf8');
+    out.writeUInt32BE(length, offset);
+    offset += 4 + length;
+  }
+
+  return out;
 }
 
 /**
@@ -40,7 +51,7 @@ function field(value: string): Buffer {
  * @example
  * visitorId(salt, site.id, clientIp, userAgent); // 32 hex characters
  */
-export function visitorId(salt: Buffer, siteId: string, ip: string, userAgent: string): string {
+export function visitorId(salt: Uint8Array, siteId: string, ip: string, userAgent: string): string {
   if (salt.length < MIN_SALT_BYTES) {
     throw new LightTrailError(
       'ERR_INVALID_ARGUMENT',
@@ -49,10 +60,7 @@ export function visitorId(salt: Buffer, siteId: string, ip: string, userAgent: s
   }
 
   const mac = createHmac('sha256', salt);
-  mac.update(field(DOMAIN_TAG));
-  mac.update(field(siteId));
-  mac.update(field(normaliseIpForVisitor(ip)));
-  mac.update(field(userAgent));
+  mac.update(message([siteId, normaliseIpForVisitor(ip), userAgent]));
 
   return mac.digest().subarray(0, 16).toString('hex');
 }

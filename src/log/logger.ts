@@ -18,9 +18,32 @@ export interface Logger {
   readonly level: LogLevel;
 }
 
+let buffered: string[] = [];
+let flushScheduled = false;
+
+/**
+ * Writes the log lines not yet written. Lines are buffered for one turn of the event loop and
+ * written together, one write for many requests' lines instead of one each; anything that writes
+ * to stderr by itself calls this first so the order holds, and so does process exit.
+ */
+export function flushLogs(): void {
+  flushScheduled = false;
+  if (buffered.length === 0) return;
+
+  const text = buffered.join('');
+  buffered = [];
+  process.stderr.write(text);
+}
+
 const stderrSink: LogSink = (line) => {
-  process.stderr.write(`${line}\n`);
+  buffered.push(`${line}\n`);
+  if (flushScheduled) return;
+
+  flushScheduled = true;
+  setImmediate(flushLogs);
 };
+
+process.on('exit', flushLogs);
 
 /**
  * The one logger. Events are short dotted names (`server.listening`); fields are redacted before

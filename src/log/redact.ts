@@ -19,7 +19,12 @@ const BEARER = /\b(bearer|basic)\s+[\w.~+/=-]+/gi;
 
 export const REDACTED = '[redacted]';
 
+/** Every pattern below needs one of these characters; text without any is returned as is. */
+const MAY_MATCH = /[?@%:.\s]/;
+
 export function redactText(text: string): string {
+  if (!MAY_MATCH.test(text)) return text;
+
   return text
     .replace(BEARER, `$1 ${REDACTED}`)
     .replace(QUERY, `?${REDACTED}`)
@@ -29,8 +34,17 @@ export function redactText(text: string): string {
     .replace(IPV4, REDACTED);
 }
 
+const keyVerdicts = new Map<string, boolean>();
+
 export function isSensitiveKey(key: string): boolean {
-  return SENSITIVE_KEY.test(key);
+  let sensitive = keyVerdicts.get(key);
+  if (sensitive === undefined) {
+    sensitive = SENSITIVE_KEY.test(key);
+    // Field names come from code, a few dozen of them; the bound only guards against misuse.
+    if (keyVerdicts.size < 1000) keyVerdicts.set(key, sensitive);
+  }
+
+  return sensitive;
 }
 
 /** Returns a copy of `value` safe to serialise into a log line. */

@@ -2,6 +2,7 @@ import path from 'node:path';
 
 import { StatsReader } from '../analytics/reader.js';
 import { Collector } from '../collect/collector.js';
+import type { PreparerOptions } from '../collect/prepare.js';
 import { Enricher } from '../collect/enricher.js';
 
 import { RateLimiter } from '../collect/rate-limit.js';
@@ -10,6 +11,7 @@ import type { Config } from '../config/settings.js';
 import { createProxyMatcher } from '../enrich/client-ip.js';
 import { openGeo } from '../enrich/geo.js';
 import { createSpamReferrerList } from '../enrich/spam-referrers.js';
+import { compiledUrl } from '../dist-path.js';
 import type { Logger } from '../log/logger.js';
 import { IngestQueue } from '../store/sqlite/queue.js';
 import type { ControlStore, EventSink, QueueObserver } from '../store/types.js';
@@ -108,17 +110,32 @@ export async function createLightTrail(options: {
 
   const salts = new DailySalts(control);
   salts.rotate();
-  const { enricher, queue } = await createPipeline(options, salts, {
-    depth: (events) => depth.set(events),
-    commit: (events, seconds) => {
-      commits.observe(events);
-      commitSeconds.observe(seconds);
+  // The PHI firewall and the rest of enrichment run on the writer thread, on each request's
+  // events just before they commit: see src/collect/prepare.ts.
+  const queue = new IngestQueue({
+    control,
+    logger,
+    maxDepth: config.queueMax,
+    intervalMs: config.commitIntervalMs,
+    observer: {
+      depth: (events) => depth.set(events),
+      commit: (events, seconds) => {
+        commits.observe(events);
+        commitSeconds.observe(seconds);
+      },
+    },
+    preparer: {
+      module: compiledUrl(import.meta.url, '../collect/prepare.ts').href,
+      options: {
+        geoipDb: config.geoipDb,
+        spamFile: path.join(config.dataDir, 'spam-referrers.txt'),
+      } satisfies PreparerOptions,
     },
   });
   const collector = new Collector({
     control,
     queue,
-    enricher,
+    salts,
     limiter: new RateLimiter(config.rateLimitPerSecond, config.rateLimitBurst),
     proxies: createProxyMatcher(config.trustedProxies),
     forwardedMode: config.forwardedMode,

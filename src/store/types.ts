@@ -1,3 +1,4 @@
+import type { Logger } from '../log/logger.js';
 import type { EnrichedEvent, FilteredHit } from '../domain/event.js';
 import type { Site, SiteSettings } from '../domain/site.js';
 import type { Stats, StatsQuery } from '../domain/stats.js';
@@ -107,9 +108,29 @@ export interface QueueObserver {
   commit(events: number, seconds: number): void;
 }
 
+export interface CommitCounts {
+  inserted: number;
+  duplicates: number;
+}
+
 /**
- * Where enriched events go. `enqueue` resolves only once the events are durably committed and
- * refuses at once (503) when too much waits.
+ * A stage the writer thread runs on submitted jobs to turn them into events just before it
+ * commits them: `module` (a file URL) exports a `PreparerFactory` named `createPreparer`.
+ */
+export interface PreparerSpec {
+  module: string;
+  /** Structured-cloneable: it crosses to the writer thread. */
+  options: unknown;
+}
+
+export type PreparerFactory = (
+  options: never,
+  logger: Logger,
+) => Promise<(job: never) => { events: EnrichedEvent[]; filtered: FilteredHit[] }>;
+
+/**
+ * Where events go. `enqueue` and `submit` resolve only once the events are durably committed and
+ * refuse at once (503) when too much waits.
  */
 export interface EventSink {
   readonly depth: number;
@@ -117,7 +138,13 @@ export interface EventSink {
     tenantId: string,
     events: EnrichedEvent[],
     filtered?: FilteredHit[],
-  ): Promise<{ inserted: number; duplicates: number }>;
+  ): Promise<CommitCounts>;
+  /**
+   * Hands `job` (structured-cloneable, `size` events) to the preparer on the writer thread, which
+   * turns it into events that commit like `enqueue`d ones. A job the preparer refuses rejects
+   * with its error; `filtered` counts the hits it filtered out.
+   */
+  submit(tenantId: string, job: object, size: number): Promise<CommitCounts & { filtered: number }>;
   drain(): Promise<void>;
   /** Drops any open handle on a tenant's data (after a rekey or a deletion). */
   forget(tenantId: string): Promise<void>;

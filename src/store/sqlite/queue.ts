@@ -2,11 +2,17 @@ import { Worker } from 'node:worker_threads';
 
 import type { EnrichedEvent, FilteredHit } from '../../domain/event.js';
 import { compiledUrl } from '../../dist-path.js';
-import { LightTrailError, RequestError } from '../../errors.js';
+import { LightTrailError, RequestError, type ErrorCode } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
-import type { ControlStore, EventSink, QueueObserver } from '../types.js';
+import type {
+  CommitCounts,
+  ControlStore,
+  EventSink,
+  PreparerSpec,
+  QueueObserver,
+} from '../types.js';
 import type { CheckpointRequest } from './checkpoint-worker.js';
-import type { BatchResult, TenantBatch, WorkerReply, WorkerRequest } from './writer-worker.js';
+import type { WriterOptions, WriterReply, WriterRequest } from './writer-worker.js';
 
 export interface QueueOptions {
   control: ControlStore;
@@ -18,80 +24,101 @@ export interface QueueOptions {
   /** Commit at once when this many events wait. */
   eagerSize?: number;
   observer?: QueueObserver;
+  /** The stage that turns `submit`ted jobs into events on the writer thread. */
+  preparer?: PreparerSpec;
 }
 
+type Counts = CommitCounts & { filtered: number };
+
 interface Pending {
-  tenantId: string;
-  events: EnrichedEvent[];
-  filtered: FilteredHit[];
-  resolve: (result: { inserted: number; duplicates: number }) => void;
+  size: number;
+  resolve: (result: Counts) => void;
   reject: (error: Error) => void;
 }
 
 /**
- * Group commit: requests add their events here and wait; every few milliseconds (or when enough
- * wait) one message carries all of them to the writer thread, which commits each tenant's share
- * in one transaction. A request is answered only after its events' transaction committed, so a
- * 2xx always means durably stored. One commit is in flight at a time; what arrives meanwhile
- * forms the next group.
+ * Group commit: each request's events go to the writer thread at once, and the request waits;
+ * the writer commits whatever arrived during its previous transaction as the next one and answers
+ * for the whole group in one message. A request is answered only after its events' transaction
+ * committed, so a 2xx always means durably stored.
  */
 export class IngestQueue implements EventSink {
   private readonly worker: Worker;
-  private waiting: Pending[] = [];
-  private waitingEvents = 0;
-  private inFlightEvents = 0;
-  private inFlight = false;
-  private cancelTimer: (() => void) | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private outstanding = 0;
   private nextId = 1;
-  private readonly replies = new Map<number, (reply: WorkerReply) => void>();
+  /** Tenants the writer can open: true once told, or the telling under way. */
+  private readonly opened = new Map<string, true | Promise<void>>();
+  private readonly acks = new Map<number, () => void>();
   private closed = false;
   private readonly checkpointer: Worker;
-  private readonly watched = new Set<string>();
   private failure: Error | undefined;
   private idle: Array<() => void> = [];
 
   constructor(private readonly options: QueueOptions) {
-    this.worker = new Worker(compiledUrl(import.meta.url, './writer-worker.ts'));
+    this.worker = new Worker(compiledUrl(import.meta.url, './writer-worker.ts'), {
+      workerData: {
+        intervalMs: options.intervalMs,
+        eagerSize: options.eagerSize ?? 2000,
+        preparer: options.preparer,
+      } satisfies WriterOptions,
+    });
     this.checkpointer = new Worker(compiledUrl(import.meta.url, './checkpoint-worker.ts'));
     this.checkpointer.on('error', (error) => {
       // Without it the writer's own safety-net checkpoints take over; ingestion goes on.
       options.logger.warn('ingest.checkpointer_failed', { error });
     });
     this.checkpointer.unref();
-    this.worker.on('message', (reply: WorkerReply) => {
-      const done = this.replies.get(reply.id);
-      this.replies.delete(reply.id);
-      done?.(reply);
-    });
-    const fail = (error: Error) => {
-      if (this.failure !== undefined) return;
-      this.failure = error;
-      options.logger.error('ingest.worker_failed', { error });
-      for (const done of this.replies.values()) done({ id: 0, results: [] });
-      this.replies.clear();
-    };
-    this.worker.on('error', fail);
+    this.worker.on('message', (reply: WriterReply) => this.receive(reply));
+    this.worker.on('error', (error) => this.fail(error));
     this.worker.on('exit', (code) => {
-      if (!this.closed) fail(new Error(`writer thread exited with code ${code}`));
+      if (!this.closed || this.pending.size > 0 || this.acks.size > 0) {
+        this.fail(new Error(`writer thread exited with code ${code}`));
+      }
     });
   }
 
   get depth(): number {
-    return this.waitingEvents + this.inFlightEvents;
+    return this.outstanding;
   }
 
   /** Resolves once the events are committed; refuses at once when the queue is full. */
-  enqueue(
+  async enqueue(
     tenantId: string,
     events: EnrichedEvent[],
     filtered: FilteredHit[] = [],
-  ): Promise<{ inserted: number; duplicates: number }> {
+  ): Promise<CommitCounts> {
+    const size = events.length + filtered.length;
+    const { inserted, duplicates } = await this.send(tenantId, size, (id) => ({
+      op: 'write',
+      id,
+      tenantId,
+      events,
+      filtered,
+    }));
+
+    return { inserted, duplicates };
+  }
+
+  /** Like `enqueue`, for a job the writer thread's preparer turns into events. */
+  submit(tenantId: string, job: object, size: number): Promise<Counts> {
+    if (this.options.preparer === undefined) {
+      return Promise.reject(new Error('this queue was made without a preparer'));
+    }
+
+    return this.send(tenantId, size, (id) => ({ op: 'prepare', id, tenantId, job, size }));
+  }
+
+  private send(
+    tenantId: string,
+    size: number,
+    request: (id: number) => Extract<WriterRequest, { op: 'write' | 'prepare' }>,
+  ): Promise<Counts> {
     if (this.closed) {
       return Promise.reject(new RequestError('ERR_SHUTTING_DOWN', 503, 'server is shutting down'));
     }
 
-    const size = events.length + filtered.length;
-    if (this.depth + size > this.options.maxDepth) {
+    if (this.outstanding + size > this.options.maxDepth) {
       return Promise.reject(
         new RequestError('ERR_QUEUE_FULL', 503, 'ingest queue is full; retry shortly', undefined, {
           'Retry-After': '1',
@@ -99,22 +126,33 @@ export class IngestQueue implements EventSink {
       );
     }
 
+    // A dead writer answers nothing: callers see 503 at once, never a hang.
+    if (this.failure !== undefined) return Promise.reject(unavailable(this.failure));
+
     return new Promise((resolve, reject) => {
-      this.waiting.push({ tenantId, events, filtered, resolve, reject });
-      this.waitingEvents += size;
-      this.options.observer?.depth(this.depth);
-      this.schedule();
+      const id = this.nextId++;
+      this.pending.set(id, { size, resolve, reject });
+      this.outstanding += size;
+      this.options.observer?.depth(this.outstanding);
+
+      const write = request(id);
+      const ready = this.opened.get(tenantId) ?? this.open(tenantId);
+      if (ready === true) {
+        this.worker.postMessage(write);
+      } else {
+        ready.then(
+          () => this.worker.postMessage(write),
+          (error: unknown) => this.settle(id, asServiceError(error)),
+        );
+      }
     });
   }
 
   /** Waits until everything enqueued so far is committed (or failed). */
   async drain(): Promise<void> {
-    if (this.depth === 0 && !this.inFlight) return;
+    if (this.outstanding === 0 && this.pending.size === 0) return;
 
-    await new Promise<void>((resolve) => {
-      this.idle.push(resolve);
-      if (!this.inFlight) void this.flush();
-    });
+    await new Promise<void>((resolve) => this.idle.push(resolve));
   }
 
   /** Stops taking events, commits what is queued and stops the writer thread. */
@@ -122,15 +160,114 @@ export class IngestQueue implements EventSink {
     this.closed = true;
     await this.drain();
     await this.stopCheckpointer();
-    if (this.failure === undefined) await this.send({ op: 'close', id: this.nextId++ });
+    if (this.failure === undefined) await this.command({ op: 'close', id: this.nextId++ });
     await this.worker.terminate();
   }
 
   /** Makes the writer drop its connection to a tenant file (after a rekey or deletion). */
   async forget(tenantId: string): Promise<void> {
-    this.watched.delete(tenantId);
+    this.opened.delete(tenantId);
     this.checkpointer.postMessage({ op: 'forget', tenantId } satisfies CheckpointRequest);
-    await this.send({ op: 'forget', id: this.nextId++, tenantId });
+    if (this.failure === undefined)
+      await this.command({ op: 'forget', id: this.nextId++, tenantId });
+  }
+
+  /** Tells the writer (and the checkpointer) where a tenant's file is and its key. */
+  private open(tenantId: string): Promise<void> {
+    const opening = (async () => {
+      const { key } = await this.options.control.tenantKey(tenantId);
+      const file = this.options.control.tenantFile(tenantId);
+      this.worker.postMessage({
+        op: 'open',
+        tenantId,
+        file,
+        key: new Uint8Array(key),
+      } satisfies WriterRequest);
+      this.checkpointer.postMessage({
+        op: 'watch',
+        tenantId,
+        file,
+        key: new Uint8Array(key),
+      } satisfies CheckpointRequest);
+    })();
+    this.opened.set(tenantId, opening);
+    opening.then(
+      () => {
+        if (this.opened.get(tenantId) === opening) this.opened.set(tenantId, true);
+      },
+      () => {
+        // Unknown tenant or an unreadable key: the next request asks again.
+        if (this.opened.get(tenantId) === opening) this.opened.delete(tenantId);
+      },
+    );
+
+    return opening;
+  }
+
+  private receive(reply: WriterReply): void {
+    if (reply.op === 'log') {
+      this.options.logger[reply.level](reply.event, reply.fields as Record<string, unknown>);
+      return;
+    }
+
+    if (reply.op === 'ack') {
+      const done = this.acks.get(reply.id);
+      this.acks.delete(reply.id);
+      done?.();
+      return;
+    }
+
+    this.options.observer?.commit(reply.events, reply.seconds);
+    const failed = new Map<string, number>();
+    for (const result of reply.results) {
+      if (result.ok) {
+        const { inserted, duplicates, filtered } = result;
+        this.settle(result.id, { inserted, duplicates, filtered });
+      } else if (result.status >= 400 && result.status < 500) {
+        // The preparer refused the request's content: the client's error, as on the main thread.
+        this.settle(
+          result.id,
+          new RequestError(result.code as ErrorCode, result.status, result.message),
+        );
+      } else {
+        failed.set(result.code, (failed.get(result.code) ?? 0) + 1);
+        this.settle(result.id, unavailable());
+      }
+    }
+
+    for (const [code, requests] of failed) {
+      this.options.logger.error('ingest.commit_failed', { code, requests });
+    }
+  }
+
+  private settle(id: number, outcome: Counts | Error): void {
+    const waiting = this.pending.get(id);
+    if (waiting === undefined) return;
+
+    this.pending.delete(id);
+    this.outstanding -= waiting.size;
+    this.options.observer?.depth(this.outstanding);
+    if (outcome instanceof Error) waiting.reject(outcome);
+    else waiting.resolve(outcome);
+
+    if (this.pending.size === 0) this.settleIdle();
+  }
+
+  private fail(error: Error): void {
+    if (this.failure !== undefined) return;
+
+    this.failure = error;
+    this.options.logger.error('ingest.worker_failed', { error });
+    for (const id of [...this.pending.keys()]) this.settle(id, unavailable(error));
+    for (const done of this.acks.values()) done();
+    this.acks.clear();
+  }
+
+  private command(request: Extract<WriterRequest, { op: 'forget' | 'close' }>): Promise<void> {
+    return new Promise((resolve) => {
+      this.acks.set(request.id, resolve);
+      this.worker.postMessage(request);
+    });
   }
 
   private async stopCheckpointer(): Promise<void> {
@@ -147,110 +284,6 @@ export class IngestQueue implements EventSink {
     await this.checkpointer.terminate();
   }
 
-  private schedule(): void {
-    if (this.inFlight) return;
-    if (this.waitingEvents >= (this.options.eagerSize ?? 2000)) {
-      void this.flush();
-
-      return;
-    }
-
-    if (this.cancelTimer !== undefined) return;
-
-    // 0: commit on the next turn of the event loop. What arrives while a commit is in flight
-    // forms the next group anyway, so waiting longer only adds latency under light load.
-    if (this.options.intervalMs === 0) {
-      const immediate = setImmediate(() => void this.flush());
-      this.cancelTimer = () => clearImmediate(immediate);
-    } else {
-      const timeout = setTimeout(() => void this.flush(), this.options.intervalMs);
-      this.cancelTimer = () => clearTimeout(timeout);
-    }
-  }
-
-  private async flush(): Promise<void> {
-    this.cancelTimer?.();
-    this.cancelTimer = undefined;
-    if (this.inFlight) return;
-    if (this.waiting.length === 0) {
-      this.settleIdle();
-
-      return;
-    }
-
-    const group = this.waiting;
-    this.waiting = [];
-    this.inFlightEvents = this.waitingEvents;
-    this.waitingEvents = 0;
-    this.inFlight = true;
-    const started = process.hrtime.bigint();
-
-    try {
-      await this.commitGroup(group);
-    } finally {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      this.options.observer?.commit(this.inFlightEvents, seconds);
-      this.inFlightEvents = 0;
-      this.inFlight = false;
-      this.options.observer?.depth(this.depth);
-    }
-
-    if (this.waiting.length > 0) void this.flush();
-    else this.settleIdle();
-  }
-
-  private async commitGroup(group: Pending[]): Promise<void> {
-    const byTenant = new Map<string, Pending[]>();
-    for (const item of group) {
-      const list = byTenant.get(item.tenantId) ?? [];
-      list.push(item);
-      byTenant.set(item.tenantId, list);
-    }
-
-    const batches: TenantBatch[] = [];
-    const owners: Pending[][] = [];
-    for (const [tenantId, items] of byTenant) {
-      try {
-        const { key } = await this.options.control.tenantKey(tenantId);
-        batches.push({
-          tenantId,
-          file: this.options.control.tenantFile(tenantId),
-          key: new Uint8Array(key),
-          events: items.flatMap((item) => item.events),
-          filtered: items.flatMap((item) => item.filtered),
-          sizes: items.map((item) => item.events.length),
-        });
-        if (!this.watched.has(tenantId)) {
-          this.watched.add(tenantId);
-          this.checkpointer.postMessage({
-            op: 'watch',
-            tenantId,
-            file: this.options.control.tenantFile(tenantId),
-            key: new Uint8Array(key),
-          } satisfies CheckpointRequest);
-        }
-        owners.push(items);
-      } catch (error) {
-        for (const item of items) item.reject(asServiceError(error));
-      }
-    }
-
-    if (batches.length === 0) return;
-
-    const reply = await this.send({ op: 'commit', id: this.nextId++, batches });
-    owners.forEach((items, index) => settle(items, reply.results[index], this.options.logger));
-  }
-
-  private send(request: WorkerRequest): Promise<WorkerReply> {
-    // A dead writer answers every request with "no results": the callers see 503, never a hang.
-    if (this.failure !== undefined) return Promise.resolve({ id: request.id, results: [] });
-
-    return new Promise((resolve) => {
-      this.replies.set(request.id, resolve);
-      this.worker.postMessage(request);
-    });
-  }
-
   private settleIdle(): void {
     const waiters = this.idle;
     this.idle = [];
@@ -258,42 +291,18 @@ export class IngestQueue implements EventSink {
   }
 }
 
-function settle(items: Pending[], result: BatchResult | undefined, logger: Logger): void {
-  if (result === undefined || !result.ok) {
-    const code = result && !result.ok ? result.code : 'ERR_STORE_UNAVAILABLE';
-    logger.error('ingest.commit_failed', { code, events: items.length });
-    for (const item of items) {
-      item.reject(
-        new RequestError(
-          'ERR_STORE_UNAVAILABLE',
-          503,
-          'events could not be stored; retry',
-          undefined,
-          {
-            'Retry-After': '2',
-          },
-        ),
-      );
-    }
-
-    return;
-  }
-
-  items.forEach((item, index) =>
-    item.resolve(result.perRequest[index] ?? { inserted: 0, duplicates: 0 }),
+function unavailable(cause?: unknown): RequestError {
+  return new RequestError(
+    'ERR_STORE_UNAVAILABLE',
+    503,
+    'events could not be stored; retry',
+    cause,
+    { 'Retry-After': '2' },
   );
 }
 
 function asServiceError(error: unknown): Error {
   if (error instanceof LightTrailError) return error;
 
-  return new RequestError(
-    'ERR_STORE_UNAVAILABLE',
-    503,
-    'events could not be stored; retry',
-    error,
-    {
-      'Retry-After': '2',
-    },
-  );
+  return unavailable(error);
 }

@@ -1,6 +1,11 @@
-import { parentPort } from 'node:worker_threads';
+import { performance } from 'node:perf_hooks';
+import { parentPort, workerData } from 'node:worker_threads';
 
 import type { EnrichedEvent, FilteredHit } from '../../domain/event.js';
+import { LightTrailError } from '../../errors.js';
+import type { Logger } from '../../log/logger.js';
+import { redactValue } from '../../log/redact.js';
+import type { PreparerFactory, PreparerSpec } from '../types.js';
 import { migrate } from './migrate.js';
 import { isCorruption, openEncrypted, type Db } from './open.js';
 import { TENANT_MIGRATIONS } from './schema.js';
@@ -8,50 +13,117 @@ import { TenantWriter } from './writer.js';
 
 /**
  * The writer thread: owns every tenant file's write connection, so SQLite's fsync and WAL
- * checkpoints never block the event loop that answers requests. Each tenant's batch commits in
- * its own transaction and gets its own result.
+ * checkpoints never block the event loop that answers requests.
+ *
+ * Requests arrive one message each and are grouped here, not on the event loop: whatever arrived
+ * while a transaction was committing forms the next one, which starts as soon as the last one is
+ * durable. Grouping on the request side instead would put a round trip between the threads into
+ * every commit cycle, and under load that wait, not SQLite, set the throughput. Each tenant's
+ * share of a group commits in its own transaction and gets its own results.
  */
-export interface TenantBatch {
-  tenantId: string;
-  file: string;
-  key: Uint8Array;
-  events: EnrichedEvent[];
-  filtered: FilteredHit[];
-  /** How many of `events` each waiting request contributed, in order. */
-  sizes: number[];
-}
-
-export type BatchResult =
-  | { ok: true; perRequest: Array<{ inserted: number; duplicates: number }> }
-  | { ok: false; code: string; message: string };
-
-export type WorkerRequest =
-  | { op: 'commit'; id: number; batches: TenantBatch[] }
+export type WriterRequest =
+  | { op: 'open'; tenantId: string; file: string; key: Uint8Array }
+  | { op: 'write'; id: number; tenantId: string; events: EnrichedEvent[]; filtered: FilteredHit[] }
+  /** A job for the preparer, which turns it into events on this thread (`size`: its events). */
+  | { op: 'prepare'; id: number; tenantId: string; job: unknown; size: number }
   | { op: 'forget'; id: number; tenantId: string }
   | { op: 'close'; id: number };
 
-export interface WorkerReply {
-  id: number;
-  results: BatchResult[];
+export type WriteResult =
+  | { id: number; ok: true; inserted: number; duplicates: number; filtered: number }
+  | { id: number; ok: false; code: string; status: number; message: string };
+
+export type WriterReply =
+  /** One group commit: every request in it, and what it cost. */
+  | { op: 'done'; results: WriteResult[]; events: number; seconds: number }
+  /** A `forget` or `close` is carried out (after everything before it was committed). */
+  | { op: 'ack'; id: number }
+  /** A log record from this thread, for the process's one logger. */
+  | { op: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; event: string; fields: unknown };
+
+export interface WriterOptions {
+  /** Longest wait after a request arrives before its group commits; 0 commits at once. */
+  intervalMs: number;
+  /** Commit at once when this many events and hits wait. */
+  eagerSize: number;
+  preparer?: PreparerSpec;
 }
 
-const open = new Map<string, { db: Db; writer: TenantWriter }>();
+/** The prepared form of a request: its events and filtered hits, ready to commit. */
+interface Write {
+  id: number;
+  tenantId: string;
+  events: EnrichedEvent[];
+  filtered: FilteredHit[];
+}
 
-function writerFor(batch: TenantBatch): TenantWriter {
-  const known = open.get(batch.tenantId);
+type Prepare = (job: unknown) => { events: EnrichedEvent[]; filtered: FilteredHit[] };
+
+const options: WriterOptions = { intervalMs: 0, eagerSize: 2000, ...(workerData ?? {}) };
+/** Records go to the main thread, which writes them with its logger (and redacts them again). */
+function forwardingLogger(bindings: Record<string, unknown>): Logger {
+  const at =
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (event: string, fields?: Record<string, unknown>) =>
+      forward(level, event, { ...bindings, ...fields });
+
+  return {
+    level: 'debug',
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: (more) => forwardingLogger({ ...bindings, ...more }),
+  };
+}
+
+const logger = forwardingLogger({});
+let prepare: Prepare | undefined;
+let preparing: Promise<void> | undefined;
+if (options.preparer !== undefined) {
+  const spec = options.preparer;
+  preparing = import(spec.module)
+    .then(async (module: { createPreparer: PreparerFactory }) => {
+      prepare = (await module.createPreparer(spec.options as never, logger)) as Prepare;
+    })
+    .catch((error: unknown) => logger.error('ingest.preparer_failed', { error }))
+    .finally(() => {
+      preparing = undefined;
+    });
+}
+const files = new Map<string, { file: string; key: Buffer }>();
+const open = new Map<string, { db: Db; writer: TenantWriter }>();
+let pending: Array<Extract<WriterRequest, { op: 'write' | 'prepare' }>> = [];
+let pendingSize = 0;
+let cancelFlush: (() => void) | undefined;
+
+function writerFor(tenantId: string): TenantWriter {
+  const known = open.get(tenantId);
   if (known !== undefined) return known.writer;
 
-  const db = openEncrypted(batch.file, Buffer.from(batch.key), { create: false });
+  const target = files.get(tenantId);
+  if (target === undefined) {
+    throw Object.assign(new Error(`tenant ${tenantId} was not opened`), { code: 'ERR_INTERNAL' });
+  }
+
+  const db = openEncrypted(target.file, target.key, { create: false });
   migrate(db, TENANT_MIGRATIONS);
   // Checkpoints run on the checkpointer thread; a safety net remains for a stalled one.
   db.pragma('wal_autocheckpoint = 20000');
   const writer = new TenantWriter(db);
-  open.set(batch.tenantId, { db, writer });
+  open.set(tenantId, { db, writer });
 
   return writer;
 }
 
+/** Drops the tenant: its connection and what it takes to open it again. */
 function forget(tenantId: string): void {
+  files.delete(tenantId);
+  closeTenant(tenantId);
+}
+
+/** Closes the tenant's connection; the next write opens it again. */
+function closeTenant(tenantId: string): void {
   const known = open.get(tenantId);
   if (known === undefined) return;
   try {
@@ -64,34 +136,160 @@ function forget(tenantId: string): void {
   open.delete(tenantId);
 }
 
-function commit(batch: TenantBatch): BatchResult {
+/** Commits one tenant's share of a group in one transaction; every request gets its result. */
+function commitTenant(tenantId: string, writes: Write[]): WriteResult[] {
   try {
-    const { written } = writerFor(batch).commit(batch.events, batch.filtered);
+    const events = writes.length === 1 ? writes[0]!.events : writes.flatMap((w) => w.events);
+    const filtered = writes.length === 1 ? writes[0]!.filtered : writes.flatMap((w) => w.filtered);
+    const { written } = writerFor(tenantId).commit(events, filtered);
     let offset = 0;
-    const perRequest = batch.sizes.map((size) => {
-      const slice = written.slice(offset, offset + size);
-      offset += size;
-      const inserted = slice.filter(Boolean).length;
 
-      return { inserted, duplicates: size - inserted };
+    return writes.map((write) => {
+      let inserted = 0;
+      for (let i = 0; i < write.events.length; i++) if (written[offset + i]) inserted++;
+      offset += write.events.length;
+
+      return {
+        id: write.id,
+        ok: true,
+        inserted,
+        duplicates: write.events.length - inserted,
+        filtered: write.filtered.length,
+      };
     });
-
-    return { ok: true, perRequest };
   } catch (error) {
-    forget(batch.tenantId);
+    closeTenant(tenantId);
     const code = isCorruption(error)
       ? 'ERR_DB_CORRUPT'
       : ((error as { code?: string }).code ?? 'ERR_STORE_UNAVAILABLE');
+    const message = (error as Error).message;
 
-    return { ok: false, code: String(code), message: (error as Error).message };
+    return writes.map((write) => ({
+      id: write.id,
+      ok: false,
+      code: String(code),
+      status: 503,
+      message,
+    }));
   }
 }
 
-parentPort?.on('message', (message: WorkerRequest) => {
-  let results: BatchResult[] = [];
-  if (message.op === 'commit') results = message.batches.map(commit);
-  else if (message.op === 'forget') forget(message.tenantId);
-  else for (const tenantId of [...open.keys()]) forget(tenantId);
+function forward(level: 'debug' | 'info' | 'warn' | 'error', event: string, fields: object) {
+  parentPort?.postMessage({
+    op: 'log',
+    level,
+    event,
+    fields: redactValue(fields),
+  } satisfies WriterReply);
+}
 
-  parentPort?.postMessage({ id: message.id, results } satisfies WorkerReply);
+/** Runs a job through the preparer; a job it refuses fails alone. */
+function prepared(request: Extract<WriterRequest, { op: 'prepare' }>): Write | WriteResult {
+  if (prepare === undefined) {
+    const message = 'events could not be prepared; retry';
+
+    return { id: request.id, ok: false, code: 'ERR_STORE_UNAVAILABLE', status: 503, message };
+  }
+
+  try {
+    const { events, filtered } = prepare(request.job);
+
+    return { id: request.id, tenantId: request.tenantId, events, filtered };
+  } catch (error) {
+    const refused = error instanceof LightTrailError && error.status >= 400 && error.status < 500;
+    if (!refused) logger.error('ingest.prepare_failed', { error });
+
+    return {
+      id: request.id,
+      ok: false,
+      code: refused ? error.code : 'ERR_INTERNAL',
+      status: refused ? error.status : 500,
+      message: refused ? error.message : 'internal error',
+    };
+  }
+}
+
+function flush(): void {
+  cancelFlush?.();
+  cancelFlush = undefined;
+  if (pending.length === 0) return;
+  if (preparing !== undefined) {
+    cancelFlush = () => undefined;
+    void preparing.finally(() => {
+      cancelFlush = undefined;
+      flush();
+    });
+    return;
+  }
+
+  const group = pending;
+  const size = pendingSize;
+  pending = [];
+  pendingSize = 0;
+  const started = performance.now();
+
+  const results: WriteResult[] = [];
+  const byTenant = new Map<string, Write[]>();
+  for (const request of group) {
+    const write = request.op === 'write' ? request : prepared(request);
+    if (!('tenantId' in write)) {
+      results.push(write);
+      continue;
+    }
+
+    const list = byTenant.get(write.tenantId);
+    if (list === undefined) byTenant.set(write.tenantId, [write]);
+    else list.push(write);
+  }
+
+  for (const [tenantId, writes] of byTenant) results.push(...commitTenant(tenantId, writes));
+
+  const seconds = (performance.now() - started) / 1000;
+  parentPort?.postMessage({ op: 'done', results, events: size, seconds } satisfies WriterReply);
+}
+
+function schedule(): void {
+  if (pendingSize >= options.eagerSize) {
+    flush();
+    return;
+  }
+
+  if (cancelFlush !== undefined) return;
+
+  if (options.intervalMs === 0) {
+    // Runs after every message already received: they all join this group.
+    const immediate = setImmediate(flush);
+    cancelFlush = () => clearImmediate(immediate);
+  } else {
+    const timer = setTimeout(flush, options.intervalMs);
+    cancelFlush = () => clearTimeout(timer);
+  }
+}
+
+parentPort?.on('message', (message: WriterRequest) => {
+  switch (message.op) {
+    case 'open':
+      files.set(message.tenantId, { file: message.file, key: Buffer.from(message.key) });
+      return;
+    case 'write':
+      pending.push(message);
+      pendingSize += message.events.length + message.filtered.length;
+      schedule();
+      return;
+    case 'prepare':
+      pending.push(message);
+      pendingSize += message.size;
+      schedule();
+      return;
+    case 'forget':
+      flush();
+      forget(message.tenantId);
+      break;
+    case 'close':
+      flush();
+      for (const tenantId of [...open.keys()]) forget(tenantId);
+      break;
+  }
+
+  parentPort?.postMessage({ op: 'ack', id: message.id } satisfies WriterReply);
 });

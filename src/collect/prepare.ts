@@ -1,0 +1,75 @@
+import type { EnrichedEvent, FilteredHit } from '../domain/event.js';
+import type { Site } from '../domain/site.js';
+import { LightTrailError } from '../errors.js';
+import { openGeo } from '../enrich/geo.js';
+import { createSpamReferrerList } from '../enrich/spam-referrers.js';
+import type { Logger } from '../log/logger.js';
+import { Enricher, type ClientContext, type SaltPair } from './enricher.js';
+import type { IncomingEvent } from './schema.js';
+
+/**
+ * One collect request as the endpoint accepted it: validated, its site and client known, not yet
+ * enriched. It travels in process memory to the writer thread, where `createPreparer`'s function
+ * runs it through the PHI firewall and the rest of enrichment just before the transaction that
+ * stores it. Nothing in it is written or logged before that.
+ */
+export interface CollectJob {
+  siteId: string;
+  /**
+   * The site with its settings, sent while the writer thread may not have this version yet;
+   * later jobs for the same version leave it out and the preparer uses the copy it kept.
+   */
+  site?: Site;
+  events: IncomingEvent[];
+  client: ClientContext;
+  salts: SaltPair;
+}
+
+export interface PreparerOptions {
+  /** `LIGHTTRAIL_GEOIP_DB`, or undefined for the bundled database. */
+  geoipDb: string | undefined;
+  /** The operator's extra referrer-spam list. */
+  spamFile: string;
+}
+
+export type Prepare = (job: CollectJob) => { events: EnrichedEvent[]; filtered: FilteredHit[] };
+
+/**
+ * Builds the enrichment stage the writer thread runs on each collect job. The geo database is
+ * opened here, once, so the request thread never holds it.
+ */
+export async function createPreparer(options: PreparerOptions, logger: Logger): Promise<Prepare> {
+  const geo = await openGeo(options.geoipDb, logger);
+  const enricher = new Enricher(geo, createSpamReferrerList(options.spamFile));
+  const sites = new Map<string, Site>();
+
+  const siteOf = (job: CollectJob): Site => {
+    if (job.site !== undefined) {
+      if (sites.size >= 50_000 && !sites.has(job.siteId)) sites.clear();
+      // Kept as received: the firewall's compiled rules are cached per settings object.
+      sites.set(job.siteId, job.site);
+
+      return job.site;
+    }
+
+    const known = sites.get(job.siteId);
+    if (known === undefined) {
+      throw new LightTrailError('ERR_INTERNAL', `site ${job.siteId} is not known here`);
+    }
+
+    return known;
+  };
+
+  return (job) => {
+    const site = siteOf(job);
+    const events: EnrichedEvent[] = [];
+    const filtered: FilteredHit[] = [];
+    for (const incoming of job.events) {
+      const outcome = enricher.enrichWith(site, incoming, job.client, job.salts);
+      if (outcome.kind === 'event') events.push(outcome.event);
+      else filtered.push(outcome.hit);
+    }
+
+    return { events, filtered };
+  };
+}

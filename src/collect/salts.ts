@@ -49,8 +49,14 @@ export class DailySalts implements VisitorSalts {
     const cached = this.cache.get(day);
     if (cached !== undefined) return cached;
 
-    const salt = await this.control.daySalt(day, create);
-    if (salt !== undefined) this.cache.set(day, salt);
+    const found = await this.control.daySalt(day, create);
+    if (found === undefined) return undefined;
+
+    // A copy in its own memory: a small Buffer may be a view into a shared 8 KB pool, and each
+    // request hands the salt to the writer thread, which would copy the whole pool every time.
+    const salt = Buffer.alloc(found.length);
+    found.copy(salt);
+    this.cache.set(day, salt);
 
     return salt;
   }

@@ -1,4 +1,4 @@
-import { redactText, redactValue } from './redact.js';
+import { isSensitiveKey, REDACTED, redactText, redactValue } from './redact.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
@@ -67,12 +67,16 @@ export function createLogger(
   ) => {
     if (RANK[at] < RANK[level]) return;
 
-    const record = {
+    const record: Record<string, unknown> = {
       time: new Date().toISOString(),
       level: at,
       event: redactText(event),
-      ...(redactValue({ ...bindings, ...fields }) as Record<string, unknown>),
     };
+    for (const source of [bindings, fields]) {
+      for (const key in source) {
+        record[key] = isSensitiveKey(key) ? REDACTED : redactValue(source[key], 1);
+      }
+    }
     sink(JSON.stringify(record));
   };
 

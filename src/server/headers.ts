@@ -54,9 +54,27 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze(
 });
 
 /**
- * Sets the security headers; later `setHeader` calls (a route's own headers) override them. Node
- * adds no `Server` or `X-Powered-By` header, and nothing here adds one either.
+ * The set for a route whose answers can never be a document a browser renders: a POST-only API
+ * such as the collect beacon. Cross-Origin-Opener-Policy and Permissions-Policy govern documents
+ * only (OWASP REST Security Cheat Sheet lists neither for APIs), so they are left out of the
+ * busiest answer; everything that protects a response itself stays.
  */
-export function applySecurityHeaders(res: ServerResponse): void {
-  for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+export const API_SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze(
+  Object.fromEntries(
+    Object.entries(SECURITY_HEADERS).filter(
+      ([name]) => name !== 'Cross-Origin-Opener-Policy' && name !== 'Permissions-Policy',
+    ),
+  ),
+);
+
+/**
+ * Sets the security headers (`headers`, by default the full set); later `setHeader` calls (a
+ * route's own headers) override them. Node adds no `Server` or `X-Powered-By` header, and nothing
+ * here adds one either.
+ */
+export function applySecurityHeaders(
+  res: ServerResponse,
+  headers: Readonly<Record<string, string>> = SECURITY_HEADERS,
+): void {
+  for (const name in headers) res.setHeader(name, headers[name] as string);
 }

@@ -16,6 +16,7 @@ import type { Logger } from '../log/logger.js';
 import { IngestQueue } from '../store/sqlite/queue.js';
 import type { ControlStore, EventSink, QueueObserver } from '../store/types.js';
 import { createServer, type LightTrailServer } from './app.js';
+import { API_SECURITY_HEADERS } from './headers.js';
 import { loadOrCreateCertificate, type CertificateMaterial } from './certificate.js';
 import { createMetricsRegistry, type MetricsRegistry } from './metrics.js';
 import { createRouter } from './router.js';
@@ -153,7 +154,10 @@ export async function createLightTrail(options: {
   const reader = new StatsReader(control);
 
   const router = createRouter()
-    .add('POST', '/api/collect', collectRoute(collector, config), { headers: COLLECT_HEADERS })
+    .add('POST', '/api/collect', collectRoute(collector, config), {
+      headers: COLLECT_HEADERS,
+      securityHeaders: API_SECURITY_HEADERS,
+    })
     .add('OPTIONS', '/api/collect', collectPreflight(), { headers: COLLECT_HEADERS })
     .add('GET', '/lt.js', trackerRoute(), { headers: TRACKER_HEADERS })
     .add('GET', '/api/sites/:siteId/stats', statsRoute(control, reader));

@@ -79,6 +79,20 @@ interface RequestState {
   route: string;
   /** Answered from outside the handler: what the handler does next no longer reaches the client. */
   refused: boolean;
+  /** The security headers are on the response: a route's own set, or the full set. */
+  secured: boolean;
+}
+
+/** Sets the security headers once: the matched route's set, else (no route yet) the full set. */
+function secure(
+  res: ServerResponse,
+  state: RequestState,
+  headers?: Readonly<Record<string, string>>,
+): void {
+  if (state.secured) return;
+
+  state.secured = true;
+  applySecurityHeaders(res, headers);
 }
 
 interface Exchange {
@@ -94,6 +108,7 @@ function newState(req: IncomingMessage): RequestState {
     method: req.method ?? 'GET',
     route: UNMATCHED_ROUTE,
     refused: false,
+    secured: false,
   };
 }
 
@@ -103,7 +118,6 @@ async function handle(options: PipelineOptions, exchange: Exchange) {
   options.metrics.inFlight.inc();
   res.once('close', () => finish(options, res, state));
 
-  applySecurityHeaders(res);
   res.setHeader('X-Request-Id', state.requestId);
   if (options.isClosing?.() === true) res.setHeader('Connection', 'close');
 
@@ -132,9 +146,9 @@ async function dispatch(
   if (found.kind === 'method-not-allowed') throw methodNotAllowed(state.method, found.allow);
 
   state.route = found.route.pattern;
-  for (const [name, value] of Object.entries(found.route.options.headers ?? {})) {
-    res.setHeader(name, value);
-  }
+  secure(res, state, found.route.options.securityHeaders);
+  const headers = found.route.options.headers;
+  for (const name in headers) res.setHeader(name, headers[name] as string);
 
   const reply = await found.route.handler({
     req,
@@ -228,6 +242,7 @@ function fail(
   // The client is gone: nothing can reach it, and a status set now would be logged as sent.
   if (res.destroyed) return;
 
+  secure(res, state);
   sendReply(req, res, { status: mapped.status, headers: mapped.headers, json: mapped.body });
 }
 
@@ -252,6 +267,7 @@ function refuse(options: PipelineOptions, exchange: Exchange, error: RequestErro
   }
 
   req.socket.once('close', () => req.destroy(error));
+  secure(res, state);
   const mapped = mapError(error);
   res.setHeader('Connection', 'close');
   sendReply(req, res, { status: mapped.status, headers: mapped.headers, json: mapped.body });

@@ -7,6 +7,8 @@ export interface RouteOptions {
    * a cross-origin `Cross-Origin-Resource-Policy`, a wider `Content-Security-Policy`, CORS.
    */
   headers?: Record<string, string>;
+  /** The security headers, when not the full set: `API_SECURITY_HEADERS` for a POST-only API. */
+  securityHeaders?: Readonly<Record<string, string>>;
 }
 
 export interface Route {

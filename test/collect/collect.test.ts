@@ -2,6 +2,7 @@ import { gzipSync } from 'node:zlib';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { API_SECURITY_HEADERS, SECURITY_HEADERS } from '../../src/server/headers.js';
 import { CHROME_UA, startProduct, type Product } from '../helpers/product.js';
 
 describe('POST /api/collect', () => {
@@ -489,6 +490,43 @@ describe('POST /api/collect', () => {
     });
     expect(allowed.status).toBe(200);
     expect(allowed.headers['access-control-allow-origin']).toBe('https://portal.clinic-a.example');
+  });
+
+  it('answers the beacon with the API security headers and CORS for its origin only', async () => {
+    const res = await product.post(event({ url: 'https://localhost/headers' }), {
+      Origin: 'https://portal.clinic-a.example',
+    });
+
+    expect(res.status).toBe(200);
+    for (const [name, value] of Object.entries(API_SECURITY_HEADERS)) {
+      expect(res.headers[name.toLowerCase()], name).toBe(
+        name === 'Cross-Origin-Resource-Policy' ? 'cross-origin' : value,
+      );
+    }
+    // Document-only headers: a POST answer is never a page a browser renders.
+    expect(res.headers['permissions-policy']).toBeUndefined();
+    expect(res.headers['cross-origin-opener-policy']).toBeUndefined();
+    expect(res.headers['access-control-allow-origin']).toBe('https://portal.clinic-a.example');
+    expect(res.headers['access-control-allow-methods']).toBeUndefined();
+
+    const preflight = await product.send('OPTIONS', '/api/collect', undefined, {
+      Origin: 'https://portal.clinic-a.example',
+      'Access-Control-Request-Method': 'POST',
+      'Access-Control-Request-Headers': 'content-type',
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers).toMatchObject({
+      'access-control-allow-origin': 'https://portal.clinic-a.example',
+      'access-control-allow-methods': 'POST',
+      'access-control-allow-headers': 'Content-Type',
+      'access-control-max-age': '600',
+      'strict-transport-security': SECURITY_HEADERS['Strict-Transport-Security'],
+    });
+
+    // An unknown path still gets the full set.
+    const missing = await product.get('/api/nothing-here');
+    expect(missing.status).toBe(404);
+    expect(missing.headers['permissions-policy']).toBe(SECURITY_HEADERS['Permissions-Policy']);
   });
 
   it('C13 (a)-(e) redacts PHI in URL, path, params, referrer and fragment', async () => {

@@ -31,6 +31,13 @@ export interface Product {
   dataDir: string;
   post(body: string | Buffer, headers?: Record<string, string>): Promise<Response>;
   get(path: string, headers?: Record<string, string>): Promise<Response>;
+  /** Any method on any path, with exactly the headers given. */
+  send(
+    method: string,
+    path: string,
+    body?: string | Buffer,
+    headers?: Record<string, string>,
+  ): Promise<Response>;
   /** Opens the tenant's decrypted database (close it after use). */
   tenantDb(): Promise<Db>;
   close(): Promise<void>;
@@ -124,6 +131,7 @@ export async function startProduct(
     token,
     logs: lines,
     dataDir: dir,
+    send,
     post: (body, headers = {}) =>
       send('POST', '/api/collect', body, {
         'Content-Type': 'text/plain',

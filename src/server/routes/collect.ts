@@ -9,11 +9,17 @@ export const COLLECT_HEADERS = {
   Vary: 'Origin',
 };
 
-function cors(origin: string | null): Record<string, string> {
+/** The actual POST's answer: only the origin matters to the browser there (Fetch, CORS check). */
+function allowOrigin(origin: string | null): Record<string, string> {
+  return origin === null ? {} : { 'Access-Control-Allow-Origin': origin };
+}
+
+/** The preflight's answer: what the POST may carry, and for how long that holds. */
+function preflight(origin: string | null): Record<string, string> {
   return origin === null
     ? {}
     : {
-        'Access-Control-Allow-Origin': origin,
+        ...allowOrigin(origin),
         'Access-Control-Allow-Methods': 'POST',
         'Access-Control-Allow-Headers': 'Content-Type',
         'Access-Control-Max-Age': '600',
@@ -41,7 +47,7 @@ export function collectRoute(
 
     return {
       status: 200,
-      headers: cors(result.allowOrigin),
+      headers: allowOrigin(result.allowOrigin),
       json: { ok: true, stored: result.stored, filtered: result.filtered },
     };
   };
@@ -58,6 +64,6 @@ export function collectPreflight(): Handler {
     const allowed =
       typeof origin === 'string' && /^https?:\/\/[^/\s]+$/i.test(origin) ? origin : null;
 
-    return { status: 204, headers: cors(allowed) };
+    return { status: 204, headers: preflight(allowed) };
   };
 }

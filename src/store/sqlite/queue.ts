@@ -45,6 +45,7 @@ interface Pending {
 export class IngestQueue implements EventSink {
   private readonly worker: Worker;
   private readonly pending = new Map<number, Pending>();
+  private outbox: WriterRequest[] = [];
   private outstanding = 0;
   private nextId = 1;
   /** Tenants the writer can open: true once told, or the telling under way. */
@@ -138,10 +139,10 @@ export class IngestQueue implements EventSink {
       const write = request(id);
       const ready = this.opened.get(tenantId) ?? this.open(tenantId);
       if (ready === true) {
-        this.worker.postMessage(write);
+        this.post(write);
       } else {
         ready.then(
-          () => this.worker.postMessage(write),
+          () => this.post(write),
           (error: unknown) => this.settle(id, asServiceError(error)),
         );
       }
@@ -172,12 +173,27 @@ export class IngestQueue implements EventSink {
       await this.command({ op: 'forget', id: this.nextId++, tenantId });
   }
 
+  /**
+   * Sends requests to the writer thread once per turn of the event loop, together: a message
+   * costs both threads a wake-up and a dispatch, and a busy loop turn reads many requests.
+   */
+  private post(request: WriterRequest): void {
+    this.outbox.push(request);
+    if (this.outbox.length > 1) return;
+
+    setImmediate(() => {
+      const requests = this.outbox;
+      this.outbox = [];
+      this.worker.postMessage(requests.length === 1 ? requests[0] : { op: 'batch', requests });
+    });
+  }
+
   /** Tells the writer (and the checkpointer) where a tenant's file is and its key. */
   private open(tenantId: string): Promise<void> {
     const opening = (async () => {
       const { key } = await this.options.control.tenantKey(tenantId);
       const file = this.options.control.tenantFile(tenantId);
-      this.worker.postMessage({
+      this.post({
         op: 'open',
         tenantId,
         file,
@@ -266,7 +282,7 @@ export class IngestQueue implements EventSink {
   private command(request: Extract<WriterRequest, { op: 'forget' | 'close' }>): Promise<void> {
     return new Promise((resolve) => {
       this.acks.set(request.id, resolve);
-      this.worker.postMessage(request);
+      this.post(request);
     });
   }
 

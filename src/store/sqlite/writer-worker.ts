@@ -27,7 +27,9 @@ export type WriterRequest =
   /** A job for the preparer, which turns it into events on this thread (`size`: its events). */
   | { op: 'prepare'; id: number; tenantId: string; job: unknown; size: number }
   | { op: 'forget'; id: number; tenantId: string }
-  | { op: 'close'; id: number };
+  | { op: 'close'; id: number }
+  /** Several of the above, sent together, handled in order. */
+  | { op: 'batch'; requests: WriterRequest[] };
 
 export type WriteResult =
   | { id: number; ok: true; inserted: number; duplicates: number; filtered: number }
@@ -266,8 +268,13 @@ function schedule(): void {
   }
 }
 
-parentPort?.on('message', (message: WriterRequest) => {
+parentPort?.on('message', receive);
+
+function receive(message: WriterRequest): void {
   switch (message.op) {
+    case 'batch':
+      for (const request of message.requests) receive(request);
+      return;
     case 'open':
       files.set(message.tenantId, { file: message.file, key: Buffer.from(message.key) });
       return;
@@ -292,4 +299,4 @@ parentPort?.on('message', (message: WriterRequest) => {
   }
 
   parentPort?.postMessage({ op: 'ack', id: message.id } satisfies WriterReply);
-});
+}

@@ -44,6 +44,11 @@ export interface EnrichExtra {
 
 const NAME_MAX = 128;
 
+interface KnownAgent {
+  parsed: ReturnType<typeof parseUserAgent>;
+  bot: ReturnType<typeof detectBot>;
+}
+
 /**
  * Turns one validated incoming event into what may be stored, or into a filtered-traffic count.
  * Every free-text field passes the PHI firewall here, before anything is queued, written or
@@ -57,11 +62,14 @@ export class Enricher {
     private readonly salts?: VisitorSalts,
   ) {}
 
-  // Parsing a User-Agent costs tens of microseconds and the same few hundred strings repeat.
-  private readonly agents = new Map<string, ReturnType<typeof parseUserAgent>>();
+  // Parsing a User-Agent and testing it for bots cost tens of microseconds, and the same few
+  // hundred browsers send nearly all traffic: both answers are kept per header set.
+  private readonly agents = new Map<string, KnownAgent>();
 
-  private agent(client: ClientContext): ReturnType<typeof parseUserAgent> {
-    const key = `${client.platformHint ?? ''}\0${client.mobileHint ?? ''}\0${client.userAgent}`;
+  private agent(client: ClientContext): KnownAgent {
+    const key =
+      `${client.platformHint ?? ''}\0${client.mobileHint ?? ''}\0${client.secChUa ?? ''}\0` +
+      client.userAgent;
     const known = this.agents.get(key);
     if (known !== undefined) return known;
 
@@ -69,10 +77,12 @@ export class Enricher {
       platform: client.platformHint ?? undefined,
       mobile: client.mobileHint ?? undefined,
     });
+    const bot = detectBot({ userAgent: client.userAgent, secChUa: client.secChUa });
+    const agent = { parsed, bot };
     if (this.agents.size >= 5000) this.agents.clear();
-    this.agents.set(key, parsed);
+    this.agents.set(key, agent);
 
-    return parsed;
+    return agent;
   }
 
   /** `enrichWith` with the salts of the event's time, looked up in this enricher's salts. */
@@ -100,7 +110,7 @@ export class Enricher {
     const ts = extra.ts ?? client.now;
     const day = dayIn(settings.timeZone, ts);
 
-    const bot = detectBot({ userAgent: client.userAgent, secChUa: client.secChUa });
+    const { parsed: agent, bot } = this.agent(client);
     const dedupeKey = extra.dedupeKey ?? null;
     if (bot !== null) {
       return { kind: 'filtered', hit: { siteId: site.id, day, reason: `bot:${bot}`, dedupeKey } };
@@ -118,7 +128,6 @@ export class Enricher {
       };
     }
 
-    const agent = this.agent(client);
     const geo = client.ip === null ? null : this.geo.lookup(client.ip, settings.geoPrecision);
     const { salt, previous } = salts;
     const address = client.ip ?? `unknown:${client.requestNonce}`;

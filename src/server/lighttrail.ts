@@ -157,6 +157,7 @@ export async function createLightTrail(options: {
     .add('POST', '/api/collect', collectRoute(collector, config), {
       headers: COLLECT_HEADERS,
       securityHeaders: API_SECURITY_HEADERS,
+      quietSuccess: true,
     })
     .add('OPTIONS', '/api/collect', collectPreflight(), { headers: COLLECT_HEADERS })
     .add('GET', '/lt.js', trackerRoute(), { headers: TRACKER_HEADERS })

@@ -158,15 +158,24 @@ function add(metric: Metric, labels: Labels | undefined, amount: number): void {
 
 /** The series for these labels, created on first use; undefined once the metric is full. */
 function seriesFor(metric: Metric, labels: Labels = {}): Series | undefined {
-  const given = Object.keys(labels);
-  const missing = metric.labelNames.filter((label) => !(label in labels));
-  if (missing.length > 0 || given.length !== metric.labelNames.length) {
+  // Runs several times per request: one pass, no intermediate arrays.
+  let given = 0;
+  for (const label in labels) if (Object.hasOwn(labels, label)) given++;
+
+  let text = '';
+  for (const label of metric.labelNames) {
+    const value = Object.hasOwn(labels, label) ? labels[label] : undefined;
+    if (value === undefined || given !== metric.labelNames.length) {
+      throw new TypeError(`metric ${metric.name} takes labels {${metric.labelNames.join(',')}}`);
+    }
+
+    text += `${text === '' ? '' : ','}${label}="${escapeLabel(String(value))}"`;
+  }
+
+  if (given !== metric.labelNames.length) {
     throw new TypeError(`metric ${metric.name} takes labels {${metric.labelNames.join(',')}}`);
   }
 
-  const text = metric.labelNames
-    .map((label) => `${label}="${escapeLabel(String(labels[label]))}"`)
-    .join(',');
   const existing = metric.series.get(text);
   if (existing !== undefined) return existing;
   if (metric.series.size >= MAX_SERIES) return undefined;
@@ -222,6 +231,8 @@ function formatNumber(value: number): string {
 
 /** Text format 0.0.4: in label values escape backslash, double quote and line feed. */
 function escapeLabel(value: string): string {
+  if (!/[\\"\n]/.test(value)) return value;
+
   return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 

@@ -81,6 +81,8 @@ interface RequestState {
   refused: boolean;
   /** The security headers are on the response: a route's own set, or the full set. */
   secured: boolean;
+  /** The route logs its successes at debug level. */
+  quietSuccess: boolean;
 }
 
 /** Sets the security headers once: the matched route's set, else (no route yet) the full set. */
@@ -109,6 +111,7 @@ function newState(req: IncomingMessage): RequestState {
     route: UNMATCHED_ROUTE,
     refused: false,
     secured: false,
+    quietSuccess: false,
   };
 }
 
@@ -146,6 +149,7 @@ async function dispatch(
   if (found.kind === 'method-not-allowed') throw methodNotAllowed(state.method, found.allow);
 
   state.route = found.route.pattern;
+  state.quietSuccess = found.route.options.quietSuccess === true;
   secure(res, state, found.route.options.securityHeaders);
   const headers = found.route.options.headers;
   for (const name in headers) res.setHeader(name, headers[name] as string);
@@ -177,14 +181,11 @@ function finish(options: PipelineOptions, res: ServerResponse, state: RequestSta
   options.metrics.requests.inc({ method, route, status });
   options.metrics.duration.observe(seconds, { method, route });
   const aborted = !res.writableFinished;
-  logRequest(options.logger, {
-    method,
-    route,
-    status,
-    durationMs: seconds * 1000,
-    requestId,
-    aborted,
-  });
+  logRequest(
+    options.logger,
+    { method, route, status, durationMs: seconds * 1000, requestId, aborted },
+    state.quietSuccess,
+  );
   options.onEnd?.();
 }
 

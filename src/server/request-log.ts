@@ -17,8 +17,9 @@ export interface RequestLogEntry {
  * hold a patient's e-mail (C13), and an IP address beside a clinic page is PHI in HHS's reading;
  * headers, cookies and bodies are left out for the same reason.
  */
-export function logRequest(logger: Logger, entry: RequestLogEntry): void {
-  logger.info('http.request', {
+export function logRequest(logger: Logger, entry: RequestLogEntry, quietSuccess = false): void {
+  const quiet = quietSuccess && entry.status >= 200 && entry.status < 300 && !entry.aborted;
+  (quiet ? logger.debug : logger.info)('http.request', {
     method: entry.method,
     route: entry.route,
     status: entry.status,

@@ -9,6 +9,11 @@ export interface RouteOptions {
   headers?: Record<string, string>;
   /** The security headers, when not the full set: `API_SECURITY_HEADERS` for a POST-only API. */
   securityHeaders?: Readonly<Record<string, string>>;
+  /**
+   * Log its 2xx answers at debug level: for a beacon endpoint that answers thousands a second,
+   * which the request metrics count anyway. Refusals and failures are logged as usual.
+   */
+  quietSuccess?: boolean;
 }
 
 export interface Route {

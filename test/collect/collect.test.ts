@@ -529,6 +529,21 @@ describe('POST /api/collect', () => {
     expect(missing.headers['permissions-policy']).toBe(SECURITY_HEADERS['Permissions-Policy']);
   });
 
+  it('logs accepted beacons at debug level and refusals at info', async () => {
+    const before = product.logs.length;
+    expect((await product.post(event({ url: 'https://localhost/quiet' }))).status).toBe(200);
+    expect((await product.post('{not json')).status).toBe(400);
+
+    const lines = product.logs
+      .slice(before)
+      .map((line) => JSON.parse(line) as { event: string; level: string; status: number })
+      .filter((record) => record.event === 'http.request');
+    expect(lines.map(({ level, status }) => [level, status])).toEqual([
+      ['debug', 200],
+      ['info', 400],
+    ]);
+  });
+
   it('C13 (a)-(e) redacts PHI in URL, path, params, referrer and fragment', async () => {
     const pages = [
       'https://portal.clinic-a.example/account/welcome?email=pat.doe%40mail.test&utm_source=newsletter&utm_medium=email',

@@ -117,7 +117,8 @@ export class Collector {
 
     const context: ClientContext = {
       ip: client.ip,
-      requestNonce: randomUUID(),
+      // Stands in for the address only when there is none.
+      requestNonce: client.ip === null ? randomUUID() : '',
       userAgent: header(input.headers, 'user-agent') ?? '',
       secChUa: header(input.headers, 'sec-ch-ua'),
       platformHint: header(input.headers, 'sec-ch-ua-platform'),
@@ -192,7 +193,18 @@ function unsupported(message: string): RequestError {
  * charset would be misread as UTF-8, so neither is decoded: both are refused before the body is.
  * `charset=utf-8` is fine, quoted or not, in any case; `identity` is the only coding accepted.
  */
+// The few Content-Type values senders use, already found acceptable: checked once each.
+const acceptedTypes = new Set<string>();
+
 function checkMediaType(contentType: string | undefined, encoding: string | undefined): void {
+  if (encoding === undefined && contentType !== undefined && acceptedTypes.has(contentType)) return;
+
+  checkContentType(contentType);
+  if (contentType !== undefined && acceptedTypes.size < 100) acceptedTypes.add(contentType);
+  checkEncoding(encoding);
+}
+
+function checkContentType(contentType: string | undefined): void {
   const [type = '', ...params] = (contentType ?? '').split(';');
   if (!MEDIA_TYPES.has(type.trim().toLowerCase())) {
     throw unsupported('send JSON as text/plain or application/json');
@@ -209,7 +221,9 @@ function checkMediaType(contentType: string | undefined, encoding: string | unde
       .toLowerCase();
     if (!UTF8_LABELS.has(charset)) throw unsupported('send the body as UTF-8');
   }
+}
 
+function checkEncoding(encoding: string | undefined): void {
   if (encoding === undefined) return;
 
   const codings = encoding.split(',').map((coding) => coding.trim().toLowerCase());

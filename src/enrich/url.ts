@@ -329,7 +329,21 @@ function cleanFragment(
   return truncateCodePoints(out, FRAGMENT_MAX);
 }
 
+// Hostnames repeat on every event of a site; IDN conversion is the costly part.
+const hostnames = new Map<string, string>();
+
 function cleanHostname(host: string): string {
+  const known = hostnames.get(host);
+  if (known !== undefined) return known;
+
+  const clean = toHostname(host);
+  if (hostnames.size >= 10_000) hostnames.clear();
+  hostnames.set(host, clean);
+
+  return clean;
+}
+
+function toHostname(host: string): string {
   const bare = host.startsWith('[')
     ? host.slice(0, host.indexOf(']') + 1)
     : host.replace(/:\d*$/, '');

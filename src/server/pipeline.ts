@@ -57,6 +57,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       latest.set(req.socket, exchange);
       res.once('close', () => {
         if (latest.get(req.socket) === exchange) latest.delete(req.socket);
+        finish(options, res, exchange.state);
       });
       void handle(options, exchange);
     },
@@ -119,7 +120,6 @@ async function handle(options: PipelineOptions, exchange: Exchange) {
   const { req, res, state } = exchange;
   options.onStart?.();
   options.metrics.inFlight.inc();
-  res.once('close', () => finish(options, res, state));
 
   res.setHeader('X-Request-Id', state.requestId);
   if (options.isClosing?.() === true) res.setHeader('Connection', 'close');
@@ -154,12 +154,17 @@ async function dispatch(
   const headers = found.route.options.headers;
   for (const name in headers) res.setHeader(name, headers[name] as string);
 
+  let parsedQuery: URLSearchParams | undefined;
   const reply = await found.route.handler({
     req,
     res,
     params: found.params,
     path,
-    query,
+    // Parsed on first use: most routes never read it.
+    get query() {
+      parsedQuery ??= new URLSearchParams(query);
+      return parsedQuery;
+    },
     route: state.route,
     requestId: state.requestId,
     peerAddress: req.socket.remoteAddress,
@@ -205,15 +210,15 @@ function methodNotAllowed(method: string, allow: string[]): RequestError {
  * Splits an origin-form target (RFC 9112 3.2.1) into path and query. Absolute-form and `*` are
  * refused: this server is nobody's proxy, and OPTIONS preflights name a path.
  */
-function parseTarget(target: string): { path: string; query: URLSearchParams } {
+function parseTarget(target: string): { path: string; query: string } {
   if (!target.startsWith('/')) {
     throw new RequestError('ERR_BAD_REQUEST', 400, 'the request target must be a path');
   }
 
   const mark = target.indexOf('?');
-  if (mark === -1) return { path: target, query: new URLSearchParams() };
+  if (mark === -1) return { path: target, query: '' };
 
-  return { path: target.slice(0, mark), query: new URLSearchParams(target.slice(mark + 1)) };
+  return { path: target.slice(0, mark), query: target.slice(mark + 1) };
 }
 
 function fail(

@@ -164,7 +164,15 @@ export async function createLightTrail(options: {
     .add('GET', '/api/sites/:siteId/stats', statsRoute(control, reader));
 
   let ready = false;
-  const server = createServer({ config, logger, router, metrics, tls, isReady: () => ready });
+  // Not ready once the writer thread has died: every collect would answer 503 until a restart.
+  const server = createServer({
+    config,
+    logger,
+    router,
+    metrics,
+    tls,
+    isReady: () => ready && queue.healthy,
+  });
   const saltTimer = setInterval(() => salts.rotate(), HOUR_MS);
   saltTimer.unref();
 

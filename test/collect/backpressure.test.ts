@@ -1,3 +1,5 @@
+import type { Worker } from 'node:worker_threads';
+
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { startProduct, type Product } from '../helpers/product.js';
@@ -88,6 +90,33 @@ describe('collect under pressure', () => {
     ).n;
     db.close();
     expect(total).toBe(200);
+  });
+});
+
+describe('a writer thread that died', () => {
+  it('turns the product not ready and every collect into 503, storing nothing', async () => {
+    const product = await startProduct();
+    try {
+      expect((await product.get('/readyz')).status).toBe(200);
+      // Stands in for a crash of the writer thread (a native fault, an out-of-memory kill).
+      const queue = product.app.queue as unknown as { worker: Worker };
+      await queue.worker.terminate();
+
+      const res = await product.post(
+        JSON.stringify({ site: product.siteId, type: 'pageview', url: 'https://localhost/x' }),
+      );
+      expect(res.status).toBe(503);
+      expect(res.json()).toMatchObject({ error: { code: 'ERR_STORE_UNAVAILABLE' } });
+      expect((await product.get('/readyz')).status).toBe(503);
+      expect(product.logs.some((line) => line.includes('ingest.worker_failed'))).toBe(true);
+
+      const db = await product.tenantDb();
+      const stored = db.prepare(`SELECT count(*) AS n FROM events`).get() as { n: number };
+      db.close();
+      expect(stored.n).toBe(0);
+    } finally {
+      await product.close();
+    }
   });
 });
 

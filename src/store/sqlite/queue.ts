@@ -83,6 +83,11 @@ export class IngestQueue implements EventSink {
     return this.outstanding;
   }
 
+  /** False once the writer thread has failed: nothing more can be stored by this process. */
+  get healthy(): boolean {
+    return this.failure === undefined;
+  }
+
   /** Resolves once the events are committed; refuses at once when the queue is full. */
   async enqueue(
     tenantId: string,

@@ -5,7 +5,7 @@ import { hostAllowed, type Site } from '../domain/site.js';
 import { dayIn } from '../domain/time.js';
 import { deriveClientIp, type ForwardedMode, type ProxyMatcher } from '../enrich/client-ip.js';
 import { pageHostname } from '../enrich/url.js';
-import { RequestError } from '../errors.js';
+import { LightTrailError, RequestError } from '../errors.js';
 import type { ControlStore } from '../store/types.js';
 import type { ClientContext } from './enricher.js';
 import type { CollectJob } from './prepare.js';
@@ -77,6 +77,21 @@ export class Collector {
     if (site === undefined) throw new RequestError('ERR_UNKNOWN_SITE', 400, 'unknown site');
 
     const allowOrigin = checkOrigin(site, input.origin);
+    try {
+      return await this.accept(site, payload, input, allowOrigin);
+    } catch (error) {
+      // The page's own origin may read why it was refused (a 429's Retry-After, a code).
+      throw allowOrigin === null ? error : withAllowedOrigin(error, allowOrigin);
+    }
+  }
+
+  /** The rest of a request whose site and origin are known: limits, then the hand-over. */
+  private async accept(
+    site: Site,
+    payload: ReturnType<typeof parsePayload>,
+    input: CollectInput,
+    allowOrigin: string | null,
+  ): Promise<CollectResult> {
     for (const event of payload.events) {
       const host = pageHostname(event.url);
       if (host === null || !hostAllowed(site.settings, host)) {
@@ -180,6 +195,17 @@ export class Collector {
 
     return site;
   }
+}
+
+function withAllowedOrigin(error: unknown, origin: string): unknown {
+  // Only answers a client sees as such: a 4xx, or a 503 telling it to come back.
+  const answered = error instanceof LightTrailError && (error.status < 500 || error.status === 503);
+  if (!answered) return error;
+
+  return new RequestError(error.code, error.status, error.message, error.cause, {
+    ...error.headers,
+    'Access-Control-Allow-Origin': origin,
+  });
 }
 
 function unsupported(message: string): RequestError {

@@ -4,7 +4,8 @@ import { dayIn } from '../domain/time.js';
 import { detectBot } from '../enrich/bots.js';
 import { classifyChannel } from '../enrich/channel.js';
 import type { GeoLookup } from '../enrich/geo.js';
-import { sanitizeTitle, scrubProps, scrubText } from '../enrich/phi.js';
+import { hasPhi, REDACTED, sanitizeTitle, scrubProps, scrubText } from '../enrich/phi.js';
+import { parseIp } from '../enrich/ip.js';
 import { sanitizeReferrer } from '../enrich/referrer.js';
 import type { SpamReferrerList } from '../enrich/spam-referrers.js';
 import { sanitizePage } from '../enrich/url.js';
@@ -192,20 +193,39 @@ function bounded(text: string, max: number): string {
   return [...text].slice(0, max).join('');
 }
 
+/** A site's settings as applied to link targets: no query values, sections or fragments. */
+const linkSettingsOf = new WeakMap<Site['settings'], Site['settings']>();
+
+function linkSettings(settings: Site['settings']): Site['settings'] {
+  let derived = linkSettingsOf.get(settings);
+  if (derived === undefined) {
+    derived = { ...settings, queryAllowlist: [], countOnly: [], keepFragments: false };
+    linkSettingsOf.set(settings, derived);
+  }
+
+  return derived;
+}
+
 /**
  * An outbound or download link, reduced like a page: host and scrubbed path, no query, no
- * fragment. A link into our own site keeps only its path.
+ * fragment. A link into our own site keeps only its path. A host that is an IP address or
+ * looks like PHI (a phone number, a record number) is kept as `[redacted]`, as for referrers.
  */
 function linkTarget(href: string, settings: Site['settings'], pageHost: string): string | null {
   if (!/^https?:\/\//i.test(href)) return null;
 
-  const page = sanitizePage(href, {
-    ...settings,
-    queryAllowlist: [],
-    countOnly: [],
-    keepFragments: false,
-  });
-  const host = page.hostname === pageHost ? '' : page.hostname;
+  let page;
+  try {
+    page = sanitizePage(href, linkSettings(settings));
+  } catch {
+    // Refused on the request thread already (schema): never fails a whole batch here.
+    return null;
+  }
 
-  return `${host}${page.path}`;
+  if (page.hostname === pageHost) return page.path;
+
+  const opaque =
+    page.hostname.startsWith('[') || parseIp(page.hostname) !== null || hasPhi(page.hostname);
+
+  return `${opaque ? REDACTED : page.hostname}${page.path}`;
 }

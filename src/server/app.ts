@@ -241,6 +241,8 @@ function answerBrokenRequest(error: NodeJS.ErrnoException, socket: Socket, guard
   }
 
   guarded.metrics.errors.inc({ code: refusal.code });
+  // No request line to log (none was parsed): this one stands for it, at the same level.
+  guarded.logger.info('http.refused', { status, code: refusal.code, parser: error.code });
   socket.write(rawAnswer(status, message));
   socket.destroySoon();
 }

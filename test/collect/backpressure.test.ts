@@ -47,6 +47,20 @@ describe('collect under pressure', () => {
     expect(refused.status).toBe(429);
     expect(refused.headers['retry-after']).toBe('1');
     expect(refused.json()).toMatchObject({ error: { code: 'ERR_RATE_LIMITED' } });
+    // Without an Origin (a server-side sender) there is nothing to allow.
+    expect(refused.headers['access-control-allow-origin']).toBeUndefined();
+
+    // A page of the site may read why it was refused; a foreign page learns nothing.
+    const fromPage = await product.post(batch(product.siteId, 1, '/over'), {
+      Origin: 'https://localhost',
+    });
+    expect(fromPage.status).toBe(429);
+    expect(fromPage.headers['access-control-allow-origin']).toBe('https://localhost');
+    const foreign = await product.post(batch(product.siteId, 1, '/over'), {
+      Origin: 'https://evil.example',
+    });
+    expect(foreign.status).toBe(403);
+    expect(foreign.headers['access-control-allow-origin']).toBeUndefined();
     expect(await stored(product, '/burst')).toBe(3);
     expect(await stored(product, '/over')).toBe(0);
   });

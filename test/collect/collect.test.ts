@@ -529,6 +529,49 @@ describe('POST /api/collect', () => {
     expect(missing.headers['permissions-policy']).toBe(SECURITY_HEADERS['Permissions-Policy']);
   });
 
+  it('reduces link targets: no address or digit-run host, own links as paths', async () => {
+    const links = [
+      ['https://81.2.69.160/x?id=1', '[redacted]/x'],
+      ['https://15558675309.example.org/f.pdf', '[redacted]/f.pdf'],
+      [
+        'https://partner.example/forms/intake?email=pat.doe@mail.test',
+        'partner.example/forms/intake',
+      ],
+      ['https://localhost/brochure.pdf', '/brochure.pdf'],
+      ['mailto:pat.doe@mail.test', null],
+    ];
+    for (const [href, stored] of links) {
+      const type = href?.endsWith('.pdf') ? 'download' : 'outbound';
+      const res = await product.post(event({ type, url: 'https://localhost/links', href }));
+      expect(res.status, String(href)).toBe(200);
+      const row = (await rows(`path = '/links'`)).at(-1);
+      expect(row?.href, String(href)).toBe(stored);
+    }
+
+    const dump = JSON.stringify(await rows(`path = '/links'`));
+    for (const secret of ['81.2.69.160', '15558675309', 'pat.doe']) {
+      expect(dump).not.toContain(secret);
+    }
+  });
+
+  it('refuses an http(s) link target without a host on the request thread', async () => {
+    const before = await count();
+    const body = JSON.stringify({
+      site: product.siteId,
+      events: [
+        { type: 'pageview', url: 'https://localhost/ok' },
+        { type: 'outbound', url: 'https://localhost/ok', href: 'https:///x' },
+      ],
+    });
+
+    const res = await product.post(body);
+    expect(res.status).toBe(400);
+    expect(res.json()).toMatchObject({
+      error: { code: 'ERR_INVALID_EVENT', message: 'events[1].href must be an absolute URL' },
+    });
+    expect(await count()).toBe(before);
+  });
+
   it('logs accepted beacons at debug level and refusals at info', async () => {
     const before = product.logs.length;
     expect((await product.post(event({ url: 'https://localhost/quiet' }))).status).toBe(200);

@@ -234,6 +234,17 @@ describe('LightTrail HTTPS app', () => {
       { reply: noHost, status: 400, message: 'the Host header is required' },
       { reply: huge, status: 431, message: 'Request Header Fields Too Large' },
     ];
+    // Refusals Node's parser decides are logged at info like any other refusal.
+    const refused = server.lines
+      .map((line) => JSON.parse(line) as { event: string; level: string; status?: number })
+      .filter((record) => record.event === 'http.refused');
+    expect(refused.map(({ level, status }) => [level, status])).toEqual(
+      expect.arrayContaining([
+        ['info', 400],
+        ['info', 431],
+      ]),
+    );
+
     for (const { reply, status, message } of cases) {
       const parsed = parseRaw(reply.text);
 

@@ -64,6 +64,7 @@ export async function importLog(options: ImportOptions): Promise<ImportReport> {
   };
   const seen = new Map<string, number>();
   const pending = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
   let events: EnrichedEvent[] = [];
   let filtered: FilteredHit[] = [];
   const total = inspectFile(options.file);
@@ -76,13 +77,20 @@ export async function importLog(options: ImportOptions): Promise<ImportReport> {
     const batchFiltered = filtered;
     events = [];
     filtered = [];
-    const commit = queue.enqueue(site.tenantId, batchEvents, batchFiltered).then((result) => {
-      report.pageviews += result.inserted;
-      report.duplicates += result.duplicates;
-    });
+    const commit = queue.enqueue(site.tenantId, batchEvents, batchFiltered).then(
+      (result) => {
+        report.pageviews += result.inserted;
+        report.duplicates += result.duplicates;
+      },
+      // Kept for the caller: chunks committed before it stay, and a second run skips them.
+      (error: unknown) => {
+        failure ??= { error };
+      },
+    );
     const tracked = commit.finally(() => pending.delete(tracked));
     pending.add(tracked);
     if (pending.size >= MAX_PENDING) await Promise.race(pending);
+    if (failure !== undefined) throw failure.error;
   };
 
   const lines = readLog(options.file, options.format, {
@@ -134,6 +142,7 @@ export async function importLog(options: ImportOptions): Promise<ImportReport> {
 
   await flush();
   await Promise.all(pending);
+  if (failure !== undefined) throw failure.error;
   if (report.lines > 0 && report.malformed === report.lines) {
     throw new LightTrailError(
       'ERR_IMPORT_FORMAT',

@@ -85,19 +85,21 @@ export class TenantWriter {
     const touched: Array<[string, SessionState]> = [];
 
     try {
-      this.db.transaction(() => {
-        for (const event of events) {
-          const written = this.write(event, touched);
-          result.written.push(written);
-          if (written) result.inserted += 1;
-          else result.duplicates += 1;
-        }
+      this.db
+        .transaction(() => {
+          for (const event of events) {
+            const written = this.write(event, touched);
+            result.written.push(written);
+            if (written) result.inserted += 1;
+            else result.duplicates += 1;
+          }
 
-        for (const hit of filtered) {
-          if (hit.dedupeKey && this.rememberFiltered.run(hit.dedupeKey).changes === 0) continue;
-          this.countFiltered.run(hit.siteId, hit.day, hit.reason);
-        }
-      })();
+          for (const hit of filtered) {
+            if (hit.dedupeKey && this.rememberFiltered.run(hit.dedupeKey).changes === 0) continue;
+            this.countFiltered.run(hit.siteId, hit.day, hit.reason);
+          }
+        })
+        .immediate();
     } catch (error) {
       // The transaction rolled back: forget sessions it created so the cache matches the file.
       for (const [key] of touched) this.sessions.delete(key);

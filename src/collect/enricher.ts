@@ -52,8 +52,9 @@ interface KnownAgent {
 
 /**
  * Turns one validated incoming event into what may be stored, or into a filtered-traffic count.
- * Every free-text field passes the PHI firewall here, before anything is queued, written or
- * logged; the client address feeds geography and the visitor hash and goes no further.
+ * Every free-text field passes the PHI firewall here, before anything is written or logged (live
+ * events on the writer thread, just before their transaction; imported ones before they are
+ * queued); the client address feeds geography and the visitor hash and goes no further.
  */
 export class Enricher {
   constructor(

@@ -15,9 +15,9 @@ import { TenantWriter } from './writer.js';
  * The writer thread: owns every tenant file's write connection, so SQLite's fsync and WAL
  * checkpoints never block the event loop that answers requests.
  *
- * Requests arrive one message each and are grouped here, not on the event loop: whatever arrived
- * while a transaction was committing forms the next one, which starts as soon as the last one is
- * durable. Grouping on the request side instead would put a round trip between the threads into
+ * Requests arrive as the request thread accepts them (those of one turn of its event loop in one
+ * message) and are grouped here, not there: whatever arrived while a transaction was committing
+ * forms the next one, which starts as soon as the last one is durable. Grouping on the request side instead would put a round trip between the threads into
  * every commit cycle, and under load that wait, not SQLite, set the throughput. Each tenant's
  * share of a group commits in its own transaction and gets its own results.
  */
@@ -62,6 +62,7 @@ interface Write {
 type Prepare = (job: unknown) => { events: EnrichedEvent[]; filtered: FilteredHit[] };
 
 const options: WriterOptions = { intervalMs: 0, eagerSize: 2000, ...(workerData ?? {}) };
+
 /** Records go to the main thread, which writes them with its logger (and redacts them again). */
 function forwardingLogger(bindings: Record<string, unknown>): Logger {
   const at =
@@ -88,11 +89,18 @@ if (options.preparer !== undefined) {
     .then(async (module: { createPreparer: PreparerFactory }) => {
       prepare = (await module.createPreparer(spec.options as never, logger)) as Prepare;
     })
-    .catch((error: unknown) => logger.error('ingest.preparer_failed', { error }))
+    .catch((error: unknown) => {
+      // Nothing could be stored: end the thread, so the queue answers 503 and readiness fails.
+      logger.error('ingest.preparer_failed', { error });
+      setImmediate(() => {
+        throw error;
+      });
+    })
     .finally(() => {
       preparing = undefined;
     });
 }
+
 const files = new Map<string, { file: string; key: Buffer }>();
 const open = new Map<string, { db: Db; writer: TenantWriter }>();
 let pending: Array<Extract<WriterRequest, { op: 'write' | 'prepare' }>> = [];

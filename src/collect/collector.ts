@@ -92,7 +92,7 @@ export class Collector {
     input: CollectInput,
     allowOrigin: string | null,
   ): Promise<CollectResult> {
-    for (const event of payload.events) {
+    payload.events.forEach((event, index) => {
       const host = pageHostname(event.url);
       if (host === null || !hostAllowed(site.settings, host)) {
         throw new RequestError(
@@ -101,7 +101,19 @@ export class Collector {
           "event hostname is not one of the site's domains",
         );
       }
-    }
+
+      // A link to another scheme (mailto:, tel:) is kept as an event without a target; an http(s)
+      // link must have a host, or the firewall would have nothing to reduce it to.
+      if (event.href !== undefined && /^https?:/i.test(event.href.trim())) {
+        if (pageHostname(event.href.trim()) === null) {
+          throw new RequestError(
+            'ERR_INVALID_EVENT',
+            400,
+            `events[${index}].href must be an absolute URL`,
+          );
+        }
+      }
+    });
 
     const client = deriveClientIp({
       peer: input.peerAddress,

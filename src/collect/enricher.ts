@@ -212,7 +212,8 @@ function linkSettings(settings: Site['settings']): Site['settings'] {
  * fragment. A link into our own site keeps only its path. A host that is an IP address or
  * looks like PHI (a phone number, a record number) is kept as `[redacted]`, as for referrers.
  */
-function linkTarget(href: string, settings: Site['settings'], pageHost: string): string | null {
+function linkTarget(raw: string, settings: Site['settings'], pageHost: string): string | null {
+  const href = raw.trim();
   if (!/^https?:\/\//i.test(href)) return null;
 
   let page;

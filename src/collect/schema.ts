@@ -1,7 +1,6 @@
 import { EVENT_TYPES, type EventType } from '../domain/event.js';
 import { scrubText } from '../enrich/phi.js';
 import { stripControl, truncateCodePoints } from '../enrich/text.js';
-import { pageHostname } from '../enrich/url.js';
 import { RequestError } from '../errors.js';
 
 /**
@@ -162,12 +161,6 @@ function parseEvent(value: unknown, index: number): IncomingEvent {
 
   if (typeof event.url !== 'string' || !/^https?:\/\//i.test(event.url)) {
     throw invalid(`${at}.url must be an absolute http(s) URL`);
-  }
-
-  // A link to another scheme (mailto:, tel:) is kept as an event without a target; an http(s)
-  // link must have a host, or the firewall would have nothing to reduce it to.
-  if (typeof event.href === 'string' && /^https?:/i.test(event.href)) {
-    if (pageHostname(event.href) === null) throw invalid(`${at}.href must be an absolute URL`);
   }
 
   if (value.type === 'custom' && !isVisibleName(event.name)) {

@@ -25,6 +25,8 @@ import { statsRoute } from './routes/stats.js';
 import { TRACKER_HEADERS, trackerRoute } from './routes/tracker.js';
 
 const HOUR_MS = 3_600_000;
+const IMPORT_GROUP = 500;
+const IMPORT_REST_MS = 10;
 
 /**
  * Reads every file through once, so a damaged one stops the start, not a request later.
@@ -49,7 +51,12 @@ export interface PipelineParts {
   queue: EventSink;
 }
 
-/** The collection pipeline's parts, shared by the server and the log import. */
+/**
+ * The collection pipeline of the log import: enrichment in this thread, and a queue whose
+ * transactions stay short and leave the files free in between, because a running server may be
+ * writing the same organisation's file (each transaction at most `IMPORT_GROUP` rows, then a
+ * pause of `IMPORT_REST_MS`: the server's writer gets the lock within milliseconds).
+ */
 export async function createPipeline(
   options: { config: Config; logger: Logger; control: ControlStore },
   salts: VisitorSalts,
@@ -62,7 +69,9 @@ export async function createPipeline(
     control,
     logger,
     maxDepth: config.queueMax,
-    intervalMs: config.commitIntervalMs,
+    intervalMs: Math.max(config.commitIntervalMs, IMPORT_REST_MS),
+    eagerSize: Number.MAX_SAFE_INTEGER,
+    maxGroup: IMPORT_GROUP,
     observer,
   });
 

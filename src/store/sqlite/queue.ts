@@ -23,6 +23,8 @@ export interface QueueOptions {
   intervalMs: number;
   /** Commit at once when this many events wait. */
   eagerSize?: number;
+  /** Most events and hits per transaction (see WriterOptions.maxGroup). */
+  maxGroup?: number;
   observer?: QueueObserver;
   /** The stage that turns `submit`ted jobs into events on the writer thread. */
   preparer?: PreparerSpec;
@@ -61,6 +63,7 @@ export class IngestQueue implements EventSink {
       workerData: {
         intervalMs: options.intervalMs,
         eagerSize: options.eagerSize ?? 2000,
+        maxGroup: options.maxGroup,
         preparer: options.preparer,
       } satisfies WriterOptions,
     });

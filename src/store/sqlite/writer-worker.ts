@@ -48,8 +48,21 @@ export interface WriterOptions {
   intervalMs: number;
   /** Commit at once when this many events and hits wait. */
   eagerSize: number;
+  /**
+   * Most events and hits in one transaction (at least one request). A writer sharing its files
+   * with a running server, the log import, keeps its transactions short with it.
+   */
+  maxGroup?: number;
   preparer?: PreparerSpec;
 }
+
+/**
+ * Another process (a log import beside the server, or the server beside it) may hold a tenant's
+ * write lock. Waiting for it here would stall every other tenant's commits too, so a busy tenant's
+ * share is set aside and tried again shortly, for at most this long, then refused with 503.
+ */
+const BUSY_RETRY_MS = 2;
+const BUSY_LIMIT_MS = 5_000;
 
 /** The prepared form of a request: its events and filtered hits, ready to commit. */
 interface Write {
@@ -120,6 +133,8 @@ function writerFor(tenantId: string): TenantWriter {
   migrate(db, TENANT_MIGRATIONS);
   // Checkpoints run on the checkpointer thread; a safety net remains for a stalled one.
   db.pragma('wal_autocheckpoint = 20000');
+  // A locked file answers at once; `flush` sets the tenant's share aside (see BUSY_LIMIT_MS).
+  db.pragma('busy_timeout = 0');
   const writer = new TenantWriter(db);
   open.set(tenantId, { db, writer });
 
@@ -147,7 +162,7 @@ function closeTenant(tenantId: string): void {
 }
 
 /** Commits one tenant's share of a group in one transaction; every request gets its result. */
-function commitTenant(tenantId: string, writes: Write[]): WriteResult[] {
+function commitTenant(tenantId: string, writes: Write[]): WriteResult[] | 'busy' {
   try {
     const events = writes.length === 1 ? writes[0]!.events : writes.flatMap((w) => w.events);
     const filtered = writes.length === 1 ? writes[0]!.filtered : writes.flatMap((w) => w.filtered);
@@ -168,6 +183,9 @@ function commitTenant(tenantId: string, writes: Write[]): WriteResult[] {
       };
     });
   } catch (error) {
+    const sqliteCode = String((error as { code?: unknown }).code ?? '');
+    if (sqliteCode === 'SQLITE_BUSY' || sqliteCode.startsWith('SQLITE_BUSY_')) return 'busy';
+
     closeTenant(tenantId);
     const code = isCorruption(error)
       ? 'ERR_DB_CORRUPT'
@@ -219,10 +237,13 @@ function prepared(request: Extract<WriterRequest, { op: 'prepare' }>): Write | W
   }
 }
 
+/** Tenants' shares set aside because another process held the file's write lock. */
+const deferred = new Map<string, { writes: Write[]; since: number }>();
+
 function flush(): void {
   cancelFlush?.();
   cancelFlush = undefined;
-  if (pending.length === 0) return;
+  if (pending.length === 0 && deferred.size === 0) return;
   if (preparing !== undefined) {
     cancelFlush = () => undefined;
     void preparing.finally(() => {
@@ -232,14 +253,29 @@ function flush(): void {
     return;
   }
 
-  const group = pending;
-  const size = pendingSize;
-  pending = [];
-  pendingSize = 0;
   const started = performance.now();
-
+  const group = takeGroup();
   const results: WriteResult[] = [];
   const byTenant = new Map<string, Write[]>();
+  for (const [tenantId, set] of deferred) {
+    if (started - set.since <= BUSY_LIMIT_MS) {
+      byTenant.set(tenantId, set.writes);
+      continue;
+    }
+
+    deferred.delete(tenantId);
+    const message = 'the organisation data is locked by another process; retry';
+    for (const write of set.writes) {
+      results.push({
+        id: write.id,
+        ok: false,
+        code: 'ERR_STORE_UNAVAILABLE',
+        status: 503,
+        message,
+      });
+    }
+  }
+
   for (const request of group) {
     const write = request.op === 'write' ? request : prepared(request);
     if (!('tenantId' in write)) {
@@ -252,10 +288,63 @@ function flush(): void {
     else list.push(write);
   }
 
-  for (const [tenantId, writes] of byTenant) results.push(...commitTenant(tenantId, writes));
+  let committed = 0;
+  for (const [tenantId, writes] of byTenant) {
+    const outcome = commitTenant(tenantId, writes);
+    if (outcome === 'busy') {
+      const since = deferred.get(tenantId)?.since ?? started;
+      deferred.set(tenantId, { writes, since });
+      continue;
+    }
 
-  const seconds = (performance.now() - started) / 1000;
-  parentPort?.postMessage({ op: 'done', results, events: size, seconds } satisfies WriterReply);
+    deferred.delete(tenantId);
+    committed += writes.reduce((sum, w) => sum + w.events.length + w.filtered.length, 0);
+    results.push(...outcome);
+  }
+
+  if (results.length > 0) {
+    const seconds = (performance.now() - started) / 1000;
+    parentPort?.postMessage({
+      op: 'done',
+      results,
+      events: committed,
+      seconds,
+    } satisfies WriterReply);
+  }
+
+  if (pending.length > 0) schedule();
+  else if (deferred.size > 0 && cancelFlush === undefined) {
+    const timer = setTimeout(flush, BUSY_RETRY_MS);
+    cancelFlush = () => clearTimeout(timer);
+  }
+}
+
+/** The requests of the next transaction: all waiting, or up to `maxGroup` events and hits. */
+function takeGroup(): typeof pending {
+  const limit = options.maxGroup ?? Infinity;
+  if (pendingSize <= limit) {
+    const group = pending;
+    pending = [];
+    pendingSize = 0;
+    return group;
+  }
+
+  let taken = 0;
+  let size = 0;
+  while (taken < pending.length && (taken === 0 || size + sizeOf(pending[taken]!) <= limit)) {
+    size += sizeOf(pending[taken]!);
+    taken++;
+  }
+
+  const group = pending.slice(0, taken);
+  pending = pending.slice(taken);
+  pendingSize -= size;
+
+  return group;
+}
+
+function sizeOf(request: (typeof pending)[number]): number {
+  return request.op === 'write' ? request.events.length + request.filtered.length : request.size;
 }
 
 function schedule(): void {

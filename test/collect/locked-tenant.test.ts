@@ -1,0 +1,92 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { validateSiteSettings } from '../../src/domain/site.js';
+import type { Db } from '../../src/store/sqlite/open.js';
+import { openTenantDb } from '../../src/store/sqlite/tenant.js';
+import { startProduct, type Product } from '../helpers/product.js';
+
+// Another process holding an organisation's write lock (a log import beside the server) must
+// delay that organisation's beacons only, and never for longer than the store's limit.
+describe('a tenant file locked by another writer', () => {
+  let product: Product;
+  let otherSite: string;
+  let otherTenant: string;
+
+  beforeAll(async () => {
+    product = await startProduct();
+    const tenant = await product.control.createTenant('Clinic B', 'test');
+    const settings = validateSiteSettings({ domains: ['clinic-b.example'] });
+    otherTenant = tenant.id;
+    otherSite = product.control.createSite(tenant.id, 'Clinic B', settings, 'test').id;
+  });
+
+  afterAll(async () => {
+    await product?.close();
+  });
+
+  const beacon = (site: string, url: string) =>
+    product.post(JSON.stringify({ site, type: 'pageview', url }));
+
+  const stored = async (db: () => Promise<Db>, path: string): Promise<number> => {
+    const handle = await db();
+    try {
+      return (
+        handle.prepare('SELECT count(*) AS n FROM events WHERE path = ?').get(path) as {
+          n: number;
+        }
+      ).n;
+    } finally {
+      handle.close();
+    }
+  };
+
+  it('delays only that organisation, and commits its beacon once the lock is free', async () => {
+    expect((await beacon(product.siteId, 'https://localhost/warm')).status).toBe(200);
+    expect((await beacon(otherSite, 'https://clinic-b.example/warm')).status).toBe(200);
+
+    const holder = await product.tenantDb();
+    holder.exec('BEGIN IMMEDIATE');
+    let answered = false;
+    const locked = beacon(product.siteId, 'https://localhost/while-locked').finally(() => {
+      answered = true;
+    });
+    try {
+      for (const letter of ['a', 'b', 'c', 'd', 'e']) {
+        const res = await beacon(otherSite, `https://clinic-b.example/free-${letter}`);
+        expect(res.status).toBe(200);
+      }
+      // The other organisation was answered while the locked one still waits.
+      expect(answered).toBe(false);
+      await delay(200, undefined);
+      expect(answered).toBe(false);
+    } finally {
+      holder.exec('COMMIT');
+      holder.close();
+    }
+
+    expect((await locked).status).toBe(200);
+    expect(await stored(() => product.tenantDb(), '/while-locked')).toBe(1);
+    expect(await stored(() => openTenantDb(product.control, otherTenant), '/free-e')).toBe(1);
+  });
+
+  it('refuses with 503 and stores nothing when the lock outlasts the limit', async () => {
+    const holder = await product.tenantDb();
+    holder.exec('BEGIN IMMEDIATE');
+    try {
+      const res = await beacon(product.siteId, 'https://localhost/too-long');
+      expect(res.status).toBe(503);
+      expect(res.json()).toMatchObject({ error: { code: 'ERR_STORE_UNAVAILABLE' } });
+    } finally {
+      holder.exec('COMMIT');
+      holder.close();
+    }
+
+    expect(await stored(() => product.tenantDb(), '/too-long')).toBe(0);
+    // And the organisation writes again at once.
+    expect((await beacon(product.siteId, 'https://localhost/after')).status).toBe(200);
+  }, 20_000);
+});
+
+function delay<T>(ms: number, value: T): Promise<T> {
+  return new Promise((resolve) => setTimeout(() => resolve(value), ms));
+}

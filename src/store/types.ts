@@ -111,6 +111,8 @@ export interface QueueObserver {
 export interface CommitCounts {
   inserted: number;
   duplicates: number;
+  /** Filtered hits counted (a hit whose dedupe key was counted before is not). */
+  filtered: number;
 }
 
 /**
@@ -144,7 +146,7 @@ export interface EventSink {
    * turns it into events that commit like `enqueue`d ones. A job the preparer refuses rejects
    * with its error; `filtered` counts the hits it filtered out.
    */
-  submit(tenantId: string, job: object, size: number): Promise<CommitCounts & { filtered: number }>;
+  submit(tenantId: string, job: object, size: number): Promise<CommitCounts>;
   drain(): Promise<void>;
   /** Drops any open handle on a tenant's data (after a rekey or a deletion). */
   forget(tenantId: string): Promise<void>;

@@ -87,7 +87,11 @@ describe('lighttrail import of the shared Apache access log', () => {
   });
 
   it('importing the same file twice does not double count', async () => {
-    expect(JSON.parse(second.stdout)).toMatchObject({ pageviews: 0, duplicates: 1596 });
+    expect(JSON.parse(second.stdout)).toMatchObject({
+      pageviews: 0,
+      duplicates: 1596,
+      filtered: 0,
+    });
     const result = await stats();
     expect(result.totals).toMatchObject({ pageviews: 1596, filtered: 1278 });
   });

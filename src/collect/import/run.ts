@@ -81,6 +81,8 @@ export async function importLog(options: ImportOptions): Promise<ImportReport> {
       (result) => {
         report.pageviews += result.inserted;
         report.duplicates += result.duplicates;
+        // Counted now, not before: a bot hit imported before is not counted again.
+        report.filtered += result.filtered;
       },
       // Kept for the caller: chunks committed before it stay, and a second run skips them.
       (error: unknown) => {
@@ -132,10 +134,7 @@ export async function importLog(options: ImportOptions): Promise<ImportReport> {
       { ts: record.time, origin: 'import', dedupeKey, hostname: hostOf(record) ?? host },
     );
     if (outcome.kind === 'event') events.push(outcome.event);
-    else {
-      filtered.push(outcome.hit);
-      report.filtered += 1;
-    }
+    else filtered.push(outcome.hit);
 
     if (events.length + filtered.length >= CHUNK) await flush();
   }

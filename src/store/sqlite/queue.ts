@@ -30,11 +30,9 @@ export interface QueueOptions {
   preparer?: PreparerSpec;
 }
 
-type Counts = CommitCounts & { filtered: number };
-
 interface Pending {
   size: number;
-  resolve: (result: Counts) => void;
+  resolve: (result: CommitCounts) => void;
   reject: (error: Error) => void;
 }
 
@@ -98,19 +96,12 @@ export class IngestQueue implements EventSink {
     filtered: FilteredHit[] = [],
   ): Promise<CommitCounts> {
     const size = events.length + filtered.length;
-    const { inserted, duplicates } = await this.send(tenantId, size, (id) => ({
-      op: 'write',
-      id,
-      tenantId,
-      events,
-      filtered,
-    }));
 
-    return { inserted, duplicates };
+    return this.send(tenantId, size, (id) => ({ op: 'write', id, tenantId, events, filtered }));
   }
 
   /** Like `enqueue`, for a job the writer thread's preparer turns into events. */
-  submit(tenantId: string, job: object, size: number): Promise<Counts> {
+  submit(tenantId: string, job: object, size: number): Promise<CommitCounts> {
     if (this.options.preparer === undefined) {
       return Promise.reject(new Error('this queue was made without a preparer'));
     }
@@ -122,7 +113,7 @@ export class IngestQueue implements EventSink {
     tenantId: string,
     size: number,
     request: (id: number) => Extract<WriterRequest, { op: 'write' | 'prepare' }>,
-  ): Promise<Counts> {
+  ): Promise<CommitCounts> {
     if (this.closed) {
       return Promise.reject(new RequestError('ERR_SHUTTING_DOWN', 503, 'server is shutting down'));
     }
@@ -264,7 +255,7 @@ export class IngestQueue implements EventSink {
     }
   }
 
-  private settle(id: number, outcome: Counts | Error): void {
+  private settle(id: number, outcome: CommitCounts | Error): void {
     const waiting = this.pending.get(id);
     if (waiting === undefined) return;
 

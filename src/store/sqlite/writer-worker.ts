@@ -166,20 +166,24 @@ function commitTenant(tenantId: string, writes: Write[]): WriteResult[] | 'busy'
   try {
     const events = writes.length === 1 ? writes[0]!.events : writes.flatMap((w) => w.events);
     const filtered = writes.length === 1 ? writes[0]!.filtered : writes.flatMap((w) => w.filtered);
-    const { written } = writerFor(tenantId).commit(events, filtered);
+    const { written, counted } = writerFor(tenantId).commit(events, filtered);
     let offset = 0;
+    let hitOffset = 0;
 
     return writes.map((write) => {
       let inserted = 0;
       for (let i = 0; i < write.events.length; i++) if (written[offset + i]) inserted++;
       offset += write.events.length;
+      let hits = 0;
+      for (let i = 0; i < write.filtered.length; i++) if (counted[hitOffset + i]) hits++;
+      hitOffset += write.filtered.length;
 
       return {
         id: write.id,
         ok: true,
         inserted,
         duplicates: write.events.length - inserted,
-        filtered: write.filtered.length,
+        filtered: hits,
       };
     });
   } catch (error) {

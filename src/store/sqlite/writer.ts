@@ -20,6 +20,8 @@ export interface CommitResult {
   duplicates: number;
   /** Per event, in order: false when its dedupe key was already stored. */
   written: boolean[];
+  /** Per filtered hit, in order: false when its dedupe key was already counted. */
+  counted: boolean[];
 }
 
 const CACHE_LIMIT = 200_000;
@@ -81,7 +83,7 @@ export class TenantWriter {
   }
 
   commit(events: readonly EnrichedEvent[], filtered: readonly FilteredHit[]): CommitResult {
-    const result: CommitResult = { inserted: 0, duplicates: 0, written: [] };
+    const result: CommitResult = { inserted: 0, duplicates: 0, written: [], counted: [] };
     const touched: Array<[string, SessionState]> = [];
 
     try {
@@ -95,8 +97,9 @@ export class TenantWriter {
           }
 
           for (const hit of filtered) {
-            if (hit.dedupeKey && this.rememberFiltered.run(hit.dedupeKey).changes === 0) continue;
-            this.countFiltered.run(hit.siteId, hit.day, hit.reason);
+            const seen = hit.dedupeKey && this.rememberFiltered.run(hit.dedupeKey).changes === 0;
+            result.counted.push(!seen);
+            if (!seen) this.countFiltered.run(hit.siteId, hit.day, hit.reason);
           }
         })
         .immediate();

@@ -296,8 +296,9 @@ function flush(): void {
   for (const [tenantId, writes] of byTenant) {
     const outcome = commitTenant(tenantId, writes);
     if (outcome === 'busy') {
-      const since = deferred.get(tenantId)?.since ?? started;
-      deferred.set(tenantId, { writes, since });
+      const since = deferred.get(tenantId)?.since;
+      if (since === undefined) logger.debug('ingest.tenant_busy', { tenantId });
+      deferred.set(tenantId, { writes, since: since ?? started });
       continue;
     }
 

@@ -368,7 +368,9 @@ describe('engagement', () => {
   test('closing the tab delivers its engagement exactly once', async () => {
     const page = await visit();
     await sleep(300);
-    await page.close();
+    // As a person closes a tab: through the page's unload steps (pagehide, visibilitychange), not
+    // a bare target teardown, which can drop a beacon queued in the last moment.
+    await page.close({ runBeforeUnload: true });
     await site!.waitForEvents((event) => event.type === 'engagement');
     await sleep(500);
 

@@ -65,8 +65,9 @@ export interface Site {
   createdAt: number;
 }
 
-const HOSTNAME =
-  /^(\*\.)?(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+/** One DNS label: letters, digits and inner hyphens, at most 63 characters. */
+const LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
+const HOSTNAME = new RegExp(`^(\\*\\.)?(?=.{1,253}$)(${LABEL})(\\.${LABEL})*$`);
 const PARAM = /^[A-Za-z0-9_.[\]-]{1,64}$/;
 const PATTERN = /^\/[^\s?#]{0,255}$/;
 

@@ -4,15 +4,40 @@
  * does not trust its callers: sensitive keys are dropped by name and free text is scrubbed of
  * addresses, e-mail addresses and query strings.
  */
-const SENSITIVE_KEY =
-  /pass(word)?|secret|token|api[-_]?key|authorization|cookie|session|^key$|master|salt|^ip$|address|query|body|email|phone|referr?er|user[-_]?agent/i;
+const SENSITIVE_KEY = new RegExp(
+  [
+    'pass(word)?',
+    'secret',
+    'token',
+    'api[-_]?key',
+    'authorization',
+    'cookie',
+    'session',
+    '^key$',
+    'master',
+    'salt',
+    '^ip$',
+    'address',
+    'query',
+    'body',
+    'email',
+    'phone',
+    'referr?er',
+    'user[-_]?agent',
+  ].join('|'),
+  'i',
+);
 
 const IPV4 = /\b(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}\b/g;
 // IPv6 in full (exactly eight groups) or compressed (`::`) form. Runs of colon-separated pairs
 // that are neither, such as times (10:05:03) or certificate fingerprints, are left alone.
 const IPV6_FULL = /(?<![\w:])(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}(?![\w:])/gi;
-const IPV6_SHORT =
-  /(?<![\w:])(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6})?::(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6})?(?::(?:\d{1,3}\.){3}\d{1,3})?(?![\w:.])/gi;
+/** One to seven colon-separated hex groups: either side of a `::`. */
+const GROUPS = String.raw`[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6}`;
+const IPV6_SHORT = new RegExp(
+  String.raw`(?<![\w:])(?:${GROUPS})?::(?:${GROUPS})?(?::(?:\d{1,3}\.){3}\d{1,3})?(?![\w:.])`,
+  'gi',
+);
 const EMAIL = /[\w.+-]+(?:@|%40)[\w-]+(?:\.[\w-]+)+/gi;
 const QUERY = /\?[^\s"']*/g;
 const BEARER = /\b(bearer|basic)\s+[\w.~+/=-]+/gi;

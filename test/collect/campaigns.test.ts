@@ -17,11 +17,13 @@ describe('campaign figures through the endpoint and the stats API (C14)', () => 
     const visits: Array<[string, string]> = [
       [
         '198.51.100.1',
-        'https://localhost/landing?utm_source=LinkedIn&utm_medium=social&utm_campaign=Spring+Sale+2025',
+        'https://localhost/landing?utm_source=LinkedIn&utm_medium=social' +
+          '&utm_campaign=Spring+Sale+2025',
       ],
       [
         '198.51.100.2',
-        'https://localhost/landing?utm_source=linkedin&utm_medium=social&utm_campaign=Spring+Sale+2025',
+        'https://localhost/landing?utm_source=linkedin&utm_medium=social' +
+          '&utm_campaign=Spring+Sale+2025',
       ],
       [
         '198.51.100.3',

@@ -93,7 +93,9 @@ describe('POST /api/collect', () => {
 
   it('C16 (a) a 6,000-character URL: accepted, campaign parsed, stored URL cut', async () => {
     const campaign = encodeURIComponent('春のキャンペーン');
-    const url = `https://localhost/landing?gclid=${'x'.repeat(3500)}&utm_campaign=${campaign}&utm_source=google&pad=${'y'.repeat(2000)}`;
+    const url =
+      `https://localhost/landing?gclid=${'x'.repeat(3500)}&utm_campaign=${campaign}` +
+      `&utm_source=google&pad=${'y'.repeat(2000)}`;
     expect(url.length).toBeGreaterThan(5500);
 
     const res = await product.post(event({ url }));
@@ -594,7 +596,8 @@ describe('POST /api/collect', () => {
 
   it('C13 (a)-(e) redacts PHI in URL, path, params, referrer and fragment', async () => {
     const pages = [
-      'https://portal.clinic-a.example/account/welcome?email=pat.doe%40mail.test&utm_source=newsletter&utm_medium=email',
+      'https://portal.clinic-a.example/account/welcome?email=pat.doe%40mail.test' +
+        '&utm_source=newsletter&utm_medium=email',
       'https://portal.clinic-a.example/patients/pat.doe@mail.test/results',
       'https://portal.clinic-a.example/reset?token=Zx81kqPq2&sid=7781',
       'https://portal.clinic-a.example/invite#e=pat.doe%2540mail.test',

@@ -19,8 +19,8 @@
  * `#outbound-inner`); `#download` (a PDF on the other host), `#download-attr` (`download`
  * attribute, same host); `#internal` (same host, no event expected); `#mail` (mailto, its default
  * prevented); forms `#appointment` (fields `patient`, `email`, `name`, `id`, button `#book`),
- * `form[name=newsletter]` (fields `email`, `name`, button `#subscribe`) and an anonymous form (field `q`,
- * button `#anon-submit`); and a 4,000px tall body for scroll depth.
+ * `form[name=newsletter]` (fields `email`, `name`, button `#subscribe`) and an anonymous form
+ * (field `q`, button `#anon-submit`); and a 4,000px tall body for scroll depth.
  *
  * @example
  * const site = await serveTestSite({ api: 'https://127.0.0.1:8443/api/collect' });
@@ -133,9 +133,8 @@ export async function serveTestSite(options: TestSiteOptions = {}): Promise<Test
         if (found.length >= count) return found;
 
         if (Date.now() > deadline) {
-          throw new Error(
-            `expected ${count} matching event(s), got ${found.length}; all: ${JSON.stringify(events())}`,
-          );
+          const all = JSON.stringify(events());
+          throw new Error(`expected ${count} matching event(s), got ${found.length}; all: ${all}`);
         }
 
         await new Promise((done) => setTimeout(done, 20));
@@ -290,7 +289,9 @@ ${tag.repeat(options.scriptTags ?? 1)}
 <h1>Test clinic</h1>
 <p>
 <a id="outbound" href="${other}/away" target="_blank">Partner site</a>
-<a id="outbound-nested" href="${other}/away" target="_blank"><span id="outbound-inner">Partner</span></a>
+<a id="outbound-nested" href="${other}/away" target="_blank"
+  ><span id="outbound-inner">Partner</span></a
+>
 <a id="download" href="${other}/files/results.pdf">Results (PDF)</a>
 <a id="download-attr" href="/files/export" download>Export</a>
 <a id="internal" href="/stay">Stay here</a>

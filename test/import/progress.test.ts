@@ -22,8 +22,9 @@ interface Plan {
   spinMs?: number;
 }
 
+const PROGRESS_MODULE = join(process.cwd(), 'src/collect/import/progress.ts');
 const DRIVER = `
-import { createProgressBar } from ${JSON.stringify(join(process.cwd(), 'src/collect/import/progress.ts'))};
+import { createProgressBar } from ${JSON.stringify(PROGRESS_MODULE)};
 const plan = JSON.parse(process.env.PLAN);
 if (plan.spinMs !== undefined) {
   const bar = createProgressBar(process.stdout, plan.total);

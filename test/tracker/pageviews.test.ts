@@ -264,7 +264,8 @@ describe('runs once, and only when it should', () => {
     const api = `${site!.origin}/api/collect`;
     writeFileSync(
       file,
-      `<!doctype html><title>Local</title><script src="${script}" data-site="test-site" data-api="${api}"></script>`,
+      `<!doctype html><title>Local</title>` +
+        `<script src="${script}" data-site="test-site" data-api="${api}"></script>`,
     );
     await page.goto(pathToFileURL(file).href);
     await sleep(500);

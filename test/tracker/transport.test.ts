@@ -119,7 +119,7 @@ describe('requests', () => {
 });
 
 describe('fetch fallback', () => {
-  test('without sendBeacon, keepalive fetch sends the same text/plain body, no cookies', async () => {
+  test('without sendBeacon: a keepalive fetch, same text/plain body, no cookie', async () => {
     await serve();
     const cookie = { name: 'dashboard_session', value: 'must-not-travel', url: site!.origin };
 
@@ -167,7 +167,8 @@ describe('fetch fallback', () => {
     const { page, errors } = await open(
       `${initScript}
       window.rejections = [];
-      addEventListener('unhandledrejection', (event) => window.rejections.push(String(event.reason)));`,
+      addEventListener('unhandledrejection', (event) =>
+        window.rejections.push(String(event.reason)));`,
     );
     await page.goto(`${site!.origin}/`);
     const outcome = await page.evaluate(async () => {

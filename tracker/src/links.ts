@@ -1,8 +1,12 @@
 import type { LinkEvent, Send } from './types.js';
 
 /** Paths that name a file rather than a page: a click on one is a download. */
-const FILE_EXTENSION =
-  /\.(pdf|docx?|xlsx?|pptx?|od[tsp]|csv|txt|rtf|epub|zip|t?gz|tar|7z|rar|bz2|xz|dmg|exe|msi|apk|pkg|deb|rpm|iso|mp3|m4a|wav|flac|ogg|mp4|mov|avi|mkv|webm)$/i;
+const FILE_EXTENSION = new RegExp(
+  '\\.(pdf|docx?|xlsx?|pptx?|od[tsp]|csv|txt|rtf|epub|' +
+    'zip|t?gz|tar|7z|rar|bz2|xz|dmg|exe|msi|apk|pkg|deb|rpm|iso|' +
+    'mp3|m4a|wav|flac|ogg|mp4|mov|avi|mkv|webm)$',
+  'i',
+);
 
 /**
  * Says what a link click means for analytics: a download (a file extension or the `download`

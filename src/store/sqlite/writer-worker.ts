@@ -17,9 +17,10 @@ import { TenantWriter } from './writer.js';
  *
  * Requests arrive as the request thread accepts them (those of one turn of its event loop in one
  * message) and are grouped here, not there: whatever arrived while a transaction was committing
- * forms the next one, which starts as soon as the last one is durable. Grouping on the request side instead would put a round trip between the threads into
- * every commit cycle, and under load that wait, not SQLite, set the throughput. Each tenant's
- * share of a group commits in its own transaction and gets its own results.
+ * forms the next one, which starts as soon as the last one is durable. Grouping on the request
+ * side instead would put a round trip between the threads into every commit cycle, and under load
+ * that wait, not SQLite, set the throughput. Each tenant's share of a group commits in its own
+ * transaction and gets its own results.
  */
 export type WriterRequest =
   | { op: 'open'; tenantId: string; file: string; key: Uint8Array }

@@ -12,7 +12,7 @@ import type { CollectJob } from './prepare.js';
 import type { VisitorSalts } from './salts.js';
 import type { EventSink } from '../store/types.js';
 import type { RateLimiter } from './rate-limit.js';
-import { parsePayload } from './schema.js';
+import { parsePayload, type IncomingPayload } from './schema.js';
 
 export interface CollectInput {
   body: Buffer;
@@ -88,7 +88,7 @@ export class Collector {
   /** The rest of a request whose site and origin are known: limits, then the hand-over. */
   private async accept(
     site: Site,
-    payload: ReturnType<typeof parsePayload>,
+    payload: IncomingPayload,
     input: CollectInput,
     allowOrigin: string | null,
   ): Promise<CollectResult> {
@@ -104,8 +104,9 @@ export class Collector {
 
       // A link to another scheme (mailto:, tel:) is kept as an event without a target; an http(s)
       // link must have a host, or the firewall would have nothing to reduce it to.
-      if (event.href !== undefined && /^https?:/i.test(event.href.trim())) {
-        if (pageHostname(event.href.trim()) === null) {
+      const href = event.href?.trim();
+      if (href !== undefined && /^https?:/i.test(href)) {
+        if (pageHostname(href) === null) {
           throw new RequestError(
             'ERR_INVALID_EVENT',
             400,

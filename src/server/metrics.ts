@@ -159,21 +159,18 @@ function add(metric: Metric, labels: Labels | undefined, amount: number): void {
 /** The series for these labels, created on first use; undefined once the metric is full. */
 function seriesFor(metric: Metric, labels: Labels = {}): Series | undefined {
   // Runs several times per request: one pass, no intermediate arrays.
+  const wrongLabels = () =>
+    new TypeError(`metric ${metric.name} takes labels {${metric.labelNames.join(',')}}`);
   let given = 0;
   for (const label in labels) if (Object.hasOwn(labels, label)) given++;
+  if (given !== metric.labelNames.length) throw wrongLabels();
 
   let text = '';
   for (const label of metric.labelNames) {
     const value = Object.hasOwn(labels, label) ? labels[label] : undefined;
-    if (value === undefined || given !== metric.labelNames.length) {
-      throw new TypeError(`metric ${metric.name} takes labels {${metric.labelNames.join(',')}}`);
-    }
+    if (value === undefined) throw wrongLabels();
 
     text += `${text === '' ? '' : ','}${label}="${escapeLabel(String(value))}"`;
-  }
-
-  if (given !== metric.labelNames.length) {
-    throw new TypeError(`metric ${metric.name} takes labels {${metric.labelNames.join(',')}}`);
   }
 
   const existing = metric.series.get(text);

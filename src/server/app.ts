@@ -284,9 +284,12 @@ function createMetricsServer(
 async function listenOn(server: Server, port: number, host: string, setting: string) {
   await new Promise<void>((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
+      // Another server holds the port: the setting is fine, something is in the way (exit 1).
+      // Any other refusal (a privileged port, an address not on this machine) is the setting's.
+      const inUse = error.code === 'EADDRINUSE';
       reject(
         new ConfigError(
-          'ERR_CONFIG_INVALID',
+          inUse ? 'ERR_PORT_IN_USE' : 'ERR_CONFIG_INVALID',
           `${setting}: cannot listen on port ${port} (${error.code})`,
           error,
         ),

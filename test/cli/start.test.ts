@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { request } from 'node:https';
 import path from 'node:path';
 
@@ -113,6 +113,25 @@ describe('lighttrail start', () => {
     expectOneLine(result.stderr, 'ERR_CONFIG_INVALID');
     expect(result.stderr).toContain('LIGHTTRAIL_PORT');
     expect(result.stdout).toBe('');
+  });
+
+  it('says so when another server holds the port: exit 1, one line, nothing listening', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const { port } = blocker.address() as AddressInfo;
+    try {
+      const result = await runCli(['start'], {
+        LIGHTTRAIL_DATA_DIR: fresh(),
+        LIGHTTRAIL_HOST: '127.0.0.1',
+        LIGHTTRAIL_PORT: String(port),
+      });
+
+      expect(result.code).toBe(1);
+      expectOneLine(result.stderr, 'ERR_PORT_IN_USE');
+      expect(result.stderr).toContain('LIGHTTRAIL_PORT');
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+    }
   });
 
   it('refuses to start in production without a master key', async () => {

@@ -115,7 +115,7 @@ describe('lighttrail start', () => {
     expect(result.stdout).toBe('');
   });
 
-  it('says so when another server holds the port: exit 1, one line, nothing listening', async () => {
+  it('says so when another server holds the port: exit 1 and one line', async () => {
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const { port } = blocker.address() as AddressInfo;

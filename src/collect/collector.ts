@@ -7,8 +7,8 @@ import { deriveClientIp, type ForwardedMode, type ProxyMatcher } from '../enrich
 import { pageHostname } from '../enrich/url.js';
 import { LightTrailError, RequestError } from '../errors.js';
 import type { ControlStore } from '../store/types.js';
-import type { ClientContext } from './enricher.js';
-import type { CollectJob } from './prepare.js';
+import type { ClientContext, SaltPair } from './enricher.js';
+import { SALT_PAIRS_KEPT, type CollectJob } from './prepare.js';
 import type { VisitorSalts } from './salts.js';
 import type { EventSink } from '../store/types.js';
 import type { RateLimiter } from './rate-limit.js';
@@ -58,6 +58,10 @@ export class Collector {
   private readonly sites = new Map<string, { site: Site | undefined; at: number }>();
   /** The version of each site the writer thread was last given (see CollectJob.site). */
   private readonly sent = new Map<string, Site>();
+  /** A number per salt pair, and the pairs the writer thread holds (see CollectJob.salts). */
+  private readonly saltIds = new WeakMap<SaltPair, number>();
+  private readonly saltsHeld = new Set<number>();
+  private nextSaltId = 1;
 
   constructor(private readonly options: CollectorOptions) {}
 
@@ -154,26 +158,44 @@ export class Collector {
       now,
     };
     const salts = await this.options.salts.forTime(now);
+    const saltsId = this.saltIdOf(salts);
     const fresh = this.sent.get(site.id) !== site;
+    const freshSalts = !this.saltsHeld.has(saltsId);
     const job: CollectJob = {
       siteId: site.id,
       ...(fresh ? { site } : {}),
       events: payload.events,
       client: context,
-      salts,
+      saltsId,
+      ...(freshSalts ? { salts } : {}),
     };
     let result;
     try {
       result = await this.options.queue.submit(site.tenantId, job, payload.events.length);
     } catch (error) {
       this.sent.delete(site.id);
+      this.saltsHeld.delete(saltsId);
       throw error;
     }
 
-    // The writer thread now holds this version of the site: later jobs need not carry it.
+    // The writer thread now holds this version of the site and these salts: later jobs need not
+    // carry them.
     if (fresh) this.sent.set(site.id, site);
+    if (freshSalts) this.saltsHeld.add(saltsId);
 
     return { stored: result.inserted + result.duplicates, filtered: result.filtered, allowOrigin };
+  }
+
+  private saltIdOf(salts: SaltPair): number {
+    let id = this.saltIds.get(salts);
+    if (id === undefined) {
+      id = this.nextSaltId++;
+      this.saltIds.set(salts, id);
+      // The writer keeps only the latest few pairs (prepare.ts): so does this record of them.
+      if (this.saltsHeld.size >= SALT_PAIRS_KEPT) this.saltsHeld.clear();
+    }
+
+    return id;
   }
 
   private lastProxyWarning = 0;

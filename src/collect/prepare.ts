@@ -22,8 +22,16 @@ export interface CollectJob {
   site?: Site;
   events: IncomingEvent[];
   client: ClientContext;
-  salts: SaltPair;
+  /** Names the visitor-hash salts in force; `salts` comes with the first jobs that use them. */
+  saltsId: number;
+  salts?: SaltPair;
 }
+
+/**
+ * Salt pairs the writer thread keeps: the current one and the few before it, never a day's
+ * salt for long after the request thread itself has dropped it (destroyed after 48 hours).
+ */
+export const SALT_PAIRS_KEPT = 3;
 
 export interface PreparerOptions {
   /** `LIGHTTRAIL_GEOIP_DB`, or undefined for the bundled database. */
@@ -60,12 +68,34 @@ export async function createPreparer(options: PreparerOptions, logger: Logger): 
     return known;
   };
 
+  const saltPairs = new Map<number, SaltPair>();
+  const saltsOf = (job: CollectJob): SaltPair => {
+    if (job.salts !== undefined) {
+      saltPairs.set(job.saltsId, job.salts);
+      // Insertion order is age order: the oldest pair goes first.
+      for (const id of saltPairs.keys()) {
+        if (saltPairs.size <= SALT_PAIRS_KEPT) break;
+        saltPairs.delete(id);
+      }
+
+      return job.salts;
+    }
+
+    const known = saltPairs.get(job.saltsId);
+    if (known === undefined) {
+      throw new LightTrailError('ERR_INTERNAL', `salts ${job.saltsId} are not known here`);
+    }
+
+    return known;
+  };
+
   return (job) => {
     const site = siteOf(job);
+    const salts = saltsOf(job);
     const events: EnrichedEvent[] = [];
     const filtered: FilteredHit[] = [];
     for (const incoming of job.events) {
-      const outcome = enricher.enrichWith(site, incoming, job.client, job.salts);
+      const outcome = enricher.enrichWith(site, incoming, job.client, salts);
       if (outcome.kind === 'event') events.push(outcome.event);
       else filtered.push(outcome.hit);
     }

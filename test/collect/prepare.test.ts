@@ -1,0 +1,70 @@
+import { randomBytes } from 'node:crypto';
+
+import { describe, expect, it } from 'vitest';
+
+import { createPreparer, SALT_PAIRS_KEPT, type CollectJob } from '../../src/collect/prepare.js';
+import { DEFAULT_SITE_SETTINGS, type Site } from '../../src/domain/site.js';
+import { visitorId } from '../../src/enrich/visitor.js';
+import { createLogger } from '../../src/log/logger.js';
+
+const SITE: Site = {
+  id: 'site_prepare_test',
+  tenantId: 'ten_prepare_test',
+  name: 'Clinic',
+  settings: { ...DEFAULT_SITE_SETTINGS, domains: ['clinic.example'] },
+  createdAt: 0,
+};
+const UA = 'Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0';
+
+function job(saltsId: number, extra: Partial<CollectJob> = {}): CollectJob {
+  return {
+    siteId: SITE.id,
+    events: [{ type: 'pageview', url: 'https://clinic.example/services' }],
+    client: {
+      ip: '198.51.100.7',
+      requestNonce: '',
+      userAgent: UA,
+      secChUa: null,
+      platformHint: null,
+      mobileHint: null,
+      now: Date.now(),
+    },
+    saltsId,
+    ...extra,
+  } as CollectJob;
+}
+
+async function preparer() {
+  const logger = createLogger({ level: 'silent' });
+
+  return createPreparer({ geoipDb: undefined, spamFile: '/nonexistent/spam.txt' }, logger);
+}
+
+describe('the writer-side preparer', () => {
+  it('keeps the salts a job brought for later jobs that name them', async () => {
+    const prepare = await preparer();
+    const salts = { salt: randomBytes(32), previous: null };
+
+    const first = prepare(job(1, { site: SITE, salts }));
+    const later = prepare(job(1));
+
+    const expected = visitorId(salts.salt, SITE.id, '198.51.100.7', UA);
+    expect(first.events[0]?.visitorId).toBe(expected);
+    expect(later.events[0]?.visitorId).toBe(expected);
+  });
+
+  it('refuses a job naming salts it was never given, and forgets old ones', async () => {
+    const prepare = await preparer();
+    prepare(job(1, { site: SITE, salts: { salt: randomBytes(32), previous: null } }));
+
+    expect(() => prepare(job(2))).toThrow(expect.objectContaining({ code: 'ERR_INTERNAL' }));
+
+    for (let id = 2; id <= SALT_PAIRS_KEPT + 1; id++) {
+      prepare(job(id, { salts: { salt: randomBytes(32), previous: null } }));
+    }
+
+    // The oldest pair is gone from the thread: a day's salt does not outlive its rotation there.
+    expect(() => prepare(job(1))).toThrow(expect.objectContaining({ code: 'ERR_INTERNAL' }));
+    expect(prepare(job(SALT_PAIRS_KEPT + 1)).events).toHaveLength(1);
+  });
+});

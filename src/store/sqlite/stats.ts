@@ -1,4 +1,5 @@
 import type { Breakdown, DayRow, Stats, StatsQuery, Totals } from '../../domain/stats.js';
+import { eventIdRange } from './event-ids.js';
 import type { Db } from './open.js';
 
 // Sessions are counted on the day they started; only sessions with a pageview count as visits.
@@ -19,7 +20,14 @@ const TOTALS = `
  * bound to the site id; the tenant boundary itself is the file the caller opened.
  */
 export function queryStats(db: Db, query: StatsQuery): Stats {
-  const params = { siteId: query.siteId, from: query.from, to: query.to, limit: query.limit ?? 10 };
+  const params = {
+    siteId: query.siteId,
+    from: query.from,
+    to: query.to,
+    limit: query.limit ?? 10,
+    // Events are read by id range: the ids lead with the day (event-ids.ts).
+    ...eventIdRange(query.from, query.to),
+  };
   const totals = db.prepare(TOTALS).get(params) as Totals;
   const filteredRows = db
     .prepare(
@@ -60,7 +68,7 @@ export function queryStats(db: Db, query: StatsQuery): Stats {
       .prepare(
         `SELECT path AS key, count(DISTINCT visitor_id) AS visitors,
                 count(DISTINCT session_id) AS sessions, count(*) AS pageviews
-         FROM events WHERE site_id = @siteId AND day BETWEEN @from AND @to AND type = 'pageview'
+         FROM events WHERE id >= @low AND id < @high AND site_id = @siteId AND type = 'pageview'
          GROUP BY path ORDER BY pageviews DESC, path LIMIT @limit`,
       )
       .all(params) as Breakdown[],
@@ -89,7 +97,7 @@ export function queryStats(db: Db, query: StatsQuery): Stats {
     events: db
       .prepare(
         `SELECT type, coalesce(name, '') AS name, count(*) AS count FROM events
-         WHERE site_id = @siteId AND day BETWEEN @from AND @to
+         WHERE id >= @low AND id < @high AND site_id = @siteId
            AND type NOT IN ('pageview', 'engagement')
          GROUP BY type, name ORDER BY count DESC LIMIT @limit`,
       )

@@ -98,7 +98,15 @@ export class Collector {
   ): Promise<CollectResult> {
     payload.events.forEach((event, index) => {
       const host = pageHostname(event.url);
-      if (host === null || !hostAllowed(site.settings, host)) {
+      if (host === null) {
+        throw new RequestError(
+          'ERR_INVALID_EVENT',
+          400,
+          `events[${index}].url must name a host, and a port of at most 65535 if any`,
+        );
+      }
+
+      if (!hostAllowed(site.settings, host)) {
         throw new RequestError(
           'ERR_HOSTNAME_NOT_ALLOWED',
           403,

@@ -343,10 +343,17 @@ function cleanHostname(host: string): string {
   return clean;
 }
 
+/** An optional `:port` after the host: digits only, at most 65535 (RFC 3986 3.2.3). */
+const PORT = /^(?::(\d{0,5}))?$/;
+
 function toHostname(host: string): string {
-  const bare = host.startsWith('[')
-    ? host.slice(0, host.indexOf(']') + 1)
-    : host.replace(/:\d*$/, '');
+  const close = host.startsWith('[') ? host.indexOf(']') + 1 : 0;
+  const colon = close > 0 ? close : host.lastIndexOf(':');
+  const bare = colon > 0 || close > 0 ? host.slice(0, colon) : host;
+  const port = PORT.exec(colon > 0 ? host.slice(colon) : '');
+  // A URL whose port is not a port names no host this product could have served.
+  if (port === null || Number(port[1] ?? 0) > 65_535) return '';
+
   const lower = bare.toLowerCase().replace(/\.$/, '');
   if (lower.startsWith('[')) return lower;
 

@@ -156,6 +156,10 @@ describe('POST /api/collect', () => {
       [event({ type: 'teleport' }), 400, 'ERR_INVALID_EVENT'],
       [event({ url: 42 }), 400, 'ERR_INVALID_EVENT'],
       [event({ url: 'ftp://localhost/x' }), 400, 'ERR_INVALID_EVENT'],
+      // A port that is no port: the page cannot have been served from there.
+      [event({ url: 'https://localhost:99999/x' }), 400, 'ERR_INVALID_EVENT'],
+      [event({ url: 'https://localhost:8o8o/x' }), 400, 'ERR_INVALID_EVENT'],
+      [event({ url: 'https:///x' }), 400, 'ERR_INVALID_EVENT'],
       [event({ unknownField: 1 }), 400, 'ERR_INVALID_EVENT'],
       [event({ type: 'custom' }), 400, 'ERR_INVALID_EVENT'],
       [event({ scrollDepth: 101 }), 400, 'ERR_INVALID_EVENT'],

@@ -38,8 +38,8 @@ describe('lighttrail import refusals', () => {
 
   afterAll(() => cleanup());
 
-  const importFile = (file: string) =>
-    runCli(['import', '--site', siteId, '--format', 'combined', file, '--json'], env);
+  const importFile = (file: string, format = 'combined') =>
+    runCli(['import', '--site', siteId, '--format', format, file, '--json'], env);
 
   it('refuses a missing file with ERR_IMPORT_FILE and without naming the path', async () => {
     const result = await importFile(path.join(dir, 'no-such.log'));
@@ -90,6 +90,40 @@ describe('lighttrail import refusals', () => {
       lines: 4,
       pageviews: 2,
       skipped: { 'foreign-host': 1, future: 1 },
+    });
+  });
+
+  it("keeps a virtual-host log's lines for this site only, and a forged Host stops nothing", async () => {
+    const file = path.join(dir, 'vhosts.jsonl');
+    const entry = (target: string, host: string) =>
+      JSON.stringify({
+        time_iso8601: '2026-12-04T10:00:00+00:00',
+        remote_addr: '198.51.100.7',
+        request: `GET ${target} HTTP/1.1`,
+        status: 200,
+        body_bytes_sent: 512,
+        http_user_agent: UA,
+        host,
+      });
+    writeFileSync(
+      file,
+      [
+        entry('/vhost-own', 'www.clinic-a.example:8443'),
+        entry('/vhost-other', 'www.other-clinic.example'),
+        entry('/vhost-forged', 'not a host'),
+        entry('/vhost-port', 'www.clinic-a.example:99999'),
+        entry('/vhost-slash', 'www.clinic-a.example/x'),
+      ].join('\n'),
+    );
+
+    const result = await importFile(file, 'nginx-json');
+
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      lines: 5,
+      malformed: 0,
+      pageviews: 1,
+      skipped: { 'foreign-host': 4 },
     });
   });
 });

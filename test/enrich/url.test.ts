@@ -57,6 +57,12 @@ describe('hostname', () => {
     expect(pageHostname('https://WWW.Clinic-A.example:443/x?y')).toBe('www.clinic-a.example');
     expect(pageHostname('https://u:p@www.clinic-a.example./')).toBe('www.clinic-a.example');
     expect(pageHostname('javascript:alert(1)')).toBeNull();
+    // A port is digits up to 65535, or the URL names no host (RFC 3986 3.2.3).
+    expect(pageHostname('https://www.clinic-a.example:65535/')).toBe('www.clinic-a.example');
+    expect(pageHostname('https://[2001:db8::1]:8443/')).toBe('[2001:db8::1]');
+    expect(pageHostname('https://www.clinic-a.example:65536/')).toBeNull();
+    expect(pageHostname('https://www.clinic-a.example:80a/')).toBeNull();
+    expect(pageHostname('https://[2001:db8::1]:99999/')).toBeNull();
     expect(pageHostname('/relative')).toBeNull();
     expect(pageHostname('https:///x')).toBeNull();
   });

@@ -118,10 +118,13 @@ export async function importLog(options: ImportOptions): Promise<ImportReport> {
       continue;
     }
 
-    const absoluteHost = /^https?:\/\//i.test(record.target) ? pageHostname(record.target) : null;
+    // A proxy request for another host, or a virtual host's line for another site: not ours.
+    // A Host value that names no host at all (a forged header) is no site's either.
+    const absolute = /^https?:\/\//i.test(record.target);
+    const lineHost = absolute ? pageHostname(record.target) : hostOf(record);
     if (
-      /^https?:\/\//i.test(record.target) &&
-      (absoluteHost === null || !hostAllowed(site.settings, absoluteHost))
+      (absolute || record.host !== null) &&
+      (lineHost === null || !hostAllowed(site.settings, lineHost))
     ) {
       report.skipped['foreign-host'] += 1;
       continue;
@@ -131,7 +134,7 @@ export async function importLog(options: ImportOptions): Promise<ImportReport> {
       site,
       { type: 'pageview', url: record.target, referrer: record.referrer ?? undefined },
       clientOf(record),
-      { ts: record.time, origin: 'import', dedupeKey, hostname: hostOf(record) ?? host },
+      { ts: record.time, origin: 'import', dedupeKey, hostname: lineHost ?? host },
     );
     if (outcome.kind === 'event') events.push(outcome.event);
     else filtered.push(outcome.hit);
@@ -212,10 +215,11 @@ function clientOf(record: LogRecord) {
   };
 }
 
+/** The line's Host as a page's hostname (no port, lower case), or null if it names none. */
 function hostOf(record: LogRecord): string | null {
-  if (record.host === null) return null;
+  if (record.host === null || !/^[^\s/?#@\\]+$/.test(record.host)) return null;
 
-  return record.host.toLowerCase().replace(/:\d+$/, '');
+  return pageHostname(`http://${record.host}/`);
 }
 
 function lineKey(

@@ -162,14 +162,4 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
-  {
-    version: 2,
-    name: 'events clustered by day through their id (event-ids.ts)',
-    // Ids below 2^32 are unique already, so the day's prefix keeps them unique.
-    sql: `
-      UPDATE events SET id = CAST(julianday(day) - 2440587.5 AS INTEGER) * 4294967296 + id
-        WHERE id < 4294967296;
-      DROP INDEX events_site_day;
-    `,
-  },
 ];

@@ -1,5 +1,4 @@
 import type { Breakdown, DayRow, Stats, StatsQuery, Totals } from '../../domain/stats.js';
-import { eventIdRange } from './event-ids.js';
 import type { Db } from './open.js';
 
 // Sessions are counted on the day they started; only sessions with a pageview count as visits.
@@ -20,14 +19,7 @@ const TOTALS = `
  * bound to the site id; the tenant boundary itself is the file the caller opened.
  */
 export function queryStats(db: Db, query: StatsQuery): Stats {
-  const params = {
-    siteId: query.siteId,
-    from: query.from,
-    to: query.to,
-    limit: query.limit ?? 10,
-    // Events are read by id range: the ids lead with the day (event-ids.ts).
-    ...eventIdRange(query.from, query.to),
-  };
+  const params = { siteId: query.siteId, from: query.from, to: query.to, limit: query.limit ?? 10 };
   const totals = db.prepare(TOTALS).get(params) as Totals;
   const filteredRows = db
     .prepare(
@@ -68,7 +60,7 @@ export function queryStats(db: Db, query: StatsQuery): Stats {
       .prepare(
         `SELECT path AS key, count(DISTINCT visitor_id) AS visitors,
                 count(DISTINCT session_id) AS sessions, count(*) AS pageviews
-         FROM events WHERE id >= @low AND id < @high AND site_id = @siteId AND type = 'pageview'
+         FROM events WHERE site_id = @siteId AND day BETWEEN @from AND @to AND type = 'pageview'
          GROUP BY path ORDER BY pageviews DESC, path LIMIT @limit`,
       )
       .all(params) as Breakdown[],
@@ -97,7 +89,7 @@ export function queryStats(db: Db, query: StatsQuery): Stats {
     events: db
       .prepare(
         `SELECT type, coalesce(name, '') AS name, count(*) AS count FROM events
-         WHERE id >= @low AND id < @high AND site_id = @siteId
+         WHERE site_id = @siteId AND day BETWEEN @from AND @to
            AND type NOT IN ('pageview', 'engagement')
          GROUP BY type, name ORDER BY count DESC LIMIT @limit`,
       )

@@ -10,9 +10,13 @@ export interface Migration {
 /**
  * Applies the migrations newer than the file's `user_version`, each in its own transaction, so a
  * failed step leaves the file at the previous version. A file newer than this code is refused.
+ * Another process (the server, an import, a second command) may open the same file at the same
+ * moment: each step takes the write lock first (BEGIN IMMEDIATE) and reads the version under
+ * it, so a step another process has just applied is skipped, never run twice.
  */
 export function migrate(db: Db, migrations: readonly Migration[]): { from: number; to: number } {
-  const from = db.pragma('user_version', { simple: true }) as number;
+  const version = () => db.pragma('user_version', { simple: true }) as number;
+  const from = version();
   const latest = migrations.at(-1)?.version ?? 0;
   if (from > latest) {
     throw new StoreError(
@@ -26,13 +30,19 @@ export function migrate(db: Db, migrations: readonly Migration[]): { from: numbe
 
     try {
       db.transaction(() => {
+        if (version() >= migration.version) return;
+
         db.exec(migration.sql);
         db.pragma(`user_version = ${migration.version}`);
-      })();
+      }).immediate();
     } catch (cause) {
+      const busy = String((cause as { code?: unknown }).code ?? '').startsWith('SQLITE_BUSY');
       throw new StoreError(
         'ERR_DB_MIGRATION',
-        `migration ${migration.version} (${migration.name}) failed`,
+        busy
+          ? `migration ${migration.version} (${migration.name}) waited too long for another ` +
+              'process using the file (perhaps migrating it): try again once it is done'
+          : `migration ${migration.version} (${migration.name}) failed`,
         cause,
       );
     }

@@ -143,6 +143,22 @@ describe('cookieless sessions and daily salts', () => {
     expect(visitors).toHaveLength(1);
   });
 
+  it('a session across midnight goes on past 00:30, when events carry the new id alone', async () => {
+    const times = ['23:50', '00:10', '00:35', '00:55'];
+    const events: EnrichedEvent[] = [];
+    for (const [i, time] of times.entries()) {
+      const day = i === 0 ? '2026-12-03' : '2026-12-04';
+      events.push(await pageview(Date.parse(`${day}T${time}:00Z`), `/p${i}`));
+    }
+    expect(events[2]?.previousVisitorId).toBeNull();
+
+    for (const event of events) writer.commit([event], []);
+
+    expect(sessions()).toHaveLength(1);
+    expect(sessions()[0]).toMatchObject({ entry_path: '/p0', exit_path: '/p3', pageviews: 4 });
+    expect(db.prepare('SELECT DISTINCT visitor_id FROM events').all()).toHaveLength(1);
+  });
+
   it('does not bridge midnight for a gap longer than 30 minutes', async () => {
     writer.commit([await pageview(Date.parse('2026-12-03T23:20:00Z'), '/a')], []);
     writer.commit([await pageview(Date.parse('2026-12-04T00:05:00Z'), '/b')], []);

@@ -33,7 +33,8 @@ const CACHE_LIMIT = 200_000;
  * Session rule: an event continues the visitor's latest session when it falls within 30 minutes
  * of that session's last event; otherwise it starts a new one. Near midnight UTC the visitor id
  * changes with the daily salt, so the previous day's id is also looked up: a session that
- * crosses midnight stays one session, under the id it started with.
+ * crosses midnight stays one session, under the id it started with, and is then also known under
+ * the new id (in memory: a restart after 00:30 UTC splits such a session).
  */
 export class TenantWriter {
   private readonly sessions = new Map<string, SessionState>();
@@ -207,6 +208,11 @@ export class TenantWriter {
         lastAt: Math.max(known.lastAt, event.ts),
       };
       this.remember(key, updated, touched);
+      // Found under yesterday's id: from 00:30 the events carry today's id alone, so the session
+      // is known under it too, and goes on for as long as the visitor stays active.
+      if (visitorId !== event.visitorId) {
+        this.remember(`${event.siteId}\0${event.visitorId}`, updated, touched);
+      }
 
       return { ...updated, fresh: false };
     }

@@ -1,7 +1,7 @@
 import { addDays, dayIn, isDay } from '../domain/time.js';
 import { LightTrailError, RequestError } from '../errors.js';
 import type { Stats } from '../domain/stats.js';
-import type { ControlStore, TenantStore } from '../store/types.js';
+import type { ControlStore, TenantStatsSource, TenantStore } from '../store/types.js';
 
 const UNREADABLE: ReadonlySet<string> = new Set(['ERR_DB_KEY', 'ERR_DB_CORRUPT', 'ERR_KEY_UNWRAP']);
 
@@ -10,12 +10,16 @@ export const MAX_RANGE_DAYS = 731;
 
 /**
  * Answers statistics questions from each tenant's own file, keeping one read connection per
- * tenant. Reads run alongside the writer thread thanks to WAL.
+ * tenant. Reads run alongside the writer thread thanks to WAL. The server passes a `source`
+ * that runs them on a thread of their own; a command runs them in place.
  */
 export class StatsReader {
   private readonly connections = new Map<string, TenantStore>();
 
-  constructor(private readonly control: ControlStore) {}
+  constructor(
+    private readonly control: ControlStore,
+    private readonly source?: TenantStatsSource,
+  ) {}
 
   async stats(siteId: string, range: { from?: string; to?: string }): Promise<Stats> {
     const site = this.control.getSite(siteId);
@@ -23,6 +27,9 @@ export class StatsReader {
 
     const { from, to } = resolveRange(range, site.settings.timeZone);
     try {
+      if (this.source !== undefined)
+        return await this.source.stats(site.tenantId, { siteId, from, to });
+
       const store = await this.connection(site.tenantId);
 
       return store.stats({ siteId, from, to });
@@ -38,11 +45,13 @@ export class StatsReader {
   }
 
   forget(tenantId: string): void {
+    this.source?.forget(tenantId);
     this.connections.get(tenantId)?.close();
     this.connections.delete(tenantId);
   }
 
   close(): void {
+    this.source?.close();
     for (const store of this.connections.values()) store.close();
     this.connections.clear();
   }

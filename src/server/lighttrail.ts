@@ -14,6 +14,7 @@ import { createSpamReferrerList } from '../enrich/spam-referrers.js';
 import { compiledUrl } from '../dist-path.js';
 import type { Logger } from '../log/logger.js';
 import { IngestQueue } from '../store/sqlite/queue.js';
+import { StatsThread } from '../store/sqlite/stats-thread.js';
 import type { ControlStore, EventSink, QueueObserver } from '../store/types.js';
 import { createServer, type LightTrailServer } from './app.js';
 import { API_SECURITY_HEADERS } from './headers.js';
@@ -160,7 +161,8 @@ export async function createLightTrail(options: {
       misconfigured.inc();
     },
   });
-  const reader = new StatsReader(control);
+  // Statistics run on a thread of their own: a year of a busy site takes seconds to read.
+  const reader = new StatsReader(control, new StatsThread(control));
 
   const router = createRouter()
     .add('POST', '/api/collect', collectRoute(collector, config), {

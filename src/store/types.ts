@@ -93,6 +93,17 @@ export interface ControlStore {
   close(): void;
 }
 
+/**
+ * Where a server's statistics questions go: a thread of their own, so a long query does not
+ * hold up the request thread (see src/store/sqlite/stats-thread.ts).
+ */
+export interface TenantStatsSource {
+  stats(tenantId: string, query: StatsQuery): Promise<Stats>;
+  /** Drops the tenant's connection (after a rekey or when its file could not be read). */
+  forget(tenantId: string): void;
+  close(): void;
+}
+
 /** One tenant's data, read side. Each backend keeps a tenant's rows apart by its own means. */
 export interface TenantStore {
   stats(query: StatsQuery): Stats;

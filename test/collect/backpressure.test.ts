@@ -78,7 +78,8 @@ describe('collect under pressure', () => {
     const p = product;
 
     const first = p.post(batch(p.siteId, 15, '/first'));
-    await new Promise((done) => setTimeout(done, 200));
+    // Queued, not yet committed: the next 15 cannot fit in 20.
+    while (p.app.queue.depth < 15) await new Promise((done) => setTimeout(done, 5));
     const refused = await p.post(batch(p.siteId, 15, '/flood'));
 
     expect(refused.status).toBe(503);

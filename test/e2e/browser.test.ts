@@ -131,14 +131,16 @@ describe('tracker to stats, end to end in chromium', () => {
       '/app/doctors',
       '/app/appointments',
     ]);
+    // Three beacons sent milliseconds apart: each exactly once, in whatever order they landed.
     expect(
       final
         .filter((row) => row.type !== 'pageview' && row.type !== 'engagement')
-        .map((row) => [row.type, row.name]),
+        .map((row) => [row.type, row.name])
+        .sort(),
     ).toEqual([
-      ['outbound', null],
-      ['form', 'appointment'],
       ['custom', 'appointment_requested'],
+      ['form', 'appointment'],
+      ['outbound', null],
     ]);
     expect(final.find((row) => row.type === 'custom')?.props).toBe('{"department":"cardiology"}');
     expect(new Set(final.map((row) => row.session_id)).size).toBe(1);

@@ -389,16 +389,22 @@ describe('graceful close', () => {
   });
 
   it('cuts requests still running after the shutdown timeout', async () => {
+    let entered: () => void = () => undefined;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
     const server = await startTestServer({
       env: { LIGHTTRAIL_SHUTDOWN_TIMEOUT_MS: '300' },
-      routes: (router) => router.add('GET', '/stuck', () => new Promise(() => undefined)),
+      routes: (router) =>
+        router.add('GET', '/stuck', () => {
+          entered();
+          return new Promise(() => undefined);
+        }),
     });
 
     const stuck = send(server.port, { path: '/stuck', ca: server.ca }).then(
       () => 'answered',
       () => 'cut',
     );
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await inside;
     const started = Date.now();
     await server.close();
 

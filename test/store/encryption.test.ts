@@ -225,6 +225,9 @@ describe('encrypted embedded store', () => {
     await expect(SqliteControlStore.open(dir, provider)).rejects.toMatchObject({
       code: 'ERR_DB_CORRUPT',
     });
-    store = await SqliteControlStore.open(tempDir().dir, provider);
+    // A fresh folder for afterEach to close and remove, in place of the damaged one.
+    cleanup();
+    ({ dir, cleanup } = tempDir());
+    store = await SqliteControlStore.open(dir, provider);
   });
 });

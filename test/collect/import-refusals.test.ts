@@ -93,7 +93,7 @@ describe('lighttrail import refusals', () => {
     });
   });
 
-  it("keeps a virtual-host log's lines for this site only, and a forged Host stops nothing", async () => {
+  it("imports a virtual host's own lines, and a forged Host stops nothing", async () => {
     const file = path.join(dir, 'vhosts.jsonl');
     const entry = (target: string, host: string) =>
       JSON.stringify({

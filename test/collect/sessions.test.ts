@@ -143,7 +143,7 @@ describe('cookieless sessions and daily salts', () => {
     expect(visitors).toHaveLength(1);
   });
 
-  it('a session across midnight goes on past 00:30, when events carry the new id alone', async () => {
+  it('a session across midnight goes on past 00:30, under the new id alone', async () => {
     const times = ['23:50', '00:10', '00:35', '00:55'];
     const events: EnrichedEvent[] = [];
     for (const [i, time] of times.entries()) {

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 
 import type { Stats, StatsQuery } from '../../domain/stats.js';
 import { compiledUrl } from '../../dist-path.js';
-import { StoreError, type ErrorCode } from '../../errors.js';
+import { RequestError, StoreError, type ErrorCode } from '../../errors.js';
 import type { ControlStore, TenantStatsSource } from '../types.js';
 import type { StatsReply, StatsRequest } from './stats-worker.js';
 
@@ -59,8 +59,13 @@ export class StatsThread implements TenantStatsSource {
     });
     const fail = (cause: unknown) => {
       if (this.worker === worker) this.worker = undefined;
+      // A retryable 503, as for a file that cannot be read now: the next question starts anew.
       for (const { reject } of this.waiting.values()) {
-        reject(new StoreError('ERR_STORE_UNAVAILABLE', 'the statistics thread stopped', cause));
+        reject(
+          new RequestError('ERR_STORE_UNAVAILABLE', 503, 'statistics are unavailable', cause, {
+            'Retry-After': '5',
+          }),
+        );
       }
       this.waiting.clear();
     };

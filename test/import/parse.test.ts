@@ -234,6 +234,13 @@ describe('nginx-json lines', () => {
     });
   });
 
+  it('reads http_host when host is "-" or empty', () => {
+    for (const host of ['-', '']) {
+      const line = json({ host, http_host: 'other.example' });
+      expect(parseLine(line, 'nginx-json')?.host).toBe('other.example');
+    }
+  });
+
   it('keeps a garbage request as an empty method', () => {
     expect(parseLine(json({ request: '\u0016\u0003\u0001' }), 'nginx-json')?.method).toBe('');
     expect(parseLine(json({ request: '-' }), 'nginx-json')?.target).toBe('');

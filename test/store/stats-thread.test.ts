@@ -14,6 +14,13 @@ describe('the statistics thread', () => {
   let cleanup: () => void;
   let thread: StatsThread;
   let file: string;
+  let tenantKey: Buffer;
+  // The two things the thread asks of the control store: where the file is, and its key.
+  const control = (key?: Buffer) =>
+    ({
+      tenantKey: () => Promise.resolve({ version: 1, key: key ?? tenantKey }),
+      tenantFile: () => file,
+    }) as unknown as ControlStore;
 
   beforeEach(() => {
     const temp = tempDir();
@@ -23,12 +30,8 @@ describe('the statistics thread', () => {
     const db = openEncrypted(file, key, { create: true });
     migrate(db, TENANT_MIGRATIONS);
     db.close();
-    // The two things the thread asks of the control store: where the file is, and its key.
-    const control = {
-      tenantKey: () => Promise.resolve({ version: 1, key }),
-      tenantFile: () => file,
-    } as unknown as ControlStore;
-    thread = new StatsThread(control);
+    tenantKey = key;
+    thread = new StatsThread(control());
   });
 
   afterEach(() => {
@@ -52,11 +55,35 @@ describe('the statistics thread', () => {
     expect(again.totals).toMatchObject({ visitors: 0, pageviews: 0 });
   });
 
+  it('refuses a question beyond the queue with a retryable 503, at once', async () => {
+    const small = new StatsThread(control(), { maxWaiting: 1 });
+    try {
+      const first = small.stats('tenant-1', query);
+      await expect(small.stats('tenant-1', query)).rejects.toMatchObject({
+        code: 'ERR_STORE_UNAVAILABLE',
+        status: 503,
+      });
+      expect((await first).totals).toMatchObject({ pageviews: 0 });
+    } finally {
+      small.close();
+    }
+  });
+
+  it('stops a thread that overruns: its questions get a 503, the next one an answer', async () => {
+    // Shorter than the thread takes to start: the first question always overruns.
+    const hasty = new StatsThread(control(), { timeoutMs: 1 });
+    try {
+      await expect(hasty.stats('tenant-1', query)).rejects.toMatchObject({
+        code: 'ERR_STORE_UNAVAILABLE',
+        status: 503,
+      });
+    } finally {
+      hasty.close();
+    }
+  });
+
   it('reports a file that does not open with its key as damaged', async () => {
-    const wrong = new StatsThread({
-      tenantKey: () => Promise.resolve({ version: 1, key: randomBytes(32) }),
-      tenantFile: () => file,
-    } as unknown as ControlStore);
+    const wrong = new StatsThread(control(randomBytes(32)));
     try {
       await expect(wrong.stats('tenant-1', query)).rejects.toMatchObject({
         code: 'ERR_DB_CORRUPT',

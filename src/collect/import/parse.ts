@@ -301,10 +301,12 @@ function parseNginxJson(line: string): LogRecord | null {
   if (typeof ip !== 'string' || !isIP(ip) || time === null || request === null) return null;
   if (status === null || bytes === undefined) return null;
 
-  const optional = [obj.http_referer, obj.http_user_agent, obj.host ?? obj.http_host];
+  const optional = [obj.http_referer, obj.http_user_agent, obj.host, obj.http_host];
   if (optional.some((v) => v !== undefined && v !== null && typeof v !== 'string')) return null;
 
-  const [referrer, userAgent, host] = optional.map((v) => (typeof v === 'string' ? dash(v) : null));
+  const [referrer, userAgent, host, httpHost] = optional.map((v) =>
+    typeof v === 'string' ? dash(v) : null,
+  );
 
   return {
     ip,
@@ -314,7 +316,8 @@ function parseNginxJson(line: string): LogRecord | null {
     bytes,
     referrer: referrer ?? null,
     userAgent: userAgent ?? null,
-    host: host ?? null,
+    // `host` when it names one, else `http_host`: a "-" in one must not hide the other.
+    host: host ?? httpHost ?? null,
   };
 }
 

@@ -134,6 +134,9 @@ function writerFor(tenantId: string): TenantWriter {
   migrate(db, TENANT_MIGRATIONS);
   // Checkpoints run on the checkpointer thread; a safety net remains for a stalled one.
   db.pragma('wal_autocheckpoint = 20000');
+  // A long statistics read holds the WAL from restarting, so it grows meanwhile; once a
+  // checkpoint catches up, the file is cut back to this size instead of keeping its peak.
+  db.pragma('journal_size_limit = 67108864');
   // A locked file answers at once; `flush` sets the tenant's share aside (see BUSY_LIMIT_MS).
   db.pragma('busy_timeout = 0');
   const writer = new TenantWriter(db);

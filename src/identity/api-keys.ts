@@ -43,7 +43,11 @@ export function authenticateApiKey(
   control: ControlStore,
   authorization: string | undefined,
 ): ApiKeyRecord {
-  const refuse = () => new RequestError('ERR_UNAUTHENTICATED', 401, 'a valid API key is required');
+  // RFC 9110 11.6.1: a 401 names the scheme it wants.
+  const refuse = () =>
+    new RequestError('ERR_UNAUTHENTICATED', 401, 'a valid API key is required', undefined, {
+      'WWW-Authenticate': 'Bearer realm="lighttrail"',
+    });
   // The scheme name is case-insensitive (RFC 9110, section 11.1).
   const match = /^Bearer +(\S+)$/i.exec(authorization ?? '');
   const parts = match ? TOKEN.exec(match[1] as string) : null;

@@ -48,6 +48,7 @@ describe('stats API access', () => {
 
     for (const res of answers) {
       expect(res.status).toBe(401);
+      expect(res.headers['www-authenticate']).toBe('Bearer realm="lighttrail"');
       expect(res.json()).toEqual({
         error: { code: 'ERR_UNAUTHENTICATED', message: 'a valid API key is required' },
       });

@@ -319,8 +319,10 @@ function header(headers: IncomingHttpHeaders, name: string): string | null {
 function checkOrigin(site: Site, origin: string | undefined): string | null {
   if (origin === undefined) return null;
 
-  const host = /^https?:\/\/([^/:]+)(:\d+)?$/i.exec(origin)?.[1];
-  if (host === undefined || !hostAllowed(site.settings, host)) {
+  const match = /^https?:\/\/([^/:]+)(?::(\d+))?$/i.exec(origin);
+  const host = match?.[1];
+  const port = Number(match?.[2] ?? 0);
+  if (host === undefined || port > 65_535 || !hostAllowed(site.settings, host)) {
     throw new RequestError(
       'ERR_ORIGIN_NOT_ALLOWED',
       403,

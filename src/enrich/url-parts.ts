@@ -46,7 +46,9 @@ export function splitUrl(raw: string): UrlParts | null {
 
     scheme = (match[1] as string).toLowerCase();
     const afterScheme = text.slice(match[0].length);
-    const end = afterScheme.search(/[/?#]/);
+    // A backslash ends the authority as a slash does (WHATWG URL, for http(s); no host holds
+    // one): otherwise `https://evil.example\@www.clinic.example/` passed for the clinic's page.
+    const end = afterScheme.search(/[/?#\\]/);
     authority = end === -1 ? afterScheme : afterScheme.slice(0, end);
     rest = end === -1 ? '' : afterScheme.slice(end);
   }

@@ -344,7 +344,7 @@ function cleanHostname(host: string): string {
 }
 
 /** An optional `:port` after the host: digits only, at most 65535 (RFC 3986 3.2.3). */
-const PORT = /^(?::(\d{0,5}))?$/;
+const PORT = /^(?::(\d*))?$/;
 
 function toHostname(host: string): string {
   const close = host.startsWith('[') ? host.indexOf(']') + 1 : 0;

@@ -491,6 +491,13 @@ describe('POST /api/collect', () => {
     expect(refused.json()).toMatchObject({ error: { code: 'ERR_ORIGIN_NOT_ALLOWED' } });
     expect(await rows(`path = '/o1'`)).toHaveLength(0);
 
+    // An Origin no browser sends: the site's host on a port that is no port.
+    const badPort = await product.post(event({ url: 'https://localhost/o1' }), {
+      Origin: 'https://localhost:99999',
+    });
+    expect(badPort.status).toBe(403);
+    expect(badPort.headers['access-control-allow-origin']).toBeUndefined();
+
     const allowed = await product.post(event({ url: 'https://localhost/o2' }), {
       Origin: 'https://portal.clinic-a.example',
     });

@@ -63,6 +63,12 @@ describe('hostname', () => {
     expect(pageHostname('https://www.clinic-a.example:65536/')).toBeNull();
     expect(pageHostname('https://www.clinic-a.example:80a/')).toBeNull();
     expect(pageHostname('https://[2001:db8::1]:99999/')).toBeNull();
+    expect(pageHostname('https://www.clinic-a.example:000080/')).toBe('www.clinic-a.example');
+    // As a browser reads them: a backslash ends the host like a slash.
+    expect(pageHostname('https://evil.example\\@www.clinic-a.example/')).toBe('evil.example');
+    expect(pageHostname('https://www.clinic-a.example\\@evil.example/')).toBe(
+      'www.clinic-a.example',
+    );
     expect(pageHostname('/relative')).toBeNull();
     expect(pageHostname('https:///x')).toBeNull();
   });

@@ -82,6 +82,43 @@ describe('the statistics thread', () => {
     }
   });
 
+  it("takes organisations in turn: one's long queries do not all go before another's", async () => {
+    // Organisation A: enough events that each of its queries takes a while.
+    const bigFile = path.join(path.dirname(file), 'big.db');
+    const bigKey = randomBytes(32);
+    const db = openEncrypted(bigFile, bigKey, { create: true });
+    migrate(db, TENANT_MIGRATIONS);
+    db.prepare(
+      `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 99999)
+       INSERT INTO events (site_id, ts, day, type, hostname, path, channel, visitor_id, session_id)
+       SELECT 'site-1', 0, '2026-12-02', 'pageview', 'a.example', '/p/' || (i % 500), 'Direct',
+              'v' || (i % 20000), 's' || (i % 30000)
+       FROM n`,
+    ).run();
+    db.close();
+    const two = new StatsThread({
+      tenantKey: (id: string) =>
+        Promise.resolve({ version: 1, key: id === 'A' ? bigKey : tenantKey }),
+      tenantFile: (id: string) => (id === 'A' ? bigFile : file),
+    } as unknown as ControlStore);
+    const order: string[] = [];
+    const ask = (tenantId: string, label: string) =>
+      two.stats(tenantId, query).then(() => order.push(label));
+    try {
+      const a1 = ask('A', 'A1');
+      const a2 = ask('A', 'A2');
+      const a3 = ask('A', 'A3');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      const b1 = ask('B', 'B1');
+      await Promise.all([a1, a2, a3, b1]);
+    } finally {
+      two.close();
+    }
+
+    expect(order.indexOf('B1')).toBeLessThan(order.indexOf('A3'));
+    expect(order.filter((label) => label.startsWith('A'))).toEqual(['A1', 'A2', 'A3']);
+  });
+
   it('reports a file that does not open with its key as damaged', async () => {
     const wrong = new StatsThread(control(randomBytes(32)));
     try {

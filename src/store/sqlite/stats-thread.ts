@@ -10,23 +10,31 @@ export interface StatsThreadOptions {
   /** Questions waiting or running at once; one more is refused with a retryable 503. */
   maxWaiting?: number;
   /**
-   * Longest a question waits for its answer. Past it the thread, and the query it is running,
-   * is stopped: its questions get a retryable 503 and the next question starts a new thread.
+   * Longest a question waits for its answer. Past it a waiting question is dropped, and a
+   * running one is stopped with its thread (the next question starts a new one); either gets a
+   * retryable 503.
    */
   timeoutMs?: number;
 }
 
+interface Question {
+  id: number;
+  request: StatsRequest;
+  resolve: (stats: Stats) => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
 /**
- * Runs statistics queries on the statistics thread (stats-worker.ts), one at a time. A thread
- * that dies or overruns fails the questions it held with a retryable 503, and the next question
- * starts a new one.
+ * Runs statistics queries on the statistics thread (stats-worker.ts), one at a time, taking
+ * the organisations in turn: a busy organisation's year queries wait behind each other, not in
+ * front of another organisation's question.
  */
 export class StatsThread implements TenantStatsSource {
   private worker: Worker | undefined;
-  private readonly waiting = new Map<
-    number,
-    { resolve: (stats: Stats) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }
-  >();
+  /** Waiting questions per organisation; the map's order is the order of turns. */
+  private readonly queues = new Map<string, Question[]>();
+  private running: Question | undefined;
   private nextId = 1;
   private asked = 0;
   private readonly maxWaiting: number;
@@ -41,7 +49,7 @@ export class StatsThread implements TenantStatsSource {
   }
 
   async stats(tenantId: string, query: StatsQuery): Promise<Stats> {
-    // Counted from the call, not from the hand-over: the key lookup comes in between.
+    // Counted from the call, not from the queueing: the key lookup comes in between.
     if (this.asked >= this.maxWaiting) throw unavailable('statistics are busy; retry shortly');
 
     this.asked++;
@@ -50,6 +58,24 @@ export class StatsThread implements TenantStatsSource {
     } finally {
       this.asked--;
     }
+  }
+
+  forget(tenantId: string): void {
+    this.worker?.postMessage({ op: 'forget', tenantId } satisfies StatsRequest);
+  }
+
+  close(): void {
+    const worker = this.worker;
+    this.worker = undefined;
+    const cause = new Error('the statistics thread was closed');
+    const running = this.running;
+    this.running = undefined;
+    if (running !== undefined) this.settle(running, unavailable('closed', cause));
+    for (const queue of this.queues.values()) {
+      for (const question of queue) this.settle(question, unavailable('closed', cause));
+    }
+    this.queues.clear();
+    void worker?.terminate();
   }
 
   private async ask(tenantId: string, query: StatsQuery): Promise<Stats> {
@@ -65,27 +91,59 @@ export class StatsThread implements TenantStatsSource {
     };
 
     return new Promise((resolve, reject) => {
-      const worker = this.thread();
-      const timer = setTimeout(() => {
-        // The thread is still on this question or one before it: stop it, query and all.
-        if (this.worker === worker) this.worker = undefined;
-        this.failAll(new Error(`a statistics query ran over ${this.timeoutMs} ms`));
-        void worker.terminate();
-      }, this.timeoutMs);
-      this.waiting.set(id, { resolve, reject, timer });
-      worker.postMessage(request);
+      const question: Question = {
+        id,
+        request,
+        resolve,
+        reject,
+        timer: setTimeout(() => this.overrun(tenantId, question), this.timeoutMs),
+      };
+      const queue = this.queues.get(tenantId);
+      if (queue === undefined) this.queues.set(tenantId, [question]);
+      else queue.push(question);
+      this.next();
     });
   }
 
-  forget(tenantId: string): void {
-    this.worker?.postMessage({ op: 'forget', tenantId } satisfies StatsRequest);
+  /** Hands the thread the next organisation's oldest question, if it is free. */
+  private next(): void {
+    if (this.running !== undefined) return;
+
+    const [tenantId, queue] = this.queues.entries().next().value ?? [];
+    if (tenantId === undefined || queue === undefined) return;
+
+    const question = queue.shift() as Question;
+    // This organisation's turn is over: its next question goes behind the others'.
+    this.queues.delete(tenantId);
+    if (queue.length > 0) this.queues.set(tenantId, queue);
+    this.running = question;
+    this.thread().postMessage(question.request);
   }
 
-  close(): void {
-    const worker = this.worker;
-    this.worker = undefined;
-    this.failAll(new Error('the statistics thread was closed'));
-    void worker?.terminate();
+  private overrun(tenantId: string, question: Question): void {
+    const error = unavailable('statistics took too long; retry shortly');
+    if (this.running === question) {
+      // Stop the query with its thread; the questions still waiting go to a new one.
+      const worker = this.worker;
+      this.worker = undefined;
+      this.running = undefined;
+      this.settle(question, error);
+      void worker?.terminate();
+      this.next();
+      return;
+    }
+
+    const queue = this.queues.get(tenantId) ?? [];
+    const at = queue.indexOf(question);
+    if (at !== -1) queue.splice(at, 1);
+    if (queue.length === 0) this.queues.delete(tenantId);
+    this.settle(question, error);
+  }
+
+  private settle(question: Question, outcome: Stats | Error): void {
+    clearTimeout(question.timer);
+    if (outcome instanceof Error) question.reject(outcome);
+    else question.resolve(outcome);
   }
 
   private thread(): Worker {
@@ -93,19 +151,24 @@ export class StatsThread implements TenantStatsSource {
 
     const worker = new Worker(compiledUrl(import.meta.url, './stats-worker.ts'));
     worker.on('message', (reply: StatsReply) => {
-      const waiting = this.waiting.get(reply.id);
-      if (waiting === undefined) return;
+      const question = this.running;
+      if (question === undefined || question.id !== reply.id) return;
 
-      this.waiting.delete(reply.id);
-      clearTimeout(waiting.timer);
-      if (reply.ok) waiting.resolve(reply.stats);
-      else waiting.reject(new StoreError(reply.code as ErrorCode, reply.message));
+      this.running = undefined;
+      this.settle(
+        question,
+        reply.ok ? reply.stats : new StoreError(reply.code as ErrorCode, reply.message),
+      );
+      this.next();
     });
     const fail = (cause: unknown) => {
       if (this.worker !== worker) return;
 
       this.worker = undefined;
-      this.failAll(cause);
+      const question = this.running;
+      this.running = undefined;
+      if (question !== undefined) this.settle(question, unavailable('statistics failed', cause));
+      this.next();
     };
     worker.on('error', fail);
     worker.on('exit', (code) => fail(new Error(`statistics thread exited with code ${code}`)));
@@ -113,17 +176,9 @@ export class StatsThread implements TenantStatsSource {
 
     return worker;
   }
-
-  /** A retryable 503 for every question held, as for a file that cannot be read now. */
-  private failAll(cause: unknown): void {
-    for (const { reject, timer } of this.waiting.values()) {
-      clearTimeout(timer);
-      reject(unavailable('statistics are unavailable', cause));
-    }
-    this.waiting.clear();
-  }
 }
 
+/** A retryable 503, as for a file that cannot be read now. */
 function unavailable(message: string, cause?: unknown): RequestError {
   return new RequestError('ERR_STORE_UNAVAILABLE', 503, message, cause, { 'Retry-After': '5' });
 }

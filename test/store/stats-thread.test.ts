@@ -41,7 +41,7 @@ describe('the statistics thread', () => {
 
   const query = { siteId: 'site-1', from: '2026-12-01', to: '2026-12-04' };
 
-  it('answers a stopped thread question with a retryable 503, and starts a new thread', async () => {
+  it('answers a closed thread question with a retryable 503, then starts anew', async () => {
     const asked = thread.stats('tenant-1', query);
     await new Promise((resolve) => setTimeout(resolve, 0));
     thread.close();

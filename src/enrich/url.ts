@@ -347,10 +347,11 @@ function cleanHostname(host: string): string {
 const PORT = /^(?::(\d*))?$/;
 
 function toHostname(host: string): string {
+  // Where the host ends: after an IPv6 literal's `]`, else at the last `:` (or the end).
   const close = host.startsWith('[') ? host.indexOf(']') + 1 : 0;
-  const colon = close > 0 ? close : host.lastIndexOf(':');
-  const bare = colon > 0 || close > 0 ? host.slice(0, colon) : host;
-  const port = PORT.exec(colon > 0 ? host.slice(colon) : '');
+  const end = close > 0 ? close : host.lastIndexOf(':');
+  const bare = end > 0 ? host.slice(0, end) : host;
+  const port = PORT.exec(end > 0 ? host.slice(end) : '');
   // A URL whose port is not a port names no host this product could have served.
   if (port === null || Number(port[1] ?? 0) > 65_535) return '';
 

@@ -28,7 +28,7 @@ import type {
 import { migrate } from './migrate.js';
 import { integrityCheck, openEncrypted, rekey, type Db } from './open.js';
 import { CONTROL_MIGRATIONS, TENANT_MIGRATIONS } from './schema.js';
-import { openTenantDb, SqliteTenantStore } from './tenant.js';
+import { openTenantStore } from './tenant.js';
 
 interface KeyringFile {
   format: 1;
@@ -603,16 +603,9 @@ export class SqliteControlStore implements ControlStore {
   }
 
   async openTenant(tenantId: string): Promise<TenantStore> {
-    try {
-      return new SqliteTenantStore(await openTenantDb(this, tenantId));
-    } catch (error) {
-      // The data key unwrapped under the master key, so a file it does not open is damaged.
-      if (error instanceof StoreError && error.code === 'ERR_DB_KEY') {
-        throw new StoreError('ERR_DB_CORRUPT', `database of tenant ${tenantId} is damaged`, error);
-      }
+    const { key } = await this.tenantKey(tenantId);
 
-      throw error;
-    }
+    return openTenantStore(this.tenantFile(tenantId), key, `database of tenant ${tenantId}`);
   }
 
   tenantFile(tenantId: string): string {

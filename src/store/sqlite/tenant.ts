@@ -21,6 +21,32 @@ export async function openTenantDb(
   return db;
 }
 
+/**
+ * A tenant's file as a store, opened with its data key and migrated. The key came unwrapped
+ * from the control store, so a file it does not open is damaged: ERR_DB_CORRUPT, naming `what`.
+ */
+export function openTenantStore(file: string, key: Buffer, what: string): SqliteTenantStore {
+  let db: Db;
+  try {
+    db = openEncrypted(file, key);
+  } catch (error) {
+    if (error instanceof StoreError && error.code === 'ERR_DB_KEY') {
+      throw new StoreError('ERR_DB_CORRUPT', `${what} is damaged`, error);
+    }
+
+    throw error;
+  }
+
+  try {
+    migrate(db, TENANT_MIGRATIONS);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+
+  return new SqliteTenantStore(db);
+}
+
 /** A tenant's own encrypted file, read side: statistics and the import deduplication key. */
 export class SqliteTenantStore implements TenantStore {
   constructor(private readonly db: Db) {}

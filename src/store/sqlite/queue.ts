@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker } from 'node:worker_threads';
 
 import type { EnrichedEvent, FilteredHit } from '../../domain/event.js';
 import { compiledUrl } from '../../dist-path.js';
@@ -11,7 +11,7 @@ import type {
   PreparerSpec,
   QueueObserver,
 } from '../types.js';
-import type { CheckpointRequest } from './checkpoint-worker.js';
+import type { CheckpointerData, CheckpointRequest } from './checkpoint-worker.js';
 import type { WriterOptions, WriterReply, WriterRequest } from './writer-worker.js';
 
 export interface QueueOptions {
@@ -25,6 +25,8 @@ export interface QueueOptions {
   eagerSize?: number;
   /** Most events and hits per transaction (see WriterOptions.maxGroup). */
   maxGroup?: number;
+  /** Events and hits between two WAL checkpoints (see WriterOptions.checkpointEvents). */
+  checkpointEvents?: number;
   observer?: QueueObserver;
   /** The stage that turns `submit`ted jobs into events on the writer thread. */
   preparer?: PreparerSpec;
@@ -57,15 +59,25 @@ export class IngestQueue implements EventSink {
   private idle: Array<() => void> = [];
 
   constructor(private readonly options: QueueOptions) {
+    // The writer asks the checkpointer for checkpoints directly, not through this thread.
+    const { port1, port2 } = new MessageChannel();
     this.worker = new Worker(compiledUrl(import.meta.url, './writer-worker.ts'), {
       workerData: {
         intervalMs: options.intervalMs,
         eagerSize: options.eagerSize ?? 2000,
         maxGroup: options.maxGroup,
         preparer: options.preparer,
+        checkpointPort: port1,
+        ...(options.checkpointEvents === undefined
+          ? {}
+          : { checkpointEvents: options.checkpointEvents }),
       } satisfies WriterOptions,
+      transferList: [port1],
     });
-    this.checkpointer = new Worker(compiledUrl(import.meta.url, './checkpoint-worker.ts'));
+    this.checkpointer = new Worker(compiledUrl(import.meta.url, './checkpoint-worker.ts'), {
+      workerData: { port: port2 } satisfies CheckpointerData,
+      transferList: [port2],
+    });
     this.checkpointer.on('error', (error) => {
       // Without it the writer's own safety-net checkpoints take over; ingestion goes on.
       options.logger.warn('ingest.checkpointer_failed', { error });

@@ -1,11 +1,12 @@
 import { performance } from 'node:perf_hooks';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 
 import type { EnrichedEvent, FilteredHit } from '../../domain/event.js';
 import { LightTrailError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { redactValue } from '../../log/redact.js';
 import type { PreparerFactory, PreparerSpec } from '../types.js';
+import type { CheckpointCall, CheckpointDone } from './checkpoint-worker.js';
 import { migrate } from './migrate.js';
 import { isCorruption, openEncrypted, type Db } from './open.js';
 import { TENANT_MIGRATIONS } from './schema.js';
@@ -55,6 +56,10 @@ export interface WriterOptions {
    */
   maxGroup?: number;
   preparer?: PreparerSpec;
+  /** To the checkpointer thread; without it the writer checkpoints alone. */
+  checkpointPort?: MessagePort;
+  /** Events and hits committed to a tenant between two checkpoints (see CheckpointCycle). */
+  checkpointEvents?: number;
 }
 
 /**
@@ -75,7 +80,12 @@ interface Write {
 
 type Prepare = (job: unknown) => { events: EnrichedEvent[]; filtered: FilteredHit[] };
 
-const options: WriterOptions = { intervalMs: 0, eagerSize: 2000, ...(workerData ?? {}) };
+const options: WriterOptions = {
+  intervalMs: 0,
+  eagerSize: 2000,
+  checkpointEvents: 4096,
+  ...(workerData ?? {}),
+};
 
 /** Records go to the main thread, which writes them with its logger (and redacts them again). */
 function forwardingLogger(bindings: Record<string, unknown>): Logger {
@@ -145,6 +155,71 @@ function writerFor(tenantId: string): TenantWriter {
   return writer;
 }
 
+/**
+ * Where a tenant's WAL is in its cycle. SQLite writes the WAL from its start again only once a
+ * checkpoint has copied every frame back, and a checkpoint on another thread never gets there
+ * while commits go on: the file then grows to the writer's safety net (80 MB), every commit
+ * extending it (the file system allocates and zeroes each new block), and the writer finally
+ * copies the whole backlog inside a commit. So the writer counts what it commits; past
+ * `checkpointEvents` (about 10 MB of WAL) it asks the checkpointer thread to copy the bulk, and
+ * when that is done it copies the rest itself between two commits: a few milliseconds of
+ * pages, after which the next commit starts the WAL over, into blocks the file already has.
+ */
+interface CheckpointCycle {
+  committed: number;
+  /** The checkpointer is copying the bulk. */
+  asked: boolean;
+  /** It is done: the writer copies the rest before its next commit. */
+  due: boolean;
+}
+
+const cycles = new Map<string, CheckpointCycle>();
+let checkpointer: MessagePort | undefined = options.checkpointPort;
+
+checkpointer?.on('message', (done: CheckpointDone) => {
+  const cycle = cycles.get(done.tenantId);
+  if (cycle === undefined || !cycle.asked) return;
+
+  cycle.due = true;
+  if (pending.length === 0 && cancelFlush === undefined) finishCheckpoints();
+});
+// The checkpointer stopped (the queue is closing, or the thread failed): finish cycles alone.
+checkpointer?.on('close', () => {
+  checkpointer = undefined;
+  for (const cycle of cycles.values()) if (cycle.asked) cycle.due = true;
+});
+
+function noteCommitted(tenantId: string, count: number): void {
+  let cycle = cycles.get(tenantId);
+  if (cycle === undefined) {
+    cycle = { committed: 0, asked: false, due: false };
+    cycles.set(tenantId, cycle);
+  }
+
+  cycle.committed += count;
+  if (cycle.asked || cycle.committed < (options.checkpointEvents ?? Infinity)) return;
+
+  cycle.asked = true;
+  if (checkpointer === undefined) cycle.due = true;
+  else checkpointer.postMessage({ op: 'checkpoint', tenantId } satisfies CheckpointCall);
+}
+
+/** The writer's part of each cycle whose bulk the checkpointer has copied. */
+function finishCheckpoints(): void {
+  for (const [tenantId, cycle] of cycles) {
+    if (!cycle.due) continue;
+
+    cycles.delete(tenantId);
+    const known = open.get(tenantId);
+    try {
+      known?.db.pragma('wal_checkpoint(PASSIVE)');
+    } catch (error) {
+      // The data is committed either way; the safety net or the next cycle checkpoints it.
+      logger.warn('ingest.checkpoint_failed', { tenantId, error });
+    }
+  }
+}
+
 /** Drops the tenant: its connection and what it takes to open it again. */
 function forget(tenantId: string): void {
   files.delete(tenantId);
@@ -163,6 +238,7 @@ function closeTenant(tenantId: string): void {
 
   known.db.close();
   open.delete(tenantId);
+  cycles.delete(tenantId);
 }
 
 /** Commits one tenant's share of a group in one transaction; every request gets its result. */
@@ -307,7 +383,9 @@ function flush(): void {
     }
 
     deferred.delete(tenantId);
-    committed += writes.reduce((sum, w) => sum + w.events.length + w.filtered.length, 0);
+    const count = writes.reduce((sum, w) => sum + w.events.length + w.filtered.length, 0);
+    committed += count;
+    noteCommitted(tenantId, count);
     results.push(...outcome);
   }
 
@@ -320,6 +398,9 @@ function flush(): void {
       seconds,
     } satisfies WriterReply);
   }
+
+  // What arrives meanwhile forms the next group.
+  finishCheckpoints();
 
   if (pending.length > 0) schedule();
   else if (deferred.size > 0 && cancelFlush === undefined) {

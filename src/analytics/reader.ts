@@ -1,6 +1,7 @@
 import { addDays, dayIn, isDay } from '../domain/time.js';
 import { LightTrailError, RequestError } from '../errors.js';
 import type { Stats } from '../domain/stats.js';
+import type { Logger } from '../log/logger.js';
 import type { ControlStore, TenantStatsSource, TenantStore } from '../store/types.js';
 
 const UNREADABLE: ReadonlySet<string> = new Set(['ERR_DB_KEY', 'ERR_DB_CORRUPT', 'ERR_KEY_UNWRAP']);
@@ -16,9 +17,15 @@ export const MAX_RANGE_DAYS = 731;
 export class StatsReader {
   private readonly connections = new Map<string, TenantStore>();
 
+  /**
+   * `unavailable`: tenants whose file was found damaged at start, answered 503 without reading
+   * it. `logger` hears why a tenant's figures could not be read (the caller only sees the 503).
+   */
   constructor(
     private readonly control: ControlStore,
     private readonly source?: TenantStatsSource,
+    private readonly unavailable: ReadonlySet<string> = new Set(),
+    private readonly logger?: Logger,
   ) {}
 
   async stats(siteId: string, range: { from?: string; to?: string }): Promise<Stats> {
@@ -26,6 +33,10 @@ export class StatsReader {
     if (site === undefined) throw new RequestError('ERR_NOT_FOUND', 404, 'not found');
 
     const { from, to } = resolveRange(range, site.settings.timeZone);
+    if (this.unavailable.has(site.tenantId)) {
+      throw new RequestError('ERR_STORE_UNAVAILABLE', 503, 'statistics are unavailable');
+    }
+
     try {
       if (this.source !== undefined)
         return await this.source.stats(site.tenantId, { siteId, from, to });
@@ -37,6 +48,11 @@ export class StatsReader {
       if (!(error instanceof LightTrailError) || !UNREADABLE.has(error.code)) throw error;
 
       // The figures exist but cannot be read now: a retryable 503, never a 500 with detail.
+      this.logger?.error('stats.tenant_unreadable', {
+        tenantId: site.tenantId,
+        code: error.code,
+        message: error.message,
+      });
       this.forget(site.tenantId);
       throw new RequestError('ERR_STORE_UNAVAILABLE', 503, 'statistics are unavailable', error, {
         'Retry-After': '5',

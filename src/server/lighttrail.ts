@@ -12,6 +12,7 @@ import { createProxyMatcher } from '../enrich/client-ip.js';
 import { openGeo } from '../enrich/geo.js';
 import { createSpamReferrerList } from '../enrich/spam-referrers.js';
 import { compiledUrl } from '../dist-path.js';
+import { StoreError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { IngestQueue } from '../store/sqlite/queue.js';
 import { StatsThread } from '../store/sqlite/stats-thread.js';
@@ -30,21 +31,41 @@ const IMPORT_GROUP = 500;
 const IMPORT_REST_MS = 10;
 
 /**
- * Reads every file through once, so a damaged one stops the start, not a request later.
- * A tenant file its own key does not open is reported as damaged by `openTenant` itself.
+ * Reads every file through once, so damage shows at the start, not in a request later. A damaged
+ * control file stops the start: nothing can be served without it. A damaged organisation file
+ * (its own key does not open it, it is empty, or a page fails its check) is set aside: that
+ * organisation's beacons and statistics answer 503 and nothing is written into the file until it
+ * is restored and the server restarted, while every other organisation is served.
  */
-async function checkTenantFiles(control: ControlStore): Promise<void> {
+async function checkTenantFiles(control: ControlStore, logger: Logger): Promise<Set<string>> {
   control.check();
+  const damaged = new Set<string>();
   for (const tenant of control.listTenants()) {
     if (tenant.deletedAt !== null) continue;
 
-    const store = await control.openTenant(tenant.id);
     try {
-      store.check();
-    } finally {
-      store.close();
+      const store = await control.openTenant(tenant.id);
+      try {
+        store.check();
+      } finally {
+        store.close();
+      }
+    } catch (error) {
+      if (!(error instanceof StoreError) || error.code !== 'ERR_DB_CORRUPT') throw error;
+
+      damaged.add(tenant.id);
+      logger.error('store.tenant_damaged', {
+        tenantId: tenant.id,
+        code: error.code,
+        message: error.message,
+        advice:
+          "restore this organisation's file from a backup and restart; until then its beacons " +
+          'and statistics answer 503 and the other organisations are served as usual',
+      });
     }
   }
+
+  return damaged;
 }
 
 export interface PipelineParts {
@@ -99,11 +120,17 @@ export async function createLightTrail(options: {
   control: ControlStore;
 }): Promise<LightTrail> {
   const { config, logger, control } = options;
-  await checkTenantFiles(control);
+  const damaged = await checkTenantFiles(control, logger);
 
   const tls = await loadOrCreateCertificate(config, logger);
   const metrics = createMetricsRegistry();
   const depth = metrics.gauge('lighttrail_ingest_queue_depth', 'Events waiting for commit.');
+  metrics
+    .gauge(
+      'lighttrail_tenants_unavailable',
+      'Organisations whose file was found damaged at start: not served until restored.',
+    )
+    .set(damaged.size);
   const commits = metrics.histogram(
     'lighttrail_ingest_commit_events',
     'Events and filtered hits per group commit.',
@@ -128,6 +155,7 @@ export async function createLightTrail(options: {
     logger,
     maxDepth: config.queueMax,
     intervalMs: config.commitIntervalMs,
+    unavailable: damaged,
     observer: {
       depth: (events) => depth.set(events),
       commit: (events, seconds) => {
@@ -162,7 +190,7 @@ export async function createLightTrail(options: {
     },
   });
   // Statistics run on a thread of their own: a year of a busy site takes seconds to read.
-  const reader = new StatsReader(control, new StatsThread(control));
+  const reader = new StatsReader(control, new StatsThread(control), damaged, logger);
 
   const router = createRouter()
     .add('POST', '/api/collect', collectRoute(collector, config), {

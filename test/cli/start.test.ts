@@ -13,15 +13,55 @@ function get(
   port: number,
   ca: Buffer,
   pathname: string,
+  headers: Record<string, string> = {},
 ): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    request({ host: '127.0.0.1', port, path: pathname, ca, servername: 'localhost' }, (res) => {
+    const options = {
+      host: '127.0.0.1',
+      port,
+      path: pathname,
+      ca,
+      servername: 'localhost',
+      headers,
+    };
+    request(options, (res) => {
       let body = '';
       res.on('data', (chunk) => (body += chunk));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
     })
       .on('error', reject)
       .end();
+  });
+}
+
+function post(
+  port: number,
+  ca: Buffer,
+  pathname: string,
+  body: unknown,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: pathname,
+        method: 'POST',
+        ca,
+        servername: 'localhost',
+        headers: {
+          'Content-Type': 'text/plain',
+          'User-Agent': 'Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0',
+        },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (chunk) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
   });
 }
 
@@ -172,25 +212,13 @@ describe('lighttrail start', () => {
     expect(wrong.stdout).not.toContain('running at');
   });
 
-  it('refuses a corrupt control database and a corrupt tenant database', async () => {
+  it('refuses a corrupt control database', async () => {
     const dir = fresh();
     const env = {
       LIGHTTRAIL_DATA_DIR: dir,
       LIGHTTRAIL_MASTER_KEY: randomBytes(32).toString('hex'),
     };
-    const setup = await runCli(
-      ['setup', '--org', 'A', '--domain', 'a.example', '--email', 'a@a.example', '--json'],
-      env,
-    );
-    const { organisationId } = JSON.parse(setup.stdout) as { organisationId: string };
-
-    const tenantFile = path.join(dir, 'tenants', `${organisationId}.db`);
-    const bytes = readFileSync(tenantFile);
-    randomBytes(bytes.length).copy(bytes);
-    writeFileSync(tenantFile, bytes);
-    const tenant = await runCli(['start'], { ...env, LIGHTTRAIL_PORT: '0' });
-    expect(tenant.code).toBe(1);
-    expectOneLine(tenant.stderr, 'ERR_DB_CORRUPT');
+    await runCli(['setup', '--org', 'A', '--domain', 'a.example', '--email', 'a@a.example'], env);
 
     writeFileSync(path.join(dir, 'control.db'), randomBytes(8192));
     const control = await runCli(['start'], { ...env, LIGHTTRAIL_PORT: '0' });
@@ -199,37 +227,91 @@ describe('lighttrail start', () => {
     expect(control.stdout).not.toContain('running at');
   });
 
-  it('refuses a missing or empty control file and an emptied or damaged tenant file', async () => {
+  it('sets a damaged organisation file aside and serves the other organisations', async () => {
     const dir = fresh();
     const env = {
       LIGHTTRAIL_DATA_DIR: dir,
       LIGHTTRAIL_MASTER_KEY: randomBytes(32).toString('hex'),
       LIGHTTRAIL_PORT: '0',
     };
-    const setup = await runCli(
-      ['setup', '--org', 'A', '--domain', 'a.example', '--email', 'a@a.example', '--json'],
-      env,
-    );
-    const { organisationId } = JSON.parse(setup.stdout) as { organisationId: string };
-    const tenantFile = path.join(dir, 'tenants', `${organisationId}.db`);
-    const original = readFileSync(tenantFile);
+    const org = async (name: string, domain: string) => {
+      const setup = await runCli(
+        ['setup', '--org', name, '--domain', domain, '--email', `it@${domain}`, '--json'],
+        env,
+      );
+      const ids = JSON.parse(setup.stdout) as { organisationId: string; siteId: string };
+      const key = await runCli(['apikey', 'create', '--site', ids.siteId, '--json'], env);
+      const { token } = JSON.parse(key.stdout) as { token: string };
+
+      return { ...ids, domain, token, file: path.join(dir, 'tenants', `${ids.organisationId}.db`) };
+    };
+    const damagedOrg = await org('A', 'a.example');
+    const healthyOrg = await org('B', 'b.example');
+    const original = readFileSync(damagedOrg.file);
+
+    // Damage in the middle of the file (only a full read finds it), a file its key does not
+    // open, an emptied file.
+    const middle = Buffer.from(original);
+    randomBytes(4096).copy(middle, Math.floor(middle.length / 2 / 4096) * 4096);
+    const damages = [middle, randomBytes(original.length), Buffer.alloc(0)];
+    for (const [round, damage] of damages.entries()) {
+      writeFileSync(damagedOrg.file, damage);
+      const server = await startServer(env);
+      const ca = readFileSync(path.join(dir, 'tls', 'localhost.crt'));
+      const beacon = (o: typeof damagedOrg) =>
+        post(server.port, ca, '/api/collect', {
+          site: o.siteId,
+          type: 'pageview',
+          url: `https://${o.domain}/clinic`,
+        });
+      const stats = (o: typeof damagedOrg) =>
+        get(server.port, ca, `/api/sites/${o.siteId}/stats`, {
+          Authorization: `Bearer ${o.token}`,
+        });
+      try {
+        const refused = await beacon(damagedOrg);
+        expect(refused.status).toBe(503);
+        expect(JSON.parse(refused.body)).toMatchObject({
+          error: { code: 'ERR_STORE_UNAVAILABLE' },
+        });
+        const unreadable = await stats(damagedOrg);
+        expect(unreadable.status).toBe(503);
+        expect(JSON.parse(unreadable.body)).toMatchObject({
+          error: { code: 'ERR_STORE_UNAVAILABLE' },
+        });
+
+        expect((await beacon(healthyOrg)).status).toBe(200);
+        const served = await stats(healthyOrg);
+        expect(served.status).toBe(200);
+        // One beacon per round.
+        expect(JSON.parse(served.body)).toMatchObject({ totals: { pageviews: round + 1 } });
+      } finally {
+        expect(await server.stop()).toBe(0);
+      }
+
+      // The operator is told which organisation and why; nothing was written into its file.
+      const told = server
+        .output()
+        .stderr.split('\n')
+        .filter((line) => line.includes('"store.tenant_damaged"'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(told).toEqual([
+        expect.objectContaining({ tenantId: damagedOrg.organisationId, code: 'ERR_DB_CORRUPT' }),
+      ]);
+      expect(readFileSync(damagedOrg.file).equals(damage)).toBe(true);
+    }
+  });
+
+  it('refuses a missing or empty control file', async () => {
+    const dir = fresh();
+    const env = {
+      LIGHTTRAIL_DATA_DIR: dir,
+      LIGHTTRAIL_MASTER_KEY: randomBytes(32).toString('hex'),
+      LIGHTTRAIL_PORT: '0',
+    };
+    await runCli(['setup', '--org', 'A', '--domain', 'a.example', '--email', 'a@a.example'], env);
     const controlFile = path.join(dir, 'control.db');
     const control = readFileSync(controlFile);
-
-    // Damage in the middle of the file: only a full read finds it.
-    const damaged = Buffer.from(original);
-    randomBytes(4096).copy(damaged, Math.floor(damaged.length / 2 / 4096) * 4096);
-    writeFileSync(tenantFile, damaged);
-    const middle = await runCli(['start'], env);
-    expect(middle.code).toBe(1);
-    expectOneLine(middle.stderr, 'ERR_DB_CORRUPT');
-
-    writeFileSync(tenantFile, '');
-    const empty = await runCli(['start'], env);
-    expect(empty.code).toBe(1);
-    expectOneLine(empty.stderr, 'ERR_DB_CORRUPT');
-    expect(statSync(tenantFile).size).toBe(0);
-    writeFileSync(tenantFile, original);
 
     writeFileSync(controlFile, '');
     const emptied = await runCli(['tenant', 'list'], env);

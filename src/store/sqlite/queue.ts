@@ -27,6 +27,8 @@ export interface QueueOptions {
   maxGroup?: number;
   /** Events and hits between two WAL checkpoints (see WriterOptions.checkpointEvents). */
   checkpointEvents?: number;
+  /** Tenants whose file is damaged: refused at once, their file never opened for writing. */
+  unavailable?: ReadonlySet<string>;
   observer?: QueueObserver;
   /** The stage that turns `submit`ted jobs into events on the writer thread. */
   preparer?: PreparerSpec;
@@ -140,6 +142,11 @@ export class IngestQueue implements EventSink {
 
     // A dead writer answers nothing: callers see 503 at once, never a hang.
     if (this.failure !== undefined) return Promise.reject(unavailable(this.failure));
+    if (this.options.unavailable?.has(tenantId) === true) {
+      return Promise.reject(
+        new RequestError('ERR_STORE_UNAVAILABLE', 503, "the organisation's data is unavailable"),
+      );
+    }
 
     return new Promise((resolve, reject) => {
       const id = this.nextId++;

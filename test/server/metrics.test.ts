@@ -269,8 +269,16 @@ describe('metrics on the loopback port', () => {
   let server: TestServer;
 
   beforeAll(async () => {
-    const port = await freePort();
-    server = await startTestServer({ env: { LIGHTTRAIL_METRICS_PORT: String(port) } });
+    // A port free a moment ago may be taken by another test file's server meanwhile: try again.
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      try {
+        server = await startTestServer({ env: { LIGHTTRAIL_METRICS_PORT: String(port) } });
+        return;
+      } catch (error) {
+        if (attempt === 3 || (error as { code?: string }).code !== 'ERR_PORT_IN_USE') throw error;
+      }
+    }
   });
 
   afterAll(async () => {

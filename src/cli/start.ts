@@ -58,11 +58,19 @@ commits queued events and closes the databases.`,
       listening.metricsPort === undefined
         ? ''
         : `\n  metrics          http://127.0.0.1:${listening.metricsPort}/metrics`;
+    // Commands in another terminal must find the same data folder (and key).
+    const prefix =
+      process.env.LIGHTTRAIL_DATA_DIR === undefined
+        ? ''
+        : `LIGHTTRAIL_DATA_DIR=${shellWord(config.dataDir)} `;
+    const settings = Object.keys(process.env).some((name) => name.startsWith('LIGHTTRAIL_'))
+      ? '\n(Other terminals need the same LIGHTTRAIL_* settings as this one.)'
+      : '';
     const next = hasOrganisation
-      ? 'Next: npx lighttrail site list, then add the tracker to your pages.'
+      ? `Next: ${prefix}npx lighttrail site list, then add the tracker to your pages.${settings}`
       : `Next: create your organisation, first site and owner account (in another terminal):
-  npx lighttrail setup --org "Your Clinic" --domain www.your-clinic.example \\
-    --email you@your-clinic.example`;
+  ${prefix}npx lighttrail setup --org "Your Clinic" --domain www.your-clinic.example \\
+    --email you@your-clinic.example${settings}`;
     out(`LightTrail is running at https://${host}:${listening.port}
   data folder      ${config.dataDir} (AES-256 encrypted)
   TLS certificate  ${config.tlsCertFile ?? 'self-signed for localhost (development)'}
@@ -75,3 +83,8 @@ Stop with Ctrl+C; queued events are committed first.`);
     return 0;
   },
 };
+
+/** `text` as one word for a POSIX shell: as it is when plain, else in single quotes. */
+function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, "'\\''")}'`;
+}

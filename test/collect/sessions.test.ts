@@ -11,6 +11,7 @@ import { SqliteControlStore } from '../../src/store/sqlite/control.js';
 import type { Db } from '../../src/store/sqlite/open.js';
 import { openTenantDb } from '../../src/store/sqlite/tenant.js';
 import { TenantWriter } from '../../src/store/sqlite/writer.js';
+import { enrichedEvent } from '../helpers/events.js';
 import { tempDir } from '../helpers/temp.js';
 
 const IP = '198.51.100.23';
@@ -57,43 +58,14 @@ describe('cookieless sessions and daily salts', () => {
   ): Promise<EnrichedEvent> {
     const { salt, previous } = await salts.forTime(ts);
 
-    return {
+    return enrichedEvent({
       siteId,
       ts,
-      day: new Date(ts).toISOString().slice(0, 10),
       type,
-      name: null,
-      hostname: 'a.example',
       path,
-      query: '',
-      fragment: null,
-      title: null,
-      href: null,
-      referrerHost: null,
-      referrerDomain: null,
-      channel: 'Direct',
-      utmSource: null,
-      utmMedium: null,
-      utmCampaign: null,
-      utmTerm: null,
-      utmContent: null,
-      clickId: null,
-      country: null,
-      region: null,
-      city: null,
-      browser: 'Firefox',
-      browserVersion: '133',
-      os: 'Linux',
-      device: 'desktop',
-      props: null,
-      engagementMs: null,
-      scrollDepth: null,
       visitorId: visitorId(salt, siteId, IP, UA),
       previousVisitorId: previous === null ? null : visitorId(previous, siteId, IP, UA),
-      flags: '',
-      origin: 'tracker',
-      dedupeKey: null,
-    };
+    });
   }
 
   const sessions = () =>

@@ -11,6 +11,7 @@ import { openEncrypted } from '../../src/store/sqlite/open.js';
 import { IngestQueue } from '../../src/store/sqlite/queue.js';
 import { TENANT_MIGRATIONS } from '../../src/store/sqlite/schema.js';
 import type { ControlStore } from '../../src/store/types.js';
+import { enrichedEvent } from '../helpers/events.js';
 import { tempDir } from '../helpers/temp.js';
 
 const EVENTS = 3_000;
@@ -18,44 +19,14 @@ const EVENTS = 3_000;
 const IN_FLIGHT = 8;
 
 function pageview(n: number): EnrichedEvent {
-  return {
+  return enrichedEvent({
     siteId: 'site-1',
     ts: Date.UTC(2026, 11, 4, 12) + n * 1000,
-    day: '2026-12-04',
-    type: 'pageview',
-    name: null,
-    hostname: 'clinic.example',
     path: `/services/page-${n % 40}`,
-    query: '',
-    fragment: null,
-    title: null,
-    href: null,
-    referrerHost: null,
-    referrerDomain: null,
-    channel: 'direct',
-    utmSource: null,
-    utmMedium: null,
-    utmCampaign: null,
-    utmTerm: null,
-    utmContent: null,
-    clickId: null,
     country: 'US',
-    region: null,
-    city: null,
-    browser: 'Firefox',
-    browserVersion: '127',
-    os: 'Linux',
-    device: 'desktop',
-    props: null,
-    engagementMs: null,
-    scrollDepth: null,
     // 500 visitors: sessions are touched all over their table, as on a busy site.
     visitorId: `visitor-${n % 500}`,
-    previousVisitorId: null,
-    flags: '',
-    origin: 'tracker',
-    dedupeKey: null,
-  };
+  });
 }
 
 // Under steady writes a checkpoint on another thread never copies the last frames, so SQLite

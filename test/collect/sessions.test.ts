@@ -55,6 +55,7 @@ describe('cookieless sessions and daily salts', () => {
     ts: number,
     path: string,
     type: EnrichedEvent['type'] = 'pageview',
+    ip = IP,
   ): Promise<EnrichedEvent> {
     const { salt, previous } = await salts.forTime(ts);
 
@@ -63,8 +64,8 @@ describe('cookieless sessions and daily salts', () => {
       ts,
       type,
       path,
-      visitorId: visitorId(salt, siteId, IP, UA),
-      previousVisitorId: previous === null ? null : visitorId(previous, siteId, IP, UA),
+      visitorId: visitorId(salt, siteId, ip, UA),
+      previousVisitorId: previous === null ? null : visitorId(previous, siteId, ip, UA),
     });
   }
 
@@ -129,6 +130,21 @@ describe('cookieless sessions and daily salts', () => {
     expect(sessions()).toHaveLength(1);
     expect(sessions()[0]).toMatchObject({ entry_path: '/p0', exit_path: '/p3', pageviews: 4 });
     expect(db.prepare('SELECT DISTINCT visitor_id FROM events').all()).toHaveLength(1);
+  });
+
+  it('a session across midnight survives a full visitor cache: the idlest visitors go', async () => {
+    // Three visitors fit; the one crossing midnight is known under two ids meanwhile.
+    writer = new TenantWriter(db, 3);
+    const at = (time: string, day = '2026-12-04') => Date.parse(`${day}T${time}:00Z`);
+    writer.commit([await pageview(at('23:50', '2026-12-03'), '/a1')], []);
+    writer.commit([await pageview(at('00:10'), '/a2')], []);
+    writer.commit([await pageview(at('00:20'), '/b', 'pageview', '198.51.100.20')], []);
+    writer.commit([await pageview(at('00:25'), '/c', 'pageview', '198.51.100.30')], []);
+    // From 00:30 the visitor is known by the new id alone, which only the cache links.
+    writer.commit([await pageview(at('00:40'), '/a3')], []);
+
+    expect(sessions()).toHaveLength(3);
+    expect(sessions()[0]).toMatchObject({ entry_path: '/a1', exit_path: '/a3', pageviews: 3 });
   });
 
   it('does not bridge midnight for a gap longer than 30 minutes', async () => {

@@ -24,6 +24,7 @@ export interface CommitResult {
   counted: boolean[];
 }
 
+/** Visitors whose latest session the writer keeps in memory per tenant file. */
 const CACHE_LIMIT = 200_000;
 
 /**
@@ -34,7 +35,8 @@ const CACHE_LIMIT = 200_000;
  * of that session's last event; otherwise it starts a new one. Near midnight UTC the visitor id
  * changes with the daily salt, so the previous day's id is also looked up: a session that
  * crosses midnight stays one session, under the id it started with, and is then also known under
- * the new id (in memory: a restart after 00:30 UTC splits such a session).
+ * the new id (in memory: a restart after 00:30 UTC splits such a session). Past `cacheLimit`
+ * visitors the cache forgets the ones idle longest.
  */
 export class TenantWriter {
   private readonly sessions = new Map<string, SessionState>();
@@ -45,7 +47,10 @@ export class TenantWriter {
   private readonly countFiltered;
   private readonly rememberFiltered;
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    private readonly cacheLimit = CACHE_LIMIT,
+  ) {
     this.insertEvent = db.prepare(`
       INSERT INTO events (site_id, ts, day, type, name, hostname, path, query, fragment, title,
         href, referrer_host, referrer_domain, channel, utm_source, utm_medium, utm_campaign,
@@ -233,8 +238,14 @@ export class TenantWriter {
   }
 
   private remember(key: string, state: SessionState, touched: Array<[string, SessionState]>): void {
-    if (this.sessions.size >= CACHE_LIMIT) this.sessions.clear();
+    // Kept in order of last activity, so a full cache forgets the visitor idle longest: never
+    // one whose session is going on, unless that many visitors were active within minutes.
+    this.sessions.delete(key);
     this.sessions.set(key, state);
+    if (this.sessions.size > this.cacheLimit) {
+      this.sessions.delete(this.sessions.keys().next().value as string);
+    }
+
     touched.push([key, state]);
   }
 }

@@ -15,7 +15,9 @@
 // Afterwards the product is stopped with SIGTERM (it must exit 0) and the stats CLI must count
 // exactly the pageviews the product acknowledged.
 //
-// Prints a table, then ONE JSON line:
+// Prints a table, the group-commit figures, the CPU each server thread spent per event (the
+// product names its threads: lt-writer, lt-checkpoint, lt-stats; `node` is V8's helpers), then
+// ONE JSON line:
 // {"events_per_s","p50_ms","p99_ms","baseline_events_per_s","ratio", ...}
 // where the first five figures are phase 1's.
 //
@@ -253,9 +255,21 @@ function merge(rounds, batch) {
       ? null
       : Math.round((rounds.reduce((sum, r) => sum + r[field], 0) / seconds) * 100);
   const statuses = {};
+  const threads = {};
   for (const r of rounds) {
     for (const [code, n] of Object.entries(r.statuses)) statuses[code] = (statuses[code] ?? 0) + n;
+    for (const [name, s] of Object.entries(r.server_threads_cpu_s)) {
+      threads[name] = (threads[name] ?? 0) + s;
+    }
   }
+  const clientCpu = rounds.reduce((sum, r) => sum + (r.client_cpu_s ?? 0), 0);
+  const events = requests * batch;
+  // Microseconds of CPU per event answered, by server thread, and of the load generator.
+  const perEvent = (s) => (events === 0 ? null : Math.round((s / events) * 1e6));
+  const cpuPerEvent = Object.fromEntries(
+    Object.entries(threads).map(([name, s]) => [name, perEvent(s)]),
+  );
+  cpuPerEvent['load generator'] = perEvent(clientCpu);
 
   return {
     events_per_s: Math.round((requests * batch) / seconds),
@@ -267,6 +281,7 @@ function merge(rounds, batch) {
     server_cpu_pct: cpu('server_cpu_s'),
     client_cpu_pct: cpu('client_cpu_s'),
     statuses,
+    cpu_us_per_event: cpuPerEvent,
     acked_events_total: rounds.reduce((sum, r) => sum + r.acked_events_total, 0),
   };
 }
@@ -441,6 +456,17 @@ async function main() {
       );
     }
 
+    for (const [label, r] of [
+      ['baseline', single.baseline],
+      ['lighttrail', single.product],
+    ]) {
+      const parts = Object.entries(r.cpu_us_per_event)
+        .filter(([, us]) => us !== null && us > 0)
+        .sort((a, b) => b[1] - a[1])
+        .map(([name, us]) => `${name} ${us}`);
+      console.log(`CPU µs per event, ${label}, 1 event/request: ${parts.join(', ')}`);
+    }
+
     console.log(
       `ratio ${ratio.toFixed(2)} (batched ${batchedRatio.toFixed(2)}); product log lines ` +
         `${logLines}; SIGTERM exit ${exitCode}; pageviews stored ${stats.totals.pageviews}, ` +
@@ -473,6 +499,7 @@ async function main() {
         batched_ms_per_commit: batched.product.commits.ms_per_commit,
         baseline_cpu_pct: single.baseline.server_cpu_pct,
         loadgen_cpu_pct: single.product.client_cpu_pct,
+        cpu_us_per_event: single.product.cpu_us_per_event,
         concurrency: CONCURRENCY,
         visitors: VISITORS,
         cpus: cpus().length,

@@ -7,7 +7,7 @@
 // loopback only and verifies the server's certificate against the CA file it is given.
 //
 // Usage: node bench/load.mjs '<json options>'   (prints one JSON line of results)
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { performance } from 'node:perf_hooks';
 
@@ -86,6 +86,29 @@ function processCpuSeconds(pid, ticksPerSecond) {
 }
 
 /**
+ * CPU seconds per thread of a process so far, summed by thread name (the product names its
+ * writer, checkpointer and statistics threads; the main thread is the request thread, V8's
+ * helpers are all `node`). Empty off Linux.
+ */
+function threadCpuSeconds(pid, ticksPerSecond) {
+  const byName = {};
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const name = tid === String(pid) ? 'request thread' : comm;
+      byName[name] =
+        (byName[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+    }
+  } catch {
+    // Not Linux, or the process is gone.
+  }
+
+  return byName;
+}
+
+/**
  * Visitor `v` of a pool: an address from the documentation ranges (RFC 5737), as a trusted
  * reverse proxy would forward it, and a browser. With no pool every request comes from the
  * loopback address alone, which the product refuses to use as a visitor: each request is then
@@ -148,8 +171,10 @@ async function main() {
   const windowEnd = windowStart + options.durationMs;
   let cpuAtStart = null;
   let clientAtStart = null;
+  let threadsAtStart = {};
   const sampleStart = setTimeout(() => {
     cpuAtStart = processCpuSeconds(options.serverPid, options.ticksPerSecond);
+    threadsAtStart = threadCpuSeconds(options.serverPid, options.ticksPerSecond);
     clientAtStart = process.cpuUsage();
   }, options.warmupMs);
 
@@ -193,6 +218,11 @@ async function main() {
   const workers = Array.from({ length: options.concurrency }, (_, w) => loop(w));
   await new Promise((resolve) => setTimeout(resolve, options.warmupMs + options.durationMs));
   const serverCpu = processCpuSeconds(options.serverPid, options.ticksPerSecond);
+  const threadsAtEnd = threadCpuSeconds(options.serverPid, options.ticksPerSecond);
+  const threads = {};
+  for (const [name, seconds] of Object.entries(threadsAtEnd)) {
+    threads[name] = seconds - (threadsAtStart[name] ?? 0);
+  }
   const clientCpu = clientAtStart === null ? null : process.cpuUsage(clientAtStart);
   await Promise.all(workers);
   clearTimeout(sampleStart);
@@ -210,6 +240,8 @@ async function main() {
     ok_requests: measured,
     statuses,
     server_cpu_s: serverCpu === null || cpuAtStart === null ? null : serverCpu - cpuAtStart,
+    // The server's CPU seconds in the window by thread name (Linux only).
+    server_threads_cpu_s: threads,
     client_cpu_s: clientCpu === null ? null : (clientCpu.user + clientCpu.system) / 1e6,
     server_cpu_pct:
       serverCpu === null || cpuAtStart === null

@@ -1,5 +1,6 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 
+import { nameThread } from '../../thread-name.js';
 import { openEncrypted, type Db } from './open.js';
 
 /**
@@ -27,6 +28,8 @@ export interface CheckpointerData {
   /** The writer's end of it is in the writer's `WriterOptions.checkpointPort`. */
   port?: MessagePort;
 }
+
+nameThread('lt-checkpoint');
 
 const watched = new Map<string, Db>();
 const writer = (workerData as CheckpointerData | undefined)?.port;

@@ -2,6 +2,7 @@ import { parentPort } from 'node:worker_threads';
 
 import type { Stats, StatsQuery } from '../../domain/stats.js';
 import { LightTrailError } from '../../errors.js';
+import { nameThread } from '../../thread-name.js';
 import { openTenantStore, type SqliteTenantStore } from './tenant.js';
 
 /**
@@ -15,6 +16,8 @@ export type StatsRequest =
 
 export type StatsReply =
   { id: number; ok: true; stats: Stats } | { id: number; ok: false; code: string; message: string };
+
+nameThread('lt-stats');
 
 const stores = new Map<string, SqliteTenantStore>();
 

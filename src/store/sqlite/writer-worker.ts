@@ -6,6 +6,7 @@ import { LightTrailError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { redactValue } from '../../log/redact.js';
 import type { PreparerFactory, PreparerSpec } from '../types.js';
+import { nameThread } from '../../thread-name.js';
 import type { CheckpointCall, CheckpointDone } from './checkpoint-worker.js';
 import { migrate } from './migrate.js';
 import { isCorruption, openEncrypted, type Db } from './open.js';
@@ -79,6 +80,8 @@ interface Write {
 }
 
 type Prepare = (job: unknown) => { events: EnrichedEvent[]; filtered: FilteredHit[] };
+
+nameThread('lt-writer');
 
 const options: WriterOptions = {
   intervalMs: 0,

@@ -82,8 +82,8 @@ describe('the statistics thread', () => {
     }
   });
 
-  it("takes organisations in turn: one's long queries do not all go before another's", async () => {
-    // Organisation A: enough events that each of its queries takes a while.
+  /** Organisation A with enough events that each of its queries takes a while; B is `file`. */
+  function withBigOrganisation(options: { threads: number }): StatsThread {
     const bigFile = path.join(path.dirname(file), 'big.db');
     const bigKey = randomBytes(32);
     const db = openEncrypted(bigFile, bigKey, { create: true });
@@ -96,14 +96,22 @@ describe('the statistics thread', () => {
        FROM n`,
     ).run();
     db.close();
-    const two = new StatsThread({
-      tenantKey: (id: string) =>
-        Promise.resolve({ version: 1, key: id === 'A' ? bigKey : tenantKey }),
-      tenantFile: (id: string) => (id === 'A' ? bigFile : file),
-    } as unknown as ControlStore);
+
+    return new StatsThread(
+      {
+        tenantKey: (id: string) =>
+          Promise.resolve({ version: 1, key: id === 'A' ? bigKey : tenantKey }),
+        tenantFile: (id: string) => (id === 'A' ? bigFile : file),
+      } as unknown as ControlStore,
+      options,
+    );
+  }
+
+  it("takes organisations in turn: one's long queries do not all go before another's", async () => {
+    const one = withBigOrganisation({ threads: 1 });
     const order: string[] = [];
     const ask = (tenantId: string, label: string) =>
-      two.stats(tenantId, query).then(() => order.push(label));
+      one.stats(tenantId, query).then(() => order.push(label));
     try {
       const a1 = ask('A', 'A1');
       const a2 = ask('A', 'A2');
@@ -112,11 +120,32 @@ describe('the statistics thread', () => {
       const b1 = ask('B', 'B1');
       await Promise.all([a1, a2, a3, b1]);
     } finally {
-      two.close();
+      one.close();
     }
 
     expect(order.indexOf('B1')).toBeLessThan(order.indexOf('A3'));
     expect(order.filter((label) => label.startsWith('A'))).toEqual(['A1', 'A2', 'A3']);
+  });
+
+  it("with two threads, answers one organisation while another's long query runs", async () => {
+    const two = withBigOrganisation({ threads: 2 });
+    const order: string[] = [];
+    const ask = (tenantId: string, label: string) =>
+      two.stats(tenantId, query).then(() => order.push(label));
+    try {
+      // Both threads started, so B's question does not wait for a thread to boot.
+      await Promise.all([ask('B', 'warm-1'), ask('B', 'warm-2')]);
+      const a1 = ask('A', 'A1');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      await ask('B', 'B1');
+      // B was answered on the other thread while A's query was still running.
+      expect(order).not.toContain('A1');
+      await a1;
+    } finally {
+      two.close();
+    }
+
+    expect(order.slice(2)).toEqual(['B1', 'A1']);
   });
 
   it('reports a file that does not open with its key as damaged', async () => {

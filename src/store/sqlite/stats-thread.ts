@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 
 import type { Stats, StatsQuery } from '../../domain/stats.js';
@@ -7,6 +8,11 @@ import type { ControlStore, TenantStatsSource } from '../types.js';
 import type { StatsReply, StatsRequest } from './stats-worker.js';
 
 export interface StatsThreadOptions {
+  /**
+   * Threads answering at once: by default half the CPUs, at least one and at most four (the
+   * other half stays with the requests and the writer).
+   */
+  threads?: number;
   /** Questions waiting or running at once; one more is refused with a retryable 503. */
   maxWaiting?: number;
   /**
@@ -25,16 +31,22 @@ interface Question {
   timer: NodeJS.Timeout;
 }
 
+/** One statistics thread (started when first needed) and the question it is answering. */
+interface Slot {
+  worker: Worker | undefined;
+  running: Question | undefined;
+}
+
 /**
- * Runs statistics queries on the statistics thread (stats-worker.ts), one at a time, taking
- * the organisations in turn: a busy organisation's year queries wait behind each other, not in
- * front of another organisation's question.
+ * Runs statistics queries on statistics threads (stats-worker.ts), each answering one question
+ * at a time, taking the organisations in turn: a busy organisation's year queries wait behind
+ * each other, not in front of another organisation's question. A free thread goes to an
+ * organisation with nothing running first; an organisation alone may use them all.
  */
 export class StatsThread implements TenantStatsSource {
-  private worker: Worker | undefined;
+  private readonly slots: Slot[];
   /** Waiting questions per organisation; the map's order is the order of turns. */
   private readonly queues = new Map<string, Question[]>();
-  private running: Question | undefined;
   private nextId = 1;
   private asked = 0;
   private readonly maxWaiting: number;
@@ -46,6 +58,11 @@ export class StatsThread implements TenantStatsSource {
   ) {
     this.maxWaiting = options.maxWaiting ?? 32;
     this.timeoutMs = options.timeoutMs ?? 30_000;
+    const threads = options.threads ?? Math.min(4, Math.floor(availableParallelism() / 2));
+    this.slots = Array.from({ length: Math.max(1, threads) }, () => ({
+      worker: undefined,
+      running: undefined,
+    }));
   }
 
   async stats(tenantId: string, query: StatsQuery): Promise<Stats> {
@@ -61,21 +78,24 @@ export class StatsThread implements TenantStatsSource {
   }
 
   forget(tenantId: string): void {
-    this.worker?.postMessage({ op: 'forget', tenantId } satisfies StatsRequest);
+    for (const slot of this.slots) {
+      slot.worker?.postMessage({ op: 'forget', tenantId } satisfies StatsRequest);
+    }
   }
 
   close(): void {
-    const worker = this.worker;
-    this.worker = undefined;
     const cause = new Error('the statistics thread was closed');
-    const running = this.running;
-    this.running = undefined;
-    if (running !== undefined) this.settle(running, unavailable('closed', cause));
+    for (const slot of this.slots) {
+      const { worker, running } = slot;
+      slot.worker = undefined;
+      slot.running = undefined;
+      if (running !== undefined) this.settle(running, unavailable('closed', cause));
+      void worker?.terminate();
+    }
     for (const queue of this.queues.values()) {
       for (const question of queue) this.settle(question, unavailable('closed', cause));
     }
     this.queues.clear();
-    void worker?.terminate();
   }
 
   private async ask(tenantId: string, query: StatsQuery): Promise<Stats> {
@@ -105,28 +125,43 @@ export class StatsThread implements TenantStatsSource {
     });
   }
 
-  /** Hands the thread the next organisation's oldest question, if it is free. */
+  /** Hands each free thread the oldest question of the next organisation in turn. */
   private next(): void {
-    if (this.running !== undefined) return;
+    for (const slot of this.slots) {
+      if (slot.running !== undefined) continue;
 
-    const [tenantId, queue] = this.queues.entries().next().value ?? [];
-    if (tenantId === undefined || queue === undefined) return;
+      const tenantId = this.nextTenant();
+      if (tenantId === undefined) return;
 
-    const question = queue.shift() as Question;
-    // This organisation's turn is over: its next question goes behind the others'.
-    this.queues.delete(tenantId);
-    if (queue.length > 0) this.queues.set(tenantId, queue);
-    this.running = question;
-    this.thread().postMessage(question.request);
+      const queue = this.queues.get(tenantId) as Question[];
+      const question = queue.shift() as Question;
+      // This organisation's turn is over: its next question goes behind the others'.
+      this.queues.delete(tenantId);
+      if (queue.length > 0) this.queues.set(tenantId, queue);
+      slot.running = question;
+      this.thread(slot).postMessage(question.request);
+    }
+  }
+
+  /** The first organisation in turn with nothing running, else the first waiting at all. */
+  private nextTenant(): string | undefined {
+    let first: string | undefined;
+    for (const tenantId of this.queues.keys()) {
+      first ??= tenantId;
+      if (!this.slots.some((slot) => slot.running?.request.tenantId === tenantId)) return tenantId;
+    }
+
+    return first;
   }
 
   private overrun(tenantId: string, question: Question): void {
     const error = unavailable('statistics took too long; retry shortly');
-    if (this.running === question) {
-      // Stop the query with its thread; the questions still waiting go to a new one.
-      const worker = this.worker;
-      this.worker = undefined;
-      this.running = undefined;
+    const slot = this.slots.find((candidate) => candidate.running === question);
+    if (slot !== undefined) {
+      // Stop the query with its thread; the questions still waiting go to the others or a new one.
+      const worker = slot.worker;
+      slot.worker = undefined;
+      slot.running = undefined;
       this.settle(question, error);
       void worker?.terminate();
       this.next();
@@ -146,15 +181,15 @@ export class StatsThread implements TenantStatsSource {
     else question.resolve(outcome);
   }
 
-  private thread(): Worker {
-    if (this.worker !== undefined) return this.worker;
+  private thread(slot: Slot): Worker {
+    if (slot.worker !== undefined) return slot.worker;
 
     const worker = new Worker(compiledUrl(import.meta.url, './stats-worker.ts'));
     worker.on('message', (reply: StatsReply) => {
-      const question = this.running;
-      if (question === undefined || question.id !== reply.id) return;
+      const question = slot.running;
+      if (slot.worker !== worker || question === undefined || question.id !== reply.id) return;
 
-      this.running = undefined;
+      slot.running = undefined;
       this.settle(
         question,
         reply.ok ? reply.stats : new StoreError(reply.code as ErrorCode, reply.message),
@@ -162,17 +197,17 @@ export class StatsThread implements TenantStatsSource {
       this.next();
     });
     const fail = (cause: unknown) => {
-      if (this.worker !== worker) return;
+      if (slot.worker !== worker) return;
 
-      this.worker = undefined;
-      const question = this.running;
-      this.running = undefined;
+      slot.worker = undefined;
+      const question = slot.running;
+      slot.running = undefined;
       if (question !== undefined) this.settle(question, unavailable('statistics failed', cause));
       this.next();
     };
     worker.on('error', fail);
     worker.on('exit', (code) => fail(new Error(`statistics thread exited with code ${code}`)));
-    this.worker = worker;
+    slot.worker = worker;
 
     return worker;
   }

@@ -164,7 +164,7 @@ function writerFor(tenantId: string): TenantWriter {
  * while commits go on: the file then grows to the writer's safety net (80 MB), every commit
  * extending it (the file system allocates and zeroes each new block), and the writer finally
  * copies the whole backlog inside a commit. So the writer counts what it commits; past
- * `checkpointEvents` (about 10 MB of WAL) it asks the checkpointer thread to copy the bulk, and
+ * `checkpointEvents` (10 to 30 MB of WAL under load) it asks the checkpointer thread to copy the bulk, and
  * when that is done it copies the rest itself between two commits: a few milliseconds of
  * pages, after which the next commit starts the WAL over, into blocks the file already has.
  */

@@ -7,6 +7,7 @@ import { EphemeralSalts } from '../collect/salts.js';
 import { parse, siteNotFound, usage, type Command } from './command.js';
 import { openContext, out } from './context.js';
 import { createPipeline } from '../server/lighttrail.js';
+import { checkTenantFile } from '../store/sqlite/tenant.js';
 
 export const importCommand: Command = {
   name: 'import',
@@ -39,6 +40,14 @@ in the log are used in memory for geography and visitor counting, never stored.`
     if (site === undefined) {
       context.control.close();
       throw siteNotFound(values.site);
+    }
+
+    // Read-only first: a damaged file is refused before anything is written into it.
+    try {
+      await checkTenantFile(context.control, site.tenantId);
+    } catch (error) {
+      context.control.close();
+      throw error;
     }
 
     const tenant = await context.control.openTenant(site.tenantId);

@@ -12,10 +12,10 @@ import { createProxyMatcher } from '../enrich/client-ip.js';
 import { openGeo } from '../enrich/geo.js';
 import { createSpamReferrerList } from '../enrich/spam-referrers.js';
 import { compiledUrl } from '../dist-path.js';
-import { StoreError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { IngestQueue } from '../store/sqlite/queue.js';
 import { StatsThread } from '../store/sqlite/stats-thread.js';
+import { checkTenantFile } from '../store/sqlite/tenant.js';
 import type { ControlStore, EventSink, QueueObserver } from '../store/types.js';
 import { createServer, type LightTrailServer } from './app.js';
 import { API_SECURITY_HEADERS } from './headers.js';
@@ -44,25 +44,24 @@ async function checkTenantFiles(control: ControlStore, logger: Logger): Promise<
     if (tenant.deletedAt !== null) continue;
 
     try {
-      const store = await control.openTenant(tenant.id);
-      try {
-        store.check();
-      } finally {
-        store.close();
-      }
+      // Read-only: a damaged file and its WAL stay as they are for whoever restores them.
+      await checkTenantFile(control, tenant.id);
     } catch (error) {
-      if (!(error instanceof StoreError) || error.code !== 'ERR_DB_CORRUPT') throw error;
-
       damaged.add(tenant.id);
       logger.error('store.tenant_damaged', {
         tenantId: tenant.id,
-        code: error.code,
-        message: error.message,
+        code: (error as { code?: string }).code ?? 'ERR_INTERNAL',
+        message: (error as Error).message,
         advice:
           "restore this organisation's file from a backup and restart; until then its beacons " +
-          'and statistics answer 503 and the other organisations are served as usual',
+          'and statistics answer 503, nothing is written into its file, and the other ' +
+          'organisations are served as usual',
       });
+      continue;
     }
+
+    // Sound: brought to the current schema (a migration that fails stops the start).
+    (await control.openTenant(tenant.id)).close();
   }
 
   return damaged;

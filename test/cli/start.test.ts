@@ -304,6 +304,76 @@ describe('lighttrail start', () => {
     }
   });
 
+  it('leaves a damaged file and the WAL beside it as found; import refuses it', async () => {
+    const dir = fresh();
+    const env = {
+      LIGHTTRAIL_DATA_DIR: dir,
+      LIGHTTRAIL_MASTER_KEY: randomBytes(32).toString('hex'),
+      LIGHTTRAIL_PORT: '0',
+    };
+    const setup = await runCli(
+      ['setup', '--org', 'A', '--domain', 'a.example', '--email', 'it@a.example', '--json'],
+      env,
+    );
+    const { organisationId, siteId } = JSON.parse(setup.stdout) as {
+      organisationId: string;
+      siteId: string;
+    };
+    const file = path.join(dir, 'tenants', `${organisationId}.db`);
+    // Enough events that the middle of the file holds them, not the schema.
+    const log = path.join(dir, 'access.log');
+    const ua = 'Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0';
+    const lines = Array.from(
+      { length: 3000 },
+      (_, i) =>
+        `203.0.113.${i % 250} - - [04/Dec/2026:10:${String(i % 60).padStart(2, '0')}:00 +0000] ` +
+        `"GET /services/page-${i} HTTP/1.1" 200 512 "-" "${ua}"`,
+    );
+    writeFileSync(log, `${lines.join('\n')}\n`);
+    expect(
+      (await runCli(['import', '--site', siteId, '--format', 'combined', log], env)).code,
+    ).toBe(0);
+
+    // A beacon committed to the WAL, then a crash: the WAL stays beside the file.
+    const first = await startServer(env);
+    const ca = readFileSync(path.join(dir, 'tls', 'localhost.crt'));
+    const beacon = () =>
+      post(first.port, ca, '/api/collect', {
+        site: siteId,
+        type: 'pageview',
+        url: 'https://a.example/after-import',
+      });
+    expect((await beacon()).status).toBe(200);
+    await first.stop('SIGKILL');
+    expect(statSync(`${file}-wal`).size).toBeGreaterThan(0);
+
+    const damaged = readFileSync(file);
+    randomBytes(4096).copy(damaged, Math.floor(damaged.length / 2 / 4096) * 4096);
+    writeFileSync(file, damaged);
+    const wal = readFileSync(`${file}-wal`);
+
+    const second = await startServer(env);
+    try {
+      const refused = await post(second.port, ca, '/api/collect', {
+        site: siteId,
+        type: 'pageview',
+        url: 'https://a.example/while-damaged',
+      });
+      expect(refused.status).toBe(503);
+    } finally {
+      expect(await second.stop()).toBe(0);
+    }
+    expect(second.output().stderr).toContain('"store.tenant_damaged"');
+
+    const imported = await runCli(['import', '--site', siteId, '--format', 'combined', log], env);
+    expect(imported.code).toBe(1);
+    expectOneLine(imported.stderr, 'ERR_DB_CORRUPT');
+
+    // Neither the start's check nor the import wrote into the file or its WAL.
+    expect(readFileSync(file).equals(damaged)).toBe(true);
+    expect(readFileSync(`${file}-wal`).equals(wal)).toBe(true);
+  });
+
   it('refuses a missing or empty control file', async () => {
     const dir = fresh();
     const env = {

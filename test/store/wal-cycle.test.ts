@@ -53,8 +53,11 @@ describe('the WAL under steady single-event writes', () => {
 
   afterEach(() => cleanup());
 
-  /** Writes EVENTS events, IN_FLIGHT requests at a time; returns the WAL's largest size. */
-  async function writeAll(checkpointEvents: number): Promise<{ maxWal: number; errors: string[] }> {
+  /** Writes `events` events, `inFlight` requests at a time; returns the WAL's largest size. */
+  async function writeAll(
+    checkpointEvents: number,
+    { events = EVENTS, inFlight = IN_FLIGHT } = {},
+  ): Promise<{ maxWal: number; errors: string[] }> {
     const { logger, lines } = createMemoryLogger('warn');
     const queue = new IngestQueue({
       control,
@@ -66,13 +69,13 @@ describe('the WAL under steady single-event writes', () => {
     let maxWal = 0;
     let next = 0;
     const worker = async () => {
-      while (next < EVENTS) {
+      while (next < events) {
         const result = await queue.enqueue('tenant-1', [pageview(next++)]);
         expect(result.inserted).toBe(1);
         maxWal = Math.max(maxWal, statSync(`${file}-wal`).size);
       }
     };
-    await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+    await Promise.all(Array.from({ length: inFlight }, worker));
     await queue.close();
 
     return { maxWal, errors: lines };
@@ -100,6 +103,16 @@ describe('the WAL under steady single-event writes', () => {
     // About 300 events of frames (1.5 MB here), not all 3,000 (9.5 MB, the test below).
     expect(maxWal).toBeLessThan(3_000_000);
     expect(stored()).toEqual({ events: EVENTS, sessions: 500, check: 'ok' });
+  }, 60_000);
+
+  it('counts a commit of one event as several: each writes pages all the same', async () => {
+    // One request at a time: a commit per event, some 8 pages each. Counted by events alone,
+    // 300 of them made 8 MB of WAL before the cycle came round.
+    const { maxWal, errors } = await writeAll(300, { events: 600, inFlight: 1 });
+
+    expect(errors).toEqual([]);
+    expect(maxWal).toBeLessThan(3_000_000);
+    expect(stored().events).toBe(600);
   }, 60_000);
 
   it('grows the WAL with everything written when no checkpoint is finished', async () => {

@@ -103,10 +103,18 @@ export function integrityCheck(db: Db, what: string): void {
   try {
     result = db.pragma('quick_check(1)', { simple: true });
   } catch (cause) {
-    throw new StoreError('ERR_DB_CORRUPT', `${what} is damaged`, cause);
+    throw new StoreError('ERR_DB_CORRUPT', `${what} is damaged (${oneLine(cause)})`, cause);
   }
 
-  if (result !== 'ok') throw new StoreError('ERR_DB_CORRUPT', `${what} is damaged`);
+  // SQLite's first finding: a page number and what is wrong with it, never row content.
+  if (result !== 'ok')
+    throw new StoreError('ERR_DB_CORRUPT', `${what} is damaged (${oneLine(result)})`);
+}
+
+function oneLine(finding: unknown): string {
+  const text = finding instanceof Error ? finding.message : String(finding);
+
+  return text.replace(/\s*\n\s*/g, '; ');
 }
 
 /** True for SQLite's corruption errors. */

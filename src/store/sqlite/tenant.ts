@@ -47,6 +47,32 @@ export function openTenantStore(file: string, key: Buffer, what: string): Sqlite
   return new SqliteTenantStore(db);
 }
 
+/**
+ * Reads a tenant's file through (SQLite's quick_check) on a read-only connection, which never
+ * copies a WAL into the file or deletes it on close: a damaged file, and the WAL beside it, are
+ * left exactly as found. Throws ERR_DB_CORRUPT naming the file and what is wrong with it.
+ */
+export async function checkTenantFile(control: ControlStore, tenantId: string): Promise<void> {
+  const file = control.tenantFile(tenantId);
+  const what = `tenant database ${file}`;
+  const { key } = await control.tenantKey(tenantId);
+  let db: Db;
+  try {
+    db = openEncrypted(file, key, { readonly: true });
+  } catch (error) {
+    if (error instanceof StoreError && error.code === 'ERR_DB_CORRUPT') throw error;
+    // The key unwrapped, so a file it does not open is damaged; so is one that cannot be read.
+    const reason = error instanceof StoreError ? 'does not open with its key' : 'cannot be read';
+    throw new StoreError('ERR_DB_CORRUPT', `${what} is damaged: it ${reason}`, error);
+  }
+
+  try {
+    integrityCheck(db, what);
+  } finally {
+    db.close();
+  }
+}
+
 /** A tenant's own encrypted file, read side: statistics and the import deduplication key. */
 export class SqliteTenantStore implements TenantStore {
   constructor(private readonly db: Db) {}

@@ -192,6 +192,14 @@ checkpointer?.on('close', () => {
   for (const cycle of cycles.values()) if (cycle.asked) cycle.due = true;
 });
 
+/**
+ * A commit writes some pages however few events it holds (the events' table and index, the
+ * sessions touched, the file header): one of one event counts as this many towards the cycle.
+ */
+const SMALL_COMMIT_WEIGHT = 8;
+/** After a checkpoint that could not copy everything (a reader or another process in the way). */
+const RETRY_AFTER_EVENTS = 256;
+
 function noteCommitted(tenantId: string, count: number): void {
   let cycle = cycles.get(tenantId);
   if (cycle === undefined) {
@@ -199,7 +207,7 @@ function noteCommitted(tenantId: string, count: number): void {
     cycles.set(tenantId, cycle);
   }
 
-  cycle.committed += count;
+  cycle.committed += Math.max(count, SMALL_COMMIT_WEIGHT);
   if (cycle.asked || cycle.committed < (options.checkpointEvents ?? Infinity)) return;
 
   cycle.asked = true;
@@ -209,13 +217,26 @@ function noteCommitted(tenantId: string, count: number): void {
 
 /** The writer's part of each cycle whose bulk the checkpointer has copied. */
 function finishCheckpoints(): void {
-  for (const [tenantId, cycle] of cycles) {
+  for (const [tenantId, cycle] of [...cycles]) {
     if (!cycle.due) continue;
 
     cycles.delete(tenantId);
     const known = open.get(tenantId);
+    if (known === undefined) continue;
+
     try {
-      known?.db.pragma('wal_checkpoint(PASSIVE)');
+      const [outcome] = known.db.pragma('wal_checkpoint(PASSIVE)') as Array<{
+        busy: number;
+        log: number;
+        checkpointed: number;
+      }>;
+      // A reader on an older snapshot, or another process's commit, kept some frames back: the
+      // WAL cannot start over yet, so the cycle comes round again soon rather than in full.
+      if (outcome !== undefined && (outcome.busy !== 0 || outcome.checkpointed < outcome.log)) {
+        const limit = options.checkpointEvents ?? Infinity;
+        const committed = Math.max(0, limit - RETRY_AFTER_EVENTS);
+        cycles.set(tenantId, { committed, asked: false, due: false });
+      }
     } catch (error) {
       // The data is committed either way; the safety net or the next cycle checkpoints it.
       logger.warn('ingest.checkpoint_failed', { tenantId, error });

@@ -374,6 +374,73 @@ describe('lighttrail start', () => {
     expect(readFileSync(`${file}-wal`).equals(wal)).toBe(true);
   });
 
+  it('sets aside a file whose WAL is damaged mid-way, not one with a torn last write', async () => {
+    const dir = fresh();
+    const env = {
+      LIGHTTRAIL_DATA_DIR: dir,
+      LIGHTTRAIL_MASTER_KEY: randomBytes(32).toString('hex'),
+      LIGHTTRAIL_PORT: '0',
+    };
+    const setup = await runCli(
+      ['setup', '--org', 'A', '--domain', 'a.example', '--email', 'it@a.example', '--json'],
+      env,
+    );
+    const { organisationId, siteId } = JSON.parse(setup.stdout) as {
+      organisationId: string;
+      siteId: string;
+    };
+    const file = path.join(dir, 'tenants', `${organisationId}.db`);
+    const ca = () => readFileSync(path.join(dir, 'tls', 'localhost.crt'));
+    const beacon = (port: number, page: string) =>
+      post(port, ca(), '/api/collect', {
+        site: siteId,
+        type: 'pageview',
+        url: `https://a.example/${page}`,
+      });
+
+    // Twelve beacons, one commit each, then a crash: all twelve only in the WAL.
+    const first = await startServer(env);
+    for (let i = 0; i < 12; i++) expect((await beacon(first.port, `p${i}`)).status).toBe(200);
+    await first.stop('SIGKILL');
+    const db = readFileSync(file);
+    const wal = readFileSync(`${file}-wal`);
+    const frame = 24 + wal.readUInt32BE(8);
+    const frames = Math.floor((wal.length - 32) / frame);
+    const startWith = async (damagedWal: Buffer) => {
+      writeFileSync(file, db);
+      writeFileSync(`${file}-wal`, damagedWal);
+      rmSync(`${file}-shm`, { force: true });
+      const server = await startServer(env);
+      try {
+        return { status: (await beacon(server.port, 'later')).status, server };
+      } finally {
+        expect(await server.stop()).toBe(0);
+      }
+    };
+    const flipped = (index: number) => {
+      const copy = Buffer.from(wal);
+      const at = 32 + index * frame + 24 + 100;
+      for (let i = at; i < at + 16; i++) copy[i] = (copy[i] as number) ^ 0xff;
+
+      return copy;
+    };
+
+    // The last frame damaged, as a crash in the middle of writing it can leave it: served.
+    const torn = await startWith(flipped(frames - 1));
+    expect(torn.status).toBe(200);
+    expect(torn.server.output().stderr).not.toContain('store.tenant_damaged');
+
+    // The second frame damaged: eleven acknowledged commits behind it. Set aside, left as found.
+    const damagedWal = flipped(1);
+    const damaged = await startWith(damagedWal);
+    expect(damaged.status).toBe(503);
+    expect(damaged.server.output().stderr).toMatch(
+      /"store\.tenant_damaged".*its WAL holds \d+ committed transactions past a frame/,
+    );
+    expect(readFileSync(file).equals(db)).toBe(true);
+    expect(readFileSync(`${file}-wal`).equals(damagedWal)).toBe(true);
+  });
+
   it('refuses a missing or empty control file', async () => {
     const dir = fresh();
     const env = {

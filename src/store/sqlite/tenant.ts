@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { endianness } from 'node:os';
 
 import type { Stats, StatsQuery } from '../../domain/stats.js';
 import { StoreError } from '../../errors.js';
@@ -68,9 +70,53 @@ export async function checkTenantFile(control: ControlStore, tenantId: string): 
 
   try {
     integrityCheck(db, what);
+    // While the connection is open, the WAL's index reflects SQLite's reading of the WAL.
+    const lost = committedPastWalEnd(file);
+    if (lost !== null) throw new StoreError('ERR_DB_CORRUPT', `${what} is damaged (${lost})`);
   } finally {
     db.close();
   }
+}
+
+const WAL_MAGIC: ReadonlySet<number> = new Set([0x377f0682, 0x377f0683]);
+const WAL_HEADER = 32;
+const FRAME_HEADER = 24;
+
+/**
+ * Damage in the middle of a WAL, which SQLite's recovery cannot tell from a torn write: it ends
+ * the WAL at the first frame that fails its checksum, and what was committed after it is lost
+ * without a word. The frame headers are not encrypted, so this reads them: frames of the WAL's
+ * current generation (its salts) that close a transaction, past the last frame SQLite accepted
+ * (`mxFrame` in the WAL index, https://www.sqlite.org/walformat.html). A crash can leave one such
+ * transaction half written (the last, never acknowledged); two or more mean committed data
+ * behind a damaged frame. Returns what was found, or null.
+ */
+function committedPastWalEnd(file: string): string | null {
+  let wal: Buffer;
+  let index: Buffer;
+  try {
+    wal = readFileSync(`${file}-wal`);
+    index = readFileSync(`${file}-shm`).subarray(0, 48);
+  } catch {
+    return null;
+  }
+  if (wal.length < WAL_HEADER || index.length < 48 || !WAL_MAGIC.has(wal.readUInt32BE(0))) {
+    return null;
+  }
+
+  const frameSize = FRAME_HEADER + wal.readUInt32BE(8);
+  const salts = [wal.readUInt32BE(16), wal.readUInt32BE(20)];
+  // The index is in the machine's byte order.
+  const accepted = endianness() === 'LE' ? index.readUInt32LE(16) : index.readUInt32BE(16);
+  let commits = 0;
+  for (let at = WAL_HEADER + accepted * frameSize; at + frameSize <= wal.length; at += frameSize) {
+    const current = wal.readUInt32BE(at + 8) === salts[0] && wal.readUInt32BE(at + 12) === salts[1];
+    if (current && wal.readUInt32BE(at + 4) !== 0) commits++;
+  }
+
+  return commits < 2
+    ? null
+    : `its WAL holds ${commits} committed transactions past a frame that fails its checksum`;
 }
 
 /** A tenant's own encrypted file, read side: statistics and the import deduplication key. */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { endianness } from 'node:os';
 
 import type { Stats, StatsQuery } from '../../domain/stats.js';
@@ -92,66 +92,38 @@ const FRAME_HEADER = 24;
  * behind a damaged frame. Returns what was found, or null.
  */
 function committedPastWalEnd(file: string): string | null {
-  let wal: Buffer;
+  let fd: number;
   let index: Buffer;
   try {
-    wal = readFileSync(`${file}-wal`);
     index = readFileSync(`${file}-shm`).subarray(0, 48);
+    fd = openSync(`${file}-wal`, 'r');
   } catch {
     return null;
   }
-  if (wal.length < WAL_HEADER || index.length < 48 || !WAL_MAGIC.has(wal.readUInt32BE(0))) {
-    return null;
-  }
 
-  const frameSize = FRAME_HEADER + wal.readUInt32BE(8);
-  const salts = [wal.readUInt32BE(16), wal.readUInt32BE(20)];
-  // The index is in the machine's byte order.
-  const accepted = endianness() === 'LE' ? index.readUInt32LE(16) : index.readUInt32BE(16);
-  let commits = 0;
-  for (let at = WAL_HEADER + accepted * frameSize; at + frameSize <= wal.length; at += frameSize) {
-    const current = wal.readUInt32BE(at + 8) === salts[0] && wal.readUInt32BE(at + 12) === salts[1];
-    if (current && wal.readUInt32BE(at + 4) !== 0) commits++;
-  }
+  try {
+    const size = fstatSync(fd).size;
+    const header = Buffer.alloc(WAL_HEADER);
+    const read = (buffer: Buffer, at: number) => readSync(fd, buffer, 0, buffer.length, at);
+    if (index.length < 48 || read(header, 0) < WAL_HEADER) return null;
+    if (!WAL_MAGIC.has(header.readUInt32BE(0))) return null;
 
-  return commits < 2
-    ? null
-    : `its WAL holds ${commits} committed transactions past a frame that fails its checksum`;
-}
-
-/** A tenant's own encrypted file, read side: statistics and the import deduplication key. */
-export class SqliteTenantStore implements TenantStore {
-  constructor(private readonly db: Db) {}
-
-  stats(query: StatsQuery): Stats {
-    try {
-      return queryStats(this.db, query);
-    } catch (error) {
-      if (isCorruption(error))
-        throw new StoreError('ERR_DB_CORRUPT', 'tenant database is damaged', error);
-      throw error;
+    const frameSize = FRAME_HEADER + header.readUInt32BE(8);
+    const salts = [header.readUInt32BE(16), header.readUInt32BE(20)];
+    // The index is in the machine's byte order.
+    const accepted = endianness() === 'LE' ? index.readUInt32LE(16) : index.readUInt32BE(16);
+    const frame = Buffer.alloc(FRAME_HEADER);
+    let commits = 0;
+    for (let at = WAL_HEADER + accepted * frameSize; at + frameSize <= size; at += frameSize) {
+      read(frame, at);
+      const current = frame.readUInt32BE(8) === salts[0] && frame.readUInt32BE(12) === salts[1];
+      if (current && frame.readUInt32BE(4) !== 0) commits++;
     }
-  }
 
-  check(): void {
-    integrityCheck(this.db, 'tenant database');
-  }
-
-  importKey(): Buffer {
-    const read = () =>
-      this.db.prepare(`SELECT value FROM meta WHERE key = 'import_dedupe_key'`).get() as
-        { value: Buffer } | undefined;
-    const known = read();
-    if (known !== undefined) return known.value;
-
-    this.db
-      .prepare(`INSERT OR IGNORE INTO meta (key, value) VALUES ('import_dedupe_key', ?)`)
-      .run(randomBytes(32));
-
-    return (read() as { value: Buffer }).value;
-  }
-
-  close(): void {
-    if (this.db.open) this.db.close();
+    return commits < 2
+      ? null
+      : `its WAL holds ${commits} committed transactions past a frame that fails its checksum`;
+  } finally {
+    closeSync(fd);
   }
 }

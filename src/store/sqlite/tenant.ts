@@ -127,3 +127,40 @@ function committedPastWalEnd(file: string): string | null {
     closeSync(fd);
   }
 }
+
+/** A tenant's own encrypted file, read side: statistics and the import deduplication key. */
+export class SqliteTenantStore implements TenantStore {
+  constructor(private readonly db: Db) {}
+
+  stats(query: StatsQuery): Stats {
+    try {
+      return queryStats(this.db, query);
+    } catch (error) {
+      if (isCorruption(error))
+        throw new StoreError('ERR_DB_CORRUPT', 'tenant database is damaged', error);
+      throw error;
+    }
+  }
+
+  check(): void {
+    integrityCheck(this.db, 'tenant database');
+  }
+
+  importKey(): Buffer {
+    const read = () =>
+      this.db.prepare(`SELECT value FROM meta WHERE key = 'import_dedupe_key'`).get() as
+        { value: Buffer } | undefined;
+    const known = read();
+    if (known !== undefined) return known.value;
+
+    this.db
+      .prepare(`INSERT OR IGNORE INTO meta (key, value) VALUES ('import_dedupe_key', ?)`)
+      .run(randomBytes(32));
+
+    return (read() as { value: Buffer }).value;
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

@@ -25,8 +25,8 @@ export interface QueueOptions {
   eagerSize?: number;
   /** Most events and hits per transaction (see WriterOptions.maxGroup). */
   maxGroup?: number;
-  /** Events and hits between two WAL checkpoints (see WriterOptions.checkpointEvents). */
-  checkpointEvents?: number;
+  /** WAL frames at which a checkpoint starts (see WriterOptions.checkpointFrames). */
+  checkpointFrames?: number;
   /** Tenants whose file is damaged: refused at once, their file never opened for writing. */
   unavailable?: ReadonlySet<string>;
   observer?: QueueObserver;
@@ -70,9 +70,9 @@ export class IngestQueue implements EventSink {
         maxGroup: options.maxGroup,
         preparer: options.preparer,
         checkpointPort: port1,
-        ...(options.checkpointEvents === undefined
+        ...(options.checkpointFrames === undefined
           ? {}
-          : { checkpointEvents: options.checkpointEvents }),
+          : { checkpointFrames: options.checkpointFrames }),
       } satisfies WriterOptions,
       transferList: [port1],
     });

@@ -1,3 +1,5 @@
+import { closeSync, openSync, readSync } from 'node:fs';
+import { endianness } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 
@@ -59,8 +61,8 @@ export interface WriterOptions {
   preparer?: PreparerSpec;
   /** To the checkpointer thread; without it the writer checkpoints alone. */
   checkpointPort?: MessagePort;
-  /** Events and hits committed to a tenant between two checkpoints (see CheckpointCycle). */
-  checkpointEvents?: number;
+  /** WAL frames (pages) at which a tenant's WAL is checkpointed (see CheckpointCycle). */
+  checkpointFrames?: number;
 }
 
 /**
@@ -86,7 +88,8 @@ nameThread('lt-writer');
 const options: WriterOptions = {
   intervalMs: 0,
   eagerSize: 2000,
-  checkpointEvents: 4096,
+  // 10 MB of 4 KB pages.
+  checkpointFrames: 2560,
   ...(workerData ?? {}),
 };
 
@@ -163,20 +166,34 @@ function writerFor(tenantId: string): TenantWriter {
  * checkpoint has copied every frame back, and a checkpoint on another thread never gets there
  * while commits go on: the file then grows to the writer's safety net (80 MB), every commit
  * extending it (the file system allocates and zeroes each new block), and the writer finally
- * copies the whole backlog inside a commit. So the writer counts what it commits; past
- * `checkpointEvents` (10 to 30 MB of WAL under load) it asks the checkpointer thread to copy the bulk, and
- * when that is done it copies the rest itself between two commits: a few milliseconds of
- * pages, after which the next commit starts the WAL over, into blocks the file already has.
+ * copies the whole backlog inside a commit. So after each commit the writer reads how many
+ * frames the WAL holds; past `checkpointFrames` it asks the checkpointer thread to copy the
+ * bulk, and when that is done it copies the rest itself between two commits: a few
+ * milliseconds of pages, after which the next commit starts the WAL over, into blocks the file
+ * already has.
  */
 interface CheckpointCycle {
-  committed: number;
+  /** Frames in the WAL at which to ask next. */
+  threshold: number;
+  /** Frames at the last commit: fewer now means the WAL started over. */
+  frames: number;
   /** The checkpointer is copying the bulk. */
   asked: boolean;
   /** It is done: the writer copies the rest before its next commit. */
   due: boolean;
 }
 
+/**
+ * After a checkpoint that could not copy everything (a reader on an older state of the file, or
+ * another process's commit in between), or one after which the WAL did not start over, the next
+ * try comes this many frames later.
+ */
+const RETRY_FRAMES = 256;
+
 const cycles = new Map<string, CheckpointCycle>();
+/** Each tenant's WAL index (`-shm`), read for the WAL's frame count. */
+const walIndexes = new Map<string, number>();
+const frameCount = Buffer.alloc(4);
 let checkpointer: MessagePort | undefined = options.checkpointPort;
 
 checkpointer?.on('message', (done: CheckpointDone) => {
@@ -193,22 +210,39 @@ checkpointer?.on('close', () => {
 });
 
 /**
- * A commit writes some pages however few events it holds (the events' table and index, the
- * sessions touched, the file header): one of one event counts as this many towards the cycle.
+ * Frames in the tenant's WAL: `mxFrame` of the WAL index header, in the machine's byte order
+ * (https://www.sqlite.org/walformat.html); null when it cannot be read (the safety net then
+ * checkpoints).
  */
-const SMALL_COMMIT_WEIGHT = 8;
-/** After a checkpoint that could not copy everything (a reader or another process in the way). */
-const RETRY_AFTER_EVENTS = 256;
+function walFrames(tenantId: string): number | null {
+  try {
+    let fd = walIndexes.get(tenantId);
+    if (fd === undefined) {
+      fd = openSync(`${files.get(tenantId)?.file}-shm`, 'r');
+      walIndexes.set(tenantId, fd);
+    }
+    if (readSync(fd, frameCount, 0, 4, 16) < 4) return null;
 
-function noteCommitted(tenantId: string, count: number): void {
+    return endianness() === 'LE' ? frameCount.readUInt32LE(0) : frameCount.readUInt32BE(0);
+  } catch {
+    return null;
+  }
+}
+
+function noteCommitted(tenantId: string): void {
+  const frames = walFrames(tenantId);
+  if (frames === null) return;
+
+  const limit = options.checkpointFrames ?? Infinity;
   let cycle = cycles.get(tenantId);
   if (cycle === undefined) {
-    cycle = { committed: 0, asked: false, due: false };
+    cycle = { threshold: limit, frames, asked: false, due: false };
     cycles.set(tenantId, cycle);
   }
 
-  cycle.committed += Math.max(count, SMALL_COMMIT_WEIGHT);
-  if (cycle.asked || cycle.committed < (options.checkpointEvents ?? Infinity)) return;
+  if (frames < cycle.frames) cycle.threshold = limit;
+  cycle.frames = frames;
+  if (cycle.asked || frames < cycle.threshold) return;
 
   cycle.asked = true;
   if (checkpointer === undefined) cycle.due = true;
@@ -217,26 +251,15 @@ function noteCommitted(tenantId: string, count: number): void {
 
 /** The writer's part of each cycle whose bulk the checkpointer has copied. */
 function finishCheckpoints(): void {
-  for (const [tenantId, cycle] of [...cycles]) {
+  for (const [tenantId, cycle] of cycles) {
     if (!cycle.due) continue;
 
-    cycles.delete(tenantId);
-    const known = open.get(tenantId);
-    if (known === undefined) continue;
-
+    cycle.asked = false;
+    cycle.due = false;
+    // Until the WAL starts over (fewer frames), ask again only after some more.
+    cycle.threshold = Math.max(cycle.threshold, cycle.frames + RETRY_FRAMES);
     try {
-      const [outcome] = known.db.pragma('wal_checkpoint(PASSIVE)') as Array<{
-        busy: number;
-        log: number;
-        checkpointed: number;
-      }>;
-      // A reader on an older snapshot, or another process's commit, kept some frames back: the
-      // WAL cannot start over yet, so the cycle comes round again soon rather than in full.
-      if (outcome !== undefined && (outcome.busy !== 0 || outcome.checkpointed < outcome.log)) {
-        const limit = options.checkpointEvents ?? Infinity;
-        const committed = Math.max(0, limit - RETRY_AFTER_EVENTS);
-        cycles.set(tenantId, { committed, asked: false, due: false });
-      }
+      open.get(tenantId)?.db.pragma('wal_checkpoint(PASSIVE)');
     } catch (error) {
       // The data is committed either way; the safety net or the next cycle checkpoints it.
       logger.warn('ingest.checkpoint_failed', { tenantId, error });
@@ -263,6 +286,9 @@ function closeTenant(tenantId: string): void {
   known.db.close();
   open.delete(tenantId);
   cycles.delete(tenantId);
+  const index = walIndexes.get(tenantId);
+  walIndexes.delete(tenantId);
+  if (index !== undefined) closeSync(index);
 }
 
 /** Commits one tenant's share of a group in one transaction; every request gets its result. */
@@ -409,7 +435,7 @@ function flush(): void {
     deferred.delete(tenantId);
     const count = writes.reduce((sum, w) => sum + w.events.length + w.filtered.length, 0);
     committed += count;
-    noteCommitted(tenantId, count);
+    noteCommitted(tenantId);
     results.push(...outcome);
   }
 

@@ -134,7 +134,10 @@ function result(ip: ParsedIp | null): ClientIp {
  * Derives the visitor's address. Starting at the socket peer, each hop is believed only while the
  * hop that reported it is one of our trusted proxies; the first untrusted hop, read from the right,
  * is the client (the leftmost entries are whatever the client chose to send). An untrusted peer is
- * the client and every header is ignored. Entries that are not addresses are skipped. A loopback or
+ * the client and every header is ignored. Empty entries are skipped; any other entry that is not an
+ * address (`unknown`, an RFC 7239 obfuscated `_hidden`) ends the walk with no address: a trusted
+ * proxy that does not know its client hands over nothing, and what stands left of it was written
+ * by the client, so believing it would let anyone choose their address. A loopback or
  * unspecified result means the proxy chain is misconfigured: the address is withheld so all traffic
  * is not merged into one visitor, and `misconfigured` is set for the operator.
  *
@@ -153,8 +156,11 @@ export function deriveClientIp(input: ClientIpInput): ClientIp {
   let client = peer;
   let walked = 0;
   for (let i = hops.length - 1; i >= 0 && walked < MAX_HOPS; i--) {
-    const hop = parseForwardedHop(hops[i] as string);
-    if (!hop) continue;
+    const entry = (hops[i] as string).trim();
+    if (entry === '') continue;
+
+    const hop = parseForwardedHop(entry);
+    if (!hop) return { ip: null, misconfigured: false };
 
     walked++;
     client = hop;

@@ -113,12 +113,28 @@ describe('C20 client IP derivation behind proxies', () => {
     );
     expect(derive('10.0.0.5', { 'x-forwarded-for': '198.51.100.7:51234' }).ip).toBe('198.51.100.7');
     expect(derive('10.0.0.5', { 'x-forwarded-for': '[2001:db8::1]:443' }).ip).toBe('2001:db8::1');
-    expect(derive('10.0.0.5', { 'x-forwarded-for': '198.51.100.7, garbage' }).ip).toBe(
-      '198.51.100.7',
-    );
     expect(derive('10.0.0.5', { 'x-forwarded-for': ' , ,,unknown, "198.51.100.7" ' }).ip).toBe(
       '198.51.100.7',
     );
+  });
+
+  test('a trusted proxy that does not know its client: the entry left of it is not believed', () => {
+    // What stands left of the proxy's own entry came from the client, who could write anything.
+    expect(derive('10.0.0.5', { 'x-forwarded-for': '81.2.69.142, unknown' })).toEqual({
+      ip: null,
+      misconfigured: false,
+    });
+    expect(derive('10.0.0.5', { 'x-forwarded-for': '81.2.69.142, garbage, 10.0.0.9' }).ip).toBe(
+      null,
+    );
+    expect(
+      derive('10.0.0.5', { forwarded: 'for=81.2.69.142, for=unknown' }, 'rfc7239').ip,
+    ).toBeNull();
+    expect(
+      derive('10.0.0.5', { forwarded: 'for=81.2.69.142, for=_hidden' }, 'rfc7239').ip,
+    ).toBeNull();
+    // An empty entry (a stray comma) is no statement by anyone.
+    expect(derive('10.0.0.5', { 'x-forwarded-for': '198.51.100.7, ' }).ip).toBe('198.51.100.7');
   });
 
   test('C20 (f) hostile header values never throw and never yield a non-address', () => {

@@ -1,12 +1,12 @@
 import type { EnrichedEvent, FilteredHit } from '../domain/event.js';
-import type { Site } from '../domain/site.js';
+import { hostAllowed, type Site, type SiteSettings } from '../domain/site.js';
 import { dayIn } from '../domain/time.js';
 import { detectBot } from '../enrich/bots.js';
 import { classifyChannel } from '../enrich/channel.js';
 import type { GeoLookup } from '../enrich/geo.js';
 import { hasPhi, REDACTED, sanitizeTitle, scrubProps, scrubText } from '../enrich/phi.js';
 import { parseIp } from '../enrich/ip.js';
-import { sanitizeReferrer } from '../enrich/referrer.js';
+import { registrableDomain, sanitizeReferrer, type Referrer } from '../enrich/referrer.js';
 import type { SpamReferrerList } from '../enrich/spam-referrers.js';
 import { sanitizePage } from '../enrich/url.js';
 import { parseUserAgent } from '../enrich/useragent.js';
@@ -119,10 +119,12 @@ export class Enricher {
     }
 
     const page = sanitizePage(incoming.url, settings, { hostname: extra.hostname });
-    const referrer =
+    const external =
       incoming.type === 'pageview' && !page.countOnly
         ? sanitizeReferrer(incoming.referrer, page.hostname)
         : null;
+    // A visit from another of the site's own domains is a move inside the site, not a source.
+    const referrer = external !== null && isOwnDomain(settings, external) ? null : external;
     if (referrer !== null && this.spam.isSpam(referrer.host)) {
       return {
         kind: 'filtered',
@@ -230,4 +232,24 @@ function linkTarget(raw: string, settings: Site['settings'], pageHost: string): 
     page.hostname.startsWith('[') || parseIp(page.hostname) !== null || hasPhi(page.hostname);
 
   return `${opaque ? REDACTED : page.hostname}${page.path}`;
+}
+
+const ownDomains = new WeakMap<SiteSettings, ReadonlySet<string>>();
+
+/**
+ * True when the referrer is one of the site's allowed domains, or shares a registrable domain
+ * with one (`www.clinic.example` and `clinic.example`, `*.clinic.example`).
+ */
+function isOwnDomain(settings: SiteSettings, referrer: Referrer): boolean {
+  if (hostAllowed(settings, referrer.host)) return true;
+
+  let domains = ownDomains.get(settings);
+  if (domains === undefined) {
+    domains = new Set(
+      settings.domains.map((domain) => registrableDomain(domain.replace(/^\*\./, ''))),
+    );
+    ownDomains.set(settings, domains);
+  }
+
+  return domains.has(referrer.domain);
 }

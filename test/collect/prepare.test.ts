@@ -67,4 +67,29 @@ describe('the writer-side preparer', () => {
     expect(() => prepare(job(1))).toThrow(expect.objectContaining({ code: 'ERR_INTERNAL' }));
     expect(prepare(job(SALT_PAIRS_KEPT + 1)).events).toHaveLength(1);
   });
+
+  it("counts a visit from another of the site's domains as internal, not a referral", async () => {
+    const prepare = await preparer();
+    const site: Site = {
+      ...SITE,
+      settings: { ...SITE.settings, domains: ['www.clinic.example', 'clinic-foundation.org'] },
+    };
+    const salts = { salt: randomBytes(32), previous: null };
+    const from = (referrer: string) =>
+      prepare(
+        job(1, {
+          site,
+          salts,
+          events: [{ type: 'pageview', url: 'https://www.clinic.example/give', referrer }],
+        }),
+      ).events[0];
+
+    for (const own of ['https://clinic-foundation.org/', 'https://news.clinic-foundation.org/']) {
+      expect(from(own)).toMatchObject({ referrerHost: null, channel: 'Direct' });
+    }
+    expect(from('https://www.unrelated-clinic.example/')).toMatchObject({
+      referrerHost: 'www.unrelated-clinic.example',
+      channel: 'Referral',
+    });
+  });
 });

@@ -87,6 +87,29 @@ function stringList(field: string, value: unknown, check: RegExp, max = 100): st
   });
 }
 
+/**
+ * Path patterns: each segment a literal, `*` for one whole segment, or a final `**` for any rest.
+ * `/portal/***` or `/a*b` would match nothing and silently protect nothing, so they are refused.
+ */
+function patternList(field: string, value: unknown): string[] {
+  const patterns = stringList(field, value, PATTERN);
+  for (const pattern of patterns) {
+    const segments = pattern.split('/').filter((segment) => segment !== '');
+    segments.forEach((segment, i) => {
+      const wildcard = segment === '*' || (segment === '**' && i === segments.length - 1);
+      if (segment.includes('*') && !wildcard) {
+        throw bad(
+          field,
+          `"${pattern}" is not valid: * stands for one whole segment, ** only for the rest ` +
+            'at the end (/patients/*, /portal/**)',
+        );
+      }
+    });
+  }
+
+  return patterns;
+}
+
 function flag(field: string, value: unknown): boolean {
   if (typeof value !== 'boolean') throw bad(field, 'must be true or false');
 
@@ -145,9 +168,9 @@ export function validateSiteSettings(
     timeZone,
     queryAllowlist: stringList('queryAllowlist', merged.queryAllowlist, PARAM),
     sensitiveParams: stringList('sensitiveParams', merged.sensitiveParams, PARAM),
-    pathRules: stringList('pathRules', merged.pathRules, PATTERN),
+    pathRules: patternList('pathRules', merged.pathRules),
     collapseIds: flag('collapseIds', merged.collapseIds),
-    countOnly: stringList('countOnly', merged.countOnly, PATTERN),
+    countOnly: patternList('countOnly', merged.countOnly),
     geoPrecision: geoPrecision as GeoPrecision,
     respectGpc: flag('respectGpc', merged.respectGpc),
     respectDnt: flag('respectDnt', merged.respectDnt),

@@ -122,6 +122,9 @@ describe('lighttrail site, apikey, keys and tenant commands', () => {
     [['--domains', ''], 'at least one domain'],
     [['--gpc', 'maybe'], '--gpc must be on or off'],
     [['--count-only', 'portal'], 'countOnly'],
+    [['--count-only', '/portal/***'], '* stands for one whole segment'],
+    [['--count-only', '/portal/**/x'], '** only for the rest'],
+    [['--path-rules', '/patients/id-*'], 'pathRules: "/patients/id-*" is not valid'],
   ])('refuses %o without changing anything', async (flags, message) => {
     const before = (await events('site.settings_changed')).length;
     const result = await runCli(['site', 'update', siteId, ...flags], env);

@@ -2,9 +2,10 @@ import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 
 import { describeConfig, loadConfig } from '../config/load.js';
 import { openGeo } from '../enrich/geo.js';
-import { LightTrailError } from '../errors.js';
+import { LightTrailError, StoreError, type ErrorCode } from '../errors.js';
 import { createLogger } from '../log/logger.js';
 import { loadOrCreateCertificate } from '../server/certificate.js';
+import { checkTenantFile } from '../store/sqlite/tenant.js';
 import { parse, type Command } from './command.js';
 import { openContext, out, serverPid, serverRunning } from './context.js';
 
@@ -49,11 +50,13 @@ database reads. Exits 1 when a check fails.`,
         context.control.check();
         const tenants = context.control.listTenants().filter((t) => t.deletedAt === null);
         for (const tenant of tenants) {
-          const store = await context.control.openTenant(tenant.id);
+          // Read-only, like the server's start: a damaged file is left as found.
           try {
-            store.check();
-          } finally {
-            store.close();
+            await checkTenantFile(context.control, tenant.id);
+          } catch (error) {
+            const code = (error as { code?: ErrorCode }).code ?? 'ERR_INTERNAL';
+            const message = `organisation "${tenant.name}" (${tenant.id}): ${(error as Error).message}`;
+            throw new StoreError(code, message, error);
           }
         }
 

@@ -50,6 +50,7 @@ async function checkTenantFiles(control: ControlStore, logger: Logger): Promise<
       damaged.add(tenant.id);
       logger.error('store.tenant_damaged', {
         tenantId: tenant.id,
+        organisation: tenant.name,
         code: (error as { code?: string }).code ?? 'ERR_INTERNAL',
         message: (error as Error).message,
         advice:

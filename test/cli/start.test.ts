@@ -298,10 +298,19 @@ describe('lighttrail start', () => {
         .filter((line) => line.includes('"store.tenant_damaged"'))
         .map((line) => JSON.parse(line) as Record<string, unknown>);
       expect(told).toEqual([
-        expect.objectContaining({ tenantId: damagedOrg.organisationId, code: 'ERR_DB_CORRUPT' }),
+        expect.objectContaining({
+          tenantId: damagedOrg.organisationId,
+          organisation: 'A',
+          code: 'ERR_DB_CORRUPT',
+        }),
       ]);
       expect(readFileSync(damagedOrg.file).equals(damage)).toBe(true);
     }
+
+    // doctor names the organisation too, and leaves the file as found.
+    const doctor = await runCli(['doctor'], env);
+    expect(doctor.stdout).toContain(`organisation "A" (${damagedOrg.organisationId})`);
+    expect(statSync(damagedOrg.file).size).toBe(0);
   });
 
   it('leaves a damaged file and the WAL beside it as found; import refuses it', async () => {

@@ -58,11 +58,18 @@ commits queued events and closes the databases.`,
       listening.metricsPort === undefined
         ? ''
         : `\n  metrics          http://127.0.0.1:${listening.metricsPort}/metrics`;
-    // Commands in another terminal must find the same data folder (and key).
-    const prefix =
-      process.env.LIGHTTRAIL_DATA_DIR === undefined
-        ? ''
-        : `LIGHTTRAIL_DATA_DIR=${shellWord(config.dataDir)} `;
+    // Commands in another terminal must find the same data folder, key and server. Secrets
+    // (the master key itself, tokens) are never printed.
+    const value = (name: string): string => {
+      if (name === 'LIGHTTRAIL_DATA_DIR') return config.dataDir;
+      // The port this server got, also when it was asked for any free one (0).
+      if (name === 'LIGHTTRAIL_PORT') return String(listening.port);
+
+      return process.env[name] as string;
+    };
+    const prefix = SHARED_SETTINGS.filter((name) => process.env[name] !== undefined)
+      .map((name) => `${name}=${shellWord(value(name))} `)
+      .join('');
     const settings = Object.keys(process.env).some((name) => name.startsWith('LIGHTTRAIL_'))
       ? '\n(Other terminals need the same LIGHTTRAIL_* settings as this one.)'
       : '';
@@ -83,6 +90,15 @@ Stop with Ctrl+C; queued events are committed first.`);
     return 0;
   },
 };
+
+/** Settings another terminal's commands must share with this server, none of them secret. */
+const SHARED_SETTINGS = [
+  'LIGHTTRAIL_CONFIG',
+  'LIGHTTRAIL_DATA_DIR',
+  'LIGHTTRAIL_MASTER_KEY_FILE',
+  'LIGHTTRAIL_HOST',
+  'LIGHTTRAIL_PORT',
+];
 
 /** `text` as one word for a POSIX shell: as it is when plain, else in single quotes. */
 function shellWord(text: string): string {

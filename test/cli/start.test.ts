@@ -104,7 +104,9 @@ describe('lighttrail start', () => {
 
     expect(stdout).toMatch(/SHA-256 {10}([0-9A-F]{2}:){31}[0-9A-F]{2}/);
     // Typed as shown in another terminal, the command finds this server's data folder.
-    expect(stdout).toContain(`LIGHTTRAIL_DATA_DIR=${dir} npx lighttrail setup`);
+    expect(stdout).toContain(
+      `LIGHTTRAIL_DATA_DIR=${dir} LIGHTTRAIL_PORT=${server.port} npx lighttrail setup`,
+    );
     expect(stdout).toContain('same LIGHTTRAIL_* settings');
     expect(stderr).toContain('keys.dev_master_key_generated');
     expect(statSync(path.join(dir, 'master.key')).mode & 0o777).toBe(0o600);

@@ -191,7 +191,7 @@ export class SqliteControlStore implements ControlStore {
 
   async deleteTenant(id: string, actor: string): Promise<void> {
     const tenant = this.getTenant(id);
-    if (tenant === undefined) throw new StoreError('ERR_TENANT_NOT_FOUND', `no tenant ${id}`);
+    if (tenant === undefined) throw new StoreError('ERR_TENANT_NOT_FOUND', `no organisation ${id}`);
     if (tenant.deletedAt !== null)
       throw new StoreError('ERR_TENANT_DELETED', `tenant ${id} is already deleted`);
 
@@ -253,7 +253,7 @@ export class SqliteControlStore implements ControlStore {
   createSite(tenantId: string, name: string, settings: SiteSettings, actor: string): Site {
     const tenant = this.getTenant(tenantId);
     if (tenant === undefined || tenant.deletedAt !== null) {
-      throw new StoreError('ERR_TENANT_NOT_FOUND', `no tenant ${tenantId}`);
+      throw new StoreError('ERR_TENANT_NOT_FOUND', `no organisation ${tenantId}`);
     }
 
     const site: Site = { id: randomUUID(), tenantId, name, settings, createdAt: Date.now() };

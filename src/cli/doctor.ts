@@ -55,8 +55,8 @@ database reads. Exits 1 when a check fails.`,
             await checkTenantFile(context.control, tenant.id);
           } catch (error) {
             const code = (error as { code?: ErrorCode }).code ?? 'ERR_INTERNAL';
-            const message = `organisation "${tenant.name}" (${tenant.id}): ${(error as Error).message}`;
-            throw new StoreError(code, message, error);
+            const which = `organisation "${tenant.name}" (${tenant.id})`;
+            throw new StoreError(code, `${which}: ${(error as Error).message}`, error);
           }
         }
 

@@ -132,7 +132,7 @@ describe('cookieless sessions and daily salts', () => {
     expect(db.prepare('SELECT DISTINCT visitor_id FROM events').all()).toHaveLength(1);
   });
 
-  it('a session across midnight survives a full visitor cache: the idlest visitors go', async () => {
+  it('a midnight session survives a full visitor cache: the idlest visitors go', async () => {
     // Three visitors fit; the one crossing midnight is known under two ids meanwhile.
     writer = new TenantWriter(db, 3);
     const at = (time: string, day = '2026-12-04') => Date.parse(`${day}T${time}:00Z`);

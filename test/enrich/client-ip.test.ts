@@ -118,7 +118,7 @@ describe('C20 client IP derivation behind proxies', () => {
     );
   });
 
-  test('a trusted proxy that does not know its client: the entry left of it is not believed', () => {
+  test('a trusted proxy not knowing its client: the entry left of it is not believed', () => {
     // What stands left of the proxy's own entry came from the client, who could write anything.
     expect(derive('10.0.0.5', { 'x-forwarded-for': '81.2.69.142, unknown' })).toEqual({
       ip: null,

@@ -97,6 +97,26 @@ describe('lighttrail start', () => {
     return dir;
   };
 
+  /** A fresh data folder with organisation A (site on a.example), and its file's path. */
+  const organisationA = async () => {
+    const dir = fresh();
+    const env = {
+      LIGHTTRAIL_DATA_DIR: dir,
+      LIGHTTRAIL_MASTER_KEY: randomBytes(32).toString('hex'),
+      LIGHTTRAIL_PORT: '0',
+    };
+    const setup = await runCli(
+      ['setup', '--org', 'A', '--domain', 'a.example', '--email', 'it@a.example', '--json'],
+      env,
+    );
+    const { organisationId, siteId } = JSON.parse(setup.stdout) as {
+      organisationId: string;
+      siteId: string;
+    };
+
+    return { dir, env, siteId, file: path.join(dir, 'tenants', `${organisationId}.db`) };
+  };
+
   it('starts on a fresh folder with generated key and certificate, drains on SIGTERM', async () => {
     const dir = fresh();
     const server = await startServer({ LIGHTTRAIL_DATA_DIR: dir });
@@ -316,21 +336,7 @@ describe('lighttrail start', () => {
   });
 
   it('leaves a damaged file and the WAL beside it as found; import refuses it', async () => {
-    const dir = fresh();
-    const env = {
-      LIGHTTRAIL_DATA_DIR: dir,
-      LIGHTTRAIL_MASTER_KEY: randomBytes(32).toString('hex'),
-      LIGHTTRAIL_PORT: '0',
-    };
-    const setup = await runCli(
-      ['setup', '--org', 'A', '--domain', 'a.example', '--email', 'it@a.example', '--json'],
-      env,
-    );
-    const { organisationId, siteId } = JSON.parse(setup.stdout) as {
-      organisationId: string;
-      siteId: string;
-    };
-    const file = path.join(dir, 'tenants', `${organisationId}.db`);
+    const { dir, env, siteId, file } = await organisationA();
     // Enough events that the middle of the file holds them, not the schema.
     const log = path.join(dir, 'access.log');
     const ua = 'Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0';
@@ -386,21 +392,7 @@ describe('lighttrail start', () => {
   });
 
   it('sets aside a file whose WAL is damaged mid-way, not one with a torn last write', async () => {
-    const dir = fresh();
-    const env = {
-      LIGHTTRAIL_DATA_DIR: dir,
-      LIGHTTRAIL_MASTER_KEY: randomBytes(32).toString('hex'),
-      LIGHTTRAIL_PORT: '0',
-    };
-    const setup = await runCli(
-      ['setup', '--org', 'A', '--domain', 'a.example', '--email', 'it@a.example', '--json'],
-      env,
-    );
-    const { organisationId, siteId } = JSON.parse(setup.stdout) as {
-      organisationId: string;
-      siteId: string;
-    };
-    const file = path.join(dir, 'tenants', `${organisationId}.db`);
+    const { dir, env, siteId, file } = await organisationA();
     const ca = () => readFileSync(path.join(dir, 'tls', 'localhost.crt'));
     const beacon = (port: number, page: string) =>
       post(port, ca(), '/api/collect', {

@@ -64,6 +64,16 @@ export function openKeyProvider(
     throw new KeyError('ERR_MASTER_KEY_MISSING', `no master key: ${file} does not exist yet`);
   }
 
+  // Data sealed already: a new key could never open it, and a key file left beside it would
+  // only mislead the next command. The key it was sealed with is needed.
+  if (existsSync(path.join(config.dataDir, 'control.db'))) {
+    throw new KeyError(
+      'ERR_MASTER_KEY_MISSING',
+      `${config.dataDir} holds sealed data but no master key: set LIGHTTRAIL_MASTER_KEY or ` +
+        'LIGHTTRAIL_MASTER_KEY_FILE as for the server that created it',
+    );
+  }
+
   const provider = LocalKeyProvider.generateFile(file);
   logger.warn('keys.dev_master_key_generated', {
     file,

@@ -92,6 +92,12 @@ function stringList(field: string, value: unknown, check: RegExp, max = 100): st
  * `/portal/***` or `/a*b` would match nothing and silently protect nothing, so they are refused.
  */
 function patternList(field: string, value: unknown): string[] {
+  for (const item of Array.isArray(value) ? value : []) {
+    if (typeof item === 'string' && !item.startsWith('/')) {
+      throw bad(field, `"${item}" is not valid: a pattern is a path from the root (/portal/**)`);
+    }
+  }
+
   const patterns = stringList(field, value, PATTERN);
   for (const pattern of patterns) {
     const segments = pattern.split('/').filter((segment) => segment !== '');

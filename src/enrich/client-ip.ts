@@ -118,7 +118,13 @@ function forParameter(element: string): string {
 }
 
 function hopsFrom(headers: IncomingHttpHeaders, mode: ForwardedMode): string[] {
-  if (mode === 'rfc7239') return splitElements(headerText(headers.forwarded)).map(forParameter);
+  if (mode === 'rfc7239') {
+    // An element that names no client (no `for`, or an empty one) is a proxy that does not
+    // know it: `unknown`, not nothing. Only a stray comma's empty element is skipped.
+    return splitElements(headerText(headers.forwarded)).map((element) =>
+      element.trim() === '' ? '' : forParameter(element).trim() || 'unknown',
+    );
+  }
 
   return headerText(headers['x-forwarded-for']).split(',');
 }

@@ -122,6 +122,7 @@ describe('lighttrail site, apikey, keys and tenant commands', () => {
     [['--domains', ''], 'at least one domain'],
     [['--gpc', 'maybe'], '--gpc must be on or off'],
     [['--count-only', 'portal'], 'countOnly'],
+    [['--count-only', 'portal/**'], 'a pattern is a path from the root'],
     [['--count-only', '/portal/***'], '* stands for one whole segment'],
     [['--count-only', '/portal/**/x'], '** only for the rest'],
     [['--path-rules', '/patients/id-*'], 'pathRules: "/patients/id-*" is not valid'],

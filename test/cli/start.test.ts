@@ -234,6 +234,15 @@ describe('lighttrail start', () => {
     expect(wrong.code).toBe(1);
     expectOneLine(wrong.stderr, 'ERR_MASTER_KEY_WRONG');
     expect(wrong.stdout).not.toContain('running at');
+
+    // No key at all: a development key generated now could never open the data sealed before.
+    const setupB = ['setup', '--org', 'B', '--domain', 'b.example', '--email', 'b@b.example'];
+    for (const command of [['start'], setupB]) {
+      const missing = await runCli(command, { LIGHTTRAIL_DATA_DIR: dir });
+      expect(missing.code).toBe(1);
+      expectOneLine(missing.stderr, 'ERR_MASTER_KEY_MISSING');
+      expect(existsSync(path.join(dir, 'master.key'))).toBe(false);
+    }
   });
 
   it('refuses a corrupt control database', async () => {
@@ -438,7 +447,7 @@ describe('lighttrail start', () => {
     const damaged = await startWith(damagedWal);
     expect(damaged.status).toBe(503);
     expect(damaged.server.output().stderr).toMatch(
-      /"store\.tenant_damaged".*its WAL holds \d+ committed transactions past a frame/,
+      /"store\.tenant_damaged".*its WAL holds \d+ committed transactions that SQLite cannot read back/,
     );
     expect(readFileSync(file).equals(db)).toBe(true);
     expect(readFileSync(`${file}-wal`).equals(damagedWal)).toBe(true);

@@ -133,6 +133,11 @@ describe('C20 client IP derivation behind proxies', () => {
     expect(
       derive('10.0.0.5', { forwarded: 'for=81.2.69.142, for=_hidden' }, 'rfc7239').ip,
     ).toBeNull();
+    // An element of a trusted proxy that names no client at all says as much.
+    for (const own of ['by=10.0.0.1;proto=https', 'for=', 'for=""']) {
+      const forwarded = `for=81.2.69.142, ${own}`;
+      expect(derive('10.0.0.5', { forwarded }, 'rfc7239').ip, own).toBeNull();
+    }
     // An empty entry (a stray comma) is no statement by anyone.
     expect(derive('10.0.0.5', { 'x-forwarded-for': '198.51.100.7, ' }).ip).toBe('198.51.100.7');
   });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { endianness } from 'node:os';
 
 import type { Stats, StatsQuery } from '../../domain/stats.js';
@@ -93,39 +93,66 @@ const FRAME_HEADER = 24;
  */
 function committedPastWalEnd(file: string): string | null {
   let fd: number;
-  let index: Buffer;
+  let indexFd: number;
   try {
-    index = readFileSync(`${file}-shm`).subarray(0, 48);
+    indexFd = openSync(`${file}-shm`, 'r');
+  } catch {
+    return null;
+  }
+  try {
     fd = openSync(`${file}-wal`, 'r');
   } catch {
+    closeSync(indexFd);
     return null;
   }
 
   try {
-    const size = fstatSync(fd).size;
-    const header = Buffer.alloc(WAL_HEADER);
-    const read = (buffer: Buffer, at: number) => readSync(fd, buffer, 0, buffer.length, at);
-    if (index.length < 48 || read(header, 0) < WAL_HEADER) return null;
-    if (!WAL_MAGIC.has(header.readUInt32BE(0))) return null;
+    // Another process (a server beside an import) may commit during the scan: its frames would
+    // look like ones SQLite refused. The index moving means exactly that, so look again; a WAL
+    // that never holds still is left unjudged.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const before = acceptedFrames(indexFd);
+      const commits = before === null ? 0 : commitsPast(fd, before);
+      if (before === null || acceptedFrames(indexFd) !== before) continue;
 
-    const frameSize = FRAME_HEADER + header.readUInt32BE(8);
-    const salts = [header.readUInt32BE(16), header.readUInt32BE(20)];
-    // The index is in the machine's byte order.
-    const accepted = endianness() === 'LE' ? index.readUInt32LE(16) : index.readUInt32BE(16);
-    const frame = Buffer.alloc(FRAME_HEADER);
-    let commits = 0;
-    for (let at = WAL_HEADER + accepted * frameSize; at + frameSize <= size; at += frameSize) {
-      read(frame, at);
-      const current = frame.readUInt32BE(8) === salts[0] && frame.readUInt32BE(12) === salts[1];
-      if (current && frame.readUInt32BE(4) !== 0) commits++;
+      return commits < 2
+        ? null
+        : `its WAL holds ${commits} committed transactions that SQLite cannot read back`;
     }
 
-    return commits < 2
-      ? null
-      : `its WAL holds ${commits} committed transactions past a frame that fails its checksum`;
+    return null;
   } finally {
     closeSync(fd);
+    closeSync(indexFd);
   }
+}
+
+/** `mxFrame` of the WAL index header, in the machine's byte order; null if unreadable. */
+function acceptedFrames(indexFd: number): number | null {
+  const header = Buffer.alloc(20);
+  if (readSync(indexFd, header, 0, 20, 0) < 20) return null;
+
+  return endianness() === 'LE' ? header.readUInt32LE(16) : header.readUInt32BE(16);
+}
+
+/** Frames of the WAL's current generation that close a transaction, past frame `accepted`. */
+function commitsPast(fd: number, accepted: number): number {
+  const size = fstatSync(fd).size;
+  const header = Buffer.alloc(WAL_HEADER);
+  const read = (buffer: Buffer, at: number) => readSync(fd, buffer, 0, buffer.length, at);
+  if (read(header, 0) < WAL_HEADER || !WAL_MAGIC.has(header.readUInt32BE(0))) return 0;
+
+  const frameSize = FRAME_HEADER + header.readUInt32BE(8);
+  const salts = [header.readUInt32BE(16), header.readUInt32BE(20)];
+  const frame = Buffer.alloc(FRAME_HEADER);
+  let commits = 0;
+  for (let at = WAL_HEADER + accepted * frameSize; at + frameSize <= size; at += frameSize) {
+    read(frame, at);
+    const current = frame.readUInt32BE(8) === salts[0] && frame.readUInt32BE(12) === salts[1];
+    if (current && frame.readUInt32BE(4) !== 0) commits++;
+  }
+
+  return commits;
 }
 
 /** A tenant's own encrypted file, read side: statistics and the import deduplication key. */

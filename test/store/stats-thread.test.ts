@@ -83,18 +83,18 @@ describe('the statistics thread', () => {
   });
 
   /** Organisation A with enough events that each of its queries takes a while; B is `file`. */
-  function withBigOrganisation(options: { threads: number }): StatsThread {
+  function withBigOrganisation(options: { threads: number }, events = 100_000): StatsThread {
     const bigFile = path.join(path.dirname(file), 'big.db');
     const bigKey = randomBytes(32);
     const db = openEncrypted(bigFile, bigKey, { create: true });
     migrate(db, TENANT_MIGRATIONS);
     db.prepare(
-      `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 99999)
+      `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
        INSERT INTO events (site_id, ts, day, type, hostname, path, channel, visitor_id, session_id)
        SELECT 'site-1', 0, '2026-12-02', 'pageview', 'a.example', '/p/' || (i % 500), 'Direct',
               'v' || (i % 20000), 's' || (i % 30000)
        FROM n`,
-    ).run();
+    ).run(events - 1);
     db.close();
 
     return new StatsThread(
@@ -128,7 +128,8 @@ describe('the statistics thread', () => {
   });
 
   it("with two threads, answers one organisation while another's long query runs", async () => {
-    const two = withBigOrganisation({ threads: 2 });
+    // A query long enough (about a second) that a busy machine cannot reorder the answers.
+    const two = withBigOrganisation({ threads: 2 }, 400_000);
     const order: string[] = [];
     const ask = (tenantId: string, label: string) =>
       two.stats(tenantId, query).then(() => order.push(label));

@@ -76,7 +76,8 @@ export class StatsReader {
     const known = this.connections.get(tenantId);
     if (known !== undefined) return known;
 
-    const store = await this.control.openTenant(tenantId);
+    // Reading only: closing never copies the WAL into the file of a server that is stopped.
+    const store = await this.control.openTenant(tenantId, { readonly: true });
     this.connections.set(tenantId, store);
 
     return store;

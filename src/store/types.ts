@@ -87,8 +87,12 @@ export interface ControlStore {
 
   /** Verifies the control data's integrity; throws ERR_DB_CORRUPT. */
   check(): void;
-  /** Opens the tenant's own store (migrating it); the caller closes it. */
-  openTenant(tenantId: string): Promise<TenantStore>;
+  /**
+   * Opens the tenant's own store (migrating it); the caller closes it. `readonly`: for reading
+   * only, on a connection that never writes into the file (nor copies its WAL in on close); a
+   * file of an older schema is still migrated first.
+   */
+  openTenant(tenantId: string, options?: { readonly?: boolean }): Promise<TenantStore>;
   tenantFile(tenantId: string): string;
   close(): void;
 }

@@ -453,6 +453,30 @@ describe('lighttrail start', () => {
     expect(readFileSync(`${file}-wal`).equals(damagedWal)).toBe(true);
   });
 
+  it("stats on the command line reads a crashed server's WAL and writes nothing", async () => {
+    const { dir, env, siteId, file } = await organisationA();
+    const server = await startServer(env);
+    const ca = readFileSync(path.join(dir, 'tls', 'localhost.crt'));
+    const url = 'https://a.example/in-the-wal';
+    const sent = await post(server.port, ca, '/api/collect', {
+      site: siteId,
+      type: 'pageview',
+      url,
+    });
+    expect(sent.status).toBe(200);
+    await server.stop('SIGKILL');
+    const db = readFileSync(file);
+    const wal = readFileSync(`${file}-wal`);
+
+    const stats = await runCli(['stats', '--site', siteId, '--json'], env);
+
+    expect(stats.code).toBe(0);
+    expect(JSON.parse(stats.stdout)).toMatchObject({ totals: { pageviews: 1 } });
+    // A read-write connection, the last to close, would have copied the WAL in and deleted it.
+    expect(readFileSync(file).equals(db)).toBe(true);
+    expect(readFileSync(`${file}-wal`).equals(wal)).toBe(true);
+  });
+
   it('refuses a missing or empty control file', async () => {
     const dir = fresh();
     const env = {

@@ -602,10 +602,11 @@ export class SqliteControlStore implements ControlStore {
     integrityCheck(this.db, 'control database');
   }
 
-  async openTenant(tenantId: string): Promise<TenantStore> {
+  async openTenant(tenantId: string, options: { readonly?: boolean } = {}): Promise<TenantStore> {
     const { key } = await this.tenantKey(tenantId);
+    const what = `database of tenant ${tenantId}`;
 
-    return openTenantStore(this.tenantFile(tenantId), key, `database of tenant ${tenantId}`);
+    return openTenantStore(this.tenantFile(tenantId), key, what, options);
   }
 
   tenantFile(tenantId: string): string {

@@ -30,7 +30,9 @@ function answer(request: Extract<StatsRequest, { op: 'stats' }>): StatsReply {
   try {
     let store = stores.get(request.tenantId);
     if (store === undefined) {
-      store = openTenantStore(request.file, Buffer.from(request.key), 'tenant database');
+      store = openTenantStore(request.file, Buffer.from(request.key), 'tenant database', {
+        readonly: true,
+      });
       stores.set(request.tenantId, store);
     }
 

@@ -26,19 +26,24 @@ export async function openTenantDb(
 /**
  * A tenant's file as a store, opened with its data key and migrated. The key came unwrapped
  * from the control store, so a file it does not open is damaged: ERR_DB_CORRUPT, naming `what`.
+ * `readonly`: a connection that never writes into the file, nor copies the WAL into it when it
+ * closes; a file of an older schema is migrated first all the same.
  */
-export function openTenantStore(file: string, key: Buffer, what: string): SqliteTenantStore {
-  let db: Db;
-  try {
-    db = openEncrypted(file, key);
-  } catch (error) {
-    if (error instanceof StoreError && error.code === 'ERR_DB_KEY') {
-      throw new StoreError('ERR_DB_CORRUPT', `${what} is damaged`, error);
-    }
+export function openTenantStore(
+  file: string,
+  key: Buffer,
+  what: string,
+  options: { readonly?: boolean } = {},
+): SqliteTenantStore {
+  if (options.readonly === true) {
+    const db = open(file, key, what, true);
+    const latest = TENANT_MIGRATIONS[TENANT_MIGRATIONS.length - 1]?.version ?? 0;
+    if (db.pragma('user_version', { simple: true }) === latest) return new SqliteTenantStore(db);
 
-    throw error;
+    db.close();
   }
 
+  const db = open(file, key, what, false);
   try {
     migrate(db, TENANT_MIGRATIONS);
   } catch (error) {
@@ -47,6 +52,18 @@ export function openTenantStore(file: string, key: Buffer, what: string): Sqlite
   }
 
   return new SqliteTenantStore(db);
+}
+
+function open(file: string, key: Buffer, what: string, readonly: boolean): Db {
+  try {
+    return openEncrypted(file, key, { readonly });
+  } catch (error) {
+    if (error instanceof StoreError && error.code === 'ERR_DB_KEY') {
+      throw new StoreError('ERR_DB_CORRUPT', `${what} is damaged`, error);
+    }
+
+    throw error;
+  }
 }
 
 /**

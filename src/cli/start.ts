@@ -1,4 +1,9 @@
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+
 import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/settings.js';
+import { ConfigError } from '../errors.js';
 import { createLightTrail } from '../server/lighttrail.js';
 import { parse, type Command } from './command.js';
 import { holdServerLock, openContext, out, releaseServerLock } from './context.js';
@@ -19,6 +24,8 @@ commits queued events and closes the databases.`,
     if (values.help) return (out(this.help), 0);
 
     const config = loadConfig();
+    // A start refused for its port must not leave a new data folder, keys and all, behind.
+    if (!existsSync(config.dataDir)) await checkPortsFree(config);
     holdServerLock(config);
     const context = await openContext({ allowGenerate: true, config });
     const { control, logger } = context;
@@ -90,6 +97,32 @@ Stop with Ctrl+C; queued events are committed first.`);
     return 0;
   },
 };
+
+/** Refuses with ERR_PORT_IN_USE, as the listeners would, when a port is taken right now. */
+async function checkPortsFree(config: Config): Promise<void> {
+  const wanted: Array<[string, string, number]> = [
+    ['LIGHTTRAIL_PORT', config.host, config.port],
+    ['LIGHTTRAIL_METRICS_PORT', '127.0.0.1', config.metricsPort],
+  ];
+  for (const [setting, host, port] of wanted) {
+    if (port === 0) continue;
+
+    await new Promise<void>((resolve, reject) => {
+      const probe = createServer();
+      probe.once('error', (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EADDRINUSE') return resolve(); // the listener itself will say why
+        reject(
+          new ConfigError(
+            'ERR_PORT_IN_USE',
+            `${setting}: cannot listen on port ${port} (${error.code})`,
+            error,
+          ),
+        );
+      });
+      probe.listen(port, host, () => probe.close(() => resolve()));
+    });
+  }
+}
 
 /** Settings another terminal's commands must share with this server, none of them secret. */
 const SHARED_SETTINGS = [

@@ -184,8 +184,10 @@ describe('lighttrail start', () => {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const { port } = blocker.address() as AddressInfo;
     try {
+      // A data folder that does not exist yet: the refused start must not create it.
+      const dataDir = path.join(fresh(), 'data');
       const result = await runCli(['start'], {
-        LIGHTTRAIL_DATA_DIR: fresh(),
+        LIGHTTRAIL_DATA_DIR: dataDir,
         LIGHTTRAIL_HOST: '127.0.0.1',
         LIGHTTRAIL_PORT: String(port),
       });
@@ -193,6 +195,7 @@ describe('lighttrail start', () => {
       expect(result.code).toBe(1);
       expectOneLine(result.stderr, 'ERR_PORT_IN_USE');
       expect(result.stderr).toContain('LIGHTTRAIL_PORT');
+      expect(existsSync(dataDir)).toBe(false);
     } finally {
       await new Promise((resolve) => blocker.close(resolve));
     }

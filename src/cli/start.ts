@@ -110,7 +110,8 @@ async function checkPortsFree(config: Config): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       const probe = createServer();
       probe.once('error', (error: NodeJS.ErrnoException) => {
-        if (error.code !== 'EADDRINUSE') return resolve(); // the listener itself will say why
+        // Any other refusal is the setting's: the listener itself says why, as before.
+        if (error.code !== 'EADDRINUSE') return resolve();
         reject(
           new ConfigError(
             'ERR_PORT_IN_USE',

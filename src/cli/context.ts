@@ -119,3 +119,36 @@ export function requireStopped(config: Config, action: string): void {
 export function out(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
 }
+
+/** Settings another terminal's commands must share with this server, none of them secret. */
+const SHARED_SETTINGS = [
+  'LIGHTTRAIL_CONFIG',
+  'LIGHTTRAIL_DATA_DIR',
+  'LIGHTTRAIL_MASTER_KEY_FILE',
+  'LIGHTTRAIL_HOST',
+  'LIGHTTRAIL_PORT',
+];
+
+/** `text` as one word for a POSIX shell: as it is when plain, else in single quotes. */
+function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, "'\\''")}'`;
+}
+
+/**
+ * What to put before a printed `npx lighttrail ...` so that, typed in another terminal, it
+ * finds this command's data folder, key file and server: the non-secret LIGHTTRAIL_* settings
+ * of this process (never the master key or a token), the data folder as resolved, and `port`
+ * when given (the port a server got, also when it asked for any free one).
+ */
+export function sharedSettings(config: Config, port?: number): string {
+  const value = (name: string): string => {
+    if (name === 'LIGHTTRAIL_DATA_DIR') return config.dataDir;
+    if (name === 'LIGHTTRAIL_PORT' && port !== undefined) return String(port);
+
+    return process.env[name] as string;
+  };
+
+  return SHARED_SETTINGS.filter((name) => process.env[name] !== undefined)
+    .map((name) => `${name}=${shellWord(value(name))} `)
+    .join('');
+}

@@ -37,6 +37,8 @@ const USAGE_CODES: ReadonlySet<string> = new Set([
   'ERR_IMPORT_FORMAT',
   'ERR_NOT_FOUND',
   'ERR_USER_EXISTS',
+  // A master key that is not a key at all is a wrong setting; one that opens nothing is not.
+  'ERR_MASTER_KEY_INVALID',
 ]);
 
 function version(): string {

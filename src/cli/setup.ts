@@ -2,7 +2,7 @@ import { validateSiteSettings, type Site } from '../domain/site.js';
 import { generatePassword, hashPassword } from '../identity/password.js';
 import type { User } from '../store/types.js';
 import { parse, usage, type Command } from './command.js';
-import { openContext, out } from './context.js';
+import { openContext, out, sharedSettings } from './context.js';
 
 export const setup: Command = {
   name: 'setup',
@@ -81,6 +81,8 @@ shown once and never stored in clear; it must be changed at first sign-in.
         return 0;
       }
 
+      const prefix = sharedSettings(context.config);
+      const apikey = `${prefix}npx lighttrail apikey create --site ${site.id}`;
       out(`Organisation  ${org}  (${tenant.id})
 Site          ${site.name}  (${site.id})
 Owner         ${email}
@@ -94,7 +96,7 @@ Next: add the tracker to every page of ${domain}:
 
 (use the address your visitors reach LightTrail at, behind your TLS proxy or load balancer)
 
-Then read the figures with an API key:  npx lighttrail apikey create --site ${site.id}`);
+Then read the figures with an API key:  ${apikey}`);
 
       return 0;
     } finally {

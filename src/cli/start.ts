@@ -6,7 +6,7 @@ import type { Config } from '../config/settings.js';
 import { ConfigError } from '../errors.js';
 import { createLightTrail } from '../server/lighttrail.js';
 import { parse, type Command } from './command.js';
-import { holdServerLock, openContext, out, releaseServerLock } from './context.js';
+import { holdServerLock, openContext, out, releaseServerLock, sharedSettings } from './context.js';
 
 export const start: Command = {
   name: 'start',
@@ -65,18 +65,7 @@ commits queued events and closes the databases.`,
       listening.metricsPort === undefined
         ? ''
         : `\n  metrics          http://127.0.0.1:${listening.metricsPort}/metrics`;
-    // Commands in another terminal must find the same data folder, key and server. Secrets
-    // (the master key itself, tokens) are never printed.
-    const value = (name: string): string => {
-      if (name === 'LIGHTTRAIL_DATA_DIR') return config.dataDir;
-      // The port this server got, also when it was asked for any free one (0).
-      if (name === 'LIGHTTRAIL_PORT') return String(listening.port);
-
-      return process.env[name] as string;
-    };
-    const prefix = SHARED_SETTINGS.filter((name) => process.env[name] !== undefined)
-      .map((name) => `${name}=${shellWord(value(name))} `)
-      .join('');
+    const prefix = sharedSettings(config, listening.port);
     const settings = Object.keys(process.env).some((name) => name.startsWith('LIGHTTRAIL_'))
       ? '\n(Other terminals need the same LIGHTTRAIL_* settings as this one.)'
       : '';
@@ -123,18 +112,4 @@ async function checkPortsFree(config: Config): Promise<void> {
       probe.listen(port, host, () => probe.close(() => resolve()));
     });
   }
-}
-
-/** Settings another terminal's commands must share with this server, none of them secret. */
-const SHARED_SETTINGS = [
-  'LIGHTTRAIL_CONFIG',
-  'LIGHTTRAIL_DATA_DIR',
-  'LIGHTTRAIL_MASTER_KEY_FILE',
-  'LIGHTTRAIL_HOST',
-  'LIGHTTRAIL_PORT',
-];
-
-/** `text` as one word for a POSIX shell: as it is when plain, else in single quotes. */
-function shellWord(text: string): string {
-  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, "'\\''")}'`;
 }

@@ -29,11 +29,16 @@ export function openKeyProvider(
   options: { allowGenerate?: boolean } = {},
 ): OpenedProvider {
   if (config.masterKey !== undefined) {
-    return {
-      provider: LocalKeyProvider.fromKey(config.masterKey),
-      generated: false,
-      source: 'LIGHTTRAIL_MASTER_KEY',
-    };
+    let provider: KeyProvider;
+    try {
+      provider = LocalKeyProvider.fromKey(config.masterKey);
+    } catch (error) {
+      // Name the setting, as for every other wrong value.
+      if (!(error instanceof KeyError)) throw error;
+      throw new KeyError(error.code, `LIGHTTRAIL_MASTER_KEY: ${error.message}`, error);
+    }
+
+    return { provider, generated: false, source: 'LIGHTTRAIL_MASTER_KEY' };
   }
 
   if (config.masterKeyFile !== undefined) {

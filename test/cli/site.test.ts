@@ -64,6 +64,17 @@ describe('lighttrail site, apikey, keys and tenant commands', () => {
     expect(hash).toMatch(/^scrypt\$32768\$8\$1\$/);
   });
 
+  it("setup's next command carries the data folder, never the master key", async () => {
+    const result = await runCli(
+      ['setup', '--org', 'Hint', '--domain', 'hint.example', '--email', 'hint@hint.example'],
+      env,
+    );
+
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`LIGHTTRAIL_DATA_DIR=${dir} npx lighttrail apikey create`);
+    expect(result.stdout).not.toContain(env.LIGHTTRAIL_MASTER_KEY);
+  });
+
   it('a failed setup (e-mail taken) leaves no organisation, site, key or file', async () => {
     const before = (await runCli(['tenant', 'list'], env)).stdout;
     const files = readdirSync(path.join(dir, 'tenants')).length;

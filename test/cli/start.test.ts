@@ -227,8 +227,11 @@ describe('lighttrail start', () => {
       LIGHTTRAIL_DATA_DIR: dir,
       LIGHTTRAIL_MASTER_KEY: 'short',
     });
-    expect(malformed.code).toBe(1);
+    // A wrong setting: exit 2, and the line names it.
+    expect(malformed.code).toBe(2);
     expectOneLine(malformed.stderr, 'ERR_MASTER_KEY_INVALID');
+    expect(malformed.stderr).toContain('LIGHTTRAIL_MASTER_KEY: master key must be 32 bytes');
+    expect(malformed.stderr).not.toContain('short');
 
     const wrong = await runCli(['start'], {
       LIGHTTRAIL_DATA_DIR: dir,

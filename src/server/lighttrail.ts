@@ -125,6 +125,8 @@ export async function createLightTrail(options: {
   const tls = await loadOrCreateCertificate(config, logger);
   const metrics = createMetricsRegistry();
   const depth = metrics.gauge('lighttrail_ingest_queue_depth', 'Events waiting for commit.');
+  // A scrape before the first beacon sees an empty queue, not a missing series.
+  depth.set(0);
   metrics
     .gauge(
       'lighttrail_tenants_unavailable',

@@ -40,11 +40,20 @@ function readConfigFile(file: string | undefined, cwd: string): Record<string, u
   const candidate = file ?? path.join(cwd, 'lighttrail.config.json');
   if (file === undefined && !existsSync(candidate)) return {};
 
+  let text: string;
+  try {
+    text = readFileSync(path.resolve(cwd, candidate), 'utf8');
+  } catch (cause) {
+    const reason =
+      (cause as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : 'unreadable';
+    throw new ConfigError('ERR_CONFIG_FILE', `config file ${candidate}: ${reason}`, cause);
+  }
+
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(path.resolve(cwd, candidate), 'utf8'));
+    parsed = JSON.parse(text);
   } catch (cause) {
-    throw new ConfigError('ERR_CONFIG_FILE', `config file ${candidate}: not readable JSON`, cause);
+    throw new ConfigError('ERR_CONFIG_FILE', `config file ${candidate}: not valid JSON`, cause);
   }
 
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {

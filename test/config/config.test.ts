@@ -59,7 +59,15 @@ describe('configuration', () => {
     );
     writeFileSync(file, '{ not json');
     expect(() => loadConfig({ env: {}, cwd: dir })).toThrowError(
-      expect.objectContaining({ code: 'ERR_CONFIG_FILE' }),
+      expect.objectContaining({ code: 'ERR_CONFIG_FILE', message: expect.stringMatching(/JSON/) }),
+    );
+    // A named file that is not there says so, rather than blaming its JSON.
+    const missing = { LIGHTTRAIL_CONFIG: 'missing.json' };
+    expect(() => loadConfig({ env: missing, cwd: dir })).toThrowError(
+      expect.objectContaining({
+        code: 'ERR_CONFIG_FILE',
+        message: expect.stringMatching(/no such file/),
+      }),
     );
     cleanup();
   });

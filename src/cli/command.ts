@@ -34,14 +34,18 @@ export function parse<const T extends Options>(
       strict: true,
     }) as unknown as { values: Values<T>; positionals: string[] };
   } catch (cause) {
-    throw new LightTrailError('ERR_USAGE', (cause as Error).message, { status: 400 });
+    // Node's own wording goes on about positionals after `--`: the first sentence says it all.
+    const first = (cause as Error).message.split(/(?<=\.) /)[0] ?? 'invalid arguments';
+    const message = first.replace(/\.$/, '');
+    throw new LightTrailError('ERR_USAGE', `${message} (see --help)`, { status: 400, cause });
   }
 }
 
+/** An unknown site; a missing id is a usage mistake, not an unknown site. */
 export function siteNotFound(id: string | undefined): LightTrailError {
-  return new LightTrailError('ERR_SITE_NOT_FOUND', `no site ${id ?? '(missing id)'}`, {
-    status: 404,
-  });
+  if (id === undefined) return usage('a site ID is needed (see --help)');
+
+  return new LightTrailError('ERR_SITE_NOT_FOUND', `no site ${id}`, { status: 404 });
 }
 
 export function usage(message: string): LightTrailError {

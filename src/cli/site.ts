@@ -52,6 +52,9 @@ Every change is validated first and recorded as a system event.`,
     if (values.help) return (out(this.help), 0);
 
     const [action, id] = positionals;
+    // Said before anything is opened: a missing ID is a usage mistake whatever the data.
+    if ((action === 'show' || action === 'update') && id === undefined) throw siteNotFound(id);
+
     const context = await openContext();
     try {
       const { control } = context;

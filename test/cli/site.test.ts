@@ -147,6 +147,18 @@ describe('lighttrail site, apikey, keys and tenant commands', () => {
     expect((await events('site.settings_changed')).length).toBe(before);
   });
 
+  it('says what is wrong with the command line itself, in one short line', async () => {
+    const noId = await runCli(['site', 'show'], env);
+    expect(noId.code).toBe(2);
+    expect(noId.stderr.trim()).toBe('lighttrail: ERR_USAGE: a site ID is needed (see --help)');
+
+    const bogus = await runCli(['site', 'update', siteId, '--bogus', 'x'], env);
+    expect(bogus.code).toBe(2);
+    expect(bogus.stderr.trim()).toBe(
+      "lighttrail: ERR_USAGE: Unknown option '--bogus' (see --help)",
+    );
+  });
+
   it('creates an API key shown once and stored hashed', async () => {
     const result = await runCli(['apikey', 'create', '--site', siteId, '--json'], env);
     const { token, keyId } = JSON.parse(result.stdout) as { token: string; keyId: string };

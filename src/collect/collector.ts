@@ -40,10 +40,16 @@ export interface CollectorOptions {
   maxBatch: number;
   /** Told (at most every ten minutes) when the derived visitor address is loopback (C20 d). */
   onMisconfiguredProxy?: () => void;
+  /**
+   * Told, at most once a minute, how many requests the rate limit refused since it was last
+   * told (the first refusal is told at once): the request log keeps them at debug level.
+   */
+  onRateLimited?: (requests: number) => void;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const SITE_CACHE_MS = 5_000;
+const RATE_LIMIT_REPORT_MS = 60_000;
 const MEDIA_TYPES: ReadonlySet<string> = new Set(['text/plain', 'application/json']);
 // The WHATWG Encoding labels for UTF-8 a sender might plausibly write (compared lower-cased).
 const UTF8_LABELS: ReadonlySet<string> = new Set(['utf-8', 'utf8', 'unicode-1-1-utf-8']);
@@ -140,6 +146,7 @@ export class Collector {
       payload.events.length,
     );
     if (wait > 0) {
+      this.reportRateLimited();
       throw new RequestError('ERR_RATE_LIMITED', 429, 'too many events; slow down', undefined, {
         'Retry-After': String(wait),
       });
@@ -207,6 +214,27 @@ export class Collector {
   }
 
   private lastProxyWarning = 0;
+  private rateLimited = 0;
+  private rateLimitTimer: NodeJS.Timeout | undefined;
+
+  /** Tells `onRateLimited` of the first refusal at once, then once a minute of those since. */
+  private reportRateLimited(): void {
+    this.rateLimited++;
+    if (this.rateLimitTimer !== undefined) return;
+
+    const tell = () => {
+      if (this.rateLimited === 0) {
+        this.rateLimitTimer = undefined;
+        return;
+      }
+
+      this.options.onRateLimited?.(this.rateLimited);
+      this.rateLimited = 0;
+      this.rateLimitTimer = setTimeout(tell, RATE_LIMIT_REPORT_MS);
+      this.rateLimitTimer.unref();
+    };
+    tell();
+  }
 
   private reportMisconfiguredProxy(): void {
     const now = Date.now();

@@ -190,6 +190,14 @@ export async function createLightTrail(options: {
       });
       misconfigured.inc();
     },
+    onRateLimited: (requests) => {
+      logger.warn('collect.rate_limited', {
+        requests,
+        advice:
+          'clients sent events faster than LIGHTTRAIL_RATE_LIMIT allows: each such request ' +
+          'was answered 429 with Retry-After (request lines at debug level)',
+      });
+    },
   });
   // Statistics run on a thread of their own: a year of a busy site takes seconds to read.
   const reader = new StatsReader(control, new StatsThread(control), damaged, logger);

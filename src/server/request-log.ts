@@ -18,7 +18,10 @@ export interface RequestLogEntry {
  * headers, cookies and bodies are left out for the same reason.
  */
 export function logRequest(logger: Logger, entry: RequestLogEntry, quietSuccess = false): void {
-  const quiet = quietSuccess && entry.status >= 200 && entry.status < 300 && !entry.aborted;
+  // A busy route's successes, and its rate-limit refusals (a client over its limit sends
+  // thousands; the route reports them in a summary), go at debug level.
+  const ok = entry.status >= 200 && entry.status < 300;
+  const quiet = quietSuccess && (ok || entry.status === 429) && !entry.aborted;
   (quiet ? logger.debug : logger.info)('http.request', {
     method: entry.method,
     route: entry.route,

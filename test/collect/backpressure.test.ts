@@ -63,6 +63,16 @@ describe('collect under pressure', () => {
     expect(foreign.headers['access-control-allow-origin']).toBeUndefined();
     expect(await stored(product, '/burst')).toBe(3);
     expect(await stored(product, '/over')).toBe(0);
+
+    // A client over its limit sends thousands: one summary line, not a line per refusal.
+    for (let i = 0; i < 5; i++) await product.post(batch(product.siteId, 1, '/over'));
+    await new Promise((resolve) => setImmediate(resolve));
+    const lines = product.logs.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const refusals = lines.filter((line) => line.event === 'http.request' && line.status === 429);
+    expect(refusals.length).toBeGreaterThanOrEqual(7);
+    expect(refusals.every((line) => line.level === 'debug')).toBe(true);
+    const told = lines.filter((line) => line.event === 'collect.rate_limited');
+    expect(told).toEqual([expect.objectContaining({ level: 'warn', requests: 1 })]);
   });
 
   it('answers 503 with Retry-After when the queue is full instead of dropping events', async () => {

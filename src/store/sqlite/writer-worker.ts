@@ -1,5 +1,4 @@
-import { closeSync, openSync, readSync } from 'node:fs';
-import { endianness } from 'node:os';
+import { closeSync, openSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 
@@ -13,6 +12,7 @@ import type { CheckpointCall, CheckpointDone } from './checkpoint-worker.js';
 import { migrate } from './migrate.js';
 import { isCorruption, openEncrypted, type Db } from './open.js';
 import { TENANT_MIGRATIONS } from './schema.js';
+import { walIndexFrames } from './wal.js';
 import { TenantWriter } from './writer.js';
 
 /**
@@ -193,7 +193,6 @@ const RETRY_FRAMES = 256;
 const cycles = new Map<string, CheckpointCycle>();
 /** Each tenant's WAL index (`-shm`), read for the WAL's frame count. */
 const walIndexes = new Map<string, number>();
-const frameCount = Buffer.alloc(4);
 let checkpointer: MessagePort | undefined = options.checkpointPort;
 
 checkpointer?.on('message', (done: CheckpointDone) => {
@@ -209,11 +208,7 @@ checkpointer?.on('close', () => {
   for (const cycle of cycles.values()) if (cycle.asked) cycle.due = true;
 });
 
-/**
- * Frames in the tenant's WAL: `mxFrame` of the WAL index header, in the machine's byte order
- * (https://www.sqlite.org/walformat.html); null when it cannot be read (the safety net then
- * checkpoints).
- */
+/** Frames in the tenant's WAL; null when its index cannot be read (the safety net then acts). */
 function walFrames(tenantId: string): number | null {
   try {
     let fd = walIndexes.get(tenantId);
@@ -221,9 +216,8 @@ function walFrames(tenantId: string): number | null {
       fd = openSync(`${files.get(tenantId)?.file}-shm`, 'r');
       walIndexes.set(tenantId, fd);
     }
-    if (readSync(fd, frameCount, 0, 4, 16) < 4) return null;
 
-    return endianness() === 'LE' ? frameCount.readUInt32LE(0) : frameCount.readUInt32BE(0);
+    return walIndexFrames(fd);
   } catch {
     return null;
   }
@@ -433,8 +427,7 @@ function flush(): void {
     }
 
     deferred.delete(tenantId);
-    const count = writes.reduce((sum, w) => sum + w.events.length + w.filtered.length, 0);
-    committed += count;
+    committed += writes.reduce((sum, w) => sum + w.events.length + w.filtered.length, 0);
     noteCommitted(tenantId);
     results.push(...outcome);
   }

@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/settings.js';
-import { ConfigError } from '../errors.js';
+import { listenOn } from '../server/app.js';
 import { createLightTrail } from '../server/lighttrail.js';
 import { parse, type Command } from './command.js';
 import { holdServerLock, openContext, out, releaseServerLock, sharedSettings } from './context.js';
@@ -87,7 +87,7 @@ Stop with Ctrl+C; queued events are committed first.`);
   },
 };
 
-/** Refuses with ERR_PORT_IN_USE, as the listeners would, when a port is taken right now. */
+/** Refuses as the listeners would (a port taken, a host not here), before anything is made. */
 async function checkPortsFree(config: Config): Promise<void> {
   const wanted: Array<[string, string, number]> = [
     ['LIGHTTRAIL_PORT', config.host, config.port],
@@ -96,20 +96,8 @@ async function checkPortsFree(config: Config): Promise<void> {
   for (const [setting, host, port] of wanted) {
     if (port === 0) continue;
 
-    await new Promise<void>((resolve, reject) => {
-      const probe = createServer();
-      probe.once('error', (error: NodeJS.ErrnoException) => {
-        // Any other refusal is the setting's: the listener itself says why, as before.
-        if (error.code !== 'EADDRINUSE') return resolve();
-        reject(
-          new ConfigError(
-            'ERR_PORT_IN_USE',
-            `${setting}: cannot listen on port ${port} (${error.code})`,
-            error,
-          ),
-        );
-      });
-      probe.listen(port, host, () => probe.close(() => resolve()));
-    });
+    const probe = createServer();
+    await listenOn(probe, port, host, setting);
+    await new Promise((resolve) => probe.close(resolve));
   }
 }

@@ -1,6 +1,6 @@
 import { createServer as createHttpServer, STATUS_CODES, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { Socket } from 'node:net';
+import type { Server as NetServer, Socket } from 'node:net';
 
 import type { Config } from '../config/settings.js';
 import { ConfigError, RequestError } from '../errors.js';
@@ -281,7 +281,8 @@ function createMetricsServer(
   return server;
 }
 
-async function listenOn(server: Server, port: number, host: string, setting: string) {
+/** Listens, refusing as `lighttrail start` reports it: ERR_PORT_IN_USE or ERR_CONFIG_INVALID. */
+export async function listenOn(server: NetServer, port: number, host: string, setting: string) {
   await new Promise<void>((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
       // Another server holds the port: the setting is fine, something is in the way (exit 1).

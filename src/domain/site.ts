@@ -116,6 +116,26 @@ function patternList(field: string, value: unknown): string[] {
   return patterns;
 }
 
+/**
+ * Path rules hide what their `*` segments match; a final `**` lets a rule apply under any deeper
+ * path, whose rest is kept. A rule without a `*` would hide nothing at all: refused, with the way
+ * to hide a whole section.
+ */
+function pathRuleList(value: unknown): string[] {
+  const rules = patternList('pathRules', value);
+  for (const rule of rules) {
+    if (!rule.split('/').includes('*')) {
+      throw bad(
+        'pathRules',
+        `"${rule}" hides nothing: a path rule stores the segments its * matches as :id ` +
+          '(/patients/*); to keep a whole section out, make it count-only',
+      );
+    }
+  }
+
+  return rules;
+}
+
 function flag(field: string, value: unknown): boolean {
   if (typeof value !== 'boolean') throw bad(field, 'must be true or false');
 
@@ -174,7 +194,7 @@ export function validateSiteSettings(
     timeZone,
     queryAllowlist: stringList('queryAllowlist', merged.queryAllowlist, PARAM),
     sensitiveParams: stringList('sensitiveParams', merged.sensitiveParams, PARAM),
-    pathRules: patternList('pathRules', merged.pathRules),
+    pathRules: pathRuleList(merged.pathRules),
     collapseIds: flag('collapseIds', merged.collapseIds),
     countOnly: patternList('countOnly', merged.countOnly),
     geoPrecision: geoPrecision as GeoPrecision,

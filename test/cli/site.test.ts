@@ -137,6 +137,7 @@ describe('lighttrail site, apikey, keys and tenant commands', () => {
     [['--count-only', '/portal/***'], '* stands for one whole segment'],
     [['--count-only', '/portal/**/x'], '** only for the rest'],
     [['--path-rules', '/patients/id-*'], 'pathRules: "/patients/id-*" is not valid'],
+    [['--path-rules', '/patients/**'], 'pathRules: "/patients/**" hides nothing'],
   ])('refuses %o without changing anything', async (flags, message) => {
     const before = (await events('site.settings_changed')).length;
     const result = await runCli(['site', 'update', siteId, ...flags], env);

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
+import path from 'node:path';
 
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/settings.js';
@@ -24,8 +25,9 @@ commits queued events and closes the databases.`,
     if (values.help) return (out(this.help), 0);
 
     const config = loadConfig();
-    // A start refused for its port must not leave a new data folder, keys and all, behind.
-    if (!existsSync(config.dataDir)) await checkPortsFree(config);
+    // A start refused for its port must not leave new keys, a certificate and a control file
+    // behind (with data there already, a running server's own refusal comes first).
+    if (!existsSync(path.join(config.dataDir, 'control.db'))) await checkPortsFree(config);
     holdServerLock(config);
     const context = await openContext({ allowGenerate: true, config });
     const { control, logger } = context;

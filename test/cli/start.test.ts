@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { request } from 'node:https';
 import path from 'node:path';
@@ -184,7 +184,17 @@ describe('lighttrail start', () => {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const { port } = blocker.address() as AddressInfo;
     try {
-      // A data folder that does not exist yet: the refused start must not create it.
+      // A data folder that does not exist yet, and an empty one: the refused start makes nothing.
+      const empty = fresh();
+      const emptied = await runCli(['start'], {
+        LIGHTTRAIL_DATA_DIR: empty,
+        LIGHTTRAIL_HOST: '127.0.0.1',
+        LIGHTTRAIL_PORT: String(port),
+      });
+      expect(emptied.code).toBe(1);
+      expectOneLine(emptied.stderr, 'ERR_PORT_IN_USE');
+      expect(readdirSync(empty)).toEqual([]);
+
       const dataDir = path.join(fresh(), 'data');
       const result = await runCli(['start'], {
         LIGHTTRAIL_DATA_DIR: dataDir,

@@ -23,13 +23,14 @@ defaults to the last 30 days. --json prints one JSON object.`,
     if (values.help) return (out(this.help), 0);
     if (!values.site) throw usage('stats needs --site ID');
 
-    const { control } = await openContext();
+    const { control, logger } = await openContext();
     if (control.getSite(values.site) === undefined) {
       control.close();
       throw siteNotFound(values.site);
     }
 
-    const reader = new StatsReader(control);
+    // The log line says why figures that exist cannot be read (a damaged file or WAL).
+    const reader = new StatsReader(control, undefined, new Set(), logger);
     try {
       const result = await reader.stats(values.site, { from: values.from, to: values.to });
       out(values.json ? JSON.stringify(result) : render(result));

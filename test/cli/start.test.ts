@@ -465,6 +465,11 @@ describe('lighttrail start', () => {
     const told = damaged.server.output().stderr;
     expect(told).toContain('"store.tenant_damaged"');
     expect(told).toMatch(/its WAL holds \d+ committed transactions that SQLite cannot read/);
+    // The command line's figures would be short by those transactions: it refuses them too.
+    const stats = await runCli(['stats', '--site', siteId, '--json'], env);
+    expect(stats.code).toBe(1);
+    expect(stats.stderr).toContain('lighttrail: ERR_STORE_UNAVAILABLE');
+    expect(stats.stderr).toContain('committed transactions that SQLite cannot read');
     expect(readFileSync(file).equals(db)).toBe(true);
     expect(readFileSync(`${file}-wal`).equals(damagedWal)).toBe(true);
   });

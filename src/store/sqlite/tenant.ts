@@ -36,6 +36,13 @@ export function openTenantStore(
 ): SqliteTenantStore {
   if (options.readonly === true) {
     const db = open(file, key, what, true);
+    // Figures read past a damaged WAL frame would be short without a word: refuse them.
+    const lost = committedPastWalEnd(file);
+    if (lost !== null) {
+      db.close();
+      throw new StoreError('ERR_DB_CORRUPT', `${what} is damaged (${lost})`);
+    }
+
     const latest = TENANT_MIGRATIONS[TENANT_MIGRATIONS.length - 1]?.version ?? 0;
     if (db.pragma('user_version', { simple: true }) === latest) return new SqliteTenantStore(db);
 

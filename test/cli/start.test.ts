@@ -185,27 +185,21 @@ describe('lighttrail start', () => {
     const { port } = blocker.address() as AddressInfo;
     try {
       // A data folder that does not exist yet, and an empty one: the refused start makes nothing.
+      const missing = path.join(fresh(), 'data');
       const empty = fresh();
-      const emptied = await runCli(['start'], {
-        LIGHTTRAIL_DATA_DIR: empty,
-        LIGHTTRAIL_HOST: '127.0.0.1',
-        LIGHTTRAIL_PORT: String(port),
-      });
-      expect(emptied.code).toBe(1);
-      expectOneLine(emptied.stderr, 'ERR_PORT_IN_USE');
+      for (const dataDir of [missing, empty]) {
+        const result = await runCli(['start'], {
+          LIGHTTRAIL_DATA_DIR: dataDir,
+          LIGHTTRAIL_HOST: '127.0.0.1',
+          LIGHTTRAIL_PORT: String(port),
+        });
+
+        expect(result.code).toBe(1);
+        expectOneLine(result.stderr, 'ERR_PORT_IN_USE');
+        expect(result.stderr).toContain('LIGHTTRAIL_PORT');
+      }
+      expect(existsSync(missing)).toBe(false);
       expect(readdirSync(empty)).toEqual([]);
-
-      const dataDir = path.join(fresh(), 'data');
-      const result = await runCli(['start'], {
-        LIGHTTRAIL_DATA_DIR: dataDir,
-        LIGHTTRAIL_HOST: '127.0.0.1',
-        LIGHTTRAIL_PORT: String(port),
-      });
-
-      expect(result.code).toBe(1);
-      expectOneLine(result.stderr, 'ERR_PORT_IN_USE');
-      expect(result.stderr).toContain('LIGHTTRAIL_PORT');
-      expect(existsSync(dataDir)).toBe(false);
     } finally {
       await new Promise((resolve) => blocker.close(resolve));
     }

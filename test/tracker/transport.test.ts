@@ -129,6 +129,12 @@ describe('fetch fallback', () => {
     await load(beacon.page);
     expect(site!.requests[0]?.cookie).toContain('must-not-travel');
     await beacon.context.close();
+    // Closing the page sends its engagement beacon, cookie and all: let it land before the
+    // count starts, or it is taken for one of the fallback's requests.
+    for (let seen = -1; seen !== site!.requests.length;) {
+      seen = site!.requests.length;
+      await new Promise((done) => setTimeout(done, 300));
+    }
     site!.requests.length = 0;
 
     const { page, errors } = await open(NO_SEND_BEACON, cookie);

@@ -98,8 +98,7 @@ function patternList(field: string, value: unknown): string[] {
     }
   }
 
-  const patterns = stringList(field, value, PATTERN);
-  for (const pattern of patterns) {
+  return stringList(field, value, PATTERN).map((pattern) => {
     const segments = pattern.split('/').filter((segment) => segment !== '');
     segments.forEach((segment, i) => {
       const wildcard = segment === '*' || (segment === '**' && i === segments.length - 1);
@@ -111,9 +110,10 @@ function patternList(field: string, value: unknown): string[] {
         );
       }
     });
-  }
 
-  return patterns;
+    // Stored as it matches: `//portal//**/` is `/portal/**`, whose pages show as `/portal/*`.
+    return `/${segments.join('/')}`;
+  });
 }
 
 /**

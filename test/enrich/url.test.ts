@@ -184,6 +184,18 @@ describe('path', () => {
     expect(sanitizePage(`${HOST}/billing/jdoe/x`, site).countOnly).toBe(false);
   });
 
+  test('patterns are kept in the form they match: empty segments and a final slash dropped', () => {
+    const site = validateSiteSettings({
+      countOnly: ['//portal//**/', '/billing/*/'],
+      pathRules: ['/patients//*/'],
+    });
+
+    expect(site.countOnly).toEqual(['/portal/**', '/billing/*']);
+    expect(site.pathRules).toEqual(['/patients/*']);
+    expect(sanitizePage(`${HOST}/portal/messages/42`, site).path).toBe('/portal/*');
+    expect(sanitizePage(`${HOST}/billing/jdoe/`, site).path).toBe('/billing/*');
+  });
+
   test('an encoded slash or backslash cannot hide a segment from a rule', () => {
     const site = validateSiteSettings({ countOnly: ['/portal/**'], pathRules: ['/patients/*'] });
 

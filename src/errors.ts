@@ -44,6 +44,7 @@ export type ErrorCode =
   | 'ERR_METHOD_NOT_ALLOWED'
   | 'ERR_IMPORT_FORMAT'
   | 'ERR_IMPORT_FILE'
+  | 'ERR_IMPORT_READ'
   | 'ERR_INTERNAL';
 
 export class LightTrailError extends Error {

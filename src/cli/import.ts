@@ -3,6 +3,7 @@ import { statSync } from 'node:fs';
 import { importLog } from '../collect/import/run.js';
 import { createProgressBar } from '../collect/import/progress.js';
 import { isLogFormat, LOG_FORMATS } from '../collect/import/parse.js';
+import { openLogFile } from '../collect/import/read.js';
 import { EphemeralSalts } from '../collect/salts.js';
 import { parse, siteNotFound, usage, type Command } from './command.js';
 import { openContext, out } from './context.js';
@@ -34,6 +35,9 @@ in the log are used in memory for geography and visitor counting, never stored.`
 
     const file = positionals[0];
     if (file === undefined || positionals.length > 1) throw usage('import takes exactly one FILE');
+
+    // A wrong path is told before any data is opened.
+    await (await openLogFile(file)).handle.close();
 
     const context = await openContext();
     const site = context.control.getSite(values.site);

@@ -35,6 +35,8 @@ const USAGE_CODES: ReadonlySet<string> = new Set([
   'ERR_SITE_NOT_FOUND',
   'ERR_TENANT_NOT_FOUND',
   'ERR_IMPORT_FORMAT',
+  // The log named is missing, unreadable or a folder (a failure while reading it is exit 1).
+  'ERR_IMPORT_FILE',
   'ERR_NOT_FOUND',
   'ERR_USER_EXISTS',
   // A master key that is not a key at all is a wrong setting; one that opens nothing is not.

@@ -41,12 +41,19 @@ describe('lighttrail import refusals', () => {
   const importFile = (file: string, format = 'combined') =>
     runCli(['import', '--site', siteId, '--format', format, file, '--json'], env);
 
-  it('refuses a missing file with ERR_IMPORT_FILE and without naming the path', async () => {
-    const result = await importFile(path.join(dir, 'no-such.log'));
+  it('refuses a missing file or a folder with ERR_IMPORT_FILE, the reason, exit 2', async () => {
+    const before = (await runCli(['stats', '--site', siteId, '--json'], env)).stdout;
+    const missing = await importFile(path.join(dir, 'no-such.log'));
+    const folder = await importFile(dir);
 
-    expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/^lighttrail: ERR_IMPORT_FILE: /);
-    expect(result.stderr).not.toContain('no-such.log');
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toBe(
+      'lighttrail: ERR_IMPORT_FILE: cannot open the log file (no such file)\n',
+    );
+    expect(folder.code).toBe(2);
+    expect(folder.stderr).toBe('lighttrail: ERR_IMPORT_FILE: the log is not a regular file\n');
+    // Told before any data was opened: no import was recorded, nothing counted.
+    expect((await runCli(['stats', '--site', siteId, '--json'], env)).stdout).toBe(before);
   });
 
   it('refuses a compressed log instead of reading junk', async () => {

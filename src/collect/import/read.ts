@@ -34,8 +34,9 @@ const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
  * lines are skipped (they still count in `lineNo`) so a trailing empty line is not "malformed".
  * Breaking out of the loop closes the file.
  *
- * Throws `ERR_IMPORT_FORMAT` for an unknown format and `ERR_IMPORT_FILE` when the file cannot be
- * opened or read; the message names neither the path nor any content.
+ * Throws `ERR_IMPORT_FORMAT` for an unknown format, `ERR_IMPORT_FILE` when the file cannot be
+ * opened and `ERR_IMPORT_READ` when reading it fails midway; the message names neither the path
+ * nor any content.
  *
  * @example
  * for await (const { lineNo, record } of readLog('access.log', 'combined')) {
@@ -72,7 +73,7 @@ export async function* readLog(
     // Only the file system's own failures (EIO, EISDIR...) are the file's fault; a throw from
     // onProgress is the caller's bug and goes up unchanged.
     if (!(err instanceof Error && 'syscall' in err)) throw err;
-    throw new LightTrailError('ERR_IMPORT_FILE', 'cannot read the log file', { cause: err });
+    throw new LightTrailError('ERR_IMPORT_READ', 'reading the log file failed', { cause: err });
   } finally {
     stream.destroy();
   }
@@ -84,18 +85,39 @@ export async function* readLog(
   }
 }
 
-async function openLogFile(file: string): Promise<{ handle: FileHandle; totalBytes: number }> {
+/** Why a file could not be opened, in words that name neither the path nor its content. */
+const OPEN_FAILURES: Readonly<Record<string, string>> = {
+  ENOENT: 'no such file',
+  ENOTDIR: 'no such file',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EISDIR: 'it is a folder, not a file',
+  ELOOP: 'too many symbolic links',
+};
+
+/**
+ * Opens the log for reading. Refuses with `ERR_IMPORT_FILE`, and the reason, a file that is
+ * missing, unreadable or not a regular file: a mistake in what was asked, told before any data
+ * is opened (`lighttrail import` calls it first).
+ */
+export async function openLogFile(
+  file: string,
+): Promise<{ handle: FileHandle; totalBytes: number }> {
   let handle: FileHandle;
   try {
     handle = await open(file, 'r');
   } catch (err) {
-    throw new LightTrailError('ERR_IMPORT_FILE', 'cannot open the log file', { cause: err });
+    const reason = OPEN_FAILURES[(err as NodeJS.ErrnoException).code ?? ''] ?? 'unreadable';
+    throw new LightTrailError('ERR_IMPORT_FILE', `cannot open the log file (${reason})`, {
+      status: 400,
+      cause: err,
+    });
   }
 
   const stat = await handle.stat();
   if (!stat.isFile()) {
     await handle.close();
-    throw new LightTrailError('ERR_IMPORT_FILE', 'the log is not a regular file');
+    throw new LightTrailError('ERR_IMPORT_FILE', 'the log is not a regular file', { status: 400 });
   }
 
   return { handle, totalBytes: stat.size };

@@ -1,5 +1,4 @@
 import { createHmac, randomUUID } from 'node:crypto';
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
 
 import type { EnrichedEvent, FilteredHit } from '../../domain/event.js';
 import { hostAllowed, type Site } from '../../domain/site.js';
@@ -10,7 +9,7 @@ import type { Enricher } from '../enricher.js';
 import type { EventSink, TenantStore } from '../../store/types.js';
 import { classifyRecord, type SkipReason } from './classify.js';
 import type { LogFormat, LogRecord } from './parse.js';
-import { readLog } from './read.js';
+import { openLogFile, readLog } from './read.js';
 
 export interface ImportReport {
   lines: number;
@@ -67,7 +66,7 @@ export async function importLog(options: ImportOptions): Promise<ImportReport> {
   let failure: { error: unknown } | undefined;
   let events: EnrichedEvent[] = [];
   let filtered: FilteredHit[] = [];
-  const total = inspectFile(options.file);
+  const total = await inspectFile(options.file);
   const latest = Date.now() + 86_400_000;
 
   const flush = async () => {
@@ -166,25 +165,15 @@ const COMPRESSED: ReadonlyArray<[string, number[]]> = [
 ];
 
 /** The file's size, refusing what cannot be an access log before a line is read. */
-function inspectFile(file: string): number {
-  let size: number;
+async function inspectFile(file: string): Promise<number> {
+  const { handle, totalBytes: size } = await openLogFile(file);
   const head = Buffer.alloc(8);
   try {
-    const stat = statSync(file);
-    if (!stat.isFile()) throw new Error('not a regular file');
-    size = stat.size;
-    const fd = openSync(file, 'r');
-    try {
-      readSync(fd, head, 0, head.length, 0);
-    } finally {
-      closeSync(fd);
-    }
+    await handle.read(head, 0, head.length, 0);
   } catch (cause) {
-    throw new LightTrailError(
-      'ERR_IMPORT_FILE',
-      'the log file cannot be read (missing, not a regular file, or no permission)',
-      { status: 400, cause },
-    );
+    throw new LightTrailError('ERR_IMPORT_READ', 'reading the log file failed', { cause });
+  } finally {
+    await handle.close();
   }
 
   for (const [kind, magic] of COMPRESSED) {

@@ -146,7 +146,10 @@ async function dispatch(
   const { path, query } = parseTarget(req.url ?? '');
   const found = options.router.match(state.method, path);
   if (found.kind === 'not-found') throw new RequestError('ERR_NOT_FOUND', 404, 'not found');
-  if (found.kind === 'method-not-allowed') throw methodNotAllowed(state.method, found.allow);
+  if (found.kind === 'method-not-allowed') {
+    state.route = found.route;
+    throw methodNotAllowed(state.method, found.allow);
+  }
 
   state.route = found.route.pattern;
   state.quietSuccess = found.route.options.quietSuccess === true;

@@ -25,7 +25,8 @@ export interface Route {
 
 export type RouteMatch =
   | { kind: 'found'; route: Route; params: Record<string, string> }
-  | { kind: 'method-not-allowed'; allow: string[] }
+  /** `route`: the path's pattern, for the log and the metrics (the methods differ, not the path). */
+  | { kind: 'method-not-allowed'; allow: string[]; route: string }
   | { kind: 'not-found' };
 
 export interface Router {
@@ -139,8 +140,13 @@ function match(root: Node, method: string, path: string): RouteMatch {
     for (const known of node.methods.keys()) allow.add(known);
     if (node.methods.has('GET')) allow.add('HEAD');
   }
+  const [nearest] = (candidates[0] as { node: Node }).node.methods.values();
 
-  return { kind: 'method-not-allowed', allow: [...allow].sort() };
+  return {
+    kind: 'method-not-allowed',
+    allow: [...allow].sort(),
+    route: (nearest as Route).pattern,
+  };
 }
 
 /** Every full match, most specific first (a literal segment before a parameter at each depth). */

@@ -266,10 +266,12 @@ describe('LightTrail HTTPS app', () => {
       headers: { Cookie: 'sid=s3cr3t', Referer: 'https://portal.example/?email=a@b.c' },
     });
     await send(server.port, { path: '/patients/jane.roe%40mail.test/results?x=1', ca: server.ca });
+    const wrongMethod = { method: 'DELETE', path: '/api/sites/pat.doe@mail.test/stats' };
+    await send(server.port, { ...wrongMethod, ca: server.ca });
 
     const fresh = server.lines.slice(before);
     const entries = requestLines(fresh);
-    expect(entries).toHaveLength(2);
+    expect(entries).toHaveLength(3);
     expect(entries[0]).toMatchObject({
       level: 'info',
       method: 'GET',
@@ -279,6 +281,8 @@ describe('LightTrail HTTPS app', () => {
     });
     expect(typeof entries[0]?.durationMs).toBe('number');
     expect(entries[1]).toMatchObject({ route: '(unmatched)', status: 404 });
+    // A known path with a method it does not take is logged under its route.
+    expect(entries[2]).toMatchObject({ route: '/api/sites/:siteId/stats', status: 405 });
     const text = fresh.join('\n');
     for (const secret of [
       'pat.doe',

@@ -39,7 +39,11 @@ describe('createRouter', () => {
 
     expect(exact.kind === 'found' && exact.route.handler).toBe(literal);
     expect(other).toMatchObject({ kind: 'found', params: { siteId: 'abc' } });
-    expect(deleteNew).toEqual({ kind: 'method-not-allowed', allow: ['GET', 'HEAD', 'POST'] });
+    expect(deleteNew).toEqual({
+      kind: 'method-not-allowed',
+      allow: ['GET', 'HEAD', 'POST'],
+      route: '/api/sites/new',
+    });
   });
 
   it('answers not-found for unknown paths, empty parameters and extra segments', () => {
@@ -62,11 +66,13 @@ describe('createRouter', () => {
     expect(router.match('GET', '/collect')).toEqual({
       kind: 'method-not-allowed',
       allow: ['OPTIONS', 'POST'],
+      route: '/collect',
     });
     expect(router.match('HEAD', '/lt.js')).toMatchObject({ kind: 'found' });
     expect(router.match('OPTIONS', '/lt.js')).toEqual({
       kind: 'method-not-allowed',
       allow: ['GET', 'HEAD'],
+      route: '/lt.js',
     });
   });
 

@@ -29,12 +29,6 @@ import { TRACKER_HEADERS, trackerRoute } from './routes/tracker.js';
 const HOUR_MS = 3_600_000;
 const IMPORT_GROUP = 500;
 const IMPORT_REST_MS = 10;
-/**
- * How often the server's writer writes the session totals it keeps in memory. Statistics are
- * exact meanwhile (readers add the missing events), and a crash loses nothing: the next start
- * writes them from the committed events.
- */
-const SESSION_FLUSH_MS = 1_000;
 
 /**
  * Reads every file through once, so damage shows at the start, not in a request later. A damaged
@@ -163,8 +157,6 @@ export async function createLightTrail(options: {
     logger,
     maxDepth: config.queueMax,
     intervalMs: config.commitIntervalMs,
-    // The only writer of live sessions: their totals go to the file once a second.
-    sessionFlushMs: SESSION_FLUSH_MS,
     unavailable: damaged,
     observer: {
       depth: (events) => depth.set(events),

@@ -134,7 +134,7 @@ describe('cookieless sessions and daily salts', () => {
 
   it('a midnight session survives a full visitor cache: the idlest visitors go', async () => {
     // Three visitors fit; the one crossing midnight is known under two ids meanwhile.
-    writer = new TenantWriter(db, { cacheLimit: 3 });
+    writer = new TenantWriter(db, 3);
     const at = (time: string, day = '2026-12-04') => Date.parse(`${day}T${time}:00Z`);
     writer.commit([await pageview(at('23:50', '2026-12-03'), '/a1')], []);
     writer.commit([await pageview(at('00:10'), '/a2')], []);

@@ -27,8 +27,6 @@ export interface QueueOptions {
   maxGroup?: number;
   /** WAL frames at which a checkpoint starts (see WriterOptions.checkpointFrames). */
   checkpointFrames?: number;
-  /** How often session totals are written (see WriterOptions.sessionFlushMs). */
-  sessionFlushMs?: number;
   /** Tenants whose file is damaged: refused at once, their file never opened for writing. */
   unavailable?: ReadonlySet<string>;
   observer?: QueueObserver;
@@ -72,7 +70,6 @@ export class IngestQueue implements EventSink {
         maxGroup: options.maxGroup,
         preparer: options.preparer,
         checkpointPort: port1,
-        ...(options.sessionFlushMs === undefined ? {} : { sessionFlushMs: options.sessionFlushMs }),
         ...(options.checkpointFrames === undefined
           ? {}
           : { checkpointFrames: options.checkpointFrames }),

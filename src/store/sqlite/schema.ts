@@ -162,18 +162,4 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
-  {
-    version: 2,
-    name: 'session totals written in batches',
-    sql: `
-      -- The last event whose totals the row holds: later ones of the session are not in it yet.
-      ALTER TABLE sessions ADD COLUMN through_id INTEGER NOT NULL DEFAULT 0;
-      -- A writer that keeps session totals in memory (the server's) names here the first event
-      -- whose totals may be missing from the sessions table; no row, nothing missing.
-      CREATE TABLE session_backlog (
-        writer TEXT PRIMARY KEY,
-        first_id INTEGER NOT NULL
-      );
-    `,
-  },
 ];

@@ -1,6 +1,5 @@
 import type { Breakdown, DayRow, Stats, StatsQuery, Totals } from '../../domain/stats.js';
 import type { Db } from './open.js';
-import { CURRENT_SESSIONS, hasBacklog } from './session-totals.js';
 
 // Sessions are counted on the day they started; only sessions with a pageview count as visits.
 const SESSIONS = `FROM sessions
@@ -20,18 +19,8 @@ const TOTALS = `
  * bound to the site id; the tenant boundary itself is the file the caller opened.
  */
 export function queryStats(db: Db, query: StatsQuery): Stats {
-  // One snapshot for every figure: a commit or a flush of session totals in between would not
-  // change them, but the choice of `sessions` below must hold for all of them.
-  return db.transaction(() => readStats(db, query))();
-}
-
-function readStats(db: Db, query: StatsQuery): Stats {
   const params = { siteId: query.siteId, from: query.from, to: query.to, limit: query.limit ?? 10 };
-  // While the writer still holds session totals in memory, `sessions` is the table with the
-  // missing events' totals added (session-totals.ts); otherwise the table itself.
-  const prefix = hasBacklog(db) ? `WITH ${CURRENT_SESSIONS}` : '';
-  const prepare = (sql: string) => db.prepare(`${prefix} ${sql}`);
-  const totals = prepare(TOTALS).get(params) as Totals;
+  const totals = db.prepare(TOTALS).get(params) as Totals;
   const filteredRows = db
     .prepare(
       `SELECT reason, sum(count) AS count FROM filtered
@@ -39,20 +28,24 @@ function readStats(db: Db, query: StatsQuery): Stats {
     )
     .all(params) as Array<{ reason: string; count: number }>;
 
-  const days = prepare(
-    `SELECT day, count(DISTINCT visitor_id) AS visitors, count(*) AS sessions,
+  const days = db
+    .prepare(
+      `SELECT day, count(DISTINCT visitor_id) AS visitors, count(*) AS sessions,
               sum(pageviews) AS pageviews,
               avg(CASE WHEN pageviews = 1 AND interactions = 0 THEN 1.0 ELSE 0.0 END) AS bounceRate,
               avg(last_at - started_at) / 1000.0 AS visitDuration
        ${SESSIONS} GROUP BY day ORDER BY day`,
-  ).all(params) as DayRow[];
+    )
+    .all(params) as DayRow[];
 
   const bySession = (column: string, where = 'TRUE') =>
-    prepare(
-      `SELECT ${column} AS key, count(DISTINCT visitor_id) AS visitors, count(*) AS sessions,
+    db
+      .prepare(
+        `SELECT ${column} AS key, count(DISTINCT visitor_id) AS visitors, count(*) AS sessions,
                 sum(pageviews) AS pageviews
          ${SESSIONS} AND ${where} GROUP BY 1 ORDER BY sessions DESC, key LIMIT @limit`,
-    ).all(params) as Breakdown[];
+      )
+      .all(params) as Breakdown[];
 
   return {
     siteId: query.siteId,
@@ -75,17 +68,18 @@ function readStats(db: Db, query: StatsQuery): Stats {
     channels: bySession('channel'),
     referrers: bySession('referrer_domain', 'referrer_domain IS NOT NULL'),
     // C14.9: sources that differ only in letter case are one row, shown as their most used form.
-    sources: prepare(
-      `SELECT (SELECT s2.utm_source FROM sessions s2
-                 WHERE s2.site_id = @siteId AND s2.day BETWEEN @from AND @to
-                   AND lower(s2.utm_source) = lower(s.utm_source)
+    sources: db
+      .prepare(
+        `SELECT (SELECT s2.utm_source FROM sessions s2
+                 WHERE s2.site_id = @siteId AND lower(s2.utm_source) = lower(s.utm_source)
                  GROUP BY s2.utm_source ORDER BY count(*) DESC, s2.utm_source LIMIT 1) AS key,
                 count(DISTINCT visitor_id) AS visitors, count(*) AS sessions,
                 sum(pageviews) AS pageviews
          FROM sessions s WHERE site_id = @siteId AND day BETWEEN @from AND @to AND pageviews > 0
            AND utm_source IS NOT NULL
          GROUP BY lower(utm_source) ORDER BY sessions DESC, key LIMIT @limit`,
-    ).all(params) as Breakdown[],
+      )
+      .all(params) as Breakdown[],
     campaigns: bySession('utm_campaign', 'utm_campaign IS NOT NULL'),
     countries: bySession('country', 'country IS NOT NULL'),
     regions: bySession(`country || '-' || region`, 'region IS NOT NULL'),

@@ -63,11 +63,6 @@ export interface WriterOptions {
   checkpointPort?: MessagePort;
   /** WAL frames (pages) at which a tenant's WAL is checkpointed (see CheckpointCycle). */
   checkpointFrames?: number;
-  /**
-   * Session totals are kept in memory and written this often (TenantWriterOptions.deferSessions):
-   * the server's writer, the only one of its files that does. Unset: with each transaction.
-   */
-  sessionFlushMs?: number;
 }
 
 /**
@@ -160,8 +155,7 @@ function writerFor(tenantId: string): TenantWriter {
   db.pragma('journal_size_limit = 67108864');
   // A locked file answers at once; `flush` sets the tenant's share aside (see BUSY_LIMIT_MS).
   db.pragma('busy_timeout = 0');
-  const deferSessions = options.sessionFlushMs !== undefined;
-  const writer = new TenantWriter(db, { deferSessions });
+  const writer = new TenantWriter(db);
   open.set(tenantId, { db, writer });
 
   return writer;
@@ -267,33 +261,6 @@ function finishCheckpoints(): void {
   }
 }
 
-let sessionFlush: NodeJS.Timeout | undefined;
-
-/** Session totals kept in memory are written `sessionFlushMs` after the first commit since. */
-function scheduleSessionFlush(): void {
-  if (options.sessionFlushMs === undefined || sessionFlush !== undefined) return;
-
-  sessionFlush = setTimeout(() => {
-    sessionFlush = undefined;
-    for (const [tenantId, { writer }] of open) flushSessionsOf(tenantId, writer);
-  }, options.sessionFlushMs);
-}
-
-/**
- * Writes a tenant's session totals. Failing costs nothing: the events are committed, readers add
- * their totals meanwhile, and they are kept for the next try or written at the next start.
- */
-function flushSessionsOf(tenantId: string, writer: TenantWriter): void {
-  try {
-    writer.flushSessions();
-  } catch (error) {
-    const code = String((error as { code?: unknown }).code ?? '');
-    if (code.startsWith('SQLITE_BUSY')) logger.debug('ingest.sessions_busy', { tenantId });
-    else logger.warn('ingest.sessions_flush_failed', { tenantId, error });
-  }
-  if (writer.pendingSessions > 0) scheduleSessionFlush();
-}
-
 /** Drops the tenant: its connection and what it takes to open it again. */
 function forget(tenantId: string): void {
   files.delete(tenantId);
@@ -304,7 +271,6 @@ function forget(tenantId: string): void {
 function closeTenant(tenantId: string): void {
   const known = open.get(tenantId);
   if (known === undefined) return;
-  flushSessionsOf(tenantId, known.writer);
   try {
     known.db.pragma('wal_checkpoint(TRUNCATE)');
   } catch {
@@ -452,7 +418,6 @@ function flush(): void {
 
   let committed = 0;
   for (const [tenantId, writes] of byTenant) {
-    scheduleSessionFlush();
     const outcome = commitTenant(tenantId, writes);
     if (outcome === 'busy') {
       const since = deferred.get(tenantId)?.since;

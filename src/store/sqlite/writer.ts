@@ -1,14 +1,12 @@
 import { randomBytes } from 'node:crypto';
 
-import { SESSION_TIMEOUT_MS, type EnrichedEvent, type FilteredHit } from '../../domain/event.js';
-import type { Db } from './open.js';
 import {
-  eventDelta,
-  foldDelta,
-  prepareUpsert,
-  recoverBacklog,
-  type SessionDelta,
-} from './session-totals.js';
+  INTERACTIONS,
+  SESSION_TIMEOUT_MS,
+  type EnrichedEvent,
+  type FilteredHit,
+} from '../../domain/event.js';
+import type { Db } from './open.js';
 
 interface SessionState {
   id: string;
@@ -29,22 +27,6 @@ export interface CommitResult {
 /** Visitors whose latest session the writer keeps in memory per tenant file. */
 const CACHE_LIMIT = 200_000;
 
-/** The name of the server's writer in the session backlog (see session-totals.ts). */
-export const SERVER_WRITER = 'server';
-
-export interface TenantWriterOptions {
-  /** Visitors kept in memory; past it, the ones idle longest are forgotten. */
-  cacheLimit?: number;
-  /**
-   * Keep session totals in memory and write them with `flushSessions` (the server's writer, once
-   * a second): each event then writes its own row and not also its session's, a page that is
-   * encrypted and written to the WAL again at nearly every commit. Without it, each transaction
-   * writes the sessions it touched. Opening the file writes what a previous writer left
-   * unwritten.
-   */
-  deferSessions?: boolean;
-}
-
 /**
  * Writes enriched events into one tenant file, assigning each to a session, in one transaction
  * per call. Runs inside the writer worker, the only writer of tenant files in a process.
@@ -58,26 +40,17 @@ export interface TenantWriterOptions {
  */
 export class TenantWriter {
   private readonly sessions = new Map<string, SessionState>();
-  /** Totals not yet in the sessions table (deferring writers only), by session id. */
-  private readonly deltas = new Map<string, SessionDelta>();
-  /** This writer's backlog marker is in the file (see session-totals.ts). */
-  private backlogOpen = false;
-  private readonly cacheLimit: number;
-  private readonly deferSessions: boolean;
   private readonly insertEvent;
   private readonly findSession;
-  private readonly upsertDelta;
-  private readonly openBacklog;
-  private readonly closeBacklog;
+  private readonly insertSession;
+  private readonly touchSession;
   private readonly countFiltered;
   private readonly rememberFiltered;
 
   constructor(
     private readonly db: Db,
-    options: TenantWriterOptions = {},
+    private readonly cacheLimit = CACHE_LIMIT,
   ) {
-    this.cacheLimit = options.cacheLimit ?? CACHE_LIMIT;
-    this.deferSessions = options.deferSessions ?? false;
     this.insertEvent = db.prepare(`
       INSERT INTO events (site_id, ts, day, type, name, hostname, path, query, fragment, title,
         href, referrer_host, referrer_domain, channel, utm_source, utm_medium, utm_campaign,
@@ -90,34 +63,40 @@ export class TenantWriter {
     this.findSession = db.prepare(`
       SELECT id, visitor_id AS visitorId, started_at AS startedAt, last_at AS lastAt
       FROM sessions WHERE site_id = ? AND visitor_id = ? ORDER BY last_at DESC LIMIT 1`);
-    this.upsertDelta = prepareUpsert(db);
-    // Every event from the next one on may be missing from the sessions table until the flush.
-    this.openBacklog = db.prepare(`
-      INSERT OR IGNORE INTO session_backlog (writer, first_id)
-      VALUES (?, (SELECT coalesce(max(id), 0) + 1 FROM events))`);
-    this.closeBacklog = db.prepare('DELETE FROM session_backlog WHERE writer = ?');
+    this.insertSession = db.prepare(`
+      INSERT INTO sessions (id, site_id, visitor_id, day, started_at, last_at, entry_path,
+        exit_path, pageviews, interactions, engagement_ms, channel, referrer_domain, utm_source,
+        utm_medium, utm_campaign, country, region, city, browser, os, device)
+      VALUES (@id, @siteId, @visitorId, @day, @ts, @ts, @entry, @entry, @pageviews,
+        @interactions, @engagement, @channel, @referrerDomain, @utmSource, @utmMedium,
+        @utmCampaign, @country, @region, @city, @browser, @os, @device)`);
+    this.touchSession = db.prepare(`
+      UPDATE sessions SET
+        started_at = min(started_at, @ts),
+        last_at = max(last_at, @ts),
+        entry_path = CASE WHEN @isPage AND (entry_path IS NULL OR @ts < started_at)
+                          THEN @path ELSE entry_path END,
+        exit_path = CASE WHEN @isPage AND (exit_path IS NULL OR @ts >= last_at)
+                         THEN @path ELSE exit_path END,
+        pageviews = pageviews + @isPage,
+        interactions = interactions + @isInteraction,
+        engagement_ms = engagement_ms + @engagement
+      WHERE id = @id`);
     this.countFiltered = db.prepare(`
       INSERT INTO filtered (site_id, day, reason, count) VALUES (?, ?, ?, 1)
       ON CONFLICT (site_id, day, reason) DO UPDATE SET count = count + 1`);
     this.rememberFiltered = db.prepare('INSERT OR IGNORE INTO filtered_keys (key) VALUES (?)');
-    if (this.deferSessions) recoverBacklog(db, SERVER_WRITER);
   }
 
   commit(events: readonly EnrichedEvent[], filtered: readonly FilteredHit[]): CommitResult {
     const result: CommitResult = { inserted: 0, duplicates: 0, written: [], counted: [] };
-    // What this transaction changes in the cache (with the state before), and adds to sessions.
-    const touched = new Map<string, SessionState | undefined>();
-    const added = new Map<string, SessionDelta>();
+    const touched: Array<[string, SessionState]> = [];
 
     try {
       this.db
         .transaction(() => {
-          if (this.deferSessions && !this.backlogOpen && events.length > 0) {
-            this.openBacklog.run(SERVER_WRITER);
-          }
-
           for (const event of events) {
-            const written = this.write(event, touched, added);
+            const written = this.write(event, touched);
             result.written.push(written);
             if (written) result.inserted += 1;
             else result.duplicates += 1;
@@ -128,61 +107,18 @@ export class TenantWriter {
             result.counted.push(!seen);
             if (!seen) this.countFiltered.run(hit.siteId, hit.day, hit.reason);
           }
-
-          if (!this.deferSessions) for (const delta of added.values()) this.upsertDelta(delta);
         })
         .immediate();
     } catch (error) {
-      // The transaction rolled back: the cache goes back to what the file (and backlog) holds.
-      for (const [key, before] of touched) {
-        if (before === undefined) this.sessions.delete(key);
-        else this.sessions.set(key, before);
-      }
+      // The transaction rolled back: forget sessions it created so the cache matches the file.
+      for (const [key] of touched) this.sessions.delete(key);
       throw error;
-    }
-
-    if (this.deferSessions) {
-      if (events.length > 0) this.backlogOpen = true;
-      for (const [id, delta] of added) {
-        const pending = this.deltas.get(id);
-        this.deltas.set(id, pending === undefined ? delta : foldDelta(pending, delta));
-      }
-    } else {
-      this.trimCache();
     }
 
     return result;
   }
 
-  /** Session totals waiting to be written (deferring writers). */
-  get pendingSessions(): number {
-    return this.deltas.size;
-  }
-
-  /**
-   * Writes the session totals kept in memory, in one transaction, and clears the backlog marker:
-   * the sessions table then holds every committed event's totals. A failure (the file locked by
-   * another process) keeps them for the next try.
-   */
-  flushSessions(): void {
-    if (!this.backlogOpen && this.deltas.size === 0) return;
-
-    this.db
-      .transaction(() => {
-        for (const delta of this.deltas.values()) this.upsertDelta(delta);
-        this.closeBacklog.run(SERVER_WRITER);
-      })
-      .immediate();
-    this.deltas.clear();
-    this.backlogOpen = false;
-    this.trimCache();
-  }
-
-  private write(
-    event: EnrichedEvent,
-    touched: Map<string, SessionState | undefined>,
-    added: Map<string, SessionDelta>,
-  ): boolean {
+  private write(event: EnrichedEvent, touched: Array<[string, SessionState]>): boolean {
     const session = this.sessionFor(event, touched);
     // Positional binding: named parameters cost a property lookup each, 35 per event.
     const inserted = this.insertEvent.run(
@@ -223,32 +159,43 @@ export class TenantWriter {
       event.dedupeKey,
     );
     if (inserted.changes === 0) {
-      // Stored before: the session it would have started or extended is as it was.
-      for (const [key, before] of session.before) {
-        if (before === undefined) this.sessions.delete(key);
-        else this.sessions.set(key, before);
-      }
+      if (session.fresh) this.sessions.delete(`${event.siteId}\0${event.visitorId}`);
 
       return false;
     }
 
-    const delta = eventDelta(
-      session.id,
-      session.visitorId,
-      event,
-      Number(inserted.lastInsertRowid),
-    );
-    const pending = added.get(session.id);
-    added.set(session.id, pending === undefined ? delta : foldDelta(pending, delta));
+    const isPage = event.type === 'pageview' ? 1 : 0;
+    const isInteraction = INTERACTIONS.has(event.type) ? 1 : 0;
+    const engagement = event.engagementMs ?? 0;
+
+    if (session.fresh) {
+      this.insertSession.run({
+        ...event,
+        id: session.id,
+        visitorId: session.visitorId,
+        entry: isPage ? event.path : null,
+        pageviews: isPage,
+        interactions: isInteraction,
+        engagement,
+      });
+    } else {
+      this.touchSession.run({
+        id: session.id,
+        ts: event.ts,
+        path: event.path,
+        isPage,
+        isInteraction,
+        engagement,
+      });
+    }
 
     return true;
   }
 
-  /** The event's session, and what the cache held before under the keys it changed. */
   private sessionFor(
     event: EnrichedEvent,
-    touched: Map<string, SessionState | undefined>,
-  ): SessionState & { before: Array<[string, SessionState | undefined]> } {
+    touched: Array<[string, SessionState]>,
+  ): SessionState & { fresh: boolean } {
     const candidates = [event.visitorId, event.previousVisitorId].filter(
       (id): id is string => id !== null,
     );
@@ -265,13 +212,14 @@ export class TenantWriter {
         startedAt: Math.min(known.startedAt, event.ts),
         lastAt: Math.max(known.lastAt, event.ts),
       };
-      const keys = [key];
+      this.remember(key, updated, touched);
       // Found under yesterday's id: from 00:30 the events carry today's id alone, so the session
       // is known under it too, and goes on for as long as the visitor stays active.
-      if (visitorId !== event.visitorId) keys.push(`${event.siteId}\0${event.visitorId}`);
-      const before = keys.map((each) => this.remember(each, updated, touched));
+      if (visitorId !== event.visitorId) {
+        this.remember(`${event.siteId}\0${event.visitorId}`, updated, touched);
+      }
 
-      return { ...updated, before };
+      return { ...updated, fresh: false };
     }
 
     const created = {
@@ -280,41 +228,25 @@ export class TenantWriter {
       startedAt: event.ts,
       lastAt: event.ts,
     };
-    const key = `${event.siteId}\0${event.visitorId}`;
+    this.remember(`${event.siteId}\0${event.visitorId}`, created, touched);
 
-    return { ...created, before: [this.remember(key, created, touched)] };
+    return { ...created, fresh: true };
   }
 
   private load(siteId: string, visitorId: string): SessionState | undefined {
     return this.findSession.get(siteId, visitorId) as SessionState | undefined;
   }
 
-  /** Sets `key`'s state; returns the key and what it held before. */
-  private remember(
-    key: string,
-    state: SessionState,
-    touched: Map<string, SessionState | undefined>,
-  ): [string, SessionState | undefined] {
-    const before = this.sessions.get(key);
-    if (!touched.has(key)) touched.set(key, before);
-    // Kept in order of last activity, so a full cache forgets the visitor idle longest.
+  private remember(key: string, state: SessionState, touched: Array<[string, SessionState]>): void {
+    // Kept in order of last activity, so a full cache forgets the visitor idle longest: never
+    // one whose session is going on, unless that many visitors were active within minutes.
     this.sessions.delete(key);
     this.sessions.set(key, state);
-
-    return [key, before];
-  }
-
-  /**
-   * Forgets the visitors idle longest past the limit: never one whose session is going on,
-   * unless that many visitors were active within minutes. Runs between transactions, and for a
-   * deferring writer only once its totals are written, so a session the cache forgets is in the
-   * table as it stands.
-   */
-  private trimCache(): void {
-    for (const key of this.sessions.keys()) {
-      if (this.sessions.size <= this.cacheLimit) break;
-      this.sessions.delete(key);
+    if (this.sessions.size > this.cacheLimit) {
+      this.sessions.delete(this.sessions.keys().next().value as string);
     }
+
+    touched.push([key, state]);
   }
 }
 

@@ -172,9 +172,19 @@ function post(options: LoadOptions, agent: Agent, markers: string[]): Promise<An
  * so its SIGTERM handler is installed (`start` prints the URL first, then installs the handler).
  */
 export function health(port: number, ca: Buffer): Promise<number> {
+  return getStatus(port, ca, '/healthz');
+}
+
+/** The status of a GET on the server, its body read and dropped. */
+export function getStatus(
+  port: number,
+  ca: Buffer,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<number> {
   return new Promise((resolve, reject) => {
     request(
-      { host: '127.0.0.1', port, path: '/healthz', ca, servername: 'localhost', agent: false },
+      { host: '127.0.0.1', port, path, headers, ca, servername: 'localhost', agent: false },
       (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));

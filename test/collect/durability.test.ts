@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -10,7 +10,7 @@ import { SqliteControlStore } from '../../src/store/sqlite/control.js';
 import { openTenantDb } from '../../src/store/sqlite/tenant.js';
 import { runCli, startServer, type RunningServer } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp.js';
-import { driveLoad, health, MARKER, type LoadRun } from './durability-load.js';
+import { driveLoad, getStatus, health, MARKER, type LoadRun } from './durability-load.js';
 
 const CLIENTS = 6;
 // One kill per round, each with another commit interval: the default, then longer windows in
@@ -174,6 +174,77 @@ describe('collect durability: a 200 survives SIGKILL and SIGTERM', () => {
     expectExactlyOnce(thisRound, [run]);
     // A graceful stop loses nothing it accepted: everything acknowledged, and only that, is there.
     expect(thisRound.size).toBe(run.acked.size);
+  });
+});
+
+/**
+ * Statistics read in the server, then another process opening the same file (`migrate` here;
+ * `import` and `doctor` do the same): the server must keep its SQLite locks throughout. It lost
+ * them once, because reading a file's header ourselves closed a descriptor of it; the other
+ * process then took itself for the last connection and deleted the WAL the server was still
+ * writing, and a later crash lost what had been acknowledged (QA, fifth session).
+ */
+describe('another process beside the server takes nothing it acknowledged', () => {
+  const { dir, cleanup } = tempDir('lighttrail-locks-');
+  const env = {
+    LIGHTTRAIL_DATA_DIR: dir,
+    LIGHTTRAIL_MASTER_KEY: randomBytes(32).toString('hex'),
+    LIGHTTRAIL_RATE_LIMIT: '1000000',
+    LIGHTTRAIL_RATE_BURST: '10000000',
+    LIGHTTRAIL_LOG_LEVEL: 'warn',
+  };
+  let server: RunningServer | undefined;
+
+  afterAll(async () => {
+    if (server !== undefined && isRunning(server)) await server.stop('SIGKILL');
+    cleanup();
+  });
+
+  it('stats, then migrate in another process, then a SIGKILL: every 200 is stored', async () => {
+    const setup = await runCli(
+      ['setup', '--org', 'Clinic A', '--domain', 'localhost', '--email', 'a@a.example', '--json'],
+      env,
+    );
+    const { siteId, organisationId } = JSON.parse(setup.stdout) as Record<string, string>;
+    const key = await runCli(['apikey', 'create', '--site', siteId!, '--json'], env);
+    const { token } = JSON.parse(key.stdout) as { token: string };
+    server = await startServer(env);
+    const ca = readFileSync(path.join(dir, 'tls', 'localhost.crt'));
+    const runs: LoadRun[] = [];
+    const burst = async (tag: string) => {
+      const run = driveLoad({ port: server!.port, ca, siteId: siteId!, tag, clients: 2 });
+      runs.push(run);
+      while (run.acked.size < 20) await sleep(10);
+      await run.stop();
+      await run.done;
+    };
+
+    await burst('before');
+    const today = new Date().toISOString().slice(0, 10);
+    const stats = `/api/sites/${siteId}/stats?from=${today}&to=${today}`;
+    expect(await getStatus(server.port, ca, stats, { Authorization: `Bearer ${token}` })).toBe(200);
+    expect((await runCli(['migrate'], env)).code).toBe(0);
+    await burst('after');
+
+    const control = await SqliteControlStore.open(
+      dir,
+      LocalKeyProvider.fromKey(env.LIGHTTRAIL_MASTER_KEY),
+    );
+    const stored = new Set<string>();
+    try {
+      // The server's WAL is still there for it to commit into (it was deleted under it).
+      expect(existsSync(`${control.tenantFile(organisationId!)}-wal`)).toBe(true);
+      await server.stop('SIGKILL');
+
+      const db = await openTenantDb(control, organisationId!, { readonly: true });
+      const rows = db.prepare('SELECT path FROM events').all() as Array<{ path: string }>;
+      db.close();
+      for (const row of rows) stored.add(row.path);
+    } finally {
+      control.close();
+    }
+    const missing = runs.flatMap((run) => [...run.acked]).filter((marker) => !stored.has(marker));
+    expect(missing).toEqual([]);
   });
 });
 

@@ -1,8 +1,9 @@
-import { chmodSync, closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, readSync, statSync } from 'node:fs';
 
 import Database from 'better-sqlite3-multiple-ciphers';
 
 import { StoreError } from '../../errors.js';
+import { sqliteFileDescriptor } from './wal.js';
 
 export type Db = Database.Database;
 
@@ -27,10 +28,6 @@ export function openEncrypted(
     throw new StoreError('ERR_DB_CORRUPT', `database file ${file} is empty`);
   }
 
-  if (existsSync(file) && hasPlaintextHeader(file)) {
-    throw new StoreError('ERR_DB_CORRUPT', `database file ${file} is not encrypted`);
-  }
-
   const creating = options.create === true && !existsSync(file);
   let db: Db;
   try {
@@ -47,6 +44,11 @@ export function openEncrypted(
     db.prepare('SELECT count(*) FROM sqlite_master').get();
   } catch (cause) {
     db.close();
+    // Looked at only now: reading the file ourselves while another connection of this process
+    // has it open could cost that connection its locks (see sqliteFileDescriptor).
+    if (hasPlaintextHeader(file)) {
+      throw new StoreError('ERR_DB_CORRUPT', `database file ${file} is not encrypted`, cause);
+    }
     throw new StoreError(
       'ERR_DB_KEY',
       `database file ${file} does not open with this key (wrong key or damaged file)`,
@@ -83,15 +85,13 @@ export function rekey(db: Db, newKey: Buffer): void {
 }
 
 function hasPlaintextHeader(file: string): boolean {
-  const fd = openSync(file, 'r');
-  try {
-    const header = Buffer.alloc(16);
-    const read = readSync(fd, header, 0, 16, 0);
+  const fd = sqliteFileDescriptor(file);
+  if (fd === null) return false;
 
-    return read === 16 && header.equals(PLAIN_HEADER);
-  } finally {
-    closeSync(fd);
-  }
+  const header = Buffer.alloc(16);
+  const read = readSync(fd, header, 0, 16, 0);
+
+  return read === 16 && header.equals(PLAIN_HEADER);
 }
 
 /**

@@ -1,11 +1,46 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { endianness } from 'node:os';
 
 /**
- * What LightTrail reads of SQLite's WAL files itself (https://www.sqlite.org/walformat.html):
- * the frame count in the WAL index (`-shm`), and the frame headers of the WAL, which the cipher
- * leaves unencrypted.
+ * What LightTrail reads of SQLite's files itself (https://www.sqlite.org/walformat.html): the
+ * frame count in the WAL index (`-shm`), the frame headers of the WAL, which the cipher leaves
+ * unencrypted, and the first bytes of a database file.
  */
+
+const descriptors = new Map<string, { fd: number; ino: number }>();
+
+/**
+ * A read-only descriptor of one of SQLite's files, opened once (per thread) and never closed;
+ * null when the file does not exist. POSIX advisory locks belong to the process, and closing any
+ * descriptor of a file releases every lock the process holds on it, SQLite's own included
+ * (https://www.sqlite.org/howtocorrupt.html, section 2.2). With its WAL locks gone, the server
+ * looked closed to other processes: an import or `migrate` beside it then took itself for the
+ * last connection and deleted the WAL the server was still committing into, and a crash later
+ * lost what had been acknowledged. So these files are only read through descriptors kept open.
+ * SQLite deletes a WAL and its index when the last connection closes and makes new ones later: a
+ * replaced file gets a new descriptor, the old one stays open (a few per file over a run).
+ */
+export function sqliteFileDescriptor(file: string): number | null {
+  let ino: number;
+  try {
+    ino = statSync(file).ino;
+  } catch {
+    return null;
+  }
+
+  const known = descriptors.get(file);
+  if (known !== undefined && known.ino === ino) return known.fd;
+
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return null;
+  }
+  descriptors.set(file, { fd, ino: fstatSync(fd).ino });
+
+  return fd;
+}
 
 const LITTLE_ENDIAN = endianness() === 'LE';
 const INDEX_HEADER = 20;
@@ -35,39 +70,24 @@ const FRAME_HEADER = 24;
  * behind a damaged frame. Returns what was found, or null.
  */
 export function committedPastWalEnd(file: string): string | null {
-  let fd: number;
-  let indexFd: number;
-  try {
-    indexFd = openSync(`${file}-shm`, 'r');
-  } catch {
-    return null;
-  }
-  try {
-    fd = openSync(`${file}-wal`, 'r');
-  } catch {
-    closeSync(indexFd);
-    return null;
+  const indexFd = sqliteFileDescriptor(`${file}-shm`);
+  const fd = indexFd === null ? null : sqliteFileDescriptor(`${file}-wal`);
+  if (indexFd === null || fd === null) return null;
+
+  // Another process (a server beside an import) may commit during the scan: its frames would
+  // look like ones SQLite refused. The index moving means exactly that, so look again; a WAL
+  // that never holds still is left unjudged.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const before = walIndexFrames(indexFd);
+    const commits = before === null ? 0 : commitsPast(fd, before);
+    if (before === null || walIndexFrames(indexFd) !== before) continue;
+
+    return commits < 2
+      ? null
+      : `its WAL holds ${commits} committed transactions that SQLite cannot read back`;
   }
 
-  try {
-    // Another process (a server beside an import) may commit during the scan: its frames would
-    // look like ones SQLite refused. The index moving means exactly that, so look again; a WAL
-    // that never holds still is left unjudged.
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const before = walIndexFrames(indexFd);
-      const commits = before === null ? 0 : commitsPast(fd, before);
-      if (before === null || walIndexFrames(indexFd) !== before) continue;
-
-      return commits < 2
-        ? null
-        : `its WAL holds ${commits} committed transactions that SQLite cannot read back`;
-    }
-
-    return null;
-  } finally {
-    closeSync(fd);
-    closeSync(indexFd);
-  }
+  return null;
 }
 
 /** Frames of the WAL's current generation that close a transaction, past frame `accepted`. */

@@ -1,4 +1,3 @@
-import { closeSync, openSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 
@@ -12,7 +11,7 @@ import type { CheckpointCall, CheckpointDone } from './checkpoint-worker.js';
 import { migrate } from './migrate.js';
 import { isCorruption, openEncrypted, type Db } from './open.js';
 import { TENANT_MIGRATIONS } from './schema.js';
-import { walIndexFrames } from './wal.js';
+import { sqliteFileDescriptor, walIndexFrames } from './wal.js';
 import { TenantWriter } from './writer.js';
 
 /**
@@ -191,8 +190,6 @@ interface CheckpointCycle {
 const RETRY_FRAMES = 256;
 
 const cycles = new Map<string, CheckpointCycle>();
-/** Each tenant's WAL index (`-shm`), read for the WAL's frame count. */
-const walIndexes = new Map<string, number>();
 let checkpointer: MessagePort | undefined = options.checkpointPort;
 
 checkpointer?.on('message', (done: CheckpointDone) => {
@@ -210,17 +207,10 @@ checkpointer?.on('close', () => {
 
 /** Frames in the tenant's WAL; null when its index cannot be read (the safety net then acts). */
 function walFrames(tenantId: string): number | null {
-  try {
-    let fd = walIndexes.get(tenantId);
-    if (fd === undefined) {
-      fd = openSync(`${files.get(tenantId)?.file}-shm`, 'r');
-      walIndexes.set(tenantId, fd);
-    }
+  const file = files.get(tenantId)?.file;
+  const fd = file === undefined ? null : sqliteFileDescriptor(`${file}-shm`);
 
-    return walIndexFrames(fd);
-  } catch {
-    return null;
-  }
+  return fd === null ? null : walIndexFrames(fd);
 }
 
 function noteCommitted(tenantId: string): void {
@@ -280,9 +270,6 @@ function closeTenant(tenantId: string): void {
   known.db.close();
   open.delete(tenantId);
   cycles.delete(tenantId);
-  const index = walIndexes.get(tenantId);
-  walIndexes.delete(tenantId);
-  if (index !== undefined) closeSync(index);
 }
 
 /** Commits one tenant's share of a group in one transaction; every request gets its result. */

@@ -4,6 +4,7 @@ import path from 'node:path';
 
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/settings.js';
+import { checkMasterKeySettings } from '../crypto/keyring.js';
 import { listenOn } from '../server/app.js';
 import { createLightTrail } from '../server/lighttrail.js';
 import { parse, type Command } from './command.js';
@@ -25,6 +26,7 @@ commits queued events and closes the databases.`,
     if (values.help) return (out(this.help), 0);
 
     const config = loadConfig();
+    checkMasterKeySettings(config);
     // A start refused for its port must not leave new keys, a certificate and a control file
     // behind (with data there already, a running server's own refusal comes first).
     if (!existsSync(path.join(config.dataDir, 'control.db'))) await checkPortsFree(config);

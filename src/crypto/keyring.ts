@@ -3,7 +3,7 @@ import path from 'node:path';
 
 import type { Config } from '../config/settings.js';
 import { KeyError } from '../errors.js';
-import type { Logger } from '../log/logger.js';
+import { createLogger, type Logger } from '../log/logger.js';
 import { LocalKeyProvider } from './local-provider.js';
 import type { KeyProvider } from './provider.js';
 
@@ -89,6 +89,18 @@ export function openKeyProvider(
   });
 
   return { provider, generated: true, source: file };
+}
+
+/**
+ * The master key settings' own mistakes (production without a key, a malformed key, a key file
+ * that is missing), found without making or opening anything: `start` checks them before its
+ * port, so a wrong setting is reported as such whatever else is wrong.
+ */
+export function checkMasterKeySettings(config: Config): void {
+  const supplied = config.masterKey !== undefined || config.masterKeyFile !== undefined;
+  if (!supplied && config.env !== 'production') return;
+
+  openKeyProvider(config, createLogger({ level: 'silent' }), { allowGenerate: false });
 }
 
 /** A key file others can read is a key others may have: say so at every start. */

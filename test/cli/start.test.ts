@@ -205,14 +205,27 @@ describe('lighttrail start', () => {
     }
   });
 
-  it('refuses to start in production without a master key', async () => {
-    const result = await runCli(['start'], {
-      LIGHTTRAIL_DATA_DIR: fresh(),
-      LIGHTTRAIL_ENV: 'production',
-    });
+  it('refuses to start in production without a master key, even with its port taken', async () => {
+    // The key is the mistake to report: the port held here (another server, `npm start` while
+    // the tests run) must not hide it.
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const { port } = blocker.address() as AddressInfo;
+    try {
+      const dataDir = fresh();
+      const result = await runCli(['start'], {
+        LIGHTTRAIL_DATA_DIR: dataDir,
+        LIGHTTRAIL_ENV: 'production',
+        LIGHTTRAIL_HOST: '127.0.0.1',
+        LIGHTTRAIL_PORT: String(port),
+      });
 
-    expect(result.code).toBe(1);
-    expectOneLine(result.stderr, 'ERR_MASTER_KEY_MISSING');
+      expect(result.code).toBe(1);
+      expectOneLine(result.stderr, 'ERR_MASTER_KEY_MISSING');
+      expect(readdirSync(dataDir)).toEqual([]);
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+    }
   });
 
   it('refuses a malformed and a wrong master key without starting', async () => {

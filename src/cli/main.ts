@@ -63,11 +63,28 @@ Run "lighttrail <command> --help" for a command's options. Settings come from LI
 environment variables or a lighttrail.config.json file; "lighttrail doctor" shows them.`;
 }
 
+let ignoring = false;
+
+/**
+ * A reader that stops early (`lighttrail doctor | head -2`) closes the pipe under the rest of the
+ * output: what is left is dropped, the command still ends with its own exit code, and Node's stack
+ * trace for the failed write never shows.
+ */
+function ignoreClosedOutput(): void {
+  if (ignoring) return;
+
+  ignoring = true;
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') throw error;
+  });
+}
+
 /**
  * Runs one command and returns the exit code. A known failure prints one line with its stable
  * code, never a stack trace; exit code 2 is a usage or configuration problem, 1 anything else.
  */
 export async function run(argv: string[]): Promise<number> {
+  ignoreClosedOutput();
   const [name, ...rest] = argv;
   if (name === '--version' || name === '-v') {
     process.stdout.write(`lighttrail ${version()}\n`);

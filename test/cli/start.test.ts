@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
@@ -6,7 +7,7 @@ import path from 'node:path';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { runCli, startServer } from '../helpers/cli.js';
+import { CLI, runCli, startServer } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp.js';
 
 function get(
@@ -564,5 +565,19 @@ describe('lighttrail start', () => {
       expect(help.code, command).toBe(0);
       expect(help.stdout, command).toContain(`Usage: lighttrail ${command}`);
     }
+  });
+});
+
+describe('output to a reader that stops early', () => {
+  it('drops the rest without a stack trace and keeps the exit code', async () => {
+    const child = spawn(process.execPath, [CLI, '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // The reader is gone before the first byte: every write meets a closed pipe (EPIPE).
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
   });
 });

@@ -482,6 +482,59 @@ describe('lighttrail start', () => {
     expect(readFileSync(`${file}-wal`).equals(damagedWal)).toBe(true);
   });
 
+  it('sets aside a file whose WAL a crash left cut short or with a damaged header', async () => {
+    const { dir, env, siteId, file } = await organisationA();
+    const ca = () => readFileSync(path.join(dir, 'tls', 'localhost.crt'));
+    const beacon = (port: number, page: string) =>
+      post(port, ca(), '/api/collect', {
+        site: siteId,
+        type: 'pageview',
+        url: `https://a.example/${page}`,
+      });
+
+    // Twelve acknowledged beacons only in the WAL, and the index the killed server left.
+    const first = await startServer(env);
+    for (let i = 0; i < 12; i++) expect((await beacon(first.port, `p${i}`)).status).toBe(200);
+    await first.stop('SIGKILL');
+    const [db, wal, shm] = ['', '-wal', '-shm'].map((suffix) => readFileSync(`${file}${suffix}`));
+    const frame = 24 + wal!.readUInt32BE(8);
+    const startWith = async (damagedWal: Buffer) => {
+      writeFileSync(file, db!);
+      writeFileSync(`${file}-wal`, damagedWal);
+      writeFileSync(`${file}-shm`, shm!);
+      const server = await startServer(env);
+      try {
+        return { status: (await beacon(server.port, 'later')).status, told: server.output() };
+      } finally {
+        expect(await server.stop()).toBe(0);
+      }
+    };
+
+    // As the crash left it: recovered and served.
+    const intact = await startWith(wal!);
+    expect(intact.status).toBe(200);
+    expect(intact.told.stderr).not.toContain('store.tenant_damaged');
+
+    // Its last four frames gone (a copy or a disk that lost the end): set aside, left as found.
+    const cut = wal!.subarray(0, wal!.length - 4 * frame);
+    const shortened = await startWith(cut);
+    expect(shortened.status).toBe(503);
+    expect(shortened.told.stderr).toMatch(/its WAL was cut short: \d+ frames committed/);
+    const stats = await runCli(['stats', '--site', siteId, '--json'], env);
+    expect(stats.code).toBe(1);
+    expect(stats.stderr).toContain('its WAL was cut short');
+    expect(readFileSync(`${file}-wal`).equals(cut)).toBe(true);
+    expect(readFileSync(file).equals(db!)).toBe(true);
+
+    // A damaged salt in the WAL header: SQLite would read the WAL as empty.
+    const salted = Buffer.from(wal!);
+    salted[17] = (salted[17] as number) ^ 0xff;
+    const header = await startWith(salted);
+    expect(header.status).toBe(503);
+    expect(header.told.stderr).toContain('its WAL header is missing or damaged');
+    expect(readFileSync(`${file}-wal`).equals(salted)).toBe(true);
+  });
+
   it("stats on the command line reads a crashed server's WAL and writes nothing", async () => {
     const { dir, env, siteId, file } = await organisationA();
     const server = await startServer(env);

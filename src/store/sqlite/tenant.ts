@@ -7,7 +7,7 @@ import { migrate } from './migrate.js';
 import { integrityCheck, isCorruption, openEncrypted, type Db } from './open.js';
 import { TENANT_MIGRATIONS } from './schema.js';
 import { queryStats } from './stats.js';
-import { committedPastWalEnd } from './wal.js';
+import { committedPastWalEnd, walCutShort } from './wal.js';
 
 /** Opens a tenant's own file with that tenant's own data key, migrating it if needed. */
 export async function openTenantDb(
@@ -35,6 +35,7 @@ export function openTenantStore(
   options: { readonly?: boolean } = {},
 ): SqliteTenantStore {
   if (options.readonly === true) {
+    refuseWalCutShort(file, what);
     const db = open(file, key, what, true);
     // Figures read past a damaged WAL frame would be short without a word: refuse them.
     const lost = committedPastWalEnd(file);
@@ -85,6 +86,7 @@ export async function checkTenantFile(control: ControlStore, tenantId: string): 
   const file = control.tenantFile(tenantId);
   const what = `tenant database ${file}`;
   const { key } = await control.tenantKey(tenantId);
+  refuseWalCutShort(file, what);
   const db = open(file, key, what, true);
 
   try {
@@ -95,6 +97,12 @@ export async function checkTenantFile(control: ControlStore, tenantId: string): 
   } finally {
     db.close();
   }
+}
+
+/** Before any connection rebuilds the WAL index: committed data the WAL cannot give back. */
+function refuseWalCutShort(file: string, what: string): void {
+  const lost = walCutShort(file);
+  if (lost !== null) throw new StoreError('ERR_DB_CORRUPT', `${what} is damaged (${lost})`);
 }
 
 /** A tenant's own encrypted file, read side: statistics and the import deduplication key. */

@@ -109,3 +109,97 @@ function commitsPast(fd: number, accepted: number): number {
 
   return commits;
 }
+
+/** The WAL index header (https://www.sqlite.org/walformat.html#the_wal_index_file_format). */
+const INDEX_COPY = 48;
+const INDEX_READ = 2 * INDEX_COPY + 4;
+
+/**
+ * Committed transactions that a WAL left by a crash can no longer give back, seen by comparing it
+ * with the WAL index the crashed process left beside it: the index records how many frames were
+ * committed (`mxFrame`) and how many of them were copied into the database file (`nBackfill`).
+ * Committed frames not yet copied, and a WAL that is shorter than them, whose header fails its
+ * checksum, or whose salts are not the index's, mean acknowledged data SQLite would drop without
+ * a word: its recovery reads a WAL with a bad header as empty, and one cut short up to its end.
+ * Must run before any connection opens the file, since the first one rebuilds the index from
+ * the WAL; with another process using the file, the index is live and this finds nothing.
+ * Returns what was found, or null (also when there is no index, or it is not a valid one).
+ */
+export function walCutShort(file: string): string | null {
+  const indexFd = sqliteFileDescriptor(`${file}-shm`);
+  if (indexFd === null) return null;
+
+  // A process committing meanwhile changes the index: read it again around the WAL's header.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const before = readIndex(indexFd);
+    if (before === null || before.nBackfill >= before.mxFrame) return null;
+
+    const fd = sqliteFileDescriptor(`${file}-wal`);
+    const wal = fd === null ? null : readWalHeader(fd);
+    const after = readIndex(indexFd);
+    if (after === null || !after.raw.equals(before.raw)) continue;
+
+    const committed = before.mxFrame - before.nBackfill;
+    if (wal === null || !wal.valid || !wal.salts.equals(before.salts)) {
+      return `its WAL header is missing or damaged: ${committed} committed frames cannot be read`;
+    }
+
+    if (wal.frames < before.mxFrame) {
+      return `its WAL was cut short: ${before.mxFrame} frames committed, ${wal.frames} present`;
+    }
+
+    return null;
+  }
+
+  return null;
+}
+
+interface IndexHeader {
+  raw: Buffer;
+  mxFrame: number;
+  nBackfill: number;
+  salts: Buffer;
+}
+
+/** The index header, when both of its copies agree and it was initialised; else null. */
+function readIndex(fd: number): IndexHeader | null {
+  const raw = Buffer.alloc(INDEX_READ);
+  if (readSync(fd, raw, 0, INDEX_READ, 0) < INDEX_READ) return null;
+
+  const first = raw.subarray(0, INDEX_COPY);
+  if (!first.equals(raw.subarray(INDEX_COPY, 2 * INDEX_COPY)) || first[12] !== 1) return null;
+
+  const u32 = (at: number) => (LITTLE_ENDIAN ? raw.readUInt32LE(at) : raw.readUInt32BE(at));
+
+  // The salts are kept as the WAL header's bytes, whatever the machine's byte order.
+  return { raw, mxFrame: u32(16), nBackfill: u32(2 * INDEX_COPY), salts: raw.subarray(32, 40) };
+}
+
+/** The WAL header's salts, whether its checksum holds, and the whole frames the file has. */
+function readWalHeader(fd: number): { valid: boolean; salts: Buffer; frames: number } | null {
+  const header = Buffer.alloc(WAL_HEADER);
+  if (readSync(fd, header, 0, WAL_HEADER, 0) < WAL_HEADER) return null;
+
+  const magic = header.readUInt32BE(0);
+  const frameSize = FRAME_HEADER + header.readUInt32BE(8);
+  const [s1, s2] = checksum(header.subarray(0, 24), (magic & 1) === 1);
+  const valid =
+    WAL_MAGIC.has(magic) && header.readUInt32BE(24) === s1 && header.readUInt32BE(28) === s2;
+  const frames = Math.floor((fstatSync(fd).size - WAL_HEADER) / frameSize);
+
+  return { valid, salts: header.subarray(16, 24), frames: Math.max(0, frames) };
+}
+
+/** SQLite's WAL checksum over `data` (8-byte steps), its words big- or little-endian. */
+function checksum(data: Buffer, bigEndian: boolean): [number, number] {
+  let s1 = 0;
+  let s2 = 0;
+  for (let at = 0; at < data.length; at += 8) {
+    const x0 = bigEndian ? data.readUInt32BE(at) : data.readUInt32LE(at);
+    const x1 = bigEndian ? data.readUInt32BE(at + 4) : data.readUInt32LE(at + 4);
+    s1 = (s1 + x0 + s2) >>> 0;
+    s2 = (s2 + x1 + s1) >>> 0;
+  }
+
+  return [s1, s2];
+}

@@ -362,10 +362,18 @@ describe('lighttrail start', () => {
       expect(readFileSync(damagedOrg.file).equals(damage)).toBe(true);
     }
 
-    // doctor names the organisation too, and leaves the file as found.
+    // doctor and migrate name the organisation too, and leave the file as found.
     const doctor = await runCli(['doctor'], env);
     expect(doctor.stdout).toContain(`organisation "A" (${damagedOrg.organisationId})`);
-    expect(statSync(damagedOrg.file).size).toBe(0);
+    writeFileSync(damagedOrg.file, middle);
+    const migrated = await runCli(['migrate'], env);
+    expect(migrated.code).toBe(1);
+    expect(migrated.stdout).toBe(
+      'control database and 1 tenant database(s) are at the current schema\n',
+    );
+    expectOneLine(migrated.stderr, 'ERR_DB_CORRUPT');
+    expect(migrated.stderr).toContain(`organisation "A" (${damagedOrg.organisationId})`);
+    expect(readFileSync(damagedOrg.file).equals(middle)).toBe(true);
   });
 
   it('leaves a damaged file and the WAL beside it as found; import refuses it', async () => {

@@ -118,6 +118,34 @@ describe('lighttrail start', () => {
     return { dir, env, siteId, file: path.join(dir, 'tenants', `${organisationId}.db`) };
   };
 
+  /**
+   * Organisation A after twelve acknowledged beacons, one commit each, and a SIGKILL: all twelve
+   * only in the WAL, beside the index the killed server left. `beacon` posts one more page.
+   */
+  const crashedWithBeacons = async () => {
+    const organisation = await organisationA();
+    const { dir, env, siteId, file } = organisation;
+    const beacon = (port: number, page: string) =>
+      post(port, readFileSync(path.join(dir, 'tls', 'localhost.crt')), '/api/collect', {
+        site: siteId,
+        type: 'pageview',
+        url: `https://a.example/${page}`,
+      });
+    const first = await startServer(env);
+    for (let i = 0; i < 12; i++) expect((await beacon(first.port, `p${i}`)).status).toBe(200);
+    await first.stop('SIGKILL');
+    const [db, wal, shm] = ['', '-wal', '-shm'].map((suffix) => readFileSync(`${file}${suffix}`));
+
+    return {
+      ...organisation,
+      beacon,
+      db: db!,
+      wal: wal!,
+      shm: shm!,
+      frame: 24 + wal!.readUInt32BE(8),
+    };
+  };
+
   it('starts on a fresh folder with generated key and certificate, drains on SIGTERM', async () => {
     const dir = fresh();
     const server = await startServer({ LIGHTTRAIL_DATA_DIR: dir });
@@ -433,22 +461,7 @@ describe('lighttrail start', () => {
   });
 
   it('sets aside a file whose WAL is damaged mid-way, not one with a torn last write', async () => {
-    const { dir, env, siteId, file } = await organisationA();
-    const ca = () => readFileSync(path.join(dir, 'tls', 'localhost.crt'));
-    const beacon = (port: number, page: string) =>
-      post(port, ca(), '/api/collect', {
-        site: siteId,
-        type: 'pageview',
-        url: `https://a.example/${page}`,
-      });
-
-    // Twelve beacons, one commit each, then a crash: all twelve only in the WAL.
-    const first = await startServer(env);
-    for (let i = 0; i < 12; i++) expect((await beacon(first.port, `p${i}`)).status).toBe(200);
-    await first.stop('SIGKILL');
-    const db = readFileSync(file);
-    const wal = readFileSync(`${file}-wal`);
-    const frame = 24 + wal.readUInt32BE(8);
+    const { env, siteId, file, beacon, db, wal, frame } = await crashedWithBeacons();
     const frames = Math.floor((wal.length - 32) / frame);
     const startWith = async (damagedWal: Buffer) => {
       writeFileSync(file, db);
@@ -491,25 +504,11 @@ describe('lighttrail start', () => {
   });
 
   it('sets aside a file whose WAL a crash left cut short or with a damaged header', async () => {
-    const { dir, env, siteId, file } = await organisationA();
-    const ca = () => readFileSync(path.join(dir, 'tls', 'localhost.crt'));
-    const beacon = (port: number, page: string) =>
-      post(port, ca(), '/api/collect', {
-        site: siteId,
-        type: 'pageview',
-        url: `https://a.example/${page}`,
-      });
-
-    // Twelve acknowledged beacons only in the WAL, and the index the killed server left.
-    const first = await startServer(env);
-    for (let i = 0; i < 12; i++) expect((await beacon(first.port, `p${i}`)).status).toBe(200);
-    await first.stop('SIGKILL');
-    const [db, wal, shm] = ['', '-wal', '-shm'].map((suffix) => readFileSync(`${file}${suffix}`));
-    const frame = 24 + wal!.readUInt32BE(8);
+    const { env, siteId, file, beacon, db, wal, shm, frame } = await crashedWithBeacons();
     const startWith = async (damagedWal: Buffer) => {
-      writeFileSync(file, db!);
+      writeFileSync(file, db);
       writeFileSync(`${file}-wal`, damagedWal);
-      writeFileSync(`${file}-shm`, shm!);
+      writeFileSync(`${file}-shm`, shm);
       const server = await startServer(env);
       try {
         return { status: (await beacon(server.port, 'later')).status, told: server.output() };
@@ -519,12 +518,12 @@ describe('lighttrail start', () => {
     };
 
     // As the crash left it: recovered and served.
-    const intact = await startWith(wal!);
+    const intact = await startWith(wal);
     expect(intact.status).toBe(200);
     expect(intact.told.stderr).not.toContain('store.tenant_damaged');
 
     // Its last four frames gone (a copy or a disk that lost the end): set aside, left as found.
-    const cut = wal!.subarray(0, wal!.length - 4 * frame);
+    const cut = wal.subarray(0, wal.length - 4 * frame);
     const shortened = await startWith(cut);
     expect(shortened.status).toBe(503);
     expect(shortened.told.stderr).toMatch(/its WAL was cut short: \d+ frames committed/);
@@ -532,10 +531,10 @@ describe('lighttrail start', () => {
     expect(stats.code).toBe(1);
     expect(stats.stderr).toContain('its WAL was cut short');
     expect(readFileSync(`${file}-wal`).equals(cut)).toBe(true);
-    expect(readFileSync(file).equals(db!)).toBe(true);
+    expect(readFileSync(file).equals(db)).toBe(true);
 
     // A damaged salt in the WAL header: SQLite would read the WAL as empty.
-    const salted = Buffer.from(wal!);
+    const salted = Buffer.from(wal);
     salted[17] = (salted[17] as number) ^ 0xff;
     const header = await startWith(salted);
     expect(header.status).toBe(503);

@@ -25,13 +25,7 @@ const KILL_ROUNDS = ['4', '50', '20'];
  */
 describe('collect durability: a 200 survives SIGKILL and SIGTERM', () => {
   const { dir, cleanup } = tempDir('lighttrail-durability-');
-  const env = {
-    LIGHTTRAIL_DATA_DIR: dir,
-    LIGHTTRAIL_MASTER_KEY: randomBytes(32).toString('hex'),
-    LIGHTTRAIL_RATE_LIMIT: '1000000',
-    LIGHTTRAIL_RATE_BURST: '10000000',
-    LIGHTTRAIL_LOG_LEVEL: 'warn',
-  };
+  const env = serverEnv(dir);
   let siteId: string;
   let organisationId: string;
   let server: RunningServer | undefined;
@@ -186,13 +180,7 @@ describe('collect durability: a 200 survives SIGKILL and SIGTERM', () => {
  */
 describe('another process beside the server takes nothing it acknowledged', () => {
   const { dir, cleanup } = tempDir('lighttrail-locks-');
-  const env = {
-    LIGHTTRAIL_DATA_DIR: dir,
-    LIGHTTRAIL_MASTER_KEY: randomBytes(32).toString('hex'),
-    LIGHTTRAIL_RATE_LIMIT: '1000000',
-    LIGHTTRAIL_RATE_BURST: '10000000',
-    LIGHTTRAIL_LOG_LEVEL: 'warn',
-  };
+  const env = serverEnv(dir);
   let server: RunningServer | undefined;
 
   afterAll(async () => {
@@ -247,6 +235,17 @@ describe('another process beside the server takes nothing it acknowledged', () =
     expect(missing).toEqual([]);
   });
 });
+
+/** A data folder with its own key; the per-client limit out of the way of the load clients. */
+function serverEnv(dir: string) {
+  return {
+    LIGHTTRAIL_DATA_DIR: dir,
+    LIGHTTRAIL_MASTER_KEY: randomBytes(32).toString('hex'),
+    LIGHTTRAIL_RATE_LIMIT: '1000000',
+    LIGHTTRAIL_RATE_BURST: '10000000',
+    LIGHTTRAIL_LOG_LEVEL: 'warn',
+  };
+}
 
 function isRunning(server: RunningServer): boolean {
   return server.child.exitCode === null && server.child.signalCode === null;

@@ -19,6 +19,12 @@ const TOTALS = `
  * bound to the site id; the tenant boundary itself is the file the caller opened.
  */
 export function queryStats(db: Db, query: StatsQuery): Stats {
+  // One read transaction, so every section is read from the same state of the file: commits
+  // landing between the statements made the totals disagree with the days (QA).
+  return db.transaction(() => readStats(db, query))();
+}
+
+function readStats(db: Db, query: StatsQuery): Stats {
   const params = { siteId: query.siteId, from: query.from, to: query.to, limit: query.limit ?? 10 };
   const totals = db.prepare(TOTALS).get(params) as Totals;
   const filteredRows = db

@@ -34,6 +34,7 @@ export type ErrorCode =
   | 'ERR_QUEUE_FULL'
   | 'ERR_SHUTTING_DOWN'
   | 'ERR_SERVER_RUNNING'
+  | 'ERR_DATA_BUSY'
   | 'ERR_PORT_IN_USE'
   | 'ERR_USAGE'
   | 'ERR_USER_EXISTS'

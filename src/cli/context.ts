@@ -28,6 +28,9 @@ export async function openContext(
 ): Promise<CliContext> {
   const config = options.config ?? loadConfig();
   const logger = createLogger({ level: config.logLevel });
+  // Before the key is read: a key rotation finishing meanwhile would leave this command sealing
+  // new keys under the retired master key.
+  holdDataLock(config);
   const opened = openKeyProvider(config, logger, { allowGenerate: options.allowGenerate ?? false });
   const control = await SqliteControlStore.open(config.dataDir, opened.provider);
 
@@ -39,6 +42,67 @@ export async function openContext(
     generatedKey: opened.generated,
     keySource: opened.source,
   };
+}
+
+const DATA_LOCK_FILE = 'data.lock';
+
+let dataLock: Database.Database | undefined;
+
+/**
+ * Every command that opens the data folder holds a shared lock on `<dataDir>/data.lock` until it
+ * ends (the server for as long as it runs), and a command that rewrites key material or deletes
+ * an organisation upgrades it to an exclusive one (`requireSoleUse`): such a command runs alone.
+ * Without it, a `migrate` or a starting server that opened an organisation in the middle of its
+ * data key rotation took the rotation for an interrupted one and undid it, and the rotation then
+ * destroyed every key of the organisation; a `setup` during a master key rotation sealed the new
+ * organisation's key under the retired master key (QA). The lock is SQLite's own on that file,
+ * which the operating system drops when the process ends, however it ends.
+ */
+function holdDataLock(config: Config): void {
+  if (dataLock !== undefined) return;
+
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const db = new Database(path.join(config.dataDir, DATA_LOCK_FILE));
+  try {
+    db.pragma('busy_timeout = 0');
+    db.exec('BEGIN');
+    // A read takes the shared lock; the transaction keeps it.
+    db.prepare('SELECT count(*) FROM sqlite_master').get();
+  } catch (error) {
+    db.close();
+    if ((error as { code?: string }).code !== 'SQLITE_BUSY') throw error;
+    throw new LightTrailError(
+      'ERR_DATA_BUSY',
+      `${config.dataDir} is being changed by a key rotation or an organisation deletion: ` +
+        'try again when it is done',
+      { status: 409 },
+    );
+  }
+
+  dataLock = db;
+}
+
+/**
+ * Commands that rewrite key material or delete an organisation: refused while a server runs, or
+ * while any other command uses the data folder; from here on, none can start until this ends.
+ */
+export function requireSoleUse(config: Config, action: string): void {
+  if (serverRunning(config)) throw serverRunningError(config, action);
+
+  holdDataLock(config);
+  const lock = dataLock as Database.Database;
+  lock.exec('ROLLBACK');
+  try {
+    lock.exec('BEGIN EXCLUSIVE');
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'SQLITE_BUSY') throw error;
+    throw new LightTrailError(
+      'ERR_DATA_BUSY',
+      `${action} needs ${config.dataDir} to itself, and another LightTrail command is using it ` +
+        '(an import, a migrate, a setup...): try again when it is done',
+      { status: 409 },
+    );
+  }
 }
 
 const PID_FILE = 'server.pid';
@@ -108,11 +172,6 @@ function serverRunningError(config: Config, action: string): LightTrailError {
       `(a LightTrail server, pid ${serverPid(config)}, uses ${config.dataDir})`,
     { status: 409 },
   );
-}
-
-/** Commands that rewrite key material refuse while a server holds the files open. */
-export function requireStopped(config: Config, action: string): void {
-  if (serverRunning(config)) throw serverRunningError(config, action);
 }
 
 /** Writes to standard output: the CLI's only way to speak besides the logger. */

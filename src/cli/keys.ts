@@ -1,5 +1,5 @@
 import { parse, usage, type Command } from './command.js';
-import { openContext, out, requireStopped } from './context.js';
+import { openContext, out, requireSoleUse } from './context.js';
 
 export const keys: Command = {
   name: 'keys',
@@ -47,7 +47,7 @@ plaintext files: re-encryption happens page by page inside the encrypted databas
         throw usage('keys rotate needs exactly one of --master or --tenant ID');
       }
 
-      requireStopped(config, 'key rotation');
+      requireSoleUse(config, 'key rotation');
       if (values.master) {
         const version = await control.rotateMasterKey(
           'cli:keys',

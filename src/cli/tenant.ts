@@ -1,5 +1,5 @@
 import { parse, usage, type Command } from './command.js';
-import { openContext, out, requireStopped } from './context.js';
+import { openContext, out, requireSoleUse } from './context.js';
 
 export const tenant: Command = {
   name: 'tenant',
@@ -32,7 +32,7 @@ recorded as a system event. The server must be stopped.`,
         throw usage('expected "tenant list" or "tenant delete ID"');
       if (values.confirm !== id) throw usage('repeat the id with --confirm ID to delete for good');
 
-      requireStopped(config, 'tenant deletion');
+      requireSoleUse(config, 'tenant deletion');
       await control.deleteTenant(id, 'cli:tenant');
       out(`tenant ${id} deleted: keys destroyed, files removed`);
 

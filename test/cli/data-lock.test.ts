@@ -1,0 +1,95 @@
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+
+import Database from 'better-sqlite3-multiple-ciphers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/temp.js';
+
+/**
+ * Key rotations and organisation deletions run alone (QA, fifth session: a `migrate` during a
+ * data key rotation left the organisation with no key at all; a `setup` during a master key
+ * rotation sealed its key under the retired master key). Here the other command's lock is taken
+ * by the test itself, as every command takes it, so the overlap is certain, not a race.
+ */
+describe('commands that rewrite keys run alone', () => {
+  const { dir, cleanup } = tempDir('lighttrail-data-lock-');
+  const env = {
+    LIGHTTRAIL_DATA_DIR: dir,
+    LIGHTTRAIL_MASTER_KEY: randomBytes(32).toString('hex'),
+    LIGHTTRAIL_PORT: '0',
+  };
+  let organisationId: string;
+  let siteId: string;
+
+  beforeAll(async () => {
+    const setup = await runCli(
+      ['setup', '--org', 'A', '--domain', 'a.example', '--email', 'it@a.example', '--json'],
+      env,
+    );
+    ({ organisationId, siteId } = JSON.parse(setup.stdout) as {
+      organisationId: string;
+      siteId: string;
+    });
+  });
+
+  afterAll(() => cleanup());
+
+  const lockFile = () => new Database(path.join(dir, 'data.lock'));
+  const state = async () =>
+    [
+      (await runCli(['keys', 'list'], env)).stdout,
+      (await runCli(['tenant', 'list'], env)).stdout,
+    ].join('');
+
+  it('refuses a rotation or a deletion while another command uses the folder', async () => {
+    const before = await state();
+    const other = lockFile();
+    other.exec('BEGIN');
+    other.prepare('SELECT count(*) FROM sqlite_master').get();
+    try {
+      for (const args of [
+        ['keys', 'rotate', '--tenant', organisationId],
+        ['keys', 'rotate', '--master'],
+        ['tenant', 'delete', organisationId, '--confirm', organisationId],
+      ]) {
+        const refused = await runCli(args, env);
+
+        expect(refused.code, args.join(' ')).toBe(1);
+        expect(refused.stderr).toMatch(/^lighttrail: ERR_DATA_BUSY: .* needs .* to itself/);
+        expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+      }
+    } finally {
+      other.close();
+    }
+    // Nothing began: no pending key, no organisation gone.
+    expect(await state()).toBe(before);
+
+    // Alone, the same rotation goes through.
+    const rotated = await runCli(['keys', 'rotate', '--tenant', organisationId], env);
+    expect(rotated.code, rotated.stderr).toBe(0);
+  });
+
+  it('refuses every other command while a rotation runs, before it reads a key', async () => {
+    const before = await state();
+    const rotation = lockFile();
+    rotation.exec('BEGIN EXCLUSIVE');
+    try {
+      for (const args of [
+        ['migrate'],
+        ['start'],
+        ['stats', '--site', siteId],
+        ['setup', '--org', 'B', '--domain', 'b.example', '--email', 'it@b.example'],
+      ]) {
+        const refused = await runCli(args, env);
+
+        expect(refused.code, args.join(' ')).toBe(1);
+        expect(refused.stderr).toMatch(/^lighttrail: ERR_DATA_BUSY: .* key rotation/);
+      }
+    } finally {
+      rotation.close();
+    }
+    expect(await state()).toBe(before);
+  });
+});

@@ -465,7 +465,7 @@ export class SqliteControlStore implements ControlStore {
       db.close();
     }
 
-    this.promoteKey(tenantId, version, actor, 'tenant.key_rotated');
+    this.promoteKey(tenantId, version, wrapped, actor, 'tenant.key_rotated');
     this.tenantKeys.set(tenantId, { version, key });
 
     return version;
@@ -655,19 +655,37 @@ export class SqliteControlStore implements ControlStore {
       return active;
     } catch {
       openEncrypted(this.tenantFile(tenantId), pendingKey).close();
-      this.promoteKey(tenantId, pending.version, 'system', 'tenant.key_rotation_recovered');
+      const sealed = { masterVersion: pending.master_version, sealed: pending.sealed };
+      this.promoteKey(tenantId, pending.version, sealed, 'system', 'tenant.key_rotation_recovered');
 
       return { version: pending.version, key: pendingKey };
     }
   }
 
-  private promoteKey(tenantId: string, version: number, actor: string, type: string): void {
+  /**
+   * Records `version` as the tenant's active key, the file being encrypted under it now, and
+   * destroys the older ones. The row is written from the sealed key in hand, not only switched
+   * from pending: were the pending row gone (another process taking the rotation for an
+   * interrupted one), switching would change nothing, and the file would be left under a key
+   * no row holds.
+   */
+  private promoteKey(
+    tenantId: string,
+    version: number,
+    sealed: { masterVersion: string; sealed: Buffer },
+    actor: string,
+    type: string,
+  ): void {
     this.db.transaction(() => {
       this.db
-        .prepare('DELETE FROM tenant_keys WHERE tenant_id = ? AND version < ?')
-        .run(tenantId, version);
+        .prepare(
+          `INSERT INTO tenant_keys (tenant_id, version, master_version, sealed, state, created_at)
+           VALUES (?, ?, ?, ?, 'active', ?)
+           ON CONFLICT (tenant_id, version) DO UPDATE SET state = 'active'`,
+        )
+        .run(tenantId, version, sealed.masterVersion, sealed.sealed, Date.now());
       this.db
-        .prepare(`UPDATE tenant_keys SET state = 'active' WHERE tenant_id = ? AND version = ?`)
+        .prepare('DELETE FROM tenant_keys WHERE tenant_id = ? AND version < ?')
         .run(tenantId, version);
       this.insertEvent({ type, tenantId, actor, detail: { version } });
     })();

@@ -25,7 +25,7 @@ export interface Route {
 
 export type RouteMatch =
   | { kind: 'found'; route: Route; params: Record<string, string> }
-  /** `route`: the path's pattern, for the log and the metrics (the methods differ, not the path). */
+  /** `route`: the path's pattern, for the log and the metrics (only the method was wrong). */
   | { kind: 'method-not-allowed'; allow: string[]; route: string }
   | { kind: 'not-found' };
 

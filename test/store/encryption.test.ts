@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 import Database from 'better-sqlite3-multiple-ciphers';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -13,6 +15,7 @@ import { openTenantDb } from '../../src/store/sqlite/tenant.js';
 import { listFiles, tempDir } from '../helpers/temp.js';
 
 const MARKER = 'PLAINTEXT-MARKER-7f3a9c';
+const DIST = path.resolve(import.meta.dirname, '../../dist');
 
 describe('encrypted embedded store', () => {
   let dir: string;
@@ -40,6 +43,40 @@ describe('encrypted embedded store', () => {
     for (let i = 0; i < count; i += 1) insert.run(`/${MARKER}/${i}`);
     db.close();
   }
+
+  it('spills no sort or temporary table to disk, where the cipher would not cover it', async () => {
+    // A child process, so that SQLite takes its temporary folder from SQLITE_TMPDIR: a large
+    // sort on a connection with a small cache, as a statistics query over a big range makes.
+    const watched = path.join(dir, 'sqlite-tmp');
+    mkdirSync(watched);
+    const created: string[] = [];
+    const watcher = watch(watched, (_event, name) => created.push(String(name)));
+    const dist = (module: string) => pathToFileURL(path.resolve(DIST, module)).href;
+    const script = `
+      import { openEncrypted } from '${dist('store/sqlite/open.js')}';
+      const db = openEncrypted(process.argv[1], Buffer.alloc(32, 7), { create: true });
+      db.exec('CREATE TABLE t (path TEXT)');
+      const insert = db.prepare('INSERT INTO t VALUES (?)');
+      db.transaction(() => {
+        for (let i = 0; i < 100000; i++) insert.run('/${MARKER}/' + ((i * 7919) % 100000));
+      })();
+      db.pragma('cache_size = -64');
+      let rows = 0;
+      for (const row of db.prepare('SELECT path FROM t ORDER BY path DESC').iterate()) rows++;
+      process.stdout.write(String(rows));
+    `;
+    const child = spawnSync(
+      process.execPath,
+      ['--input-type=module', '-e', script, path.join(dir, 'sort.db')],
+      { env: { ...process.env, SQLITE_TMPDIR: watched }, encoding: 'utf8' },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    watcher.close();
+
+    expect(child.stderr).toBe('');
+    expect(child.stdout).toBe('100000');
+    expect(created).toEqual([]);
+  });
 
   it('leaves no plaintext marker in any file on disk, WAL and journal included', async () => {
     const tenant = await store.createTenant(`Org ${MARKER}`, 'test');

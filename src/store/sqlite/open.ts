@@ -63,6 +63,9 @@ export function openEncrypted(
     db.pragma('synchronous = FULL');
   }
 
+  // Sorts and temporary tables too large for memory would otherwise spill, decrypted, into a
+  // file under /var/tmp: the cipher covers the database, its WAL and journal, nothing else.
+  db.pragma('temp_store = MEMORY');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   db.pragma('secure_delete = ON');

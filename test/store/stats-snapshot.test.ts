@@ -82,4 +82,12 @@ describe('statistics read as one snapshot', () => {
     expect(sum(stats.pages, 'pageviews')).toBe(stats.totals.pageviews);
     expect(sum(stats.browsers, 'sessions')).toBe(stats.totals.sessions);
   });
+
+  it('gives the connection its page cache back afterwards (connections stay open)', () => {
+    const before = reader.pragma('cache_size', { simple: true });
+
+    queryStats(reader, { siteId, from: DAY, to: DAY });
+
+    expect(reader.pragma('cache_size', { simple: true })).toBe(before);
+  });
 });

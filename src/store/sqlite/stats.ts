@@ -19,10 +19,23 @@ const TOTALS = `
  * bound to the site id; the tenant boundary itself is the file the caller opened.
  */
 export function queryStats(db: Db, query: StatsQuery): Stats {
-  // One read transaction, so every section is read from the same state of the file: commits
-  // landing between the statements made the totals disagree with the days (QA).
-  return db.transaction(() => readStats(db, query))();
+  // Each section reads the range's sessions again: with a page cache that holds them, they are
+  // decrypted once, not once per section (half the time for 200,000 sessions). The cache goes
+  // back to its size afterwards, as connections stay open per organisation.
+  const cacheSize = db.pragma('cache_size', { simple: true }) as number;
+  db.pragma(`cache_size = ${STATS_CACHE_KIB}`);
+  try {
+    // One read transaction, so every section is read from the same state of the file: commits
+    // landing between the statements made the totals disagree with the days (QA).
+    return db.transaction(() => readStats(db, query))();
+  } finally {
+    db.pragma(`cache_size = ${cacheSize}`);
+    db.pragma('shrink_memory');
+  }
 }
+
+/** The page cache while a statistics query runs: 64 MB (negative: KiB). */
+const STATS_CACHE_KIB = -65_536;
 
 function readStats(db: Db, query: StatsQuery): Stats {
   const params = { siteId: query.siteId, from: query.from, to: query.to, limit: query.limit ?? 10 };

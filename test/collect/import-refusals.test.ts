@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -41,10 +42,14 @@ describe('lighttrail import refusals', () => {
   const importFile = (file: string, format = 'combined') =>
     runCli(['import', '--site', siteId, '--format', format, file, '--json'], env);
 
-  it('refuses a missing file or a folder with ERR_IMPORT_FILE, the reason, exit 2', async () => {
+  it('refuses a missing file, a folder or a pipe with ERR_IMPORT_FILE, the reason, exit 2', async () => {
     const before = (await runCli(['stats', '--site', siteId, '--json'], env)).stdout;
     const missing = await importFile(path.join(dir, 'no-such.log'));
     const folder = await importFile(dir);
+    // A named pipe: opening it would wait for a writer for ever.
+    const fifo = path.join(dir, 'access.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const pipe = await importFile(fifo);
 
     expect(missing.code).toBe(2);
     expect(missing.stderr).toBe(
@@ -52,6 +57,7 @@ describe('lighttrail import refusals', () => {
     );
     expect(folder.code).toBe(2);
     expect(folder.stderr).toBe('lighttrail: ERR_IMPORT_FILE: the log is not a regular file\n');
+    expect([pipe.code, pipe.stderr]).toEqual([2, folder.stderr]);
     // Told before any data was opened: no import was recorded, nothing counted.
     expect((await runCli(['stats', '--site', siteId, '--json'], env)).stdout).toBe(before);
   });

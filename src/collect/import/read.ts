@@ -1,4 +1,4 @@
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, stat as statOf, type FileHandle } from 'node:fs/promises';
 
 import { LightTrailError } from '../../errors.js';
 import { isLogFormat, parseLine, type LogFormat, type LogRecord } from './parse.js';
@@ -103,6 +103,12 @@ const OPEN_FAILURES: Readonly<Record<string, string>> = {
 export async function openLogFile(
   file: string,
 ): Promise<{ handle: FileHandle; totalBytes: number }> {
+  // Looked at before opening: opening a named pipe waits for a writer, for ever.
+  const kind = await statOf(file).catch(() => null);
+  if (kind !== null && !kind.isFile()) {
+    throw new LightTrailError('ERR_IMPORT_FILE', 'the log is not a regular file', { status: 400 });
+  }
+
   let handle: FileHandle;
   try {
     handle = await open(file, 'r');

@@ -98,9 +98,14 @@ function patternList(field: string, value: unknown): string[] {
     }
   }
 
-  return stringList(field, value, PATTERN).map((pattern) => {
+  const patterns = stringList(field, value, PATTERN).map((pattern) => {
     const segments = pattern.split('/').filter((segment) => segment !== '');
     segments.forEach((segment, i) => {
+      // Pages are matched with `.` and `..` resolved: a pattern holding one matches nothing.
+      if (segment === '.' || segment === '..') {
+        throw bad(field, `"${pattern}" is not valid: write the path without . or .. segments`);
+      }
+
       const wildcard = segment === '*' || (segment === '**' && i === segments.length - 1);
       if (segment.includes('*') && !wildcard) {
         throw bad(
@@ -114,6 +119,8 @@ function patternList(field: string, value: unknown): string[] {
     // Stored as it matches: `//portal//**/` is `/portal/**`, whose pages show as `/portal/*`.
     return `/${segments.join('/')}`;
   });
+
+  return [...new Set(patterns)];
 }
 
 /**

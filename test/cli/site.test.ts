@@ -136,6 +136,8 @@ describe('lighttrail site, apikey, keys and tenant commands', () => {
     [['--count-only', 'portal/**'], 'a pattern is a path from the root'],
     [['--count-only', '/portal/***'], '* stands for one whole segment'],
     [['--count-only', '/portal/**/x'], '** only for the rest'],
+    [['--count-only', '/portal/../**'], 'without . or .. segments'],
+    [['--path-rules', '/./patients/*'], 'without . or .. segments'],
     [['--path-rules', '/patients/id-*'], 'pathRules: "/patients/id-*" is not valid'],
     [['--path-rules', '/patients/**'], 'pathRules: "/patients/**" hides nothing'],
   ])('refuses %o without changing anything', async (flags, message) => {

@@ -186,10 +186,11 @@ describe('path', () => {
 
   test('patterns are kept in the form they match: empty segments and a final slash dropped', () => {
     const site = validateSiteSettings({
-      countOnly: ['//portal//**/', '/billing/*/'],
+      countOnly: ['//portal//**/', '/billing/*/', '/portal/**'],
       pathRules: ['/patients//*/'],
     });
 
+    // The same pattern twice is kept once.
     expect(site.countOnly).toEqual(['/portal/**', '/billing/*']);
     expect(site.pathRules).toEqual(['/patients/*']);
     expect(sanitizePage(`${HOST}/portal/messages/42`, site).path).toBe('/portal/*');

@@ -37,7 +37,8 @@ organisation file is named and left as found (exit 1); the others are migrated.`
         count += 1;
       }
 
-      out(`control database and ${count} tenant database(s) are at the current schema`);
+      const left = damaged.length === 0 ? '' : `; ${damaged.length} damaged, left as found`;
+      out(`control database and ${count} tenant database(s) are at the current schema${left}`);
       for (const line of damaged) process.stderr.write(`lighttrail: ERR_DB_CORRUPT: ${line}\n`);
 
       return damaged.length === 0 ? 0 : 1;

@@ -397,7 +397,8 @@ describe('lighttrail start', () => {
     const migrated = await runCli(['migrate'], env);
     expect(migrated.code).toBe(1);
     expect(migrated.stdout).toBe(
-      'control database and 1 tenant database(s) are at the current schema\n',
+      'control database and 1 tenant database(s) are at the current schema; 1 damaged, ' +
+        'left as found\n',
     );
     expectOneLine(migrated.stderr, 'ERR_DB_CORRUPT');
     expect(migrated.stderr).toContain(`organisation "A" (${damagedOrg.organisationId})`);

@@ -34,8 +34,9 @@ export function parse<const T extends Options>(
       strict: true,
     }) as unknown as { values: Values<T>; positionals: string[] };
   } catch (cause) {
-    // Node's own wording goes on about positionals after `--`: the first sentence says it all.
-    const first = (cause as Error).message.split(/(?<=\.) /)[0] ?? 'invalid arguments';
+    // Node's own wording goes on (about positionals after `--`, or on further lines about how
+    // to pass a value starting with a dash): the first sentence says it all.
+    const first = (cause as Error).message.split(/(?<=\.)\s/)[0] ?? 'invalid arguments';
     const message = first.replace(/\.$/, '');
     throw new LightTrailError('ERR_USAGE', `${message} (see --help)`, { status: 400, cause });
   }

@@ -160,6 +160,13 @@ describe('lighttrail site, apikey, keys and tenant commands', () => {
     expect(bogus.stderr.trim()).toBe(
       "lighttrail: ERR_USAGE: Unknown option '--bogus' (see --help)",
     );
+
+    // A value that looks like the next option: Node's three lines of advice become one.
+    const ambiguous = await runCli(['stats', '--site', '--from', '2026-11-01'], env);
+    expect(ambiguous.code).toBe(2);
+    expect(ambiguous.stderr).toBe(
+      "lighttrail: ERR_USAGE: Option '--site' argument is ambiguous (see --help)\n",
+    );
   });
 
   it('creates an API key shown once and stored hashed', async () => {

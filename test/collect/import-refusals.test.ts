@@ -42,7 +42,7 @@ describe('lighttrail import refusals', () => {
   const importFile = (file: string, format = 'combined') =>
     runCli(['import', '--site', siteId, '--format', format, file, '--json'], env);
 
-  it('refuses a missing file, a folder or a pipe with ERR_IMPORT_FILE, the reason, exit 2', async () => {
+  it('refuses a missing file, a folder, a pipe: ERR_IMPORT_FILE, why, exit 2', async () => {
     const before = (await runCli(['stats', '--site', siteId, '--json'], env)).stdout;
     const missing = await importFile(path.join(dir, 'no-such.log'));
     const folder = await importFile(dir);

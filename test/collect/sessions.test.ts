@@ -1,25 +1,21 @@
-import { randomBytes } from 'node:crypto';
-
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { DailySalts } from '../../src/collect/salts.js';
-import { LocalKeyProvider } from '../../src/crypto/local-provider.js';
 import type { EnrichedEvent } from '../../src/domain/event.js';
-import { DEFAULT_SITE_SETTINGS } from '../../src/domain/site.js';
 import { visitorId } from '../../src/enrich/visitor.js';
-import { SqliteControlStore } from '../../src/store/sqlite/control.js';
+import type { SqliteControlStore } from '../../src/store/sqlite/control.js';
 import type { Db } from '../../src/store/sqlite/open.js';
 import { openTenantDb } from '../../src/store/sqlite/tenant.js';
 import { TenantWriter } from '../../src/store/sqlite/writer.js';
 import { enrichedEvent } from '../helpers/events.js';
-import { tempDir } from '../helpers/temp.js';
+import { createOrganisation, type TestOrganisation } from '../helpers/organisation.js';
 
 const IP = '198.51.100.23';
 const UA = 'Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0';
 const MINUTE = 60_000;
 
 describe('cookieless sessions and daily salts', () => {
-  let cleanup: () => void;
+  let organisation: TestOrganisation;
   let control: SqliteControlStore;
   let db: Db;
   let writer: TenantWriter;
@@ -27,28 +23,16 @@ describe('cookieless sessions and daily salts', () => {
   let siteId: string;
 
   beforeEach(async () => {
-    const temp = tempDir();
-    cleanup = temp.cleanup;
-    control = await SqliteControlStore.open(
-      temp.dir,
-      LocalKeyProvider.fromKey(randomBytes(32).toString('hex')),
-    );
-    const tenant = await control.createTenant('Clinic A', 'test');
-    siteId = control.createSite(
-      tenant.id,
-      'site',
-      { ...DEFAULT_SITE_SETTINGS, domains: ['a.example'] },
-      'test',
-    ).id;
-    db = await openTenantDb(control, tenant.id);
+    organisation = await createOrganisation();
+    ({ control, siteId } = organisation);
+    db = await openTenantDb(control, organisation.tenantId);
     writer = new TenantWriter(db);
     salts = new DailySalts(control);
   });
 
   afterEach(() => {
     db.close();
-    control.close();
-    cleanup();
+    organisation.cleanup();
   });
 
   async function pageview(

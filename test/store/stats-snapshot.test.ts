@@ -1,46 +1,32 @@
-import { randomBytes } from 'node:crypto';
-
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { LocalKeyProvider } from '../../src/crypto/local-provider.js';
-import { DEFAULT_SITE_SETTINGS } from '../../src/domain/site.js';
-import { SqliteControlStore } from '../../src/store/sqlite/control.js';
 import type { Db } from '../../src/store/sqlite/open.js';
 import { queryStats } from '../../src/store/sqlite/stats.js';
 import { openTenantDb } from '../../src/store/sqlite/tenant.js';
 import { TenantWriter } from '../../src/store/sqlite/writer.js';
 import { enrichedEvent } from '../helpers/events.js';
-import { tempDir } from '../helpers/temp.js';
+import { createOrganisation, type TestOrganisation } from '../helpers/organisation.js';
 
 const DAY = '2026-12-04';
 const T0 = Date.parse(`${DAY}T09:00:00Z`);
 
 describe('statistics read as one snapshot', () => {
-  let cleanup: () => void;
-  let control: SqliteControlStore;
+  let organisation: TestOrganisation;
   let reader: Db;
   let writerDb: Db;
   let siteId: string;
 
   beforeEach(async () => {
-    const temp = tempDir();
-    cleanup = temp.cleanup;
-    control = await SqliteControlStore.open(
-      temp.dir,
-      LocalKeyProvider.fromKey(randomBytes(32).toString('hex')),
-    );
-    const tenant = await control.createTenant('Clinic A', 'test');
-    const settings = { ...DEFAULT_SITE_SETTINGS, domains: ['a.example'] };
-    siteId = control.createSite(tenant.id, 'site', settings, 'test').id;
-    writerDb = await openTenantDb(control, tenant.id);
-    reader = await openTenantDb(control, tenant.id, { readonly: true });
+    organisation = await createOrganisation();
+    siteId = organisation.siteId;
+    writerDb = await openTenantDb(organisation.control, organisation.tenantId);
+    reader = await openTenantDb(organisation.control, organisation.tenantId, { readonly: true });
   });
 
   afterEach(() => {
     reader.close();
     writerDb.close();
-    control.close();
-    cleanup();
+    organisation.cleanup();
   });
 
   it('commits landing between its statements change no section of an answer', () => {

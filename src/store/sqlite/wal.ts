@@ -92,19 +92,15 @@ export function committedPastWalEnd(file: string): string | null {
 
 /** Frames of the WAL's current generation that close a transaction, past frame `accepted`. */
 function commitsPast(fd: number, accepted: number): number {
-  const size = fstatSync(fd).size;
-  const header = Buffer.alloc(WAL_HEADER);
-  const read = (buffer: Buffer, at: number) => readSync(fd, buffer, 0, buffer.length, at);
-  if (read(header, 0) < WAL_HEADER || !WAL_MAGIC.has(header.readUInt32BE(0))) return 0;
+  const wal = readWalHeader(fd);
+  if (wal === null || !wal.known) return 0;
 
-  const frameSize = FRAME_HEADER + header.readUInt32BE(8);
-  const salts = [header.readUInt32BE(16), header.readUInt32BE(20)];
   const frame = Buffer.alloc(FRAME_HEADER);
   let commits = 0;
-  for (let at = WAL_HEADER + accepted * frameSize; at + frameSize <= size; at += frameSize) {
-    read(frame, at);
-    const current = frame.readUInt32BE(8) === salts[0] && frame.readUInt32BE(12) === salts[1];
-    if (current && frame.readUInt32BE(4) !== 0) commits++;
+  for (let index = accepted; index < wal.frames; index++) {
+    readSync(fd, frame, 0, FRAME_HEADER, WAL_HEADER + index * wal.frameSize);
+    // Of the WAL's current generation (its salts), and closing a transaction.
+    if (frame.subarray(8, 16).equals(wal.salts) && frame.readUInt32BE(4) !== 0) commits++;
   }
 
   return commits;
@@ -175,19 +171,30 @@ function readIndex(fd: number): IndexHeader | null {
   return { raw, mxFrame: u32(16), nBackfill: u32(2 * INDEX_COPY), salts: raw.subarray(32, 40) };
 }
 
-/** The WAL header's salts, whether its checksum holds, and the whole frames the file has. */
-function readWalHeader(fd: number): { valid: boolean; salts: Buffer; frames: number } | null {
+interface WalHeader {
+  /** The magic number is SQLite's. */
+  known: boolean;
+  /** Known, and the header's checksum holds. */
+  valid: boolean;
+  salts: Buffer;
+  frameSize: number;
+  /** Whole frames the file has. */
+  frames: number;
+}
+
+/** The WAL header as SQLite would judge it, and the whole frames the file has. */
+function readWalHeader(fd: number): WalHeader | null {
   const header = Buffer.alloc(WAL_HEADER);
   if (readSync(fd, header, 0, WAL_HEADER, 0) < WAL_HEADER) return null;
 
   const magic = header.readUInt32BE(0);
+  const known = WAL_MAGIC.has(magic);
   const frameSize = FRAME_HEADER + header.readUInt32BE(8);
   const [s1, s2] = checksum(header.subarray(0, 24), (magic & 1) === 1);
-  const valid =
-    WAL_MAGIC.has(magic) && header.readUInt32BE(24) === s1 && header.readUInt32BE(28) === s2;
+  const valid = known && header.readUInt32BE(24) === s1 && header.readUInt32BE(28) === s2;
   const frames = Math.floor((fstatSync(fd).size - WAL_HEADER) / frameSize);
 
-  return { valid, salts: header.subarray(16, 24), frames: Math.max(0, frames) };
+  return { known, valid, salts: header.subarray(16, 24), frameSize, frames: Math.max(0, frames) };
 }
 
 /** SQLite's WAL checksum over `data` (8-byte steps), its words big- or little-endian. */

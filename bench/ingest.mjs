@@ -22,6 +22,8 @@
 // where the first five figures are phase 1's.
 //
 // Usage: npm run bench:ingest   (builds first; about 55 s; nothing leaves 127.0.0.1)
+// BENCH_PRODUCT_NODE_ARGS adds Node flags to the product's process only, for a profile:
+//   BENCH_PRODUCT_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' npm run bench:ingest
 import { execFileSync, spawn } from 'node:child_process';
 import {
   closeSync,
@@ -48,6 +50,7 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 // Distinct visitors (forwarded address and browser) the requests come from, at most 3840; with
 // 0 every request is a new visitor opening a new session, the writer's worst case.
 const VISITORS = Math.min(3840, Number(process.env.BENCH_VISITORS ?? 3000));
+const PRODUCT_NODE_ARGS = (process.env.BENCH_PRODUCT_NODE_ARGS ?? '').split(' ').filter(Boolean);
 // Baseline and product take turns, so a neighbour's burst of CPU on a shared machine lands on
 // both rather than on one. Each round is a fresh load process: new connections, own warm-up.
 const SINGLE = { batch: 1, warmupMs: 1_000, durationMs: 5_000, rounds: 2 };
@@ -333,7 +336,7 @@ async function main() {
     );
     const site = setup.siteId;
     const product = await startChild(
-      [CLI, 'start'],
+      [...PRODUCT_NODE_ARGS, CLI, 'start'],
       env,
       /running at https:\/\/localhost:(\d+)/,
       'lighttrail start',

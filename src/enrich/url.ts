@@ -121,6 +121,39 @@ function matchPattern(pattern: Pattern, segments: readonly string[]): number[] |
   return pattern.segments.length === segments.length ? stars : null;
 }
 
+/**
+ * The segment indexes `pattern` hides, or `null` when it does not match. The path is read two
+ * ways: split at every `/` (decoded `%2F` and `\` too, so a prefix cannot hide behind an encoded
+ * slash), and split at literal `/` only, as many servers read it (so `/patients/jane%2Fdoe` is
+ * still one id under `/patients/*`). The rule holds when either reading matches; a `*` over a
+ * literal piece hides every segment that came from it.
+ */
+function ruleMatches(pattern: Pattern, segments: readonly Segment[]): number[] | null {
+  const split = matchPattern(
+    pattern,
+    segments.map((segment) => segment.decoded),
+  );
+
+  const groups: number[][] = [];
+  const texts: string[] = [];
+  segments.forEach((segment, i) => {
+    const last = groups.length - 1;
+    if (last >= 0 && segments[i - 1]?.piece === segment.piece) {
+      (groups[last] as number[]).push(i);
+      texts[last] += `/${segment.decoded}`;
+    } else {
+      groups.push([i]);
+      texts.push(segment.decoded);
+    }
+  });
+  const literal = groups.length === segments.length ? null : matchPattern(pattern, texts);
+  if (literal === null) return split;
+
+  const hidden = literal.flatMap((j) => groups[j] as number[]);
+
+  return split === null ? hidden : [...split, ...hidden];
+}
+
 const NUMERIC = /^\d+$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const LONG_HEX = /^[0-9a-f]{16,}$/i;
@@ -152,39 +185,45 @@ export function isIdSegment(segment: string): boolean {
 interface Segment {
   raw: string;
   decoded: string;
+  /** Which literal `/`-separated piece of the path it came from (see `readSegments`). */
+  piece: number;
 }
 
 /**
  * Path segments as stored and matched. A decoded `/` or `\` splits again, so `/portal%2Fmessages`
  * cannot slip past a `/portal/**` rule; `;` path parameters (`;jsessionid=...`) are dropped, since
- * they carry session ids; dot segments are resolved and empty segments skipped.
+ * they carry session ids; dot segments are resolved and empty segments skipped. Each segment
+ * remembers its literal piece, so that a rule can also match the path as the site's server may
+ * read it, with `jane%2Fdoe` one segment (see `ruleMatches`).
  */
 function readSegments(rawPath: string, flags: string[]): { segments: Segment[]; slash: boolean } {
   const segments: Segment[] = [];
-  const add = (raw: string, decoded: string): void => {
+  const add = (raw: string, decoded: string, piece: number): void => {
     if (decoded === '' || decoded === '.') return;
     if (decoded === '..') {
       segments.pop();
       return;
     }
 
-    segments.push({ raw, decoded });
+    segments.push({ raw, decoded, piece });
   };
 
-  for (const piece of rawPath.split('/')) {
-    const once = safeDecode(piece);
+  const pieces = rawPath.split('/');
+  for (let piece = 0; piece < pieces.length; piece++) {
+    const text = pieces[piece] as string;
+    const once = safeDecode(text);
     let decoded = stripControl(once);
     if (decoded !== once) flags.push('control_removed');
 
-    let raw = piece;
+    let raw = text;
     const param = decoded.indexOf(';');
     if (param !== -1) {
       decoded = decoded.slice(0, param);
       raw = raw.includes(';') ? raw.slice(0, raw.indexOf(';')) : raw;
     }
 
-    if (!/[/\\]/.test(decoded)) add(raw, decoded);
-    else for (const part of decoded.split(/[/\\]/)) add(part, part);
+    if (!/[/\\]/.test(decoded)) add(raw, decoded, piece);
+    else for (const part of decoded.split(/[/\\]/)) add(part, part, piece);
   }
 
   return { segments, slash: rawPath.length > 1 && rawPath.endsWith('/') };
@@ -211,10 +250,15 @@ function joinSegments(
 ): string {
   let path = '';
   for (let i = 0; i < segments.length && path.length <= opts.max; i++) {
-    const clean = ids.has(i)
-      ? ':id'
-      : cleanSegment(segments[i] as Segment, opts.collapseIds, opts.flags);
-    path += `/${clean}`;
+    const segment = segments[i] as Segment;
+    if (!ids.has(i)) {
+      path += `/${cleanSegment(segment, opts.collapseIds, opts.flags)}`;
+      continue;
+    }
+
+    // One literal piece hidden by a rule is one `:id`, however many `%2F` it held.
+    path += '/:id';
+    while (ids.has(i + 1) && segments[i + 1]?.piece === segment.piece) i++;
   }
 
   if (path === '' || (slash && segments.length > 0)) path += '/';
@@ -417,8 +461,7 @@ export function sanitizePage(
   }
 
   const { segments, slash } = readSegments(parts.path, flags);
-  const decoded = segments.map((segment) => segment.decoded);
-  const section = compiled.countOnly.find((pattern) => matchPattern(pattern, decoded) !== null);
+  const section = compiled.countOnly.find((pattern) => ruleMatches(pattern, segments) !== null);
   const base = { hostname, utm: campaign.utm, clickId: campaign.clickId };
   if (section) {
     return {
@@ -432,7 +475,7 @@ export function sanitizePage(
   }
 
   const ids = new Set(
-    compiled.pathRules.flatMap((pattern) => matchPattern(pattern, decoded) ?? []),
+    compiled.pathRules.flatMap((pattern) => ruleMatches(pattern, segments) ?? []),
   );
   const path = joinSegments(segments, ids, slash, {
     collapseIds: settings.collapseIds,

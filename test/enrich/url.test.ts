@@ -206,6 +206,25 @@ describe('path', () => {
     expect(sanitizePage(`${HOST}/x/a%2Fpat.doe%2540mail.test`, site).path).toBe('/x/a/[redacted]');
   });
 
+  test('an encoded slash or backslash inside an id cannot lift it out of a rule (QA)', () => {
+    const site = validateSiteSettings({
+      countOnly: ['/billing/*'],
+      pathRules: ['/patients/*', '/patients/*/results'],
+    });
+    const path = (rest: string) => sanitizePage(`${HOST}${rest}`, site).path;
+
+    // Read as the site's server may read it, `jane%2Fdoe` is one segment: the rule's id.
+    for (const id of ['jane%2Fdoe', 'jane%2fdoe', 'jane%5Cdoe', 'jane\\doe', 'a%2Fb%2Fc']) {
+      expect(path(`/patients/${id}`)).toBe('/patients/:id');
+      expect(path(`/patients/${id}/results`)).toBe('/patients/:id/results');
+      expect(path(`/billing/${id}`)).toBe('/billing/*');
+    }
+
+    // Without an encoded separator nothing changes.
+    expect(path('/patients/jane/doe')).toBe('/patients/jane/doe');
+    expect(path('/patients/jane-doe')).toBe('/patients/:id');
+  });
+
   test('path parameters (;jsessionid=...) are dropped', () => {
     const page = sanitizePage(`${HOST}/portal;jsessionid=ABC123DEF/inbox;x=1`, base);
     const encoded = sanitizePage(`${HOST}/inbox%3Bjsessionid%3DABC`, base);

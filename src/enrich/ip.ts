@@ -295,7 +295,32 @@ export const NON_PUBLIC_RANGES: readonly string[] = [
 
 const nonPublic = compileCidrs(NON_PUBLIC_RANGES).list;
 
-/** True for private, loopback, link-local, CGNAT, documentation, multicast and reserved space. */
+/**
+ * True for private, loopback, link-local, CGNAT, documentation, multicast and reserved space,
+ * and for an IPv6 address that carries such an IPv4 address by a standard translation (6to4,
+ * NAT64's well-known prefix, IPv4-compatible): `2002:a01:203::1` is 10.1.2.3 behind 6to4.
+ */
 export function isNonPublic(ip: ParsedIp): boolean {
-  return nonPublic.contains(ip);
+  if (nonPublic.contains(ip)) return true;
+
+  const inner = embeddedIpv4(ip);
+
+  return inner !== null && nonPublic.contains({ family: 4, bytes: inner, text: '' });
+}
+
+/**
+ * The IPv4 address inside a 6to4 address (2002::/16, RFC 3056), one under NAT64's well-known
+ * prefix (64:ff9b::/96, RFC 6052) or an IPv4-compatible one (::/96, RFC 4291, deprecated);
+ * otherwise null. IPv4-mapped addresses are unwrapped by `parseIp` already.
+ */
+function embeddedIpv4(ip: ParsedIp): Uint8Array | null {
+  const b = ip.bytes;
+  if (ip.family !== 6) return null;
+  if (b[0] === 0x20 && b[1] === 0x02) return b.slice(2, 6);
+
+  const nat64 = b[0] === 0x00 && b[1] === 0x64 && b[2] === 0xff && b[3] === 0x9b;
+  let zeros = nat64 ? 4 : 0;
+  while (zeros < 12 && b[zeros] === 0) zeros++;
+
+  return zeros === 12 ? b.slice(12, 16) : null;
 }

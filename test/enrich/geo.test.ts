@@ -95,6 +95,14 @@ describe('C21 GeoIP for private and reserved addresses', () => {
     }
   });
 
+  test('C21 a private IPv4 address carried inside an IPv6 one is unknown too (QA)', () => {
+    // 6to4 of 10.1.2.3 and 192.168.0.10, NAT64 of 172.16.5.4, IPv4-compatible 127.0.0.1.
+    for (const ip of ['2002:a01:203::1', '2002:c0a8:a::', '64:ff9b::ac10:504', '::127.0.0.1']) {
+      expect(bundled.lookup(ip, 'city'), ip).toEqual(NONE);
+      expect(city.lookup(ip, 'city'), ip).toEqual(NONE);
+    }
+  });
+
   test('C21 bundled DB-IP controls: 81.2.69.142 → GB London, 216.160.83.56 → US', () => {
     expect(bundled.lookup('81.2.69.142', 'city')).toMatchObject({ country: 'GB', city: 'London' });
     expect(bundled.lookup('216.160.83.56', 'city').country).toBe('US');

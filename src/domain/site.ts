@@ -1,3 +1,5 @@
+import { domainToASCII } from 'node:url';
+
 import { getPublicSuffix } from 'tldts';
 
 import { RequestError } from '../errors.js';
@@ -75,16 +77,38 @@ function bad(field: string, reason: string): RequestError {
   return new RequestError('ERR_INVALID_ARGUMENT', 400, `${field}: ${reason}`);
 }
 
-function stringList(field: string, value: unknown, check: RegExp, max = 100): string[] {
+function stringList(
+  field: string,
+  value: unknown,
+  check: RegExp,
+  max = 100,
+  expected?: string,
+): string[] {
   if (!Array.isArray(value)) throw bad(field, 'must be a list');
   if (value.length > max) throw bad(field, `at most ${max} entries`);
 
   return value.map((item) => {
-    if (typeof item !== 'string' || !check.test(item))
-      throw bad(field, `"${String(item)}" is not valid`);
+    if (typeof item !== 'string' || !check.test(item)) {
+      throw bad(field, `"${String(item)}" is not valid${expected ? `: ${expected}` : ''}`);
+    }
 
     return item;
   });
+}
+
+/**
+ * A domain as pages report it: host names are case-insensitive, a final dot names the same host
+ * and an international name is stored as punycode, as page hostnames are (src/enrich/url.ts).
+ * Anything that is not a string, or not a name, is left for the check to refuse as written.
+ */
+function normaliseDomain(item: unknown): unknown {
+  if (typeof item !== 'string') return item;
+
+  const wildcard = item.startsWith('*.');
+  const name = (wildcard ? item.slice(2) : item).toLowerCase().replace(/\.$/, '');
+  const ascii = domainToASCII(name);
+
+  return ascii === '' ? item : `${wildcard ? '*.' : ''}${ascii}`;
 }
 
 /**
@@ -183,7 +207,13 @@ export function validateSiteSettings(
     throw bad('geoPrecision', `must be one of ${GEO_PRECISIONS.join(', ')}`);
   }
 
-  const domains = stringList('domains', merged.domains, HOSTNAME).map((d) => d.toLowerCase());
+  const domains = stringList(
+    'domains',
+    Array.isArray(merged.domains) ? merged.domains.map(normaliseDomain) : merged.domains,
+    HOSTNAME,
+    100,
+    'a host name such as www.clinic.example, or *.clinic.example for its subdomains',
+  );
   if (domains.length === 0 && patch.domains !== undefined) {
     throw bad('domains', 'at least one domain is needed, or every event would be refused');
   }

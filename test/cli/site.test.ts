@@ -126,6 +126,21 @@ describe('lighttrail site, apikey, keys and tenant commands', () => {
     ]);
   });
 
+  it('takes domains as browsers report them: any case, a final dot, international names', async () => {
+    const domains = 'PORTAL.Clinic-A.example.,*.Klinik-München.example';
+    const update = await runCli(['site', 'update', siteId, '--domains', domains], env);
+    expect(update.stderr).toBe('');
+    expect(update.code).toBe(0);
+
+    const show = await runCli(['site', 'show', siteId], env);
+    expect(JSON.parse(show.stdout).settings.domains).toEqual([
+      'portal.clinic-a.example',
+      '*.xn--klinik-mnchen-3ob.example',
+    ]);
+    const refused = await runCli(['site', 'update', siteId, '--domains', 'not a host'], env);
+    expect(refused.stderr).toContain('a host name such as www.clinic.example');
+  });
+
   it.each([
     [['--geo', 'street'], 'geoPrecision'],
     [['--timezone', 'Mars/Olympus'], 'timeZone'],

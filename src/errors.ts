@@ -35,6 +35,7 @@ export type ErrorCode =
   | 'ERR_SHUTTING_DOWN'
   | 'ERR_SERVER_RUNNING'
   | 'ERR_DATA_BUSY'
+  | 'ERR_NO_DATA'
   | 'ERR_PORT_IN_USE'
   | 'ERR_USAGE'
   | 'ERR_USER_EXISTS'

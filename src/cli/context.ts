@@ -28,6 +28,16 @@ export async function openContext(
 ): Promise<CliContext> {
   const config = options.config ?? loadConfig();
   const logger = createLogger({ level: config.logLevel });
+  // Only the commands that create data create its folder: any other, pointed at the wrong place,
+  // says so and leaves nothing behind (QA).
+  if (options.allowGenerate !== true && !existsSync(config.dataDir)) {
+    throw new LightTrailError(
+      'ERR_NO_DATA',
+      `${config.dataDir} does not exist: run "lighttrail setup" first, or set LIGHTTRAIL_DATA_DIR ` +
+        'to the data folder of the server',
+    );
+  }
+
   // Before the key is read: a key rotation finishing meanwhile would leave this command sealing
   // new keys under the retired master key.
   holdDataLock(config);

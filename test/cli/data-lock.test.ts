@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 
 import Database from 'better-sqlite3-multiple-ciphers';
@@ -91,5 +92,17 @@ describe('commands that rewrite keys run alone', () => {
       rotation.close();
     }
     expect(await state()).toBe(before);
+  });
+
+  it('a command pointed at a missing data folder says so and creates nothing (QA)', async () => {
+    const missing = path.join(dir, 'no-such-folder');
+    for (const args of [['site', 'list'], ['migrate'], ['stats', '--site', siteId]]) {
+      const refused = await runCli(args, { ...env, LIGHTTRAIL_DATA_DIR: missing });
+
+      expect(refused.code, args.join(' ')).toBe(1);
+      expect(refused.stderr).toMatch(/^lighttrail: ERR_NO_DATA: .*no-such-folder does not exist/);
+      expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+      expect(existsSync(missing)).toBe(false);
+    }
   });
 });

@@ -14,8 +14,9 @@ import { decodeQueryComponent, safeDecode, stripControl, truncateCodePoints } fr
  * in groups separated by single spaces or dashes, US phone numbers in the usual layouts, `+`
  * international numbers of 8+ digits, SSNs with separators, and any run of 6 or more digits
  * (MRNs, account and card numbers, bare SSNs, phone numbers without separators). Detection also
- * runs on the NFKC form of the text, so full-width `＠` and `４１１１` are caught like `@` and
- * `4111`. What is not: names, street addresses and dates, which no pattern can tell from ordinary
+ * runs on a folded form of the text (NFKC, invisible characters dropped, other scripts' dashes,
+ * full stops and digits made ASCII), so full-width `＠`, `４１１１`, an en dash or a zero-width
+ * space inside an address are caught like the plain text. What is not: names, street addresses and dates, which no pattern can tell from ordinary
  * words; those are kept out by the parameter allowlist, `pathRules` and `countOnly` sections
  * instead. Nor are `inet_aton` shorthands such as `127.1` or `10.0.1`: they read like version
  * numbers, and redacting every version would make reports useless.
@@ -29,7 +30,7 @@ export const REDACTED = '[redacted]';
 const EMAIL_DOMAIN =
   /[\p{L}\p{N}-]{1,63}(?:\.[\p{L}\p{N}-]{1,63}){1,8}|\[[\p{N}A-Fa-f:.]{2,45}\]/uy;
 const EMAIL_LOCAL = /[\p{L}\p{N}._%+'-]/u;
-const SSN = /(?<!\d)\d{3}([- .])\d{2}\1\d{4}(?!\d)/g;
+const SSN = /(?<!\d)\d{3}([- ._])\d{2}\1\d{4}(?!\d)/g;
 const US_PHONE = /(?<![\d+])(?:\+?1[ .-]?)?(?:\(\d{3}\)|\d{3})[ .-]?\d{3}[ .-]?\d{4}(?!\d)/g;
 const INTL_PHONE = /\+\d{1,3}(?:[ .+-]\(?\d{1,5}\)?){1,6}(?!\d)|\+\d{7,15}(?!\d)/g;
 const DIGIT_RUN = /\d{6,}/g;
@@ -190,20 +191,62 @@ function redactSpans(text: string): string {
   return replaceSpans(text, spans);
 }
 
+// Characters that render as nothing or next to nothing: format characters (zero-width space and
+// joiners, word joiner, soft hyphen, byte order mark) and combining marks. Dropped from the
+// folded form, so `pat.doe@mail\u200b.test` reads as the address it shows.
+const INVISIBLE = /[\p{Cf}\p{Mn}]/gu;
+// Dashes and minus signs that autocorrect and other scripts write where a `-` is meant.
+const DASHES = /[\p{Pd}\u2212]/gu;
+// Full stops of other scripts that NFKC leaves alone (ideographic, halfwidth ideographic, small).
+const FULL_STOPS = /[\u3002\uff61\ufe52]/g;
+// Decimal digits of other scripts (Arabic-Indic, Devanagari...): NFKC keeps them as they are.
+const OTHER_DIGITS = /(?![0-9])\p{Nd}/gu;
+const ANY_DIGIT = /\p{Nd}/u;
+// An escape left undecoded (`%C0%80`): its hex digits must not join the digits next to it.
+const ESCAPE = /%[0-9A-Fa-f]{2}/g;
+
+/** The ASCII digit a decimal digit of another script stands for (digits come in runs of ten). */
+function asciiDigit(digit: string): string {
+  const code = digit.codePointAt(0) as number;
+  let zero = code;
+  while (code - zero < 9 && ANY_DIGIT.test(String.fromCodePoint(zero - 1))) zero--;
+
+  return String(code - zero);
+}
+
+/**
+ * The text as the detectors should read it: NFKC (full-width `＠` and `５` become ASCII),
+ * invisible characters dropped, dashes, full stops and digits of other scripts made ASCII, and
+ * undecodable escapes turned into spaces. Returns `text` itself when none of that applies.
+ */
+function foldForDetection(text: string): string {
+  let out = text;
+  if (NON_ASCII.test(out)) {
+    out = out
+      .normalize('NFKC')
+      .replace(INVISIBLE, '')
+      .replace(DASHES, '-')
+      .replace(FULL_STOPS, '.')
+      .replace(OTHER_DIGITS, asciiDigit);
+  }
+
+  return out.includes('%') ? out.replace(ESCAPE, ' ') : out;
+}
+
 /**
  * Replaces every PHI-looking span in `text` with `[redacted]`, looking at the text as given (no
- * decoding) and at its NFKC form, where full-width and other compatibility characters
- * (`pat.doe＠mail.test`, `５５５-123-4567`) become the ASCII the patterns know. Clean text is
- * returned as given; text whose NFKC form held PHI comes back in that form, redacted. URL parts
- * go through `componentHasPhi`, which also looks at decoded forms.
+ * decoding) and at its folded form (`foldForDetection`), where look-alikes and hidden characters
+ * (`pat.doe＠mail.test`, `555–123–4567` with en dashes, an address split by a zero-width space)
+ * become the ASCII the patterns know. Clean text is returned as given; text whose folded form
+ * held PHI comes back in that form, redacted. URL parts go through `componentHasPhi`, which also
+ * looks at decoded forms.
  */
 export function redactPhi(text: string): string {
   const asGiven = redactSpans(text);
-  if (!NON_ASCII.test(asGiven)) return asGiven;
 
   // Redacting the text as given first keeps what it found even where folding would hide it
   // (`123-45-6789²` folds to `123-45-67892`, which is no longer an SSN).
-  const folded = asGiven.normalize('NFKC');
+  const folded = foldForDetection(asGiven);
   if (folded === asGiven) return asGiven;
 
   const redacted = redactSpans(folded);

@@ -289,6 +289,91 @@ describe('C13 Unicode look-alikes are detected on the NFKC form', () => {
   });
 });
 
+describe('C13 hidden characters, other dashes and other digits cannot split PHI (QA)', () => {
+  const open = validateSiteSettings({
+    queryAllowlist: ['q'],
+    keepFragments: true,
+    collapseIds: false,
+  });
+  // Zero-width space, word joiner, byte order mark, soft hyphen, a combining mark.
+  const hidden = ['\u200b', '\u2060', '\ufeff', '\u00ad', '\u0301'];
+
+  test('C13 an invisible character inside an e-mail, phone, SSN or MRN does not hide it', () => {
+    for (const mark of hidden) {
+      for (const text of [
+        `pat.doe@mail${mark}.test`,
+        `555${mark}123${mark}4567`,
+        `123${mark}-45-6789`,
+        `0048${mark}213`,
+      ]) {
+        expect(hasPhi(`see ${text}`), JSON.stringify(text)).toBe(true);
+        expect(redactPhi(`see ${text}`)).toBe('see [redacted]');
+      }
+    }
+  });
+
+  test('C13 hidden characters are caught in path, query, fragment, title and props', () => {
+    const zw = encodeURIComponent('\u200b');
+    const page = sanitizePage(
+      `${PAGE}/patients/pat.doe@mail${zw}.test/results?q=pat.doe%40mail${zw}.test` +
+        `&pat.doe@mail${zw}.test#pat.doe@mail${zw}.test`,
+      open,
+    );
+
+    expect(serialised(page)).not.toContain('pat.doe');
+    expect(page.path).toBe('/patients/[redacted]/results');
+    expect(sanitizeTitle('Results pat.doe@mail\u200b.test', { pageTitles: true })).toBe(
+      'Results [redacted]',
+    );
+    expect(scrubProps({ note: 'pat.doe@mail\u200b.test' })).toEqual({ note: '[redacted]' });
+    expect(scrubText('call 555\u2060123\u20604567')).toBe('call [redacted]');
+  });
+
+  test('C13 en dashes, hyphens and minus signs separate an SSN or phone number too', () => {
+    expect(scrubText('SSN 123\u201345\u20136789 phone 555\u2013123\u20134567')).toBe(
+      'SSN [redacted] phone [redacted]',
+    );
+    for (const dash of ['\u2010', '\u2011', '\u2012', '\u2014', '\u2212', '\ufe63']) {
+      expect(hasPhi(`ssn 123${dash}45${dash}6789`), dash).toBe(true);
+    }
+    expect(scrubProps({ contact: '555\u2013123\u20134567' })).toEqual({ contact: '[redacted]' });
+  });
+
+  test('C13 digits of other scripts and other full stops are read as what they are', () => {
+    const arabic = '\u0660\u0660\u0664\u0668\u0662\u0661\u0663';
+    const devanagari = '\u0966\u0966\u096a\u096e\u0968\u0967\u0969';
+    for (const mrn of [arabic, devanagari]) {
+      expect(hasPhi(`mrn ${mrn}`), mrn).toBe(true);
+      expect(sanitizePage(`${PAGE}/p/${encodeURIComponent(mrn)}`, open).path).toBe('/p/[redacted]');
+    }
+    expect(hasPhi('pat.doe@mail\u3002test')).toBe(true);
+    expect(hasPhi('pat.doe@mail\uff61test')).toBe(true);
+  });
+
+  test('C13 an undecodable escape glued to a number does not hide it', () => {
+    expect(sanitizePage(`${PAGE}/x/%C0%80123-45-6789`, open).path).toBe('/x/[redacted]');
+    expect(sanitizePage(`${PAGE}/x/%ED%A0%80555-123-4567`, open).path).toBe('/x/[redacted]');
+    expect(scrubText('%C0%80555-123-4567')).not.toContain('4567');
+  });
+
+  test('C13 an SSN written with underscores is an SSN', () => {
+    expect(sanitizePage(`${PAGE}/p/123_45_6789`, open).path).toBe('/p/[redacted]');
+  });
+
+  test('C13 ordinary text in other scripts, with dashes and escapes, is left alone', () => {
+    for (const text of [
+      'Cardiology \u2013 Main Street',
+      'صفحة ٣',
+      'पृष्ठ ४२',
+      '50% off',
+      'Care team 👩🏽‍⚕️',
+      'Ward 4\u20135',
+    ]) {
+      expect(redactPhi(text), text).toBe(text);
+    }
+  });
+});
+
 describe('C13 payment card numbers', () => {
   test('C13 card numbers in groups separated by spaces or dashes are redacted whole', () => {
     const cards = [

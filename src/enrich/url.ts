@@ -2,7 +2,7 @@ import { domainToASCII } from 'node:url';
 
 import type { SiteSettings } from '../domain/site.js';
 import { RequestError } from '../errors.js';
-import { componentHasPhi, foldName, isBuiltInSensitive, REDACTED } from './phi.js';
+import { componentHasPhi, foldName, hasPhi, isBuiltInSensitive, REDACTED } from './phi.js';
 import { decodeQueryComponent, safeDecode, stripControl, truncateCodePoints } from './text.js';
 import { splitQuery, splitUrl, type RawParam } from './url-parts.js';
 import {
@@ -345,6 +345,43 @@ function cleanAnchor(raw: string, flags: string[]): string {
   return REDACTED;
 }
 
+/** A fragment that is a single-page app's route: `#/portal/inbox` or `#!/portal/inbox`. */
+function isRoute(fragment: string): boolean {
+  return fragment.startsWith('/') || fragment.startsWith('!/');
+}
+
+/** The segments of a fragment route, for matching count-only sections; null for any other. */
+function routeSegments(fragment: string): Segment[] | null {
+  if (!isRoute(fragment)) return null;
+
+  const mark = fragment.indexOf('?');
+  const route = (mark === -1 ? fragment : fragment.slice(0, mark)).replace(/^!/, '');
+
+  return readSegments(route, []).segments;
+}
+
+/**
+ * The stored hostname. Under a wildcard domain (`*.clinic.example`) whatever stands left of it
+ * is free text a link can carry (`pat-doe-555-123-4567.clinic.example`): when it holds PHI it is
+ * `[redacted]` as a whole. A configured domain itself is never changed.
+ */
+function scrubSubdomains(hostname: string, domains: readonly string[], flags: string[]): string {
+  let base = '';
+  for (const domain of domains) {
+    if (domain === hostname) return hostname;
+    const suffix = domain.slice(1);
+    if (domain.startsWith('*.') && hostname.endsWith(suffix) && suffix.length > base.length) {
+      base = suffix;
+    }
+  }
+
+  if (base === '' || !hasPhi(hostname.slice(0, -base.length))) return hostname;
+
+  flags.push('redacted', 'phi_detected');
+
+  return `${REDACTED}${base}`;
+}
+
 /** A kept fragment: `#/route?x=1` like a path and query, `#a=1&b=2` like a query, else a word. */
 function cleanFragment(
   raw: string,
@@ -352,7 +389,7 @@ function cleanFragment(
   compiled: CompiledSettings,
   flags: string[],
 ): string {
-  const route = raw.startsWith('/') || raw.startsWith('!/');
+  const route = isRoute(raw);
   if (!route && !raw.includes('=')) return cleanAnchor(raw, flags);
 
   const mark = route ? raw.indexOf('?') : -1;
@@ -362,7 +399,11 @@ function cleanFragment(
   if (route) {
     const { segments, slash } = readSegments(routePart.replace(/^!/, ''), flags);
     const opts = { collapseIds: settings.collapseIds, max: FRAGMENT_MAX, flags };
-    out = (routePart.startsWith('!') ? '!' : '') + joinSegments(segments, new Set(), slash, opts);
+    // A hash route is a page of a single-page app: the site's path rules apply to it too.
+    const ids = new Set(
+      compiled.pathRules.flatMap((pattern) => ruleMatches(pattern, segments) ?? []),
+    );
+    out = (routePart.startsWith('!') ? '!' : '') + joinSegments(segments, ids, slash, opts);
   }
 
   if (queryPart !== null) {
@@ -449,6 +490,7 @@ export function sanitizePage(
 
   const compiled = compile(settings);
   const flags: string[] = parts.hadUserInfo ? ['redacted'] : [];
+  const host = scrubSubdomains(hostname, settings.domains, flags);
   const campaign: Campaign = { utm: emptyUtm(), clickId: null, flags };
   const params = parts.query === null ? [] : splitQuery(parts.query);
   readCampaign(params, campaign);
@@ -461,8 +503,16 @@ export function sanitizePage(
   }
 
   const { segments, slash } = readSegments(parts.path, flags);
-  const section = compiled.countOnly.find((pattern) => ruleMatches(pattern, segments) !== null);
-  const base = { hostname, utm: campaign.utm, clickId: campaign.clickId };
+  // With fragments kept, a single-page app's hash route is a page too: `/#/portal/inbox` is as
+  // much in a `/portal/**` section as `/portal/inbox` (QA).
+  const route =
+    settings.keepFragments && parts.fragment !== null ? routeSegments(parts.fragment) : null;
+  const section = compiled.countOnly.find(
+    (pattern) =>
+      ruleMatches(pattern, segments) !== null ||
+      (route !== null && ruleMatches(pattern, route) !== null),
+  );
+  const base = { hostname: host, utm: campaign.utm, clickId: campaign.clickId };
   if (section) {
     return {
       ...base,

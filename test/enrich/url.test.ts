@@ -225,6 +225,39 @@ describe('path', () => {
     expect(path('/patients/jane-doe')).toBe('/patients/:id');
   });
 
+  test('under a wildcard domain, a subdomain holding PHI is redacted; domains are kept (QA)', () => {
+    const site = validateSiteSettings({ domains: ['*.clinic-b.example', 'clinic123456.example'] });
+    const host = (url: string) => sanitizePage(url, site);
+
+    for (const sub of ['pat-doe-555-123-4567', '0048213', 'pat.doe.555.123.4567', '123-45-6789']) {
+      const page = host(`https://${sub}.clinic-b.example/results`);
+      expect(page.hostname, sub).toBe('[redacted].clinic-b.example');
+      expect(page.flags).toContain('phi_detected');
+    }
+
+    expect(host('https://www.clinic-b.example/').hostname).toBe('www.clinic-b.example');
+    expect(host('https://portal2.eu.clinic-b.example/').hostname).toBe(
+      'portal2.eu.clinic-b.example',
+    );
+    // A configured domain that happens to hold six digits is the site itself, not PHI.
+    expect(host('https://clinic123456.example/').hostname).toBe('clinic123456.example');
+  });
+
+  test('with fragments kept, a hash route obeys count-only sections and path rules (QA)', () => {
+    const site = validateSiteSettings({
+      keepFragments: true,
+      countOnly: ['/portal/**'],
+      pathRules: ['/patients/*/results'],
+    });
+    const page = (rest: string) => sanitizePage(`${HOST}${rest}`, site);
+
+    for (const rest of ['/#/portal/messages/john-smith', '/app#!/portal/messages/john-smith']) {
+      expect(page(rest)).toMatchObject({ path: '/portal/*', fragment: '', countOnly: true });
+    }
+    expect(page('/#/patients/john-smith/results').fragment).toBe('/patients/:id/results');
+    expect(page('/#/about/team')).toMatchObject({ path: '/', fragment: '/about/team' });
+  });
+
   test('path parameters (;jsessionid=...) are dropped', () => {
     const page = sanitizePage(`${HOST}/portal;jsessionid=ABC123DEF/inbox;x=1`, base);
     const encoded = sanitizePage(`${HOST}/inbox%3Bjsessionid%3DABC`, base);

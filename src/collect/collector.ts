@@ -337,10 +337,14 @@ function decode(body: Buffer): string {
   }
 }
 
+/**
+ * A request header, cut to 1025 characters: one more than the bot detector scans, so that it
+ * can tell an oversized user agent from one that fits.
+ */
 function header(headers: IncomingHttpHeaders, name: string): string | null {
   const value = headers[name];
 
-  return typeof value === 'string' ? value.slice(0, 1024) : null;
+  return typeof value === 'string' ? value.slice(0, 1025) : null;
 }
 
 /** A browser page may only send for its own site; a server-side sender (no Origin) may send. */

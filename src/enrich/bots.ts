@@ -5,6 +5,7 @@
  * | Reason      | What it is                                                            |
  * | ----------- | --------------------------------------------------------------------- |
  * | `empty`     | no user agent at all, or `-` as access logs write it                  |
+ * | `oversized` | a user agent longer than 1024 characters: no browser sends one         |
  * | `prerender` | prerender services and page-speed audits rendering the page for a bot |
  * | `headless`  | headless browsers, by user agent or by the `Sec-CH-UA` client hint    |
  * | `monitor`   | uptime and synthetic monitoring                                       |
@@ -12,10 +13,11 @@
  * | `crawler`   | search, social, SEO, AI and archive crawlers; any UA with a URL or an |
  * |             | e-mail address in it                                                  |
  *
- * Patterns are plain alternations (no nested quantifiers) run on at most the first 1024
- * characters, so a hostile user agent costs the same as a normal one.
+ * Patterns are plain alternations (no nested quantifiers) run on at most 1024 characters (a
+ * longer user agent is `oversized`), so a hostile user agent costs the same as a normal one.
  */
-export type BotReason = 'empty' | 'prerender' | 'headless' | 'monitor' | 'tool' | 'crawler';
+export type BotReason =
+  'empty' | 'oversized' | 'prerender' | 'headless' | 'monitor' | 'tool' | 'crawler';
 
 export interface BotInput {
   userAgent: string | null | undefined;
@@ -211,8 +213,11 @@ const NOT_A_CRAWLER = /cubot/gi;
  * detectBot({ userAgent: chromeUa, secChUa: '"HeadlessChrome";v="124"' }); // 'headless'
  */
 export function detectBot(input: BotInput): BotReason | null {
-  const ua = (input.userAgent ?? '').trim().slice(0, UA_SCAN_MAX);
+  const raw = input.userAgent ?? '';
+  const ua = raw.trim();
   if (ua === '' || ua === '-') return 'empty';
+  // Only the start is scanned, so a marker pushed past it must not pass for a browser (QA).
+  if (raw.length > UA_SCAN_MAX) return 'oversized';
   if (PRERENDER.test(ua)) return 'prerender';
   if (HEADLESS.test(ua) || /headless/i.test((input.secChUa ?? '').slice(0, UA_SCAN_MAX)))
     return 'headless';

@@ -110,6 +110,13 @@ describe('C15 bots, headless browsers and referrer spam', () => {
     expect(detectBot({ userAgent: '' })).toBe('empty');
     expect(detectBot({ userAgent: '   ' })).toBe('empty');
     expect(detectBot({ userAgent: '-' })).toBe('empty');
+    // A marker pushed past the scanned start cannot hide (QA): no browser sends 1 KB.
+    expect(detectBot({ userAgent: `${'Mozilla/5.0 '.padEnd(1100, ' ')}x Googlebot/2.1` })).toBe(
+      'oversized',
+    );
+    expect(detectBot({ userAgent: `Mozilla/5.0 ${'x'.repeat(1100)} HeadlessChrome/124` })).toBe(
+      'oversized',
+    );
     expect(detectBot({ userAgent: undefined })).toBe('empty');
   });
 

@@ -1,4 +1,4 @@
-import { decodeQueryComponent } from './text.js';
+import { decodeQueryComponent, stripControl } from './text.js';
 
 /**
  * A URL split into its raw parts without normalising anything. The WHATWG parser is not used for
@@ -80,7 +80,9 @@ export function splitQuery(query: string): RawParam[] {
     const eq = piece.indexOf('=');
     const rawKey = eq === -1 ? piece : piece.slice(0, eq);
     const rawValue = eq === -1 ? null : piece.slice(eq + 1);
-    params.push({ rawKey, rawValue, name: decodeQueryComponent(rawKey).trim().toLowerCase() });
+    // Control characters go before comparing, as everywhere else: `utm_source%00` is utm_source.
+    const name = stripControl(decodeQueryComponent(rawKey)).trim().toLowerCase();
+    params.push({ rawKey, rawValue, name });
   }
 
   return params;

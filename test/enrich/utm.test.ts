@@ -10,6 +10,13 @@ const at = (query: string, path = '/landing'): string =>
 const page = (query: string, path?: string) => sanitizePage(at(query, path), settings);
 
 describe('C14 UTM parameter parsing', () => {
+  test('C14 a control character in a UTM key does not lose the campaign (QA)', () => {
+    const campaign = parseUtm('https://a.example/?utm_source%00=nul&UTM_MEDIUM%01=email');
+
+    expect(campaign.utm.source).toBe('nul');
+    expect(campaign.utm.medium).toBe('email');
+  });
+
   test('C14.1 %20 decodes to a space', () => {
     expect(page('?utm_source=Android%20App').utm.source).toBe('Android App');
   });

@@ -94,7 +94,7 @@ in the log are used in memory for geography and visitor counting, never stored.`
   already imported   ${report.duplicates}
   bots and spam      ${report.filtered} (filtered traffic, counted once per line)
   not pageviews      ${skipped}
-  malformed lines    ${report.malformed}${samples(report.malformedSamples)}`);
+  malformed lines    ${report.malformed}${samples(report.malformedSamples, report.malformed)}`);
       }
 
       return 0;
@@ -106,6 +106,12 @@ in the log are used in memory for geography and visitor counting, never stored.`
   },
 };
 
-function samples(lines: number[]): string {
-  return lines.length === 0 ? '' : ` (first at line ${lines.join(', ')})`;
+/** Where the malformed lines are: all of them, or the first few when there are more. */
+function samples(lines: number[], total: number): string {
+  if (lines.length === 0) return '';
+
+  const list = lines.join(', ');
+  if (total > lines.length) return ` (the first at lines ${list})`;
+
+  return lines.length === 1 ? ` (line ${list})` : ` (lines ${list})`;
 }

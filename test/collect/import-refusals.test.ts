@@ -84,6 +84,19 @@ describe('lighttrail import refusals', () => {
     );
   });
 
+  it('names the malformed lines in its summary: all of them, or the first ten (QA)', async () => {
+    const few = path.join(dir, 'few-bad.log');
+    writeFileSync(few, [line('/a'), 'garbage', line('/b'), 'more garbage'].join('\n'));
+    const some = await runCli(['import', '--site', siteId, '--format', 'combined', few], env);
+    expect(some.code, some.stderr).toBe(0);
+    expect(some.stdout).toMatch(/malformed lines +2 \(lines 2, 4\)\n/);
+
+    const many = path.join(dir, 'many-bad.log');
+    writeFileSync(many, [line('/c'), ...Array.from({ length: 12 }, () => 'garbage')].join('\n'));
+    const more = await runCli(['import', '--site', siteId, '--format', 'combined', many], env);
+    expect(more.stdout).toMatch(/malformed lines +12 \(the first at lines 2, 3, .*, 11\)\n/);
+  });
+
   it('skips proxy requests for other hosts and timestamps from the future', async () => {
     const file = path.join(dir, 'access.log');
     writeFileSync(

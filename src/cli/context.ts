@@ -33,8 +33,8 @@ export async function openContext(
   if (options.allowGenerate !== true && !existsSync(config.dataDir)) {
     throw new LightTrailError(
       'ERR_NO_DATA',
-      `${config.dataDir} does not exist: run "lighttrail setup" first, or set LIGHTTRAIL_DATA_DIR ` +
-        'to the data folder of the server',
+      `${config.dataDir} does not exist: run "lighttrail setup" first, or set ` +
+        'LIGHTTRAIL_DATA_DIR to the data folder of the server',
     );
   }
 

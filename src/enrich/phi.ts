@@ -16,9 +16,9 @@ import { decodeQueryComponent, safeDecode, stripControl, truncateCodePoints } fr
  * (MRNs, account and card numbers, bare SSNs, phone numbers without separators). Detection also
  * runs on a folded form of the text (NFKC, invisible characters dropped, other scripts' dashes,
  * full stops and digits made ASCII), so full-width `＠`, `４１１１`, an en dash or a zero-width
- * space inside an address are caught like the plain text. What is not: names, street addresses and dates, which no pattern can tell from ordinary
- * words; those are kept out by the parameter allowlist, `pathRules` and `countOnly` sections
- * instead. Nor are `inet_aton` shorthands such as `127.1` or `10.0.1`: they read like version
+ * space inside an address are caught like the plain text. What is not: names, street addresses
+ * and dates, which no pattern can tell from ordinary words; those are kept out by the parameter
+ * allowlist, `pathRules` and `countOnly` sections instead. Nor are `inet_aton` shorthands such as `127.1` or `10.0.1`: they read like version
  * numbers, and redacting every version would make reports useless.
  *
  * Every pattern is bounded so the cost stays linear on a 10 KB hostile string.

@@ -126,7 +126,7 @@ describe('lighttrail site, apikey, keys and tenant commands', () => {
     ]);
   });
 
-  it('takes domains as browsers report them: any case, a final dot, international names', async () => {
+  it('takes domains in any case, with a final dot, or as international names', async () => {
     const domains = 'PORTAL.Clinic-A.example.,*.Klinik-München.example';
     const update = await runCli(['site', 'update', siteId, '--domains', domains], env);
     expect(update.stderr).toBe('');

@@ -18,8 +18,9 @@ import { decodeQueryComponent, safeDecode, stripControl, truncateCodePoints } fr
  * full stops and digits made ASCII), so full-width `＠`, `４１１１`, an en dash or a zero-width
  * space inside an address are caught like the plain text. What is not: names, street addresses
  * and dates, which no pattern can tell from ordinary words; those are kept out by the parameter
- * allowlist, `pathRules` and `countOnly` sections instead. Nor are `inet_aton` shorthands such as `127.1` or `10.0.1`: they read like version
- * numbers, and redacting every version would make reports useless.
+ * allowlist, `pathRules` and `countOnly` sections instead. Nor are `inet_aton` shorthands such
+ * as `127.1` or `10.0.1`: they read like version numbers, and redacting every version would make
+ * reports useless.
  *
  * Every pattern is bounded so the cost stays linear on a 10 KB hostile string.
  */

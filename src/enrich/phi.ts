@@ -32,7 +32,7 @@ const EMAIL_DOMAIN =
   /[\p{L}\p{N}-]{1,63}(?:\.[\p{L}\p{N}-]{1,63}){1,8}|\[[\p{N}A-Fa-f:.]{2,45}\]/uy;
 const EMAIL_LOCAL = /[\p{L}\p{N}._%+'-]/u;
 const SSN = /(?<!\d)\d{3}([- ._])\d{2}\1\d{4}(?!\d)/g;
-const US_PHONE = /(?<![\d+])(?:\+?1[ .-]?)?(?:\(\d{3}\)|\d{3})[ .-]?\d{3}[ .-]?\d{4}(?!\d)/g;
+const US_PHONE = /(?<![\d+])(?:\+?1[ ._-]?)?(?:\(\d{3}\)|\d{3})[ ._-]?\d{3}[ ._-]?\d{4}(?!\d)/g;
 const INTL_PHONE = /\+\d{1,3}(?:[ .+-]\(?\d{1,5}\)?){1,6}(?!\d)|\+\d{7,15}(?!\d)/g;
 const DIGIT_RUN = /\d{6,}/g;
 const MIN_INTL_DIGITS = 8;
@@ -169,14 +169,14 @@ function replaceSpans(text: string, spans: Span[]): string {
 }
 
 /**
- * Every detector over `text` as it is. Each one looks at the same text and the union of what
- * they find is redacted, so a card number that also reads as a phone number, or two phone
- * numbers that also read as one card number, go whole rather than in pieces.
+ * Every detector over `text`. Each one looks at the same text and the union of what they find is
+ * redacted, so a card number that also reads as a phone number, or two phone numbers that also
+ * read as one card number, go whole rather than in pieces.
  */
-function redactSpans(text: string): string {
-  if (!MAYBE_PHI.test(text)) return text;
-
+function findSpans(text: string): Span[] {
   const spans: Span[] = [];
+  if (!MAYBE_PHI.test(text)) return spans;
+
   findEmails(text, spans);
   findIpv6(text, spans);
   findAll(IPV4, text, spans);
@@ -189,70 +189,104 @@ function redactSpans(text: string): string {
 
   findAll(DIGIT_RUN, text, spans);
 
-  return replaceSpans(text, spans);
+  return spans;
+}
+
+// A percent escape, valid or not. In the text the detectors read it is a blank of the same
+// length: its hex digits must not join the digits around it (`%202024` is a space and a year,
+// not six digits; `%C0%80123-45-6789` still an SSN). Decoded forms are checked by the callers.
+const ESCAPE = /%[0-9A-Fa-f]{2}/g;
+const BLANK_ESCAPE = '\u0000\u0000\u0000';
+
+function blankEscapes(text: string): string {
+  return text.includes('%') ? text.replace(ESCAPE, BLANK_ESCAPE) : text;
 }
 
 // Characters that render as nothing or next to nothing: format characters (zero-width space and
-// joiners, word joiner, soft hyphen, byte order mark) and combining marks. Dropped from the
-// folded form, so `pat.doe@mail\u200b.test` reads as the address it shows.
-const INVISIBLE = /[\p{Cf}\p{Mn}]/gu;
-// Dashes and minus signs that autocorrect and other scripts write where a `-` is meant.
-const DASHES = /[\p{Pd}\u2212]/gu;
-// Full stops of other scripts that NFKC leaves alone (ideographic, halfwidth ideographic, small).
-const FULL_STOPS = /[\u3002\uff61\ufe52]/g;
-// Decimal digits of other scripts (Arabic-Indic, Devanagari...): NFKC keeps them as they are.
-const OTHER_DIGITS = /(?![0-9])\p{Nd}/gu;
-const ANY_DIGIT = /\p{Nd}/u;
-// An escape left undecoded (`%C0%80`): its hex digits must not join the digits next to it.
-const ESCAPE = /%[0-9A-Fa-f]{2}/g;
+// joiners, word joiner, soft hyphen, byte order mark), combining and enclosing marks (a keycap),
+// and the Hangul fillers. Dropped from the folded text, so `pat.doe@mail\u200b.test` reads as
+// the address it shows.
+const INVISIBLE = /^[\p{Cf}\p{Mn}\p{Me}\u115f\u1160\u3164\uffa0]$/u;
+// Dashes, minus signs and look-alikes that autocorrect and other scripts write for `-`.
+const DASH = /^[\p{Pd}\u2212\u02d7\u2043\u30fc]$/u;
+// Full stops and middle dots of other scripts. Read as `.` only between ASCII letters or digits
+// (`mail。test`, `555·123·4567`): between Chinese words `。` ends a sentence, and an @mention
+// before it is not an e-mail address.
+const DOT = /^[\u3002\uff61\ufe52\u06d4\u00b7\u2027\u30fb]$/u;
+const ASCII_ALNUM = /^[A-Za-z0-9]$/;
+const DIGIT = /^\p{Nd}$/u;
 
 /** The ASCII digit a decimal digit of another script stands for (digits come in runs of ten). */
-function asciiDigit(digit: string): string {
-  const code = digit.codePointAt(0) as number;
+function asciiDigit(code: number): string {
   let zero = code;
-  while (code - zero < 9 && ANY_DIGIT.test(String.fromCodePoint(zero - 1))) zero--;
+  while (code - zero < 9 && DIGIT.test(String.fromCodePoint(zero - 1))) zero--;
 
   return String(code - zero);
 }
 
-/**
- * The text as the detectors should read it: NFKC (full-width `＠` and `５` become ASCII),
- * invisible characters dropped, dashes, full stops and digits of other scripts made ASCII, and
- * undecodable escapes turned into spaces. Returns `text` itself when none of that applies.
- */
-function foldForDetection(text: string): string {
-  let out = text;
-  if (NON_ASCII.test(out)) {
-    out = out
-      .normalize('NFKC')
-      .replace(INVISIBLE, '')
-      .replace(DASHES, '-')
-      .replace(FULL_STOPS, '.')
-      .replace(OTHER_DIGITS, asciiDigit);
+/** One character as the detectors read it; `text` and `at` give its neighbours. */
+function foldChar(char: string, text: string, at: number): string {
+  if (INVISIBLE.test(char)) return '';
+  if (DASH.test(char)) return '-';
+  if (DOT.test(char)) {
+    const before = text.charAt(at - 1);
+    const after = text.charAt(at + char.length);
+
+    return ASCII_ALNUM.test(before) && ASCII_ALNUM.test(after) ? '.' : char;
   }
 
-  return out.includes('%') ? out.replace(ESCAPE, ' ') : out;
+  const code = char.codePointAt(0) as number;
+  if (DIGIT.test(char)) return asciiDigit(code);
+
+  // Compatibility forms: full-width `＠` and `５`, `ﬁ`, superscripts, circled digits.
+  return char.normalize('NFKC');
 }
 
 /**
- * Replaces every PHI-looking span in `text` with `[redacted]`, looking at the text as given (no
- * decoding) and at its folded form (`foldForDetection`), where look-alikes and hidden characters
- * (`pat.doe＠mail.test`, `555–123–4567` with en dashes, an address split by a zero-width space)
- * become the ASCII the patterns know. Clean text is returned as given; text whose folded form
- * held PHI comes back in that form, redacted. URL parts go through `componentHasPhi`, which also
- * looks at decoded forms.
+ * The text as the detectors read it once folded, with, for each of its UTF-16 units, where in
+ * `text` the character it came from starts and ends; null when folding changes nothing (ASCII).
+ */
+function foldedView(text: string): { text: string; from: number[]; to: number[] } | null {
+  if (!NON_ASCII.test(text)) return null;
+
+  let out = '';
+  const from: number[] = [];
+  const to: number[] = [];
+  for (let at = 0; at < text.length; ) {
+    const width = (text.codePointAt(at) as number) > 0xffff ? 2 : 1;
+    const char = text.slice(at, at + width);
+    const folded = char.charCodeAt(0) < 0x80 ? char : foldChar(char, text, at);
+    for (let k = 0; k < folded.length; k++) {
+      from.push(at);
+      to.push(at + width);
+    }
+
+    out += folded;
+    at += width;
+  }
+
+  return { text: blankEscapes(out), from, to };
+}
+
+/**
+ * Replaces every PHI-looking span in `text` with `[redacted]`, and nothing else. The detectors
+ * read the text as given (no decoding) and a folded form of it, where look-alikes and hidden
+ * characters (`pat.doe＠mail.test`, `555–123–4567` with en dashes, an address split by a
+ * zero-width space, digits of other scripts) read as the ASCII the patterns know; what the folded
+ * form finds is redacted in the text as given, so the rest keeps its exact characters. Both
+ * readings count (`123-45-6789²` folds to `123-45-67892`, which is no longer an SSN). URL parts go
+ * through `componentHasPhi`, which also looks at decoded forms.
  */
 export function redactPhi(text: string): string {
-  const asGiven = redactSpans(text);
+  const spans = findSpans(blankEscapes(text));
+  const view = foldedView(text);
+  if (view !== null) {
+    for (const [start, end] of findSpans(view.text)) {
+      spans.push([view.from[start] as number, view.to[end - 1] as number]);
+    }
+  }
 
-  // Redacting the text as given first keeps what it found even where folding would hide it
-  // (`123-45-6789²` folds to `123-45-67892`, which is no longer an SSN).
-  const folded = foldForDetection(asGiven);
-  if (folded === asGiven) return asGiven;
-
-  const redacted = redactSpans(folded);
-
-  return redacted === folded ? asGiven : redacted;
+  return replaceSpans(text, spans);
 }
 
 export function hasPhi(text: string): boolean {

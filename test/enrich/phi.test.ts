@@ -285,7 +285,7 @@ describe('C13 Unicode look-alikes are detected on the NFKC form', () => {
 
   test('C13 what the text as given shows stays redacted when folding would hide it', () => {
     // `²` folds to `2`, turning the SSN into `123-45-67892`, which no longer reads as one.
-    expect(redactPhi('ssn 123-45-6789² and pat＠mail.test')).toBe('ssn [redacted]2 and [redacted]');
+    expect(redactPhi('ssn 123-45-6789² and pat＠mail.test')).toBe('ssn [redacted]² and [redacted]');
   });
 });
 
@@ -354,6 +354,51 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
     expect(sanitizePage(`${PAGE}/x/%C0%80123-45-6789`, open).path).toBe('/x/[redacted]');
     expect(sanitizePage(`${PAGE}/x/%ED%A0%80555-123-4567`, open).path).toBe('/x/[redacted]');
     expect(scrubText('%C0%80555-123-4567')).not.toContain('4567');
+  });
+
+  test('C13 what hid an address is redacted with it, and the rest of the text is kept (QA)', () => {
+    expect(scrubText('mail pat\u2060.doe@mail.test now')).toBe('mail [redacted] now');
+    expect(scrubText('mail jane\u200b.doe@mail.test now')).toBe('mail [redacted] now');
+    // Only the number goes: marks, joiners and dashes of the text around it stay as written.
+    expect(scrubText('संपर्क करें — फ़ोन 555–123–4567')).toBe('संपर्क करें — फ़ोन [redacted]');
+    expect(scrubText('👩🏽‍⚕️ Dr. Smith — 555–123–4567')).toBe('👩🏽‍⚕️ Dr. Smith — [redacted]');
+  });
+
+  test('C13 phone numbers with underscores, middle dots, keycaps or fillers are caught (QA)', () => {
+    for (const text of [
+      '555_123_4567',
+      '+1_555_123_4567',
+      '(555)_123_4567',
+      '555·123·4567',
+      '5\u20e35\u20e35\u20e3-123-4567',
+      '555\u3164123\u31644567',
+      '555\u02d7123\u02d74567',
+      '555ー123ー4567',
+    ]) {
+      expect(scrubText(`call ${text}`), text).toBe('call [redacted]');
+    }
+    expect(hasPhi('pat.doe@mail\u06d4test')).toBe(true);
+  });
+
+  test('C13 an escape before a year is a space, not digits of a record number (QA)', () => {
+    const page = sanitizePage(
+      `${PAGE}/files/Annual%20Report%202024.pdf?q=flu%20shots%202024` +
+        '&utm_campaign=Spring%20Sale%202025',
+      validateSiteSettings({ queryAllowlist: ['q'] }),
+    );
+
+    expect(page.path).toBe('/files/Annual Report 2024.pdf');
+    expect(page.query).toBe('q=flu%20shots%202024');
+    expect(page.utm.campaign).toBe('Spring Sale 2025');
+    expect(sanitizePage(`${PAGE}/events/2024%E2%80%932025`, settings).path).toBe(
+      '/events/2024–2025',
+    );
+  });
+
+  test('C13 an @mention before a Chinese full stop is not an e-mail address (QA)', () => {
+    for (const text of ['在微博@北京协和医院。欢迎关注', '请关注我们的微博@协和医院。谢谢']) {
+      expect(redactPhi(text), text).toBe(text);
+    }
   });
 
   test('C13 an SSN written with underscores is an SSN', () => {

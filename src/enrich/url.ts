@@ -189,6 +189,9 @@ interface Segment {
   piece: number;
 }
 
+/** A double-dot path segment as URL parsing knows it (WHATWG URL: `..`, `.%2e`, `%2E%2E`...). */
+const DOUBLE_DOT = /^(?:\.|%2e){2}$/i;
+
 /**
  * Path segments as stored and matched. A decoded `/` or `\` splits again, so `/portal%2Fmessages`
  * cannot slip past a `/portal/**` rule; `;` path parameters (`;jsessionid=...`) are dropped, since
@@ -198,10 +201,12 @@ interface Segment {
  */
 function readSegments(rawPath: string, flags: string[]): { segments: Segment[]; slash: boolean } {
   const segments: Segment[] = [];
-  const add = (raw: string, decoded: string, piece: number): void => {
+  const add = (raw: string, decoded: string, piece: number, whole: boolean): void => {
     if (decoded === '' || decoded === '.') return;
     if (decoded === '..') {
-      segments.pop();
+      // Only a whole `..` piece (`%2e` counts as a dot, as in URL parsing) goes up a level: one
+      // made by decoding `..%2F` would lift `/billing/..%2Fjane-doe` out of its section (QA).
+      if (whole && DOUBLE_DOT.test(raw)) segments.pop();
       return;
     }
 
@@ -222,8 +227,8 @@ function readSegments(rawPath: string, flags: string[]): { segments: Segment[]; 
       raw = raw.includes(';') ? raw.slice(0, raw.indexOf(';')) : raw;
     }
 
-    if (!/[/\\]/.test(decoded)) add(raw, decoded, piece);
-    else for (const part of decoded.split(/[/\\]/)) add(part, part, piece);
+    if (!/[/\\]/.test(decoded)) add(raw, decoded, piece, true);
+    else for (const part of decoded.split(/[/\\]/)) add(part, part, piece, false);
   }
 
   return { segments, slash: rawPath.length > 1 && rawPath.endsWith('/') };
@@ -350,14 +355,18 @@ function isRoute(fragment: string): boolean {
   return fragment.startsWith('/') || fragment.startsWith('!/');
 }
 
-/** The segments of a fragment route, for matching count-only sections; null for any other. */
-function routeSegments(fragment: string): Segment[] | null {
-  if (!isRoute(fragment)) return null;
+/**
+ * The segments of a fragment read as a route, for matching count-only sections. Routers differ
+ * (`#/portal`, `#!/portal`, `#portal/inbox`, an encoded `#%2Fportal`), so every kept fragment is
+ * read this way, with `\` as `/` (QA): an anchor such as `#top` is one segment and matches no
+ * section.
+ */
+function routeSegments(fragment: string): Segment[] {
+  // readSegments decodes each piece and splits at decoded `/` and `\` itself.
+  const route = fragment.startsWith('!') ? fragment.slice(1) : fragment;
+  const mark = route.indexOf('?');
 
-  const mark = fragment.indexOf('?');
-  const route = (mark === -1 ? fragment : fragment.slice(0, mark)).replace(/^!/, '');
-
-  return readSegments(route, []).segments;
+  return readSegments(mark === -1 ? route : route.slice(0, mark), []).segments;
 }
 
 /**

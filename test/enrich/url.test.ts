@@ -258,6 +258,44 @@ describe('path', () => {
     expect(page('/#/about/team')).toMatchObject({ path: '/', fragment: '/about/team' });
   });
 
+  test('a .. made by decoding cannot lift an id out of a rule or a section (QA)', () => {
+    const site = validateSiteSettings({
+      keepFragments: true,
+      countOnly: ['/billing/*'],
+      pathRules: ['/patients/*'],
+    });
+    const page = (rest: string) => sanitizePage(`${HOST}${rest}`, site);
+
+    for (const id of ['..%2Fjane-doe', '%2E%2E%2Fjane-doe', 'jane%2F..%2F..%2Fjane-doe-2']) {
+      expect(page(`/billing/${id}`), id).toMatchObject({ path: '/billing/*', countOnly: true });
+      expect(page(`/patients/${id}`).path, id).toBe('/patients/:id');
+    }
+    expect(page('/#/billing/..%2Fjane-doe')).toMatchObject({ path: '/billing/*', countOnly: true });
+    // A whole `..` segment still goes up a level, as URL parsing does.
+    expect(page('/x/../billing/jane').path).toBe('/billing/*');
+    expect(page('/billing/%2e%2e/about').path).toBe('/about');
+  });
+
+  test('every way a router writes a hash route obeys count-only sections (QA)', () => {
+    const site = validateSiteSettings({ keepFragments: true, countOnly: ['/portal/**'] });
+
+    for (const fragment of [
+      '%2Fportal/messages/jane-doe',
+      '!%2Fportal/messages/jane-doe',
+      'portal/messages/jane-doe',
+      '!portal/messages/jane-doe',
+      '%2F%2Fportal/x',
+      '\\portal\\jane-doe',
+    ]) {
+      const page = sanitizePage(`${HOST}/#${fragment}`, site);
+      expect(page, fragment).toMatchObject({ path: '/portal/*', fragment: '', countOnly: true });
+    }
+    expect(sanitizePage(`${HOST}/about#team`, site)).toMatchObject({
+      path: '/about',
+      fragment: 'team',
+    });
+  });
+
   test('path parameters (;jsessionid=...) are dropped', () => {
     const page = sanitizePage(`${HOST}/portal;jsessionid=ABC123DEF/inbox;x=1`, base);
     const encoded = sanitizePage(`${HOST}/inbox%3Bjsessionid%3DABC`, base);

@@ -4,7 +4,7 @@ import { dayIn } from '../domain/time.js';
 import { detectBot } from '../enrich/bots.js';
 import { classifyChannel } from '../enrich/channel.js';
 import type { GeoLookup } from '../enrich/geo.js';
-import { hasPhi, REDACTED, sanitizeTitle, scrubProps, scrubText } from '../enrich/phi.js';
+import { hostHasPhi, REDACTED, sanitizeTitle, scrubProps, scrubText } from '../enrich/phi.js';
 import { parseIp } from '../enrich/ip.js';
 import { registrableDomain, sanitizeReferrer, type Referrer } from '../enrich/referrer.js';
 import type { SpamReferrerList } from '../enrich/spam-referrers.js';
@@ -229,7 +229,7 @@ function linkTarget(raw: string, settings: Site['settings'], pageHost: string): 
   if (page.hostname === pageHost) return page.path;
 
   const opaque =
-    page.hostname.startsWith('[') || parseIp(page.hostname) !== null || hasPhi(page.hostname);
+    page.hostname.startsWith('[') || parseIp(page.hostname) !== null || hostHasPhi(page.hostname);
 
   return `${opaque ? REDACTED : page.hostname}${page.path}`;
 }

@@ -1,3 +1,5 @@
+import { domainToUnicode } from 'node:url';
+
 import type { SiteSettings } from '../domain/site.js';
 import { parseIp } from './ip.js';
 import { decodeQueryComponent, safeDecode, stripControl, truncateCodePoints } from './text.js';
@@ -252,7 +254,7 @@ function foldedView(text: string): { text: string; from: number[]; to: number[] 
   let out = '';
   const from: number[] = [];
   const to: number[] = [];
-  for (let at = 0; at < text.length; ) {
+  for (let at = 0; at < text.length;) {
     const width = (text.codePointAt(at) as number) > 0xffff ? 2 : 1;
     const char = text.slice(at, at + width);
     const folded = char.charCodeAt(0) < 0x80 ? char : foldChar(char, text, at);
@@ -287,6 +289,16 @@ export function redactPhi(text: string): string {
   }
 
   return replaceSpans(text, spans);
+}
+
+/**
+ * True when a host name holds PHI, read as ASCII and, for an international name, as the Unicode
+ * it stands for: `xn--31b3c6b0b4ighifaaeno` is a name and a phone number in Devanagari digits.
+ */
+export function hostHasPhi(host: string): boolean {
+  if (hasPhi(host)) return true;
+
+  return host.includes('xn--') && hasPhi(domainToUnicode(host));
 }
 
 export function hasPhi(text: string): boolean {

@@ -1,6 +1,6 @@
 import { getDomain, parse } from 'tldts';
 
-import { hasPhi } from './phi.js';
+import { hostHasPhi } from './phi.js';
 
 /** An external referrer reduced to where it came from: never a path, a query or a fragment. */
 export interface Referrer {
@@ -48,7 +48,7 @@ export function sanitizeReferrer(
   }
 
   if (host === '' || host.startsWith('[') || parse(host).isIp) return null;
-  if (hasPhi(host)) return null;
+  if (hostHasPhi(host)) return null;
 
   const domain = registrableDomain(host);
   if (domain === registrableDomain(pageHost)) return null;

@@ -2,7 +2,7 @@ import { domainToASCII } from 'node:url';
 
 import type { SiteSettings } from '../domain/site.js';
 import { RequestError } from '../errors.js';
-import { componentHasPhi, foldName, hasPhi, isBuiltInSensitive, REDACTED } from './phi.js';
+import { componentHasPhi, foldName, hostHasPhi, isBuiltInSensitive, REDACTED } from './phi.js';
 import { decodeQueryComponent, safeDecode, stripControl, truncateCodePoints } from './text.js';
 import { splitQuery, splitUrl, type RawParam } from './url-parts.js';
 import {
@@ -384,7 +384,7 @@ function scrubSubdomains(hostname: string, domains: readonly string[], flags: st
     }
   }
 
-  if (base === '' || !hasPhi(hostname.slice(0, -base.length))) return hostname;
+  if (base === '' || !hostHasPhi(hostname.slice(0, -base.length))) return hostname;
 
   flags.push('redacted', 'phi_detected');
 

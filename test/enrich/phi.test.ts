@@ -5,6 +5,7 @@ import { classifyChannel } from '../../src/enrich/channel.js';
 import {
   componentHasPhi,
   hasPhi,
+  hostHasPhi,
   redactPhi,
   sanitizeTitle,
   scrubProps,
@@ -364,7 +365,7 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
     expect(scrubText('👩🏽‍⚕️ Dr. Smith — 555–123–4567')).toBe('👩🏽‍⚕️ Dr. Smith — [redacted]');
   });
 
-  test('C13 phone numbers with underscores, middle dots, keycaps or fillers are caught (QA)', () => {
+  test('C13 phones with underscores, middle dots, keycaps or fillers are caught (QA)', () => {
     for (const text of [
       '555_123_4567',
       '+1_555_123_4567',
@@ -399,6 +400,14 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
     for (const text of ['在微博@北京协和医院。欢迎关注', '请关注我们的微博@协和医院。谢谢']) {
       expect(redactPhi(text), text).toBe(text);
     }
+  });
+
+  test('C13 a referrer or link host holding PHI in another script is caught (QA)', () => {
+    const host = 'xn--31b3c6b0b4ighifaaeno.example';
+
+    expect(hostHasPhi(host)).toBe(true);
+    expect(hostHasPhi('xn--mnchen-3ya.example')).toBe(false);
+    expect(sanitizeReferrer(`https://${host}/x`, 'portal.clinic-a.example')).toBeNull();
   });
 
   test('C13 an SSN written with underscores is an SSN', () => {

@@ -235,6 +235,15 @@ describe('path', () => {
       expect(page.flags).toContain('phi_detected');
     }
 
+    // An international name is read as the Unicode it stands for: a phone in Devanagari digits.
+    const devanagari =
+      '\u0930\u094b\u0917\u0940\u096b\u096b\u096b\u0967\u0968\u0969\u096a\u096b\u096c\u096d';
+    const arabic =
+      '\u0645\u0631\u064a\u0636\u0665\u0665\u0665\u0661\u0662\u0663\u0664\u0665\u0666\u0667';
+    for (const sub of [devanagari, arabic]) {
+      expect(host(`https://${sub}.clinic-b.example/`).hostname).toBe('[redacted].clinic-b.example');
+    }
+
     expect(host('https://www.clinic-b.example/').hostname).toBe('www.clinic-b.example');
     expect(host('https://portal2.eu.clinic-b.example/').hostname).toBe(
       'portal2.eu.clinic-b.example',

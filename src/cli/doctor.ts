@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 
 import { describeConfig, loadConfig } from '../config/load.js';
 import { openGeo } from '../enrich/geo.js';
@@ -39,7 +39,14 @@ database reads. Exits 1 when a check fails.`,
     };
 
     await check('data folder', () => {
-      if (!existsSync(config.dataDir)) mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+      // A check changes nothing: a missing folder is reported, not made (QA).
+      if (!existsSync(config.dataDir)) {
+        throw new LightTrailError(
+          'ERR_NO_DATA',
+          `${config.dataDir} does not exist: run "lighttrail setup" first`,
+        );
+      }
+
       accessSync(config.dataDir, constants.W_OK);
 
       return `${config.dataDir} is writable`;

@@ -207,13 +207,18 @@ export function validateSiteSettings(
     throw bad('geoPrecision', `must be one of ${GEO_PRECISIONS.join(', ')}`);
   }
 
-  const domains = stringList(
-    'domains',
-    Array.isArray(merged.domains) ? merged.domains.map(normaliseDomain) : merged.domains,
-    HOSTNAME,
-    100,
-    'a host name such as www.clinic.example, or *.clinic.example for its subdomains',
-  );
+  // Each domain once, as written first (`www.a.example` and `WWW.A.example.` are one).
+  const domains = [
+    ...new Set(
+      stringList(
+        'domains',
+        Array.isArray(merged.domains) ? merged.domains.map(normaliseDomain) : merged.domains,
+        HOSTNAME,
+        100,
+        'a host name such as www.clinic.example, or *.clinic.example for its subdomains',
+      ),
+    ),
+  ];
   if (domains.length === 0 && patch.domains !== undefined) {
     throw bad('domains', 'at least one domain is needed, or every event would be refused');
   }

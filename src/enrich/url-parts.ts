@@ -71,6 +71,8 @@ export function splitUrl(raw: string): UrlParts | null {
   };
 }
 
+const FORMAT_CHARACTERS = /\p{Cf}/gu;
+
 /** Splits a raw query on `&`, skipping empty pieces. Nothing is decoded but the name. */
 export function splitQuery(query: string): RawParam[] {
   const params: RawParam[] = [];
@@ -80,8 +82,12 @@ export function splitQuery(query: string): RawParam[] {
     const eq = piece.indexOf('=');
     const rawKey = eq === -1 ? piece : piece.slice(0, eq);
     const rawValue = eq === -1 ? null : piece.slice(eq + 1);
-    // Control characters go before comparing, as everywhere else: `utm_source%00` is utm_source.
-    const name = stripControl(decodeQueryComponent(rawKey)).trim().toLowerCase();
+    // Control and invisible format characters go before comparing: `utm_source%00` and
+    // `utm_source%E2%80%8B` (a zero-width space) are utm_source.
+    const name = stripControl(decodeQueryComponent(rawKey))
+      .replace(FORMAT_CHARACTERS, '')
+      .trim()
+      .toLowerCase();
     params.push({ rawKey, rawValue, name });
   }
 

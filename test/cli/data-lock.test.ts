@@ -104,5 +104,13 @@ describe('commands that rewrite keys run alone', () => {
       expect(refused.stderr.trim().split('\n')).toHaveLength(1);
       expect(existsSync(missing)).toBe(false);
     }
+
+    // doctor reports it too, and makes nothing either.
+    const doctor = await runCli(['doctor'], { ...env, LIGHTTRAIL_DATA_DIR: missing });
+    expect(doctor.code).toBe(1);
+    expect(doctor.stdout).toMatch(
+      /FAIL {2}data folder: ERR_NO_DATA: .*no-such-folder does not exist/,
+    );
+    expect(existsSync(missing)).toBe(false);
   });
 });

@@ -127,7 +127,7 @@ describe('lighttrail site, apikey, keys and tenant commands', () => {
   });
 
   it('takes domains in any case, with a final dot, or as international names', async () => {
-    const domains = 'PORTAL.Clinic-A.example.,*.Klinik-München.example';
+    const domains = 'PORTAL.Clinic-A.example.,*.Klinik-München.example,portal.clinic-a.example';
     const update = await runCli(['site', 'update', siteId, '--domains', domains], env);
     expect(update.stderr).toBe('');
     expect(update.code).toBe(0);

@@ -11,10 +11,13 @@ const page = (query: string, path?: string) => sanitizePage(at(query, path), set
 
 describe('C14 UTM parameter parsing', () => {
   test('C14 a control character in a UTM key does not lose the campaign (QA)', () => {
-    const campaign = parseUtm('https://a.example/?utm_source%00=nul&UTM_MEDIUM%01=email');
+    const campaign = parseUtm(
+      'https://a.example/?utm_source%00=nul&UTM_MEDIUM%01=email&utm_campaign%E2%80%8B=spring',
+    );
 
     expect(campaign.utm.source).toBe('nul');
     expect(campaign.utm.medium).toBe('email');
+    expect(campaign.utm.campaign).toBe('spring');
   });
 
   test('C14.1 %20 decodes to a space', () => {

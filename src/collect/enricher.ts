@@ -196,13 +196,17 @@ function bounded(text: string, max: number): string {
   return [...text].slice(0, max).join('');
 }
 
-/** A site's settings as applied to link targets: no query values, sections or fragments. */
+/**
+ * A site's settings as applied to link targets: no query values or fragments. Count-only
+ * sections stay: a link into one is stored as the section (`/patients/*`), never as the page
+ * it names (QA).
+ */
 const linkSettingsOf = new WeakMap<Site['settings'], Site['settings']>();
 
 function linkSettings(settings: Site['settings']): Site['settings'] {
   let derived = linkSettingsOf.get(settings);
   if (derived === undefined) {
-    derived = { ...settings, queryAllowlist: [], countOnly: [], keepFragments: false };
+    derived = { ...settings, queryAllowlist: [], keepFragments: false };
     linkSettingsOf.set(settings, derived);
   }
 

@@ -35,7 +35,8 @@ const EMAIL_DOMAIN =
 const EMAIL_LOCAL = /[\p{L}\p{N}._%+'-]/u;
 const SSN = /(?<!\d)\d{3}([- ._])\d{2}\1\d{4}(?!\d)/g;
 const US_PHONE = /(?<![\d+])(?:\+?1[ ._-]?)?(?:\(\d{3}\)|\d{3})[ ._-]?\d{3}[ ._-]?\d{4}(?!\d)/g;
-const INTL_PHONE = /\+\d{1,3}(?:[ .+-]\(?\d{1,5}\)?){1,6}(?!\d)|\+\d{7,15}(?!\d)/g;
+// A group follows a separator, or directly a `)`: `+44 (0)20 7946 0958`.
+const INTL_PHONE = /\+\d{1,3}(?:(?:[ .+-]|(?<=\)))\(?\d{1,5}\)?){1,6}(?!\d)|\+\d{7,15}(?!\d)/g;
 const DIGIT_RUN = /\d{6,}/g;
 const MIN_INTL_DIGITS = 8;
 
@@ -226,27 +227,38 @@ function asciiDigit(code: number): string {
   return String(code - zero);
 }
 
-/** One character as the detectors read it; `text` and `at` give its neighbours. */
-function foldChar(char: string, text: string, at: number): string {
-  if (INVISIBLE.test(char)) return '';
-  if (DASH.test(char)) return '-';
-  if (DOT.test(char)) {
-    const before = text.charAt(at - 1);
-    const after = text.charAt(at + char.length);
+// Stands for a full stop of another script until its folded neighbours are known.
+const DOT_MARK = '\u0001';
 
-    return ASCII_ALNUM.test(before) && ASCII_ALNUM.test(after) ? '.' : char;
+/** One character as the detectors read it (a full stop as `DOT_MARK`). */
+function foldChar(char: string): string {
+  // Compatibility forms first: full-width `＠` and `５`, `ﬁ`, superscripts, mathematical digits
+  // (which NFKC makes ASCII; counting them from their neighbours would not), `･` and `·`.
+  const normal = char.normalize('NFKC');
+  if (normal !== char) {
+    let out = '';
+    for (const part of normal) out += part.charCodeAt(0) < 0x80 ? part : foldPlain(part);
+
+    return out;
   }
 
-  const code = char.codePointAt(0) as number;
-  if (DIGIT.test(char)) return asciiDigit(code);
+  return foldPlain(char);
+}
 
-  // Compatibility forms: full-width `＠` and `５`, `ﬁ`, superscripts, circled digits.
-  return char.normalize('NFKC');
+function foldPlain(char: string): string {
+  if (INVISIBLE.test(char)) return '';
+  if (DASH.test(char)) return '-';
+  if (DOT.test(char)) return DOT_MARK;
+  if (DIGIT.test(char)) return asciiDigit(char.codePointAt(0) as number);
+
+  return char;
 }
 
 /**
  * The text as the detectors read it once folded, with, for each of its UTF-16 units, where in
  * `text` the character it came from starts and ends; null when folding changes nothing (ASCII).
+ * The span of a character that folds to nothing (a variation selector after a digit) is added
+ * to the character before it, so a redaction takes it along.
  */
 function foldedView(text: string): { text: string; from: number[]; to: number[] } | null {
   if (!NON_ASCII.test(text)) return null;
@@ -257,7 +269,8 @@ function foldedView(text: string): { text: string; from: number[]; to: number[] 
   for (let at = 0; at < text.length;) {
     const width = (text.codePointAt(at) as number) > 0xffff ? 2 : 1;
     const char = text.slice(at, at + width);
-    const folded = char.charCodeAt(0) < 0x80 ? char : foldChar(char, text, at);
+    const folded = char.charCodeAt(0) < 0x80 ? char : foldChar(char);
+    if (folded === '' && to.length > 0) to[to.length - 1] = at + width;
     for (let k = 0; k < folded.length; k++) {
       from.push(at);
       to.push(at + width);
@@ -265,6 +278,22 @@ function foldedView(text: string): { text: string; from: number[]; to: number[] 
 
     out += folded;
     at += width;
+  }
+
+  // A full stop reads as `.` only between ASCII letters or digits, once folded (`ｍａｉｌ。ｔｅｓｔ`).
+  if (out.includes(DOT_MARK)) {
+    let dotted = '';
+    for (let i = 0; i < out.length; i++) {
+      const unit = out.charAt(i);
+      if (unit !== DOT_MARK) {
+        dotted += unit;
+        continue;
+      }
+
+      const between = ASCII_ALNUM.test(out.charAt(i - 1)) && ASCII_ALNUM.test(out.charAt(i + 1));
+      dotted += between ? '.' : text.charAt(from[i] as number);
+    }
+    out = dotted;
   }
 
   return { text: blankEscapes(out), from, to };
@@ -435,7 +464,8 @@ function scrubPropValue(key: string, value: unknown): PropValue | undefined {
 
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) return undefined;
-    if (isBuiltInSensitive(key) || hasPhi(String(value))) return REDACTED;
+    // An identifier is a whole number: the digits of a fraction (0.30000000000000004) are not.
+    if (isBuiltInSensitive(key) || hasPhi(String(Math.trunc(value)))) return REDACTED;
 
     return value;
   }

@@ -398,7 +398,10 @@ function cleanFragment(
   compiled: CompiledSettings,
   flags: string[],
 ): string {
-  const route = isRoute(raw);
+  // Any fragment a path rule matches when read as a route is one (`#records/jane-doe`, QA).
+  const route =
+    isRoute(raw) ||
+    compiled.pathRules.some((pattern) => ruleMatches(pattern, routeSegments(raw)) !== null);
   if (!route && !raw.includes('=')) return cleanAnchor(raw, flags);
 
   const mark = route ? raw.indexOf('?') : -1;

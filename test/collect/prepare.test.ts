@@ -92,4 +92,31 @@ describe('the writer-side preparer', () => {
       channel: 'Referral',
     });
   });
+
+  it('stores a link into a count-only section as the section, never the page (QA)', async () => {
+    const prepare = await preparer();
+    const site: Site = {
+      ...SITE,
+      settings: {
+        ...SITE.settings,
+        domains: ['www.clinic.example', '*.clinic.example'],
+        countOnly: ['/patients/**'],
+      },
+    };
+    const salts = { salt: randomBytes(32), previous: null };
+    const link = (href: string) =>
+      prepare(
+        job(1, {
+          site,
+          salts,
+          events: [{ type: 'outbound', url: 'https://www.clinic.example/home', href }],
+        }),
+      ).events[0]?.href;
+
+    expect(link('https://www.clinic.example/patients/jane-doe')).toBe('/patients/*');
+    expect(link('https://portal.clinic.example/patients/jane-doe/results')).toBe(
+      'portal.clinic.example/patients/*',
+    );
+    expect(link('https://www.clinic.example/services')).toBe('/services');
+  });
 });

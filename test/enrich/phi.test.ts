@@ -410,6 +410,40 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
     expect(sanitizeReferrer(`https://${host}/x`, 'portal.clinic-a.example')).toBeNull();
   });
 
+  test('C13 a full stop of another script is read by its folded neighbours (QA)', () => {
+    for (const text of [
+      'ｐａｔ＠ｍａｉｌ。ｔｅｓｔ',
+      'pat.doe@mail。ｔｅｓｔ',
+      'pat@mail\u200b。test',
+      'pat@mail\u2060·test',
+      '５５５・１２３・４５６７',
+      '555\u0387123\u03874567',
+      '555･123･4567',
+    ]) {
+      expect(scrubText(`mail ${text} now`), text).toBe('mail [redacted] now');
+    }
+  });
+
+  test('C13 mathematical digits fold to their own values (QA)', () => {
+    expect(hasPhi('ip 𝟙𝟡𝟚.𝟙𝟞𝟠.𝟘.𝟙')).toBe(true);
+    expect(hasPhi('ip 𝟷𝟿𝟸.𝟷𝟼𝟾.𝟶.𝟷')).toBe(true);
+  });
+
+  test('C13 +44 (0)20 7946 0958 is a phone number (QA)', () => {
+    expect(scrubText('call +44 (0)20 7946 0958 now')).toBe('call [redacted] now');
+  });
+
+  test('C13 a redaction takes the marks that follow it along (QA)', () => {
+    expect(scrubText('Call 1️⃣2️⃣3️⃣4️⃣5️⃣6️⃣ now')).toBe('Call [redacted] now');
+    expect(scrubText('MRN 123456\u0301 ok')).toBe('MRN [redacted] ok');
+  });
+
+  test('C13 the digits of a fraction are not an identifier (QA)', () => {
+    expect(
+      scrubProps({ f: 0.30000000000000004, g: 1.2345678e-7, mrn: 48213, id: 1234567 }),
+    ).toEqual({ f: 0.30000000000000004, g: 1.2345678e-7, mrn: '[redacted]', id: '[redacted]' });
+  });
+
   test('C13 an SSN written with underscores is an SSN', () => {
     expect(sanitizePage(`${PAGE}/p/123_45_6789`, open).path).toBe('/p/[redacted]');
   });

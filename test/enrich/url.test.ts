@@ -305,6 +305,17 @@ describe('path', () => {
     });
   });
 
+  test('a path rule applies to a fragment route however the router writes it (QA)', () => {
+    const site = validateSiteSettings({ keepFragments: true, pathRules: ['/records/*'] });
+    const fragment = (f: string) => sanitizePage(`${HOST}/#${f}`, site).fragment;
+
+    expect(fragment('records/jane-doe')).toBe('/records/:id');
+    expect(fragment('%2Frecords%2Fjane-doe')).toBe('/records/:id');
+    expect(fragment('!records/jane-doe')).toBe('!/records/:id');
+    expect(fragment('/records/jane-doe')).toBe('/records/:id');
+    expect(fragment('top')).toBe('top');
+  });
+
   test('path parameters (;jsessionid=...) are dropped', () => {
     const page = sanitizePage(`${HOST}/portal;jsessionid=ABC123DEF/inbox;x=1`, base);
     const encoded = sanitizePage(`${HOST}/inbox%3Bjsessionid%3DABC`, base);

@@ -33,8 +33,14 @@ export const REDACTED = '[redacted]';
 const EMAIL_DOMAIN =
   /[\p{L}\p{N}-]{1,63}(?:\.[\p{L}\p{N}-]{1,63}){1,8}|\[[\p{N}A-Fa-f:.]{2,45}\]/uy;
 const EMAIL_LOCAL = /[\p{L}\p{N}._%+'-]/u;
-const SSN = /(?<!\d)\d{3}([- ._])\d{2}\1\d{4}(?!\d)/g;
-const US_PHONE = /(?<![\d+])(?:\+?1[ ._-]?)?(?:\(\d{3}\)|\d{3})[ ._-]?\d{3}[ ._-]?\d{4}(?!\d)/g;
+const SSN = /(?<!\d)\d{3}[- ._]\d{2}[- ._]\d{4}(?!\d)/g;
+// Groups joined by nothing, one of ` ._-`, or a dot or dash with a space each side.
+const PHONE_JOIN = '(?: [._-] |[ ._-])?';
+const US_PHONE = new RegExp(
+  `(?<![\\d+])(?:\\+?1${PHONE_JOIN})?(?:\\(\\d{3}\\)|\\d{3})` +
+    `${PHONE_JOIN}\\d{3}${PHONE_JOIN}\\d{4}(?!\\d)`,
+  'g',
+);
 // A group follows a separator, or directly a `)`: `+44 (0)20 7946 0958`.
 const INTL_PHONE = /\+\d{1,3}(?:(?:[ .+-]|(?<=\)))\(?\d{1,5}\)?){1,6}(?!\d)|\+\d{7,15}(?!\d)/g;
 const DIGIT_RUN = /\d{6,}/g;
@@ -56,7 +62,9 @@ const WORD_CHAR = /[\p{L}\p{N}_]/u;
 // by single spaces or dashes: 4-4-4-4, Amex 4-6-5, Diners 4-6-4, 4-4-4-4-3. A plain run is
 // already caught by DIGIT_RUN. No Luhn check: an order number in this layout is redacted too,
 // as the same number written without separators would be.
-const CARD = /(?<!\d)\d{3,6}(?:[ -]\d{3,6}){1,5}(?:[ -]\d{1,2})?(?!\d)/g;
+const CARD = /(?<!\d)\d{3,6}(?:[ .-]\d{3,6}){1,5}(?:[ .-]\d{1,2})?(?!\d)/g;
+// `Archive 2021 2022 2023 2024` is a list of years, not a card number.
+const YEARS = /^(?:(?:19|20)\d\d[ .-]?)+$/;
 const CARD_MIN_DIGITS = 13;
 
 const MAYBE_PHI = /[\d@:]/;
@@ -183,7 +191,7 @@ function findSpans(text: string): Span[] {
   findEmails(text, spans);
   findIpv6(text, spans);
   findAll(IPV4, text, spans);
-  findAll(CARD, text, spans, (match) => digitCount(match) >= CARD_MIN_DIGITS);
+  findAll(CARD, text, spans, (match) => digitCount(match) >= CARD_MIN_DIGITS && !YEARS.test(match));
   findAll(SSN, text, spans);
   findAll(US_PHONE, text, spans);
   if (text.includes('+')) {
@@ -326,6 +334,9 @@ export function redactPhi(text: string): string {
  */
 export function hostHasPhi(host: string): boolean {
   if (hasPhi(host)) return true;
+  // An address written with dashes, as wildcard DNS services and cloud host names do
+  // (`10-0-0-1.nip.io`, `ip-10-0-0-1`).
+  if (host.includes('-') && hasPhi(host.replace(/-/g, '.'))) return true;
 
   return host.includes('xn--') && hasPhi(domainToUnicode(host));
 }

@@ -444,6 +444,27 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
     ).toEqual({ f: 0.30000000000000004, g: 1.2345678e-7, mrn: '[redacted]', id: '[redacted]' });
   });
 
+  test('C13 more layouts: mixed SSN separators, spaced dashes, dotted cards (QA)', () => {
+    for (const text of [
+      '123-45 6789',
+      '555 - 123 - 4567',
+      '555 . 123 . 4567',
+      '4111.1111.1111.1111',
+    ]) {
+      expect(scrubText(`see ${text} now`), text).toBe('see [redacted] now');
+    }
+    expect(hostHasPhi('10-0-0-1.nip.io')).toBe(true);
+    expect(hostHasPhi('ip-10-0-0-1.clinic.example')).toBe(true);
+    expect(hostHasPhi('eu-west-1.clinic.example')).toBe(false);
+    expect(hostHasPhi('app-2024-05.clinic.example')).toBe(false);
+  });
+
+  test('C13 a list of years is not a card number (QA)', () => {
+    for (const text of ['Archive 2021 2022 2023 2024', 'Seasons 1998-1999-2000-2001']) {
+      expect(redactPhi(text), text).toBe(text);
+    }
+  });
+
   test('C13 an SSN written with underscores is an SSN', () => {
     expect(sanitizePage(`${PAGE}/p/123_45_6789`, open).path).toBe('/p/[redacted]');
   });

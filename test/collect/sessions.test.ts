@@ -83,6 +83,32 @@ describe('cookieless sessions and daily salts', () => {
     ]);
   });
 
+  it('a session begun by another event takes its channel from its landing page (QA)', async () => {
+    const t0 = Date.parse('2026-12-03T10:00:00Z');
+    // A single-page app left idle: the engagement for the page it leaves comes first, carrying
+    // that page's campaign; the pageview of the page now shown follows.
+    const leaving = {
+      ...(await pageview(t0, '/attr-a', 'engagement')),
+      channel: 'Email',
+      utmSource: 'newsletter',
+      utmMedium: 'email',
+    };
+    const landing = { ...(await pageview(t0 + 1_000, '/attr-b')), channel: 'Direct' };
+    writer.commit([leaving, landing], []);
+    // Later pageviews of the session change nothing.
+    const later = { ...(await pageview(t0 + MINUTE, '/x')), channel: 'Referral' };
+    writer.commit([later], []);
+
+    expect(sessions()).toMatchObject([
+      { entry_path: '/attr-b', channel: 'Direct', utm_source: null, utm_medium: null },
+    ]);
+
+    // So does a session that a restart finds in the file.
+    const reopened = new TenantWriter(db);
+    reopened.commit([{ ...(await pageview(t0 + 2 * MINUTE, '/y')), channel: 'Referral' }], []);
+    expect(sessions()).toMatchObject([{ channel: 'Direct', pageviews: 3 }]);
+  });
+
   it('a session across midnight UTC stays one, although the salt changed', async () => {
     const beforeMidnight = Date.parse('2026-12-03T23:50:00Z');
     const afterMidnight = Date.parse('2026-12-04T00:10:00Z');

@@ -13,6 +13,8 @@ interface SessionState {
   visitorId: string;
   startedAt: number;
   lastAt: number;
+  /** Its entry page is known: channel and campaign came from a pageview (1 from the file). */
+  landed: boolean | number;
 }
 
 export interface CommitResult {
@@ -44,6 +46,7 @@ export class TenantWriter {
   private readonly findSession;
   private readonly insertSession;
   private readonly touchSession;
+  private readonly attributeSession;
   private readonly countFiltered;
   private readonly rememberFiltered;
 
@@ -61,8 +64,13 @@ export class TenantWriter {
         ?, ?, ?, ?, ?, ?)
       ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING`);
     this.findSession = db.prepare(`
-      SELECT id, visitor_id AS visitorId, started_at AS startedAt, last_at AS lastAt
+      SELECT id, visitor_id AS visitorId, started_at AS startedAt, last_at AS lastAt,
+        entry_path IS NOT NULL AS landed
       FROM sessions WHERE site_id = ? AND visitor_id = ? ORDER BY last_at DESC LIMIT 1`);
+    this.attributeSession = db.prepare(`
+      UPDATE sessions SET channel = @channel, referrer_domain = @referrerDomain,
+        utm_source = @utmSource, utm_medium = @utmMedium, utm_campaign = @utmCampaign
+      WHERE id = @id`);
     this.insertSession = db.prepare(`
       INSERT INTO sessions (id, site_id, visitor_id, day, started_at, last_at, entry_path,
         exit_path, pageviews, interactions, engagement_ms, channel, referrer_domain, utm_source,
@@ -187,6 +195,9 @@ export class TenantWriter {
         isInteraction,
         engagement,
       });
+      // A session begun by another event (the engagement a single-page app sends for the page
+      // it leaves) takes its channel and campaign from its landing page, as its entry (QA).
+      if (session.lands) this.attributeSession.run({ ...event, id: session.id });
     }
 
     return true;
@@ -195,7 +206,8 @@ export class TenantWriter {
   private sessionFor(
     event: EnrichedEvent,
     touched: Array<[string, SessionState]>,
-  ): SessionState & { fresh: boolean } {
+  ): SessionState & { fresh: boolean; lands: boolean } {
+    const isPage = event.type === 'pageview';
     const candidates = [event.visitorId, event.previousVisitorId].filter(
       (id): id is string => id !== null,
     );
@@ -207,10 +219,13 @@ export class TenantWriter {
       if (event.ts > known.lastAt + SESSION_TIMEOUT_MS) continue;
       if (event.ts < known.startedAt - SESSION_TIMEOUT_MS) continue;
 
+      // This pageview becomes the entry page: the first one, or one earlier than the start.
+      const lands = isPage && (!known.landed || event.ts < known.startedAt);
       const updated = {
         ...known,
         startedAt: Math.min(known.startedAt, event.ts),
         lastAt: Math.max(known.lastAt, event.ts),
+        landed: Boolean(known.landed) || isPage,
       };
       this.remember(key, updated, touched);
       // Found under yesterday's id: from 00:30 the events carry today's id alone, so the session
@@ -219,7 +234,7 @@ export class TenantWriter {
         this.remember(`${event.siteId}\0${event.visitorId}`, updated, touched);
       }
 
-      return { ...updated, fresh: false };
+      return { ...updated, fresh: false, lands };
     }
 
     const created = {
@@ -227,10 +242,11 @@ export class TenantWriter {
       visitorId: event.visitorId,
       startedAt: event.ts,
       lastAt: event.ts,
+      landed: isPage,
     };
     this.remember(`${event.siteId}\0${event.visitorId}`, created, touched);
 
-    return { ...created, fresh: true };
+    return { ...created, fresh: true, lands: false };
   }
 
   private load(siteId: string, visitorId: string): SessionState | undefined {

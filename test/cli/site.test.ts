@@ -219,6 +219,11 @@ describe('lighttrail site, apikey, keys and tenant commands', () => {
   });
 
   it('rotates the tenant key and the master key from the command line', async () => {
+    // An unknown organisation is a wrong argument (exit 2), like for `tenant delete` (QA).
+    const unknown = await runCli(['keys', 'rotate', '--tenant', 'nope'], env);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toBe('lighttrail: ERR_TENANT_NOT_FOUND: no organisation nope\n');
+
     const tenant = await runCli(['keys', 'rotate', '--tenant', organisationId], env);
     expect(tenant.code).toBe(0);
     expect(tenant.stdout).toContain('data key v2 is active');

@@ -447,6 +447,14 @@ export class SqliteControlStore implements ControlStore {
    * the file changes, so a crash in between is finished on the next open (see tenantKey).
    */
   async rotateTenantKey(tenantId: string, actor: string): Promise<number> {
+    const tenant = this.getTenant(tenantId);
+    if (tenant === undefined) {
+      throw new StoreError('ERR_TENANT_NOT_FOUND', `no organisation ${tenantId}`);
+    }
+    if (tenant.deletedAt !== null) {
+      throw new StoreError('ERR_TENANT_DELETED', `organisation ${tenantId} is deleted`);
+    }
+
     const current = await this.tenantKey(tenantId);
     const version = current.version + 1;
     const key = newDataKey();

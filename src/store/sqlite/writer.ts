@@ -13,7 +13,10 @@ interface SessionState {
   visitorId: string;
   startedAt: number;
   lastAt: number;
-  /** Its entry page is known: channel and campaign came from a pageview (1 from the file). */
+  /**
+   * Its channel and campaign are settled: false only while a session begun by an engagement
+   * beacon (sent for the page being left, never an arrival) waits for its first pageview.
+   */
   landed: boolean | number;
 }
 
@@ -65,7 +68,7 @@ export class TenantWriter {
       ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING`);
     this.findSession = db.prepare(`
       SELECT id, visitor_id AS visitorId, started_at AS startedAt, last_at AS lastAt,
-        entry_path IS NOT NULL AS landed
+        1 AS landed
       FROM sessions WHERE site_id = ? AND visitor_id = ? ORDER BY last_at DESC LIMIT 1`);
     this.attributeSession = db.prepare(`
       UPDATE sessions SET channel = @channel, referrer_domain = @referrerDomain,
@@ -195,8 +198,9 @@ export class TenantWriter {
         isInteraction,
         engagement,
       });
-      // A session begun by another event (the engagement a single-page app sends for the page
-      // it leaves) takes its channel and campaign from its landing page, as its entry (QA).
+      // A session begun by the engagement beacon a single-page app sends for the page it
+      // leaves takes its channel and campaign from the pageview that follows (QA): that beacon
+      // is the end of the previous visit, not an arrival. Any other first event is one.
       if (session.lands) this.attributeSession.run({ ...event, id: session.id });
     }
 
@@ -219,8 +223,8 @@ export class TenantWriter {
       if (event.ts > known.lastAt + SESSION_TIMEOUT_MS) continue;
       if (event.ts < known.startedAt - SESSION_TIMEOUT_MS) continue;
 
-      // This pageview becomes the entry page: the first one, or one earlier than the start.
-      const lands = isPage && (!known.landed || event.ts < known.startedAt);
+      // The first pageview of a session begun by an engagement beacon settles its source.
+      const lands = isPage && !known.landed;
       const updated = {
         ...known,
         startedAt: Math.min(known.startedAt, event.ts),
@@ -242,7 +246,7 @@ export class TenantWriter {
       visitorId: event.visitorId,
       startedAt: event.ts,
       lastAt: event.ts,
-      landed: isPage,
+      landed: event.type !== 'engagement',
     };
     this.remember(`${event.siteId}\0${event.visitorId}`, created, touched);
 

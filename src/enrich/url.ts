@@ -122,18 +122,18 @@ function matchPattern(pattern: Pattern, segments: readonly string[]): number[] |
 }
 
 /**
- * The segment indexes `pattern` hides, or `null` when it does not match. The path is read two
- * ways: split at every `/` (decoded `%2F` and `\` too, so a prefix cannot hide behind an encoded
- * slash), and split at literal `/` only, as many servers read it (so `/patients/jane%2Fdoe` is
- * still one id under `/patients/*`). The rule holds when either reading matches; a `*` over a
- * literal piece hides every segment that came from it.
+ * A path read two ways: split at every `/` (decoded `%2F` and `\` too, so a prefix cannot hide
+ * behind an encoded slash), and split at literal `/` only, as many servers read it (so
+ * `/patients/jane%2Fdoe` is still one id under `/patients/*`). `literal` is null when the two
+ * are the same; `groups` gives the split segments each literal piece holds.
  */
-function ruleMatches(pattern: Pattern, segments: readonly Segment[]): number[] | null {
-  const split = matchPattern(
-    pattern,
-    segments.map((segment) => segment.decoded),
-  );
+interface Readings {
+  split: string[];
+  literal: string[] | null;
+  groups: number[][];
+}
 
+function readingsOf(segments: readonly Segment[]): Readings {
   const groups: number[][] = [];
   const texts: string[] = [];
   segments.forEach((segment, i) => {
@@ -146,12 +146,33 @@ function ruleMatches(pattern: Pattern, segments: readonly Segment[]): number[] |
       texts.push(segment.decoded);
     }
   });
-  const literal = groups.length === segments.length ? null : matchPattern(pattern, texts);
+
+  return {
+    split: segments.map((segment) => segment.decoded),
+    literal: groups.length === segments.length ? null : texts,
+    groups,
+  };
+}
+
+/**
+ * The segment indexes `pattern` hides, or `null` when it does not match: the rule holds when
+ * either reading matches, and a `*` over a literal piece hides every segment that came from it.
+ */
+function ruleMatches(pattern: Pattern, path: Readings): number[] | null {
+  const split = matchPattern(pattern, path.split);
+  const literal = path.literal === null ? null : matchPattern(pattern, path.literal);
   if (literal === null) return split;
 
-  const hidden = literal.flatMap((j) => groups[j] as number[]);
+  const hidden = literal.flatMap((j) => path.groups[j] as number[]);
 
   return split === null ? hidden : [...split, ...hidden];
+}
+
+const NO_READINGS: Readings = { split: [], literal: null, groups: [] };
+
+/** The segment indexes the site's path rules hide. */
+function hiddenBy(rules: readonly Pattern[], path: Readings): Set<number> {
+  return new Set(rules.flatMap((pattern) => ruleMatches(pattern, path) ?? []));
 }
 
 const NUMERIC = /^\d+$/;
@@ -399,9 +420,10 @@ function cleanFragment(
   flags: string[],
 ): string {
   // Any fragment a path rule matches when read as a route is one (`#records/jane-doe`, QA).
+  const asRoute = compiled.pathRules.length === 0 ? null : readingsOf(routeSegments(raw));
   const route =
     isRoute(raw) ||
-    compiled.pathRules.some((pattern) => ruleMatches(pattern, routeSegments(raw)) !== null);
+    (asRoute !== null && compiled.pathRules.some((rule) => ruleMatches(rule, asRoute) !== null));
   if (!route && !raw.includes('=')) return cleanAnchor(raw, flags);
 
   const mark = route ? raw.indexOf('?') : -1;
@@ -412,9 +434,7 @@ function cleanFragment(
     const { segments, slash } = readSegments(routePart.replace(/^!/, ''), flags);
     const opts = { collapseIds: settings.collapseIds, max: FRAGMENT_MAX, flags };
     // A hash route is a page of a single-page app: the site's path rules apply to it too.
-    const ids = new Set(
-      compiled.pathRules.flatMap((pattern) => ruleMatches(pattern, segments) ?? []),
-    );
+    const ids = hiddenBy(compiled.pathRules, readingsOf(segments));
     out = (routePart.startsWith('!') ? '!' : '') + joinSegments(segments, ids, slash, opts);
   }
 
@@ -517,11 +537,16 @@ export function sanitizePage(
   const { segments, slash } = readSegments(parts.path, flags);
   // With fragments kept, a single-page app's hash route is a page too: `/#/portal/inbox` is as
   // much in a `/portal/**` section as `/portal/inbox` (QA).
+  // Most sites have no rules: the second reading is made only for those that do.
+  const ruled = compiled.countOnly.length > 0 || compiled.pathRules.length > 0;
+  const readings = ruled ? readingsOf(segments) : NO_READINGS;
   const route =
-    settings.keepFragments && parts.fragment !== null ? routeSegments(parts.fragment) : null;
+    settings.keepFragments && parts.fragment !== null && compiled.countOnly.length > 0
+      ? readingsOf(routeSegments(parts.fragment))
+      : null;
   const section = compiled.countOnly.find(
     (pattern) =>
-      ruleMatches(pattern, segments) !== null ||
+      ruleMatches(pattern, readings) !== null ||
       (route !== null && ruleMatches(pattern, route) !== null),
   );
   const base = { hostname: host, utm: campaign.utm, clickId: campaign.clickId };
@@ -536,9 +561,7 @@ export function sanitizePage(
     };
   }
 
-  const ids = new Set(
-    compiled.pathRules.flatMap((pattern) => ruleMatches(pattern, segments) ?? []),
-  );
+  const ids = hiddenBy(compiled.pathRules, readings);
   const path = joinSegments(segments, ids, slash, {
     collapseIds: settings.collapseIds,
     max: PATH_MAX,

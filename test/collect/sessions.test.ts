@@ -83,7 +83,7 @@ describe('cookieless sessions and daily salts', () => {
     ]);
   });
 
-  it('a session begun by an engagement beacon takes its channel from its pageview (QA)', async () => {
+  it("a session begun by an engagement beacon takes its pageview's channel (QA)", async () => {
     const t0 = Date.parse('2026-12-03T10:00:00Z');
     // A single-page app left idle: the engagement for the page it leaves comes first, carrying
     // that page's campaign; the pageview of the page now shown follows.

@@ -17,7 +17,7 @@ interface SessionState {
    * Its channel and campaign are settled: false only while a session begun by an engagement
    * beacon (sent for the page being left, never an arrival) waits for its first pageview.
    */
-  landed: boolean | number;
+  landed: boolean;
 }
 
 export interface CommitResult {
@@ -67,8 +67,7 @@ export class TenantWriter {
         ?, ?, ?, ?, ?, ?)
       ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING`);
     this.findSession = db.prepare(`
-      SELECT id, visitor_id AS visitorId, started_at AS startedAt, last_at AS lastAt,
-        1 AS landed
+      SELECT id, visitor_id AS visitorId, started_at AS startedAt, last_at AS lastAt
       FROM sessions WHERE site_id = ? AND visitor_id = ? ORDER BY last_at DESC LIMIT 1`);
     this.attributeSession = db.prepare(`
       UPDATE sessions SET channel = @channel, referrer_domain = @referrerDomain,
@@ -229,7 +228,7 @@ export class TenantWriter {
         ...known,
         startedAt: Math.min(known.startedAt, event.ts),
         lastAt: Math.max(known.lastAt, event.ts),
-        landed: Boolean(known.landed) || isPage,
+        landed: known.landed || isPage,
       };
       this.remember(key, updated, touched);
       // Found under yesterday's id: from 00:30 the events carry today's id alone, so the session
@@ -253,8 +252,12 @@ export class TenantWriter {
     return { ...created, fresh: true, lands: false };
   }
 
+  /** A session found in the file has its source settled: its first pageview came long ago. */
   private load(siteId: string, visitorId: string): SessionState | undefined {
-    return this.findSession.get(siteId, visitorId) as SessionState | undefined;
+    const found = this.findSession.get(siteId, visitorId) as
+      Omit<SessionState, 'landed'> | undefined;
+
+    return found === undefined ? undefined : { ...found, landed: true };
   }
 
   private remember(key: string, state: SessionState, touched: Array<[string, SessionState]>): void {

@@ -30,13 +30,7 @@ export async function openContext(
   const logger = createLogger({ level: config.logLevel });
   // Only the commands that create data create its folder: any other, pointed at the wrong place,
   // says so and leaves nothing behind (QA).
-  if (options.allowGenerate !== true && !existsSync(config.dataDir)) {
-    throw new LightTrailError(
-      'ERR_NO_DATA',
-      `${config.dataDir} does not exist: run "lighttrail setup" first, or set ` +
-        'LIGHTTRAIL_DATA_DIR to the data folder of the server',
-    );
-  }
+  if (options.allowGenerate !== true) requireDataFolder(config);
 
   // Before the key is read: a key rotation finishing meanwhile would leave this command sealing
   // new keys under the retired master key.
@@ -52,6 +46,17 @@ export async function openContext(
     generatedKey: opened.generated,
     keySource: opened.source,
   };
+}
+
+/** Refuses with ERR_NO_DATA, creating nothing, when the data folder does not exist. */
+export function requireDataFolder(config: Config): void {
+  if (existsSync(config.dataDir)) return;
+
+  throw new LightTrailError(
+    'ERR_NO_DATA',
+    `${config.dataDir} does not exist: run "lighttrail setup" first, or set ` +
+      'LIGHTTRAIL_DATA_DIR to the data folder of the server',
+  );
 }
 
 const DATA_LOCK_FILE = 'data.lock';

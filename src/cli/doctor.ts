@@ -7,7 +7,7 @@ import { createLogger } from '../log/logger.js';
 import { loadOrCreateCertificate } from '../server/certificate.js';
 import { checkTenantFile } from '../store/sqlite/tenant.js';
 import { parse, type Command } from './command.js';
-import { openContext, out, serverPid, serverRunning } from './context.js';
+import { openContext, out, requireDataFolder, serverPid, serverRunning } from './context.js';
 
 export const doctor: Command = {
   name: 'doctor',
@@ -40,12 +40,7 @@ database reads. Exits 1 when a check fails.`,
 
     await check('data folder', () => {
       // A check changes nothing: a missing folder is reported, not made (QA).
-      if (!existsSync(config.dataDir)) {
-        throw new LightTrailError(
-          'ERR_NO_DATA',
-          `${config.dataDir} does not exist: run "lighttrail setup" first`,
-        );
-      }
+      requireDataFolder(config);
 
       accessSync(config.dataDir, constants.W_OK);
 

@@ -9,8 +9,8 @@ export const stats: Command = {
   help: `Usage: lighttrail stats --site ID [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--json]
 
 Prints the same figures as GET /api/sites/ID/stats: visitors, sessions, pageviews, bounce
-rate and visit duration per day and in total, then the top pages, channels, referrers,
-campaigns, countries and browsers. Days are counted in the site's time zone; the range
+rate and visit duration per day and in total, then the top pages (by path, then with their
+kept query and campaign parameters), channels, referrers, campaigns, countries and browsers. Days are counted in the site's time zone; the range
 defaults to the last 30 days. --json prints one JSON object.`,
 
   async run(argv) {
@@ -97,6 +97,8 @@ function render(stats: Stats): string {
     days,
     '',
     top('Top pages', stats.pages, 'pageviews'),
+    '',
+    top('Top pages with query', stats.pageUrls, 'pageviews'),
     '',
     top('Channels', stats.channels),
     '',

@@ -38,6 +38,11 @@ export interface Stats {
   totals: Totals & { filtered: number };
   days: DayRow[];
   pages: Breakdown[];
+  /**
+   * Pages with their kept query and campaign parameters (what a report calls "page path and
+   * query string"): `/account/welcome?email=[redacted]&utm_source=newsletter`.
+   */
+  pageUrls: Breakdown[];
   entryPages: Breakdown[];
   channels: Breakdown[];
   referrers: Breakdown[];

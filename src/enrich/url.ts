@@ -1,5 +1,6 @@
 import { domainToASCII } from 'node:url';
 
+import { encodeQueryPart, pageWithQuery } from '../domain/page.js';
 import type { SiteSettings } from '../domain/site.js';
 import { RequestError } from '../errors.js';
 import { componentHasPhi, foldName, hostHasPhi, isBuiltInSensitive, REDACTED } from './phi.js';
@@ -296,10 +297,6 @@ function joinSegments(
 }
 
 /** Re-encodes the characters that would make a stored `name=value&...` pair ambiguous. */
-function encodePart(text: string): string {
-  return text.replace(/[%&=#+\s]/g, encodeURIComponent);
-}
-
 function paramName(param: RawParam, flags: string[]): string {
   if (componentHasPhi(param.rawKey, true)) {
     flags.push('redacted', 'phi_detected');
@@ -309,7 +306,7 @@ function paramName(param: RawParam, flags: string[]): string {
 
   const name = stripControl(decodeQueryComponent(param.rawKey)).trim();
 
-  return encodePart(truncateCodePoints(name, PARAM_NAME_MAX));
+  return encodeQueryPart(truncateCodePoints(name, PARAM_NAME_MAX));
 }
 
 function paramValue(param: RawParam, compiled: CompiledSettings, flags: string[]): string {
@@ -327,7 +324,7 @@ function paramValue(param: RawParam, compiled: CompiledSettings, flags: string[]
     return REDACTED;
   }
 
-  return encodePart(stripControl(decodeQueryComponent(raw)));
+  return encodeQueryPart(stripControl(decodeQueryComponent(raw)));
 }
 
 /** The stored query: campaign parameters removed, values redacted by policy, bounded. */
@@ -583,11 +580,7 @@ export function sanitizePage(
 export function displayUrl(
   page: Pick<SanitizedPage, 'hostname' | 'path' | 'query' | 'fragment' | 'utm'>,
 ): string {
-  const utm = (['source', 'medium', 'campaign', 'term', 'content'] as const)
-    .filter((field) => page.utm[field] !== null)
-    .map((field) => `utm_${field}=${encodePart(page.utm[field] as string)}`);
-  const query = [page.query, ...utm].filter((part) => part !== '').join('&');
   const fragment = page.fragment === '' ? '' : `#${page.fragment}`;
 
-  return `${page.hostname}${page.path}${query === '' ? '' : `?${query}`}${fragment}`;
+  return `${page.hostname}${pageWithQuery(page.path, page.query, page.utm)}${fragment}`;
 }

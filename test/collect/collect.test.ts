@@ -646,9 +646,25 @@ describe('POST /api/collect', () => {
     ]);
     const quiet = (record: Record<string, unknown>) =>
       JSON.stringify(record, (key, value: unknown) => (noise.has(key) ? undefined : value));
+    // Displayed as stored: the report of pages with their query (C13 "stored and displayed").
+    const stats = (
+      await product.get(`/api/sites/${product.siteId}/stats`, {
+        Authorization: `Bearer ${product.token}`,
+      })
+    ).json() as { pageUrls: Array<{ key: string; pageviews: number }> };
+    expect(stats.pageUrls.map((row) => row.key)).toEqual(
+      expect.arrayContaining([
+        '/account/welcome?email=[redacted]&utm_source=newsletter&utm_medium=email',
+        '/patients/[redacted]/results',
+        '/reset?token=[redacted]&sid=[redacted]',
+        '/invite',
+      ]),
+    );
+
     const everything = [
       ...stored.map(quiet),
       ...product.logs.map((line) => quiet(JSON.parse(line) as Record<string, unknown>)),
+      JSON.stringify(stats),
     ].join('\n');
     for (const secret of ['pat.doe', 'Zx81kqPq2', '7781', '0048213', 'mail.test']) {
       expect(everything).not.toContain(secret);

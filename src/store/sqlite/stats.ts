@@ -1,4 +1,5 @@
 import type { Breakdown, DayRow, Stats, StatsQuery, Totals } from '../../domain/stats.js';
+import { pageWithQuery } from '../../domain/page.js';
 import type { Db } from './open.js';
 
 // Sessions are counted on the day they started; only sessions with a pageview count as visits.
@@ -83,6 +84,7 @@ function readStats(db: Db, query: StatsQuery): Stats {
          GROUP BY path ORDER BY pageviews DESC, path LIMIT @limit`,
       )
       .all(params) as Breakdown[],
+    pageUrls: pageUrls(db, params),
     entryPages: bySession('entry_path', 'entry_path IS NOT NULL'),
     channels: bySession('channel'),
     referrers: bySession('referrer_domain', 'referrer_domain IS NOT NULL'),
@@ -126,6 +128,41 @@ function readStats(db: Db, query: StatsQuery): Stats {
       .all(params) as Array<{ type: string; name: string; count: number }>,
     filtered: filteredRows,
   };
+}
+
+interface PageUrlRow {
+  path: string;
+  query: string;
+  source: string | null;
+  medium: string | null;
+  campaign: string | null;
+  term: string | null;
+  content: string | null;
+  visitors: number;
+  sessions: number;
+  pageviews: number;
+}
+
+/** Top pages by path, kept query and campaign parameters together (see Stats.pageUrls). */
+function pageUrls(db: Db, params: Record<string, string | number>): Breakdown[] {
+  const rows = db
+    .prepare(
+      `SELECT path, query, utm_source AS source, utm_medium AS medium, utm_campaign AS campaign,
+              utm_term AS term, utm_content AS content, count(DISTINCT visitor_id) AS visitors,
+              count(DISTINCT session_id) AS sessions, count(*) AS pageviews
+       FROM events WHERE site_id = @siteId AND day BETWEEN @from AND @to AND type = 'pageview'
+       GROUP BY path, query, utm_source, utm_medium, utm_campaign, utm_term, utm_content
+       ORDER BY pageviews DESC, path, query, source, medium, campaign, term, content
+       LIMIT @limit`,
+    )
+    .all(params) as PageUrlRow[];
+
+  return rows.map((row) => ({
+    key: pageWithQuery(row.path, row.query, row),
+    visitors: row.visitors,
+    sessions: row.sessions,
+    pageviews: row.pageviews,
+  }));
 }
 
 function roundTotals(row: Totals): Totals {

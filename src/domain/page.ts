@@ -1,0 +1,33 @@
+/** The five campaign parameters a page address carries, as stored beside it. */
+export interface CampaignParams {
+  source: string | null;
+  medium: string | null;
+  campaign: string | null;
+  term: string | null;
+  content: string | null;
+}
+
+const CAMPAIGN_FIELDS = ['source', 'medium', 'campaign', 'term', 'content'] as const;
+
+/**
+ * Re-encodes what would make a stored `name=value` pair ambiguous: `%`, `&`, `=`, `#`, `+` and
+ * white space.
+ */
+export function encodeQueryPart(text: string): string {
+  return text.replace(/[%&=#+\s]/g, encodeURIComponent);
+}
+
+/**
+ * A page's path with its sanitised query and then its campaign parameters, as reports show it:
+ * `/account/welcome?email=[redacted]&utm_source=newsletter&utm_medium=email`. Campaign values
+ * are stored apart from the query (so `/landing?utm_...` variants group under `/landing`) and
+ * put back here in their usual order.
+ */
+export function pageWithQuery(path: string, query: string, utm: CampaignParams): string {
+  const campaign = CAMPAIGN_FIELDS.filter((field) => utm[field] !== null).map(
+    (field) => `utm_${field}=${encodeQueryPart(utm[field] as string)}`,
+  );
+  const all = [query, ...campaign].filter((part) => part !== '').join('&');
+
+  return all === '' ? path : `${path}?${all}`;
+}

@@ -28,22 +28,26 @@ export class StatsReader {
     private readonly logger?: Logger,
   ) {}
 
-  async stats(siteId: string, range: { from?: string; to?: string }): Promise<Stats> {
+  async stats(
+    siteId: string,
+    range: { from?: string; to?: string; limit?: string },
+  ): Promise<Stats> {
     const site = this.control.getSite(siteId);
     if (site === undefined) throw new RequestError('ERR_NOT_FOUND', 404, 'not found');
 
     const { from, to } = resolveRange(range, site.settings.timeZone);
+    const limit = resolveLimit(range.limit);
     if (this.unavailable.has(site.tenantId)) {
       throw new RequestError('ERR_STORE_UNAVAILABLE', 503, 'statistics are unavailable');
     }
 
     try {
       if (this.source !== undefined)
-        return await this.source.stats(site.tenantId, { siteId, from, to });
+        return await this.source.stats(site.tenantId, { siteId, from, to, limit });
 
       const store = await this.connection(site.tenantId);
 
-      return store.stats({ siteId, from, to });
+      return store.stats({ siteId, from, to, limit });
     } catch (error) {
       if (!(error instanceof LightTrailError) || !UNREADABLE.has(error.code)) throw error;
 
@@ -82,6 +86,23 @@ export class StatsReader {
 
     return store;
   }
+}
+
+/** Rows per top list: 10 unless asked, at most this many. */
+export const MAX_LIMIT = 1000;
+
+/** The `limit` of a request (text, as a query string or a flag gives it): 1 to MAX_LIMIT. */
+export function resolveLimit(limit: string | undefined): number {
+  if (limit === undefined) return 10;
+  if (!/^[0-9]{1,4}$/.test(limit) || Number(limit) < 1 || Number(limit) > MAX_LIMIT) {
+    throw new RequestError(
+      'ERR_INVALID_ARGUMENT',
+      400,
+      `limit must be a whole number from 1 to ${MAX_LIMIT}`,
+    );
+  }
+
+  return Number(limit);
 }
 
 /** Defaults to the last 30 days (today included) in the site's time zone. */

@@ -6,18 +6,21 @@ import { openContext, out } from './context.js';
 export const stats: Command = {
   name: 'stats',
   summary: "print a site's visitors, sessions, pageviews and top lists",
-  help: `Usage: lighttrail stats --site ID [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--json]
+  help: `Usage: lighttrail stats --site ID [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--limit N]
+                       [--json]
 
 Prints the same figures as GET /api/sites/ID/stats: visitors, sessions, pageviews, bounce
 rate and visit duration per day and in total, then the top pages (by path, then with their
-kept query and campaign parameters), channels, referrers, campaigns, countries and browsers. Days are counted in the site's time zone; the range
-defaults to the last 30 days. --json prints one JSON object.`,
+kept query and campaign parameters), channels, referrers, campaigns, countries and browsers.
+Days are counted in the site's time zone; the range defaults to the last 30 days. --limit
+sets the rows per top list (10 by default, at most 1000). --json prints one JSON object.`,
 
   async run(argv) {
     const { values } = parse(argv, {
       site: { type: 'string' },
       from: { type: 'string' },
       to: { type: 'string' },
+      limit: { type: 'string' },
       json: { type: 'boolean' },
     });
     if (values.help) return (out(this.help), 0);
@@ -32,7 +35,11 @@ defaults to the last 30 days. --json prints one JSON object.`,
     // The log line says why figures that exist cannot be read (a damaged file or WAL).
     const reader = new StatsReader(control, undefined, new Set(), logger);
     try {
-      const result = await reader.stats(values.site, { from: values.from, to: values.to });
+      const result = await reader.stats(values.site, {
+        from: values.from,
+        to: values.to,
+        limit: values.limit,
+      });
       out(values.json ? JSON.stringify(result) : render(result));
 
       return 0;

@@ -184,6 +184,19 @@ describe('lighttrail site, apikey, keys and tenant commands', () => {
     );
   });
 
+  it('stats --limit sets the rows per top list and refuses what is not 1 to 1000', async () => {
+    const table = await runCli(['stats', '--site', siteId, '--limit', '3'], env);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toContain('Top pages with query');
+
+    const refused = await runCli(['stats', '--site', siteId, '--limit', '0', '--json'], env);
+    expect(refused.code).toBe(2);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr.trim()).toBe(
+      'lighttrail: ERR_INVALID_ARGUMENT: limit must be a whole number from 1 to 1000',
+    );
+  });
+
   it('creates an API key shown once and stored hashed', async () => {
     const result = await runCli(['apikey', 'create', '--site', siteId, '--json'], env);
     const { token, keyId } = JSON.parse(result.stdout) as { token: string; keyId: string };

@@ -648,7 +648,7 @@ describe('POST /api/collect', () => {
       JSON.stringify(record, (key, value: unknown) => (noise.has(key) ? undefined : value));
     // Displayed as stored: the report of pages with their query (C13 "stored and displayed").
     const stats = (
-      await product.get(`/api/sites/${product.siteId}/stats`, {
+      await product.get(`/api/sites/${product.siteId}/stats?limit=1000`, {
         Authorization: `Bearer ${product.token}`,
       })
     ).json() as { pageUrls: Array<{ key: string; pageviews: number }> };

@@ -84,6 +84,41 @@ describe('stats API access', () => {
     }
   });
 
+  it('gives the rows per top list that limit asks, 1 to 1000, and refuses the rest', async () => {
+    for (let i = 0; i < 12; i++) {
+      const res = await product.post(
+        JSON.stringify({
+          site: product.siteId,
+          type: 'pageview',
+          url: `https://localhost/limit-${i}?topic=${i}`,
+        }),
+      );
+      expect(res.status).toBe(200);
+    }
+
+    const read = (query: string) =>
+      product.get(`/api/sites/${product.siteId}/stats?${query}`, {
+        Authorization: `Bearer ${product.token}`,
+      });
+    type Lists = { pages: unknown[]; pageUrls: Array<{ key: string }> };
+    expect(((await read('')).json() as Lists).pages).toHaveLength(10);
+    expect(((await read('limit=3')).json() as Lists).pageUrls).toHaveLength(3);
+    const all = (await read('limit=1000')).json() as Lists;
+    expect(all.pages).toHaveLength(12);
+    expect(all.pageUrls.map((row) => row.key)).toContain('/limit-11?topic=[redacted]');
+
+    for (const limit of ['0', '1001', '-1', '2.5', 'ten', '', '0x10', '1e3', '00001000']) {
+      const res = await read(`limit=${limit}`);
+      expect([limit, res.status]).toEqual([limit, 400]);
+      expect(res.json()).toEqual({
+        error: {
+          code: 'ERR_INVALID_ARGUMENT',
+          message: 'limit must be a whole number from 1 to 1000',
+        },
+      });
+    }
+  });
+
   it('answers a retryable 503 while a tenant file cannot be read, then recovers', async () => {
     const fresh = await startProduct();
     try {

@@ -4,8 +4,11 @@ import { RequestError } from '../../errors.js';
 import type { ControlStore } from '../../store/types.js';
 import type { Handler, Reply } from '../context.js';
 
+const PARAMETERS: ReadonlySet<string> = new Set(['from', 'to', 'limit']);
+
 /**
- * `GET /api/sites/:siteId/stats?from=YYYY-MM-DD&to=YYYY-MM-DD` with an API key. A key reads only
+ * `GET /api/sites/:siteId/stats?from=YYYY-MM-DD&to=YYYY-MM-DD&limit=N` with an API key (`limit`:
+ * rows per top list, 10 by default, at most 1,000). A key reads only
  * its own site: any other site id, existing or not, is the same 404 (no existence oracle, C23).
  */
 export function statsRoute(control: ControlStore, reader: StatsReader): Handler {
@@ -16,19 +19,20 @@ export function statsRoute(control: ControlStore, reader: StatsReader): Handler 
     }
 
     for (const name of new Set(ctx.query.keys())) {
-      if ((name !== 'from' && name !== 'to') || ctx.query.getAll(name).length > 1) {
+      if (!PARAMETERS.has(name) || ctx.query.getAll(name).length > 1) {
         throw new RequestError(
           'ERR_INVALID_ARGUMENT',
           400,
-          'only from and to, once each, are accepted',
+          'only from, to and limit, once each, are accepted',
         );
       }
     }
 
     const from = ctx.query.get('from') ?? undefined;
     const to = ctx.query.get('to') ?? undefined;
+    const limit = ctx.query.get('limit') ?? undefined;
 
-    return { status: 200, json: await reader.stats(key.siteId, { from, to }) };
+    return { status: 200, json: await reader.stats(key.siteId, { from, to, limit }) };
   };
 }
 

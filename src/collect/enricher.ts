@@ -4,7 +4,7 @@ import { dayIn } from '../domain/time.js';
 import { detectBot } from '../enrich/bots.js';
 import { classifyChannel } from '../enrich/channel.js';
 import type { GeoLookup } from '../enrich/geo.js';
-import { hostHasPhi, REDACTED, sanitizeTitle, scrubProps, scrubText } from '../enrich/phi.js';
+import { hostHasPhi, REDACTED, sanitizeTitle, scrubProps, scrubWithin } from '../enrich/phi.js';
 import { parseIp } from '../enrich/ip.js';
 import { registrableDomain, sanitizeReferrer, type Referrer } from '../enrich/referrer.js';
 import type { SpamReferrerList } from '../enrich/spam-referrers.js';
@@ -143,7 +143,7 @@ export class Enricher {
       ts,
       day,
       type: incoming.type,
-      name: incoming.name === undefined ? null : bounded(scrubText(incoming.name), NAME_MAX),
+      name: incoming.name === undefined ? null : scrubWithin(incoming.name, NAME_MAX),
       hostname: page.hostname,
       path: page.path,
       query: page.query,
@@ -190,10 +190,6 @@ export class Enricher {
 
     return { kind: 'event', event };
   }
-}
-
-function bounded(text: string, max: number): string {
-  return [...text].slice(0, max).join('');
 }
 
 /**

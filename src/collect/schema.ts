@@ -1,6 +1,6 @@
 import { EVENT_TYPES, type EventType } from '../domain/event.js';
-import { scrubText } from '../enrich/phi.js';
-import { stripControl, truncateCodePoints } from '../enrich/text.js';
+import { scrubWithin } from '../enrich/phi.js';
+import { stripControl } from '../enrich/text.js';
 import { RequestError } from '../errors.js';
 
 /**
@@ -58,9 +58,10 @@ const TOP_KEYS = new Set(['site', 'events', 'gpc', 'dnt']);
 const SITE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const QUOTED_MAX = 40;
-// A name is empty when nothing but white space and invisible format characters is left once
-// control characters are gone: it would show as a blank row in every report.
-const VISIBLE = /[^\s\p{Cf}]/u;
+// A name is empty when nothing but white space and invisible characters is left once control
+// characters are gone: format characters, combining marks on nothing, the Hangul fillers and the
+// blank Braille pattern (QA). It would show as a blank row in every report.
+const VISIBLE = /[^\s\p{Cf}\p{Mn}\p{Me}\u115f\u1160\u3164\uffa0\u2800]/u;
 
 function invalid(message: string): RequestError {
   return new RequestError('ERR_INVALID_EVENT', 400, message);
@@ -73,7 +74,7 @@ function invalid(message: string): RequestError {
  * an address the scrubber no longer recognises.
  */
 function quoted(name: string): string {
-  return truncateCodePoints(scrubText(name), QUOTED_MAX);
+  return scrubWithin(name, QUOTED_MAX);
 }
 
 /** `gpc` and `dnt` are privacy signals: a value that is not a boolean is a sender bug. */

@@ -17,17 +17,25 @@ export function encodeQueryPart(text: string): string {
   return text.replace(/[%&=#+\s]/g, encodeURIComponent);
 }
 
+// What would hide in a displayed address: format characters (zero-width, direction marks) and
+// line or paragraph separators. Shown as their escapes.
+const UNSEEN = /[\p{Cf}\u2028\u2029]/gu;
+
 /**
  * A page's path with its sanitised query and then its campaign parameters, as reports show it:
  * `/account/welcome?email=[redacted]&utm_source=newsletter&utm_medium=email`. Campaign values
  * are stored apart from the query (so `/landing?utm_...` variants group under `/landing`) and
- * put back here in their usual order.
+ * put back here in their usual order. The path is stored decoded: its `%`, `?` and `#` are shown
+ * escaped, so `/promo%3Futm_source%3Dx` cannot pass for `/promo?utm_source=x` (QA), and so are
+ * invisible characters anywhere.
  */
 export function pageWithQuery(path: string, query: string, utm: CampaignParams): string {
   const campaign = CAMPAIGN_FIELDS.filter((field) => utm[field] !== null).map(
     (field) => `utm_${field}=${encodeQueryPart(utm[field] as string)}`,
   );
   const all = [query, ...campaign].filter((part) => part !== '').join('&');
+  const shown = path.replace(/[%?#]/g, encodeURIComponent);
+  const address = all === '' ? shown : `${shown}?${all}`;
 
-  return all === '' ? path : `${path}?${all}`;
+  return address.replace(UNSEEN, encodeURIComponent);
 }

@@ -130,6 +130,14 @@ function patternList(field: string, value: unknown): string[] {
         throw bad(field, `"${pattern}" is not valid: write the path without . or .. segments`);
       }
 
+      // Pages are matched decoded: `%2A` would only ever match a page whose path says `%2A`.
+      if (/%[0-9A-Fa-f]{2}/.test(segment)) {
+        throw bad(
+          field,
+          `"${pattern}" is not valid: write the path as it reads, without percent escapes`,
+        );
+      }
+
       const wildcard = segment === '*' || (segment === '**' && i === segments.length - 1);
       if (segment.includes('*') && !wildcard) {
         throw bad(

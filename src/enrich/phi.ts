@@ -32,10 +32,14 @@ export const REDACTED = '[redacted]';
 // local part widened backwards, so the cost stays linear however many `@` or letters there are.
 const EMAIL_DOMAIN =
   /[\p{L}\p{N}-]{1,63}(?:\.[\p{L}\p{N}-]{1,63}){1,8}|\[[\p{N}A-Fa-f:.]{2,45}\]/uy;
-const EMAIL_LOCAL = /[\p{L}\p{N}._%+'-]/u;
-const SSN = /(?<!\d)\d{3}[- ._]\d{2}[- ._]\d{4}(?!\d)/g;
-// Groups joined by nothing, one of ` ._-`, or a dot or dash with a space each side.
-const PHONE_JOIN = '(?: [._-] |[ ._-])?';
+// A quoted local part (`"pat.doe"@mail.test`) is widened over its quotes too.
+const EMAIL_LOCAL = /[\p{L}\p{N}._%+'"-]/u;
+// Between the groups of a number: one of `-._+/,`, with up to two spaces either side (`123 - 45
+// - 6789`, `555+123+4567` as a query writes spaces), or one to three spaces alone (QA).
+const JOIN = '(?: {0,2}[-._+/,] {0,2}| {1,3})';
+const SSN = new RegExp(`(?<!\\d)\\d{3}${JOIN}\\d{2}${JOIN}\\d{4}(?!\\d)`, 'g');
+// Phone groups may also follow each other directly.
+const PHONE_JOIN = `${JOIN}?`;
 const US_PHONE = new RegExp(
   `(?<![\\d+])(?:\\+?1${PHONE_JOIN})?(?:\\(\\d{3}\\)|\\d{3})` +
     `${PHONE_JOIN}\\d{3}${PHONE_JOIN}\\d{4}(?!\\d)`,
@@ -59,10 +63,10 @@ const IPV6_RUN_MAX = 48;
 const WORD_CHAR = /[\p{L}\p{N}_]/u;
 
 // 13 to 19 digits in groups of 3-6 (a 13-digit Visa may end in a group of one or two) separated
-// by single spaces or dashes: 4-4-4-4, Amex 4-6-5, Diners 4-6-4, 4-4-4-4-3. A plain run is
+// by a dot, a dash or one to three spaces: 4-4-4-4, Amex 4-6-5, Diners 4-6-4, 4-4-4-4-3. A plain run is
 // already caught by DIGIT_RUN. No Luhn check: an order number in this layout is redacted too,
 // as the same number written without separators would be.
-const CARD = /(?<!\d)\d{3,6}(?:[ .-]\d{3,6}){1,5}(?:[ .-]\d{1,2})?(?!\d)/g;
+const CARD = /(?<!\d)\d{3,6}(?:(?:[ .-]| {2,3})\d{3,6}){1,5}(?:[ .-]\d{1,2})?(?!\d)/g;
 // `Archive 2021 2022 2023 2024` is a list of years, not a card number.
 const YEARS = /^(?:(?:19|20)\d\d[ .-]?)+$/;
 const CARD_MIN_DIGITS = 13;
@@ -112,17 +116,21 @@ function isIpv6At(text: string, start: number, end: number): boolean {
  * `2001:db8::1.` or `2001:db8::1:` at the end of a sentence.
  */
 function ipv6In(text: string, start: number, end: number): Span | null {
+  // Trailing punctuation, however long (`2001:db8::1......`, QA), and leading full stops.
   let stop = end;
-  while (stop > start && text.charAt(stop - 1) === '.') stop--;
-  if (text.charAt(stop - 1) === ':' && text.charAt(stop - 2) !== ':') stop--;
+  while (stop > start && (text.charAt(stop - 1) === '.' || text.charAt(stop - 1) === ':')) stop--;
+  let first = start;
+  while (first < stop && text.charAt(first) === '.') first++;
 
-  const colon = text.indexOf(':', start);
-  const starts = [start];
+  const colon = text.indexOf(':', first);
+  const starts = [first];
   if (colon !== -1 && colon < stop && text.charAt(colon + 1) !== ':') starts.push(colon + 1);
+  // An address may end in `::` (`2001:db8::`) or in one `:` of a sentence's punctuation.
+  const ends = [end, stop];
+  if (text.startsWith('::', stop)) ends.push(stop + 2);
 
   for (const from of starts) {
-    if (isIpv6At(text, from, end)) return [from, end];
-    if (stop !== end && isIpv6At(text, from, stop)) return [from, stop];
+    for (const to of ends) if (to > from && isIpv6At(text, from, to)) return [from, to];
   }
 
   return null;
@@ -134,7 +142,8 @@ function findIpv6(text: string, spans: Span[]): void {
 
   HEX_RUN.lastIndex = 0;
   for (let run = HEX_RUN.exec(text); run !== null; run = HEX_RUN.exec(text)) {
-    if (run[0].length > IPV6_RUN_MAX) continue;
+    // Measured without the punctuation around it, which can be as long as it likes.
+    if (run[0].replace(/^\.+|[.:]+$/g, '').length > IPV6_RUN_MAX) continue;
 
     const span = ipv6In(text, run.index, run.index + run[0].length);
     if (span === null) continue;
@@ -220,10 +229,12 @@ function blankEscapes(text: string): string {
 const INVISIBLE = /^[\p{Cf}\p{Mn}\p{Me}\u115f\u1160\u3164\uffa0]$/u;
 // Dashes, minus signs and look-alikes that autocorrect and other scripts write for `-`.
 const DASH = /^[\p{Pd}\u2212\u02d7\u2043\u30fc]$/u;
-// Full stops and middle dots of other scripts. Read as `.` only between ASCII letters or digits
+// Full stops, middle dots and bullets of other scripts. Read as `.` only between ASCII letters or digits
 // (`mail。test`, `555·123·4567`): between Chinese words `。` ends a sentence, and an @mention
 // before it is not an e-mail address.
-const DOT = /^[\u3002\uff61\ufe52\u06d4\u00b7\u2027\u30fb]$/u;
+const DOT = /^[\u3002\uff61\ufe52\u06d4\u00b7\u2027\u30fb\u2022\u2219\u22c5]$/u;
+// Spaces that NFKC leaves as they are (the Ogham space mark): read as a space.
+const SPACE = /^\p{Zs}$/u;
 const ASCII_ALNUM = /^[A-Za-z0-9]$/;
 const DIGIT = /^\p{Nd}$/u;
 
@@ -257,6 +268,7 @@ function foldPlain(char: string): string {
   if (INVISIBLE.test(char)) return '';
   if (DASH.test(char)) return '-';
   if (DOT.test(char)) return DOT_MARK;
+  if (SPACE.test(char)) return ' ';
   if (DIGIT.test(char)) return asciiDigit(char.codePointAt(0) as number);
 
   return char;
@@ -337,8 +349,19 @@ export function hostHasPhi(host: string): boolean {
   // An address written with dashes, as wildcard DNS services and cloud host names do
   // (`10-0-0-1.nip.io`, `ip-10-0-0-1`).
   if (host.includes('-') && hasPhi(host.replace(/-/g, '.'))) return true;
+  // The same for IPv6 (`2001-db8-85a3--8a2e-370-7334.sslip.io`): a label of three or more
+  // groups that reads as an address once its dashes are colons (QA).
+  if (host.includes('-') && host.split('.').some(isDashedIpv6)) return true;
 
   return host.includes('xn--') && hasPhi(domainToUnicode(host));
+}
+
+function isDashedIpv6(label: string): boolean {
+  if (label.split('-').filter((group) => group !== '').length < 3) return false;
+
+  const parsed = parseIp(label.replace(/-/g, ':'));
+
+  return parsed !== null && parsed.family === 6;
 }
 
 export function hasPhi(text: string): boolean {
@@ -346,47 +369,91 @@ export function hasPhi(text: string): boolean {
 }
 
 /**
- * True when a raw URL component holds PHI as sent, once decoded or twice decoded: a form that
- * encodes `@` as `%40` and a redirect that encodes it again as `%2540` are both caught (C13).
- * `inQuery` turns `+` into a space for the decoded forms (the raw form keeps it, so `+44+20...`
- * still reads as a phone number). Control characters are removed from every form first, so a
- * `%00` inside an address cannot split it out of sight.
+ * Percent-decodings the detectors follow. A redirect chain may encode `@` as `%40`, then `%2540`,
+ * then `%252540`; text still changing after this many is refused as PHI rather than read further.
+ */
+const MAX_DECODES = 6;
+
+/**
+ * True when a raw URL component holds PHI as sent or in any of its decoded forms: a form that
+ * encodes `@` as `%40` and a redirect that encodes it again as `%2540` (C13), or again (QA), are
+ * all caught. `inQuery` turns `+` into a space for the first decoding (the raw form keeps it, so
+ * `+44+20...` still reads as a phone number). Control characters are removed from every form
+ * first, so a `%00` inside an address cannot split it out of sight.
  */
 export function componentHasPhi(raw: string, inQuery: boolean): boolean {
-  const clean = stripControl(raw);
-  if (hasPhi(clean)) return true;
-  if (!clean.includes('%') && !(inQuery && clean.includes('+'))) return false;
+  let form = stripControl(raw);
+  if (hasPhi(form)) return true;
 
-  const once = stripControl(inQuery ? decodeQueryComponent(clean) : safeDecode(clean));
-  if (once !== clean && hasPhi(once)) return true;
-  if (!once.includes('%')) return false;
+  for (let round = 0; round <= MAX_DECODES; round++) {
+    const plus = round === 0 && inQuery && form.includes('+');
+    if (!form.includes('%') && !plus) return false;
 
-  const twice = stripControl(safeDecode(once));
+    const next = stripControl(
+      round === 0 && inQuery ? decodeQueryComponent(form) : safeDecode(form),
+    );
+    if (next === form) return false;
+    if (round === MAX_DECODES || hasPhi(next)) return true;
+    form = next;
+  }
 
-  return twice !== once && hasPhi(twice);
+  return true;
 }
 
 /**
  * Scrubs free text (a title, an event property): control characters removed, PHI spans replaced.
  * When the text hides PHI behind one or two layers of percent-encoding, the decoded text is
- * scrubbed and returned instead.
+ * scrubbed and returned instead; behind more (no browser or form writes that), the whole text is
+ * `[redacted]`, and so is text still decoding to something else after `MAX_DECODES`. Every layer
+ * is read from the text as given, the deepest first: on the way, escapes such as `%25252540` read
+ * as digits, and redacting those would hide the address behind them from the next layer (QA).
  *
  * @example
  * scrubText('Results for pat.doe@mail.test'); // 'Results for [redacted]'
  */
 export function scrubText(text: string): string {
-  let out = redactPhi(stripControl(text));
-  let form = out;
-  for (let round = 0; round < 2 && form.includes('%'); round++) {
+  const forms = [stripControl(text)];
+  for (let form = forms[0] as string; form.includes('%'); ) {
     const decoded = stripControl(safeDecode(form));
     if (decoded === form) break;
+    if (forms.length > MAX_DECODES) return REDACTED;
 
-    const scrubbed = redactPhi(decoded);
-    form = scrubbed;
-    if (scrubbed !== decoded) out = scrubbed;
+    forms.push(decoded);
+    form = decoded;
   }
 
-  return out;
+  // The most decoded form that holds PHI says how to scrub: a third layer (or deeper) is no
+  // browser's or form's doing, and its escapes can read as digits on the way (`%25252540`).
+  for (let level = forms.length - 1; level >= 0; level--) {
+    const form = forms[level] as string;
+    const scrubbed = redactPhi(form);
+    if (scrubbed !== form) return level <= 2 ? scrubbed : REDACTED;
+  }
+
+  return forms[0] as string;
+}
+
+/**
+ * `text` scrubbed, cut to `max` code points and read again. A cut can make PHI of what no
+ * detector matched whole (`123-45-67890` is no SSN; cut after its ninth digit it is one, QA), so
+ * the cut text is scrubbed again, until cutting changes nothing. Scrubbing first replaces a whole
+ * address before a cut could leave a piece of it that no detector knows.
+ */
+export function scrubWithin(
+  text: string,
+  max: number,
+  scrub: (text: string) => string = scrubText,
+): string {
+  let out = scrub(text);
+  for (let round = 0; round < 4; round++) {
+    const cut = truncateCodePoints(out, max);
+    if (cut === out) return out;
+
+    out = scrub(cut);
+    if (out === cut) return out;
+  }
+
+  return truncateCodePoints(REDACTED, max);
 }
 
 /**
@@ -422,7 +489,13 @@ export const BUILT_IN_SENSITIVE_NAMES: ReadonlySet<string> = new Set([
   'firstname',
   'lastname',
   'fullname',
+  'givenname',
+  'familyname',
+  'middlename',
+  'maidenname',
   'surname',
+  'mobilenumber',
+  'patientnumber',
   'address',
   'street',
   'zip',
@@ -457,8 +530,75 @@ export function foldName(name: string): string {
   return name.toLowerCase().replace(/[^\p{L}\p{N}]/gu, '');
 }
 
+/**
+ * Words that make a name sensitive wherever they stand in it (`cell_phone`, `contactEmail`,
+ * `dob_date`). Broader words (`name`, `patient`, `mobile`, `session`) count only in the
+ * combinations the list above names (`patient_first_name` holds `firstname`), so `event_name`,
+ * `patient_type` and `mobile_menu` keep their values.
+ */
+const SENSITIVE_WORDS: ReadonlySet<string> = new Set([
+  'email',
+  'phone',
+  'telephone',
+  'tel',
+  'cell',
+  'fax',
+  'ssn',
+  'mrn',
+  'dob',
+  'birthdate',
+  'birthday',
+  'firstname',
+  'lastname',
+  'fullname',
+  'surname',
+  'address',
+  'street',
+  'zipcode',
+  'postcode',
+  'password',
+  'passwd',
+  'pwd',
+  'secret',
+  'token',
+  'apikey',
+]);
+
+/** Lower-case words of a name: `patientFirstName`, `patient-first_name` both give three. */
+function nameWords(name: string): string[] {
+  return name
+    .replace(/(?<=\p{Ll})(?=\p{Lu})/gu, ' ')
+    .toLowerCase()
+    .split(/[^\p{L}\p{N}]+/u)
+    .filter((word) => word !== '');
+}
+
+const sensitiveNames = new Map<string, boolean>();
+
+/**
+ * True for a name on the built-in list (folded whole), holding one of its sensitive words, or
+ * two or three words in a row that make a listed name (`first_name`, `date_of_birth`).
+ */
 export function isBuiltInSensitive(name: string): boolean {
-  return BUILT_IN_SENSITIVE_NAMES.has(foldName(name));
+  const known = sensitiveNames.get(name);
+  if (known !== undefined) return known;
+
+  let sensitive = BUILT_IN_SENSITIVE_NAMES.has(foldName(name));
+  const words = nameWords(name);
+  for (let i = 0; i < words.length && !sensitive; i++) {
+    const pair = words[i] + (words[i + 1] ?? '');
+    const three = pair + (words[i + 2] ?? '');
+    sensitive =
+      SENSITIVE_WORDS.has(words[i] as string) ||
+      (i + 1 < words.length && BUILT_IN_SENSITIVE_NAMES.has(pair)) ||
+      (i + 2 < words.length && BUILT_IN_SENSITIVE_NAMES.has(three));
+  }
+
+  // Names repeat on every event; a flood of new ones only empties the memo.
+  if (sensitiveNames.size >= 5000) sensitiveNames.clear();
+  sensitiveNames.set(name, sensitive);
+
+  return sensitive;
 }
 
 export const PROPS_MAX_KEYS = 20;
@@ -484,7 +624,7 @@ function scrubPropValue(key: string, value: unknown): PropValue | undefined {
   if (typeof value !== 'string') return undefined;
   if (isBuiltInSensitive(key)) return REDACTED;
 
-  return truncateCodePoints(scrubText(value), PROP_VALUE_MAX);
+  return scrubWithin(value, PROP_VALUE_MAX);
 }
 
 /**
@@ -524,7 +664,7 @@ export function sanitizeTitle(
 ): string | null {
   if (!settings.pageTitles || opts.countOnly || typeof title !== 'string') return null;
 
-  const clean = truncateCodePoints(scrubText(title).trim(), TITLE_MAX);
+  const clean = scrubWithin(title, TITLE_MAX).trim();
 
   return clean === '' ? null : clean;
 }

@@ -88,6 +88,18 @@ export function stripControl(text: string): string {
   return text.replace(CONTROL, '').replace(LONE_SURROGATE, '\ufffd');
 }
 
+// Format characters that show as nothing: zero-width space, direction marks, word joiner, byte
+// order mark, soft hyphen. Zero-width joiner and non-joiner stay: emoji and Persian need them.
+const HIDDEN = /(?![\u200c\u200d])\p{Cf}/gu;
+
+/**
+ * `stripControl`, and the invisible format characters a label does not need: `spring`,
+ * `\u200bspring` and `spring\u200f` are one campaign, not three rows that look alike (QA).
+ */
+export function stripHidden(text: string): string {
+  return stripControl(text).replace(HIDDEN, '');
+}
+
 /** Cuts to at most `max` UTF-16 units without splitting a surrogate pair. */
 export function truncateCodePoints(text: string, max: number): string {
   if (text.length <= max) return text;

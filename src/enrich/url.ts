@@ -3,7 +3,16 @@ import { domainToASCII } from 'node:url';
 import { encodeQueryPart, pageWithQuery } from '../domain/page.js';
 import type { SiteSettings } from '../domain/site.js';
 import { RequestError } from '../errors.js';
-import { componentHasPhi, foldName, hostHasPhi, isBuiltInSensitive, REDACTED } from './phi.js';
+import {
+  componentHasPhi,
+  foldName,
+  hasPhi,
+  hostHasPhi,
+  isBuiltInSensitive,
+  REDACTED,
+  redactPhi,
+  scrubWithin,
+} from './phi.js';
 import { decodeQueryComponent, safeDecode, stripControl, truncateCodePoints } from './text.js';
 import { splitQuery, splitUrl, type RawParam } from './url-parts.js';
 import {
@@ -82,12 +91,20 @@ interface CompiledSettings {
 
 const compiledCache = new WeakMap<SiteSettings, CompiledSettings>();
 
+/**
+ * A segment as rules compare it: lower case, without trailing full stops and spaces, which
+ * Windows servers (IIS) drop from a name, so `/portal./inbox` is `/portal/inbox` there (QA).
+ */
+function ruleKey(segment: string): string {
+  return segment.toLowerCase().replace(/[. ]+$/, '');
+}
+
 function compilePattern(pattern: string): Pattern {
   return {
     segments: pattern
       .split('/')
       .filter((segment) => segment !== '')
-      .map((segment) => segment.toLowerCase()),
+      .map((segment) => (segment.includes('*') ? segment : ruleKey(segment))),
     display: pattern.replace(/\*\*/g, '*'),
   };
 }
@@ -107,7 +124,7 @@ function compile(settings: SiteSettings): CompiledSettings {
   return compiled;
 }
 
-/** Segment indexes matched by `*`, or `null` when the pattern does not match. Case-insensitive. */
+/** Segment indexes matched by `*`, or `null` when the pattern does not match (see `ruleKey`). */
 function matchPattern(pattern: Pattern, segments: readonly string[]): number[] | null {
   const stars: number[] = [];
   for (let i = 0; i < pattern.segments.length; i++) {
@@ -116,7 +133,7 @@ function matchPattern(pattern: Pattern, segments: readonly string[]): number[] |
     if (i >= segments.length) return null;
 
     if (want === '*') stars.push(i);
-    else if (want !== (segments[i] as string).toLowerCase()) return null;
+    else if (want !== ruleKey(segments[i] as string)) return null;
   }
 
   return pattern.segments.length === segments.length ? stars : null;
@@ -293,7 +310,18 @@ function joinSegments(
 
   opts.flags.push('url_truncated');
 
-  return truncateCodePoints(path, opts.max);
+  return cutPath(path, opts.max);
+}
+
+/**
+ * A path cut to `max`. The segment the cut goes through was clean whole, but its first part may
+ * not be (`123-45-67890` cut after the ninth digit is an SSN, QA): then it is left out.
+ */
+function cutPath(path: string, max: number): string {
+  const cut = truncateCodePoints(path, max);
+  const last = cut.lastIndexOf('/');
+
+  return hasPhi(cut.slice(last + 1)) ? cut.slice(0, last + 1) : cut;
 }
 
 /** Re-encodes the characters that would make a stored `name=value&...` pair ambiguous. */
@@ -304,9 +332,18 @@ function paramName(param: RawParam, flags: string[]): string {
     return REDACTED;
   }
 
-  const name = stripControl(decodeQueryComponent(param.rawKey)).trim();
+  // Cut, then read again: the cut may have made PHI of it (QA).
+  const name = truncateCodePoints(
+    stripControl(decodeQueryComponent(param.rawKey)).trim(),
+    PARAM_NAME_MAX,
+  );
+  if (hasPhi(name)) {
+    flags.push('redacted', 'phi_detected');
 
-  return encodeQueryPart(truncateCodePoints(name, PARAM_NAME_MAX));
+    return REDACTED;
+  }
+
+  return encodeQueryPart(name);
 }
 
 function paramValue(param: RawParam, compiled: CompiledSettings, flags: string[]): string {
@@ -360,7 +397,8 @@ function cleanParams(
 /** A plain `#anchor`: kept decoded unless it holds PHI. */
 function cleanAnchor(raw: string, flags: string[]): string {
   if (!componentHasPhi(raw, false)) {
-    return truncateCodePoints(stripControl(safeDecode(raw)), FRAGMENT_MAX);
+    const anchor = truncateCodePoints(stripControl(safeDecode(raw)), FRAGMENT_MAX);
+    if (!hasPhi(anchor)) return anchor;
   }
 
   flags.push('redacted', 'phi_detected');
@@ -440,7 +478,7 @@ function cleanFragment(
     out = route ? `${out}${query === '' ? '' : `?${query}`}` : query;
   }
 
-  return truncateCodePoints(out, FRAGMENT_MAX);
+  return scrubWithin(out, FRAGMENT_MAX, redactPhi);
 }
 
 // Hostnames repeat on every event of a site; IDN conversion is the costly part.
@@ -548,8 +586,12 @@ export function sanitizePage(
   );
   const base = { hostname: host, utm: campaign.utm, clickId: campaign.clickId };
   if (section) {
+    // Nothing of the address but the section: campaign values are query text too (a free-text
+    // `utm_term` can name a patient and a condition, QA), so the visit counts as direct.
     return {
-      ...base,
+      hostname: host,
+      utm: emptyUtm(),
+      clickId: null,
       path: section.display,
       query: '',
       fragment: '',

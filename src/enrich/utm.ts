@@ -1,5 +1,5 @@
-import { componentHasPhi, REDACTED } from './phi.js';
-import { decodeQueryComponent, stripControl, truncateCodePoints } from './text.js';
+import { componentHasPhi, hasPhi, REDACTED } from './phi.js';
+import { decodeQueryComponent, stripHidden, truncateCodePoints } from './text.js';
 import { splitQuery, splitUrl, type RawParam } from './url-parts.js';
 
 /**
@@ -84,7 +84,7 @@ export function utmGroupKey(value: string): string {
 }
 
 function utmValue(raw: string, flags: string[]): string | null {
-  const value = stripControl(decodeQueryComponent(raw)).trim();
+  const value = stripHidden(decodeQueryComponent(raw)).trim();
   if (value === '') return null;
 
   if (componentHasPhi(raw, true)) {
@@ -96,8 +96,13 @@ function utmValue(raw: string, flags: string[]): string | null {
   if (value.length <= UTM_VALUE_MAX) return value;
 
   flags.push('utm_truncated');
+  // The cut may have made PHI of what was none whole (QA).
+  const cut = truncateCodePoints(value, UTM_VALUE_MAX);
+  if (!hasPhi(cut)) return cut;
 
-  return truncateCodePoints(value, UTM_VALUE_MAX);
+  flags.push('redacted', 'phi_detected');
+
+  return REDACTED;
 }
 
 /** Fills `campaign` from `params` where it is still empty (first non-empty occurrence wins). */

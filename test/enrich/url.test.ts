@@ -175,10 +175,21 @@ describe('path', () => {
       countOnly: ['/portal/**', '/billing/*'],
       keepFragments: true,
     });
-    const portal = sanitizePage(`${HOST}/portal/messages/42?thread=9&utm_source=sms#top`, site);
+    const portal = sanitizePage(
+      `${HOST}/portal/messages/42?thread=9&utm_source=sms&utm_term=jane+doe+oncology&gclid=x#top`,
+      site,
+    );
 
     expect(portal).toMatchObject({ path: '/portal/*', query: '', fragment: '', countOnly: true });
-    expect(portal.utm.source).toBe('sms');
+    // Campaign values are query text too: a free-text term can name a patient (QA).
+    expect(portal.utm).toEqual({
+      source: null,
+      medium: null,
+      campaign: null,
+      term: null,
+      content: null,
+    });
+    expect(portal.clickId).toBeNull();
     expect(sanitizePage(`${HOST}/PORTAL`, site).path).toBe('/portal/*');
     expect(sanitizePage(`${HOST}/billing/jdoe`, site).path).toBe('/billing/*');
     expect(sanitizePage(`${HOST}/billing/jdoe/x`, site).countOnly).toBe(false);

@@ -1,0 +1,271 @@
+import { randomBytes } from 'node:crypto';
+
+import { describe, expect, test } from 'vitest';
+
+import { createPreparer } from '../../src/collect/prepare.js';
+import { parsePayload } from '../../src/collect/schema.js';
+import { pageWithQuery } from '../../src/domain/page.js';
+import { validateSiteSettings, type Site } from '../../src/domain/site.js';
+import {
+  componentHasPhi,
+  hostHasPhi,
+  isBuiltInSensitive,
+  sanitizeTitle,
+  scrubProps,
+  scrubText,
+} from '../../src/enrich/phi.js';
+import { sanitizeReferrer } from '../../src/enrich/referrer.js';
+import { sanitizePage } from '../../src/enrich/url.js';
+import { createLogger } from '../../src/log/logger.js';
+
+// The seventh session's QA round on the PHI firewall: each test is a kind of input that got
+// PHI through (or made reports ambiguous) before it.
+const HOST = 'https://www.clinic-a.example';
+const site = validateSiteSettings({
+  domains: ['www.clinic-a.example', '*.clinic-w.example'],
+  queryAllowlist: ['q'],
+  keepFragments: true,
+  pageTitles: true,
+  countOnly: ['/portal/**'],
+});
+// Twelve digits: no detector matches it whole, but its first nine read as an SSN.
+const TAIL = '123-45-67890';
+const CUT_SSN = '123-45-6789';
+
+function stored(value: unknown): string {
+  return JSON.stringify(value);
+}
+
+describe('a cut to a length limit is read again (QA: the cut made an SSN of what was none)', () => {
+  test('UTM values, 256', () => {
+    const page = sanitizePage(`${HOST}/?utm_campaign=${'a'.repeat(245)}${TAIL}`, site);
+
+    expect(page.utm.campaign).toBe('[redacted]');
+    expect(page.flags).toEqual(expect.arrayContaining(['utm_truncated', 'phi_detected']));
+  });
+
+  test('paths, 1024: the cut segment is left out', () => {
+    const long = `/${'z'.repeat(200)}`.repeat(4);
+    const page = sanitizePage(`${HOST}${long}/${'y'.repeat(207)}/${TAIL}`, site);
+
+    expect(page.path.length).toBeLessThanOrEqual(1024);
+    expect(page.path).not.toContain(CUT_SSN);
+    expect(page.path.startsWith(`${long}/${'y'.repeat(207)}/`)).toBe(true);
+    expect(page.flags).toContain('url_truncated');
+  });
+
+  test('query names, 64', () => {
+    const page = sanitizePage(`${HOST}/?${'n'.repeat(53)}${TAIL}=1`, site);
+
+    expect(page.query).toBe('[redacted]=[redacted]');
+  });
+
+  test('fragments, 256, as anchors and as routes', () => {
+    const anchor = sanitizePage(`${HOST}/#${'c'.repeat(245)}${TAIL}`, site);
+    const route = sanitizePage(`${HOST}/#/${'z'.repeat(243)}/${TAIL}`, site);
+    const routeQuery = sanitizePage(`${HOST}/#/r?q=${'q'.repeat(240)}${TAIL}`, site);
+
+    for (const page of [anchor, route, routeQuery]) {
+      expect(page.fragment.length).toBeLessThanOrEqual(256);
+      expect(page.fragment).not.toContain(CUT_SSN);
+    }
+  });
+
+  test('titles and property values, 256', () => {
+    const title = sanitizeTitle(`${'T'.repeat(245)}${TAIL}`, site);
+    const props = scrubProps({ note: `${'x'.repeat(245)}${TAIL}` });
+
+    expect(title).not.toContain(CUT_SSN);
+    expect(title?.endsWith('[redacted]')).toBe(true);
+    expect(props.note).not.toContain(CUT_SSN);
+  });
+
+  test('custom event names, 128, and field names quoted in an error, 40', async () => {
+    const prepare = await createPreparer(
+      { geoipDb: undefined, spamFile: '/nonexistent/spam.txt' },
+      createLogger({ level: 'silent' }),
+    );
+    const clinic: Site = { id: 's', tenantId: 't', name: 'C', settings: site, createdAt: 0 };
+    const { events } = prepare({
+      siteId: 's',
+      site: clinic,
+      events: [{ type: 'custom', url: `${HOST}/`, name: `${'n'.repeat(117)}${TAIL}` }],
+      client: {
+        ip: '198.51.100.7',
+        requestNonce: '',
+        userAgent: 'Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0',
+        secChUa: null,
+        platformHint: null,
+        mobileHint: null,
+        now: Date.now(),
+      },
+      saltsId: 1,
+      salts: { salt: randomBytes(32), previous: null },
+    });
+    expect(events[0]?.name).not.toContain(CUT_SSN);
+
+    let message = '';
+    try {
+      parsePayload(
+        { site: 's', type: 'pageview', url: `${HOST}/`, [`${'n'.repeat(29)}${TAIL}`]: 1 },
+        50,
+      );
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/^unknown field "/);
+    expect(message).not.toContain(CUT_SSN);
+  });
+});
+
+describe('numbers in more layouts (QA)', () => {
+  const layouts = [
+    '555+123+4567',
+    '123+45+6789',
+    '123/45/6789',
+    '555/123/4567',
+    '555,123,4567',
+    '555  123  4567',
+    '(555)  123-4567',
+    '123 - 45 - 6789',
+    '4111  1111  1111  1111',
+    '555\u1680123\u16804567',
+    '555•123•4567',
+  ];
+
+  test.each(layouts)('%s is redacted in free text, UTM values and path segments', (number) => {
+    expect(scrubText(`Call ${number} today`)).toBe('Call [redacted] today');
+    const utm = sanitizePage(`${HOST}/?utm_term=${encodeURIComponent(number)}`, site);
+    expect(utm.utm.term).toBe('[redacted]');
+    // An encoded `/` is a separator in a path: those segments are ids then.
+    const path = sanitizePage(`${HOST}/search/${encodeURIComponent(number)}/`, site);
+    expect(path.path).toBe(number.includes('/') ? '/search/:id/:id/:id/' : '/search/[redacted]/');
+  });
+
+  test('a query writes spaces as +: 555+123+4567 in a path is still a phone number', () => {
+    expect(sanitizePage(`${HOST}/search/555+123+4567/`, site).path).toBe('/search/[redacted]/');
+  });
+
+  test('ordinary figures stay: years, prices, dates, ranges', () => {
+    for (const text of ['2024/2025', '$1,299', '12/25/2024', 'pages 10-20', '1,000,000']) {
+      expect(scrubText(text)).toBe(text);
+    }
+  });
+});
+
+describe('encodings, however deep (QA: a third encoding was stored as the second)', () => {
+  const address = 'pat.doe@mail.test';
+  const thrice = encodeURIComponent(encodeURIComponent(encodeURIComponent(address)));
+  const deeper = encodeURIComponent(encodeURIComponent(thrice));
+
+  test.each([thrice, deeper])('path, UTM value, allowed value, name and title: %s', (hidden) => {
+    const page = sanitizePage(
+      `${HOST}/u/${hidden}?utm_source=${hidden}&q=${hidden}&${hidden}=1#${hidden}`,
+      site,
+    );
+
+    expect(stored(page)).not.toMatch(/pat\.doe|mail\.test/);
+    expect(page.path).toBe('/u/[redacted]');
+    expect(page.utm.source).toBe('[redacted]');
+    expect(page.query).toBe('q=[redacted]&[redacted]=[redacted]');
+    expect(sanitizeTitle(`Inbox ${hidden}`, site)).not.toContain('pat.doe');
+  });
+});
+
+describe('addresses in more forms (QA)', () => {
+  test('IPv6 written with dashes in a host name', () => {
+    const host = '2001-db8-85a3--8a2e-370-7334';
+    expect(hostHasPhi(`${host}.sslip.io`)).toBe(true);
+    expect(sanitizeReferrer(`https://${host}.sslip.io/`, 'www.clinic-a.example')).toBeNull();
+    expect(sanitizePage(`https://${host}.clinic-w.example/w`, site).hostname).toBe(
+      '[redacted].clinic-w.example',
+    );
+    // Host names with dashes that are not addresses stay.
+    for (const name of ['ab-cd.example', 'xn--bcher-kva.example', 'front-end-01.example']) {
+      expect(hostHasPhi(name)).toBe(false);
+    }
+  });
+
+  test('an IPv6 address followed or preceded by a long run of punctuation', () => {
+    expect(scrubText(`2001:db8:0:0:0:0:0:1${'.'.repeat(30)}`)).toBe(`[redacted]${'.'.repeat(30)}`);
+    expect(scrubText(`from 2001:db8::1${':'.repeat(30)} on`)).not.toContain('2001:db8');
+    expect(scrubText(`${'.'.repeat(30)}2001:db8::1`)).toBe(`${'.'.repeat(30)}[redacted]`);
+  });
+
+  test('an e-mail address with a quoted local part', () => {
+    expect(scrubText('write to "pat.doe"@mail.test')).toBe('write to [redacted]');
+  });
+});
+
+describe('count-only sections (QA)', () => {
+  test.each(['/portal./messages', '/portal%20/messages', '/portal%2e/messages', '/Portal. /x'])(
+    '%s is in /portal/** as Windows servers read it',
+    (path) => {
+      const page = sanitizePage(`${HOST}${path}/jane-doe?q=x&utm_term=jane+doe`, site);
+
+      expect(page).toMatchObject({ path: '/portal/*', query: '', countOnly: true });
+      expect(page.utm.term).toBeNull();
+    },
+  );
+
+  test('a pattern written with percent escapes is refused: it would match nothing', () => {
+    expect(() => validateSiteSettings({ countOnly: ['/portal/%2A'] })).toThrow(
+      /without percent escapes/,
+    );
+  });
+});
+
+describe('sensitive property names by their words (QA)', () => {
+  test('names that hold a sensitive word or combination lose their value', () => {
+    const props = scrubProps({
+      patient_first_name: 'Jane',
+      patientLastName: 'Doe',
+      cell_phone: '555 123-45-67',
+      contact_email_local: 'jane.doe',
+      dob_date: '1980-02-01',
+      'date-of-birth': '1980-02-01',
+    });
+
+    for (const value of Object.values(props)) expect(value).toBe('[redacted]');
+  });
+
+  test('names that only contain a broad word keep it', () => {
+    for (const name of [
+      'event_name',
+      'patient_type',
+      'mobile_menu',
+      'file_name',
+      'session_count',
+    ]) {
+      expect([name, isBuiltInSensitive(name)]).toEqual([name, false]);
+    }
+  });
+});
+
+describe('pageUrls keys (QA: different addresses looked the same)', () => {
+  const none = { source: null, medium: null, campaign: null, term: null, content: null };
+
+  test('a `?`, `#` or `%` that belongs to the path is shown escaped', () => {
+    expect(pageWithQuery('/a?b', '', none)).toBe('/a%3Fb');
+    expect(pageWithQuery('/a?b', 'b=[redacted]', none)).toBe('/a%3Fb?b=[redacted]');
+    expect(pageWithQuery('/x/a#b', '', none)).toBe('/x/a%23b');
+    expect(pageWithQuery('/100%', '', none)).toBe('/100%25');
+  });
+
+  test('invisible characters are shown as escapes, and UTM values lose them', () => {
+    expect(pageWithQuery('/a\u200b', '', { ...none, campaign: 'spring\u2028' })).toBe(
+      '/a%E2%80%8B?utm_campaign=spring%E2%80%A8',
+    );
+    for (const form of ['spring', '%E2%80%8Bspring', 'spring%E2%80%8F', 'spr%C2%ADing']) {
+      expect(sanitizePage(`${HOST}/?utm_campaign=${form}`, site).utm.campaign).toBe('spring');
+    }
+  });
+});
+
+describe('custom event names that show as nothing are refused (QA)', () => {
+  test.each(['\u3164', '\u0301', '\u2800', ' \u200b '])('%j', (name) => {
+    expect(() => parsePayload({ site: 's', type: 'custom', url: `${HOST}/`, name }, 50)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_EVENT' }),
+    );
+  });
+});

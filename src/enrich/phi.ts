@@ -413,7 +413,7 @@ export function componentHasPhi(raw: string, inQuery: boolean): boolean {
  */
 export function scrubText(text: string): string {
   const forms = [stripControl(text)];
-  for (let form = forms[0] as string; form.includes('%'); ) {
+  for (let form = forms[0] as string; form.includes('%');) {
     const decoded = stripControl(safeDecode(form));
     if (decoded === form) break;
     if (forms.length > MAX_DECODES) return REDACTED;

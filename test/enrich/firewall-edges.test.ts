@@ -7,7 +7,6 @@ import { parsePayload } from '../../src/collect/schema.js';
 import { pageWithQuery } from '../../src/domain/page.js';
 import { validateSiteSettings, type Site } from '../../src/domain/site.js';
 import {
-  componentHasPhi,
   hostHasPhi,
   isBuiltInSensitive,
   sanitizeTitle,

@@ -63,8 +63,8 @@ const IPV6_RUN_MAX = 48;
 const WORD_CHAR = /[\p{L}\p{N}_]/u;
 
 // 13 to 19 digits in groups of 3-6 (a 13-digit Visa may end in a group of one or two) separated
-// by a dot, a dash or one to three spaces: 4-4-4-4, Amex 4-6-5, Diners 4-6-4, 4-4-4-4-3. A plain run is
-// already caught by DIGIT_RUN. No Luhn check: an order number in this layout is redacted too,
+// by a dot, a dash or one to three spaces: 4-4-4-4, Amex 4-6-5, Diners 4-6-4, 4-4-4-4-3. A plain
+// run is already caught by DIGIT_RUN. No Luhn check: an order number in this layout is redacted too,
 // as the same number written without separators would be.
 const CARD = /(?<!\d)\d{3,6}(?:(?:[ .-]| {2,3})\d{3,6}){1,5}(?:[ .-]\d{1,2})?(?!\d)/g;
 // `Archive 2021 2022 2023 2024` is a list of years, not a card number.
@@ -229,9 +229,9 @@ function blankEscapes(text: string): string {
 const INVISIBLE = /^[\p{Cf}\p{Mn}\p{Me}\u115f\u1160\u3164\uffa0]$/u;
 // Dashes, minus signs and look-alikes that autocorrect and other scripts write for `-`.
 const DASH = /^[\p{Pd}\u2212\u02d7\u2043\u30fc]$/u;
-// Full stops, middle dots and bullets of other scripts. Read as `.` only between ASCII letters or digits
-// (`mail。test`, `555·123·4567`): between Chinese words `。` ends a sentence, and an @mention
-// before it is not an e-mail address.
+// Full stops, middle dots and bullets of other scripts. Read as `.` only between ASCII letters
+// or digits (`mail。test`, `555·123·4567`): between Chinese words `。` ends a sentence, and an
+// @mention before it is not an e-mail address.
 const DOT = /^[\u3002\uff61\ufe52\u06d4\u00b7\u2027\u30fb\u2022\u2219\u22c5]$/u;
 // Spaces that NFKC leaves as they are (the Ogham space mark): read as a space.
 const SPACE = /^\p{Zs}$/u;

@@ -64,8 +64,8 @@ const WORD_CHAR = /[\p{L}\p{N}_]/u;
 
 // 13 to 19 digits in groups of 3-6 (a 13-digit Visa may end in a group of one or two) separated
 // by a dot, a dash or one to three spaces: 4-4-4-4, Amex 4-6-5, Diners 4-6-4, 4-4-4-4-3. A plain
-// run is already caught by DIGIT_RUN. No Luhn check: an order number in this layout is redacted too,
-// as the same number written without separators would be.
+// run is already caught by DIGIT_RUN. No Luhn check: an order number in this layout is redacted
+// too, as the same number written without separators would be.
 const CARD = /(?<!\d)\d{3,6}(?:(?:[ .-]| {2,3})\d{3,6}){1,5}(?:[ .-]\d{1,2})?(?!\d)/g;
 // `Archive 2021 2022 2023 2024` is a list of years, not a card number.
 const YEARS = /^(?:(?:19|20)\d\d[ .-]?)+$/;

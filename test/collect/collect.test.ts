@@ -3,7 +3,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { API_SECURITY_HEADERS, SECURITY_HEADERS } from '../../src/server/headers.js';
-import { CHROME_UA, startProduct, type Product } from '../helpers/product.js';
+import { CHROME_UA, dumpDatabase, startProduct, type Product } from '../helpers/product.js';
 
 describe('POST /api/collect', () => {
   let product: Product;
@@ -747,5 +747,48 @@ describe('POST /api/collect', () => {
     expect(logs).not.toContain('jo@x.test');
     expect(logs).not.toContain('203.0.113.77');
     expect(logs).not.toContain('127.0.0.1');
+  });
+});
+
+describe('the firewall end to end, seventh QA round', () => {
+  it('nothing a cut, a third encoding or a count-only campaign leaks is stored or shown', async () => {
+    const product = await startProduct({
+      site: { countOnly: ['/portal/**'], queryAllowlist: ['q'], pageTitles: true },
+    });
+    try {
+      const thrice = 'pat.doe%252540mail.test';
+      const pages = [
+        `https://localhost/?utm_campaign=${'a'.repeat(245)}123-45-67890`,
+        `https://localhost/u/${thrice}?q=${thrice}&utm_source=${thrice}`,
+        'https://localhost/portal./inbox?utm_source=sms&utm_term=jane+doe+oncology',
+        'https://localhost/search/555+123+4567/',
+      ];
+      for (const url of pages) {
+        const res = await product.post(
+          JSON.stringify({ site: product.siteId, type: 'pageview', url }),
+        );
+        expect(res.status).toBe(200);
+      }
+
+      const stats = await product.get(`/api/sites/${product.siteId}/stats?limit=1000`, {
+        Authorization: `Bearer ${product.token}`,
+      });
+      const shown = stats.json() as { pageUrls: Array<{ key: string }> };
+      expect(shown.pageUrls.map((row) => row.key).sort()).toEqual([
+        '/?utm_campaign=[redacted]',
+        '/portal/*',
+        '/search/[redacted]/',
+        '/u/[redacted]?q=[redacted]&utm_source=[redacted]',
+      ]);
+
+      const db = await product.tenantDb();
+      const everything = `${dumpDatabase(db)}\n${stats.text}\n${product.logs.join('\n')}`;
+      db.close();
+      for (const secret of ['123-45-6789', 'pat.doe', 'mail.test', 'jane', 'oncology', '4567']) {
+        expect([secret, everything.includes(secret)]).toEqual([secret, false]);
+      }
+    } finally {
+      await product.close();
+    }
   });
 });

@@ -751,7 +751,7 @@ describe('POST /api/collect', () => {
 });
 
 describe('the firewall end to end, seventh QA round', () => {
-  it('nothing a cut, a third encoding or a count-only campaign leaks is stored or shown', async () => {
+  it('no cut, third encoding or count-only campaign leaks into file, stats or log', async () => {
     const product = await startProduct({
       site: { countOnly: ['/portal/**'], queryAllowlist: ['q'], pageTitles: true },
     });

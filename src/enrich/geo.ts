@@ -4,7 +4,7 @@ import { open, type Reader, type Response } from 'maxmind';
 
 import type { GeoPrecision } from '../domain/site.js';
 import type { Logger } from '../log/logger.js';
-import { isNonPublic, parseIp, type ParsedIp } from './ip.js';
+import { geoAddress, isNonPublic, parseIp, type ParsedIp } from './ip.js';
 
 /** Where a visitor was, at the precision the site allows. Never derived from Accept-Language. */
 export interface GeoResult {
@@ -111,8 +111,10 @@ function readerFor(readers: AnyReader[], ip: ParsedIp): AnyReader | undefined {
 function lookupWith(readers: AnyReader[], ip: string, precision: GeoPrecision): GeoResult {
   if (precision === 'none') return { ...UNKNOWN_GEO };
 
-  const parsed = parseIp(ip);
-  if (!parsed || isNonPublic(parsed)) return { ...UNKNOWN_GEO };
+  const given = parseIp(ip);
+  if (!given || isNonPublic(given)) return { ...UNKNOWN_GEO };
+
+  const parsed = geoAddress(given);
 
   const chosen = readerFor(readers, parsed);
   if (!chosen) return { ...UNKNOWN_GEO };

@@ -309,6 +309,17 @@ export function isNonPublic(ip: ParsedIp): boolean {
 }
 
 /**
+ * The address whose place a geography lookup answers: the IPv4 address inside a 6to4, NAT64 or
+ * IPv4-compatible address, which says where its sender is (a database places 2002::/16 itself
+ * wherever the prefix was registered, QA); otherwise the address itself.
+ */
+export function geoAddress(ip: ParsedIp): ParsedIp {
+  const inner = embeddedIpv4(ip);
+
+  return inner === null ? ip : ipFromBytes(inner);
+}
+
+/**
  * The IPv4 address inside a 6to4 address (2002::/16, RFC 3056), one under NAT64's well-known
  * prefix (64:ff9b::/96, RFC 6052) or an IPv4-compatible one (::/96, RFC 4291, deprecated);
  * otherwise null. IPv4-mapped addresses are unwrapped by `parseIp` already.

@@ -103,6 +103,19 @@ describe('C21 GeoIP for private and reserved addresses', () => {
     }
   });
 
+  test('a public IPv4 address inside an IPv6 one is placed where the IPv4 one is (QA)', () => {
+    // 81.2.69.142 behind 6to4, NAT64 and IPv4-compatible: the database placed 2002::/16 itself
+    // in the US.
+    for (const ip of ['2002:5102:458e::1', '64:ff9b::5102:458e', '::81.2.69.142']) {
+      expect(bundled.lookup(ip, 'city'), ip).toMatchObject({ country: 'GB', city: 'London' });
+      expect(city.lookup(ip, 'city'), ip).toEqual({
+        country: 'GB',
+        region: 'England',
+        city: 'London',
+      });
+    }
+  });
+
   test('C21 bundled DB-IP controls: 81.2.69.142 → GB London, 216.160.83.56 → US', () => {
     expect(bundled.lookup('81.2.69.142', 'city')).toMatchObject({ country: 'GB', city: 'London' });
     expect(bundled.lookup('216.160.83.56', 'city').country).toBe('US');

@@ -3,7 +3,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { Server as NetServer, Socket } from 'node:net';
 
 import type { Config } from '../config/settings.js';
-import { ConfigError, RequestError } from '../errors.js';
+import { ConfigError, RequestError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { SECURITY_HEADERS } from './headers.js';
 import { createHttpMetrics, type HttpMetrics } from './http-metrics.js';
@@ -206,9 +206,10 @@ function guard(server: Server, guarded: Guarded, sockets?: Set<Socket>) {
   });
 }
 
-const BROKEN_REQUEST_STATUS: Readonly<Record<string, number>> = {
-  HPE_HEADER_OVERFLOW: 431,
-  ERR_HTTP_REQUEST_TIMEOUT: 408,
+/** Node's refusals that have a status (and a code) of their own; anything else is a 400. */
+const BROKEN_REQUEST: Readonly<Record<string, { status: number; code: ErrorCode }>> = {
+  HPE_HEADER_OVERFLOW: { status: 431, code: 'ERR_HEADERS_TOO_LARGE' },
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, code: 'ERR_REQUEST_TIMEOUT' },
 };
 
 /**
@@ -227,10 +228,13 @@ function answerBrokenRequest(error: NodeJS.ErrnoException, socket: Socket, guard
   }
 
   cutAfter(socket, guarded.timeouts.lingerMs);
-  const status = BROKEN_REQUEST_STATUS[error.code ?? ''] ?? 400;
+  const { status, code } = BROKEN_REQUEST[error.code ?? ''] ?? {
+    status: 400,
+    code: 'ERR_BAD_REQUEST',
+  };
   const message = STATUS_CODES[status] ?? 'Bad Request';
   // No cause: Node's parser errors carry the raw bytes read, headers and all.
-  const refusal = new RequestError('ERR_BAD_REQUEST', status, message);
+  const refusal = new RequestError(code, status, message);
   if (guarded.pipeline.refuse(socket, refusal)) return;
 
   // A response still owed on this socket (a pipelined request) would follow raw bytes written
@@ -243,12 +247,12 @@ function answerBrokenRequest(error: NodeJS.ErrnoException, socket: Socket, guard
   guarded.metrics.errors.inc({ code: refusal.code });
   // No request line to log (none was parsed): this one stands for it, at the same level.
   guarded.logger.info('http.refused', { status, code: refusal.code, parser: error.code });
-  socket.write(rawAnswer(status, message));
+  socket.write(rawAnswer(status, code, message));
   socket.destroySoon();
 }
 
-function rawAnswer(status: number, message: string): string {
-  const body = JSON.stringify({ error: { code: 'ERR_BAD_REQUEST', message } });
+function rawAnswer(status: number, code: ErrorCode, message: string): string {
+  const body = JSON.stringify({ error: { code, message } });
   const headers = {
     ...SECURITY_HEADERS,
     'Content-Type': 'application/json; charset=utf-8',

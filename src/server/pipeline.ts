@@ -84,6 +84,8 @@ interface RequestState {
   secured: boolean;
   /** The route logs its successes at debug level. */
   quietSuccess: boolean;
+  /** The error code a refusal or failure answered with, for the request's log line. */
+  code?: string;
 }
 
 /** Sets the security headers once: the matched route's set, else (no route yet) the full set. */
@@ -182,7 +184,7 @@ async function dispatch(
  */
 function finish(options: PipelineOptions, res: ServerResponse, state: RequestState): void {
   const seconds = Number(process.hrtime.bigint() - state.started) / 1e9;
-  const { method, route, requestId } = state;
+  const { method, route, requestId, code } = state;
   const status = res.headersSent ? res.statusCode : NOT_ANSWERED;
 
   options.metrics.inFlight.dec();
@@ -191,7 +193,7 @@ function finish(options: PipelineOptions, res: ServerResponse, state: RequestSta
   const aborted = !res.writableFinished;
   logRequest(
     options.logger,
-    { method, route, status, durationMs: seconds * 1000, requestId, aborted },
+    { method, route, status, code, durationMs: seconds * 1000, requestId, aborted },
     state.quietSuccess,
   );
   options.onEnd?.();
@@ -252,6 +254,7 @@ function fail(
   if (res.destroyed) return;
 
   secure(res, state);
+  state.code = mapped.body.error.code;
   sendReply(req, res, { status: mapped.status, headers: mapped.headers, json: mapped.body });
 }
 
@@ -278,6 +281,7 @@ function refuse(options: PipelineOptions, exchange: Exchange, error: RequestErro
   req.socket.once('close', () => req.destroy(error));
   secure(res, state);
   const mapped = mapError(error);
+  state.code = mapped.body.error.code;
   res.setHeader('Connection', 'close');
   sendReply(req, res, { status: mapped.status, headers: mapped.headers, json: mapped.body });
 }

@@ -6,6 +6,8 @@ export interface RequestLogEntry {
   route: string;
   /** The status sent, or 0 (NOT_ANSWERED) when the connection ended before any answer. */
   status: number;
+  /** The error code of a refusal or failure (`ERR_INVALID_JSON`): a constant, never input. */
+  code?: string;
   durationMs: number;
   requestId: string;
   /** The client went away before the response was complete. */
@@ -26,6 +28,7 @@ export function logRequest(logger: Logger, entry: RequestLogEntry, quietSuccess 
     method: entry.method,
     route: entry.route,
     status: entry.status,
+    ...(entry.code === undefined ? {} : { code: entry.code }),
     durationMs: Math.round(entry.durationMs * 10) / 10,
     requestId: entry.requestId,
     ...(entry.aborted ? { aborted: true } : {}),

@@ -230,9 +230,19 @@ describe('LightTrail HTTPS app', () => {
     );
 
     const cases = [
-      { reply: broken, status: 400, message: 'Bad Request' },
-      { reply: noHost, status: 400, message: 'the Host header is required' },
-      { reply: huge, status: 431, message: 'Request Header Fields Too Large' },
+      { reply: broken, status: 400, code: 'ERR_BAD_REQUEST', message: 'Bad Request' },
+      {
+        reply: noHost,
+        status: 400,
+        code: 'ERR_BAD_REQUEST',
+        message: 'the Host header is required',
+      },
+      {
+        reply: huge,
+        status: 431,
+        code: 'ERR_HEADERS_TOO_LARGE',
+        message: 'Request Header Fields Too Large',
+      },
     ];
     // Refusals Node's parser decides are logged at info like any other refusal.
     const refused = server.lines
@@ -245,12 +255,12 @@ describe('LightTrail HTTPS app', () => {
       ]),
     );
 
-    for (const { reply, status, message } of cases) {
+    for (const { reply, status, code, message } of cases) {
       const parsed = parseRaw(reply.text);
 
       expect(reply.closed).toBe(true);
       expect(parsed.status).toBe(status);
-      expect(JSON.parse(parsed.body)).toEqual({ error: { code: 'ERR_BAD_REQUEST', message } });
+      expect(JSON.parse(parsed.body)).toEqual({ error: { code, message } });
       expect(parsed.headers['strict-transport-security']).toBe(
         'max-age=63072000; includeSubDomains',
       );
@@ -280,9 +290,15 @@ describe('LightTrail HTTPS app', () => {
       requestId: response.headers['x-request-id'],
     });
     expect(typeof entries[0]?.durationMs).toBe('number');
-    expect(entries[1]).toMatchObject({ route: '(unmatched)', status: 404 });
+    expect(entries[0]?.code).toBeUndefined();
+    // A refusal's line names its code (QA: the status alone did not say why).
+    expect(entries[1]).toMatchObject({ route: '(unmatched)', status: 404, code: 'ERR_NOT_FOUND' });
     // A known path with a method it does not take is logged under its route.
-    expect(entries[2]).toMatchObject({ route: '/api/sites/:siteId/stats', status: 405 });
+    expect(entries[2]).toMatchObject({
+      route: '/api/sites/:siteId/stats',
+      status: 405,
+      code: 'ERR_METHOD_NOT_ALLOWED',
+    });
     const text = fresh.join('\n');
     for (const secret of [
       'pat.doe',
@@ -437,6 +453,9 @@ describe('slow clients', () => {
       expect(Date.now() - started).toBeLessThan(4000);
       expect(reply.text).not.toContain('"status":"ok"');
       expect(parseRaw(reply.text).status).toBe(408);
+      expect(JSON.parse(parseRaw(reply.text).body)).toEqual({
+        error: { code: 'ERR_REQUEST_TIMEOUT', message: 'Request Timeout' },
+      });
     } finally {
       await server.close();
     }

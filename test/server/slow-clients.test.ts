@@ -170,7 +170,7 @@ describe('slow clients that ignore the refusal', () => {
 
     expect(statusOf(result.text)).toBe(408);
     expect(bodyOf(result.text)).toEqual({
-      error: { code: 'ERR_BAD_REQUEST', message: 'Request Timeout' },
+      error: { code: 'ERR_REQUEST_TIMEOUT', message: 'Request Timeout' },
     });
     // The 408 comes at headersMs; the socket is gone within the grace after it, not at idleMs.
     expect(result.closedAfterMs).toBeDefined();
@@ -179,7 +179,7 @@ describe('slow clients that ignore the refusal', () => {
     // No handler ran: nothing was logged as a request, and the refusal is counted.
     expect(requestLines(server.lines.slice(before))).toEqual([]);
     expect(server.metrics.render()).toMatch(
-      /lighttrail_errors_total\{code="ERR_BAD_REQUEST"\} [1-9]/,
+      /lighttrail_errors_total\{code="ERR_REQUEST_TIMEOUT"\} [1-9]/,
     );
   });
 
@@ -193,19 +193,24 @@ describe('slow clients that ignore the refusal', () => {
     expect(result.text).toMatch(/\r\nconnection: close\r\n/i);
     expect(result.text).toMatch(/\r\nstrict-transport-security: /i);
     expect(bodyOf(result.text)).toEqual({
-      error: { code: 'ERR_BAD_REQUEST', message: 'Request Timeout' },
+      error: { code: 'ERR_REQUEST_TIMEOUT', message: 'Request Timeout' },
     });
     expect(result.closedAfterMs).toBeDefined();
     expect(result.closedAfterMs).toBeLessThan(TIMEOUTS.requestMs + 1500);
     expect(await connectionsAfter(server, 500)).toBe(0);
 
     // The handler learnt why its body never came, and nothing was logged as a failure.
-    expect(rejections.slice(seenBefore)).toEqual(['ERR_BAD_REQUEST/408']);
+    expect(rejections.slice(seenBefore)).toEqual(['ERR_REQUEST_TIMEOUT/408']);
     const fresh = server.lines.slice(before);
     expect(fresh.some((line) => line.includes('"http.error"'))).toBe(false);
     const entries = requestLines(fresh);
     expect(entries).toHaveLength(1);
-    expect(entries[0]).toMatchObject({ method: 'POST', route: '/api/collect', status: 408 });
+    expect(entries[0]).toMatchObject({
+      method: 'POST',
+      route: '/api/collect',
+      status: 408,
+      code: 'ERR_REQUEST_TIMEOUT',
+    });
     expect(entries[0]?.aborted).toBeUndefined();
     expect(requestsTotal(server, '/api/collect', '408')).toBe(1);
     expect(requestsTotal(server, '/api/collect', '200')).toBe(0);
@@ -247,7 +252,7 @@ describe('slow clients that ignore the refusal', () => {
     expect(result.closedAfterMs).toBeLessThan(TIMEOUTS.requestMs + 1500);
     expect(await connectionsAfter(server, 500)).toBe(0);
 
-    expect(rejections.slice(seenBefore)).toEqual(['ERR_BAD_REQUEST/408']);
+    expect(rejections.slice(seenBefore)).toEqual(['ERR_REQUEST_TIMEOUT/408']);
     const fresh = server.lines.slice(before);
     expect(fresh.some((line) => line.includes('"http.error"'))).toBe(false);
     expect(requestLines(fresh)).toEqual([

@@ -199,9 +199,38 @@ const LONG_HEX = /^[0-9a-f]{16,}$/i;
 const ULID = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
 const TOKEN_CHARS = /^[A-Za-z0-9_-]{20,}$/;
 
+/**
+ * Changes inside a word from lower to upper case or between letters and digits: `COVID19` and
+ * `iPhone15` have one and two, a random `9fQzLm` three.
+ */
+function shifts(piece: string): number {
+  let count = 0;
+  for (let i = 1; i < piece.length; i++) {
+    const before = piece.charAt(i - 1);
+    const at = piece.charAt(i);
+    const digitBefore = before >= '0' && before <= '9';
+    const digitAt = at >= '0' && at <= '9';
+    if (digitBefore !== digitAt || (before >= 'a' && before <= 'z' && at >= 'A' && at <= 'Z')) {
+      count++;
+    }
+  }
+
+  return count;
+}
+
+/**
+ * A slug of words (`COVID19-Vaccine-FAQ-2025`, `iPhone15-Pro-Max-256GB`, QA): pieces between
+ * dashes or underscores, each short and with few shifts, as no random token's pieces are.
+ */
+function isSlug(segment: string): boolean {
+  const pieces = segment.split(/[-_]/).filter((piece) => piece !== '');
+
+  return pieces.length >= 2 && pieces.every((piece) => piece.length <= 16 && shifts(piece) <= 2);
+}
+
 /** A random-looking token: long, and mixing upper case, lower case and digits (slugs do not). */
 function isToken(segment: string): boolean {
-  if (!TOKEN_CHARS.test(segment)) return false;
+  if (!TOKEN_CHARS.test(segment) || isSlug(segment)) return false;
 
   const upper = segment.replace(/[^A-Z]/g, '').length;
   const lower = segment.replace(/[^a-z]/g, '').length;

@@ -151,6 +151,28 @@ describe('path', () => {
     );
   });
 
+  test('slugs of capitalised words, acronyms and model numbers are not tokens (QA)', () => {
+    const slugs = [
+      'COVID19-Vaccine-FAQ-2025',
+      'NYC-Marathon-2025-Run4Health',
+      'Q1-2025-Flu-Shot-CTA-v2',
+      'iPhone15-Pro-Max-256GB',
+      'MRI-CT-PET-Scans-2024',
+    ];
+    for (const slug of slugs) {
+      expect(sanitizePage(`${HOST}/campaigns/${slug}`, base).path).toBe(`/campaigns/${slug}`);
+    }
+
+    // Random tokens with a dash or an underscore in them stay ids.
+    for (const token of [
+      'Xk3_9fQzLm-Pa7sRt2vW8y',
+      'aZ3kP9xQ2mLr8T-bN4vC6',
+      'q7R_kP2xZ9mWt4LsB8nY',
+    ]) {
+      expect(sanitizePage(`${HOST}/reset/${token}`, base).path, token).toBe('/reset/:id');
+    }
+  });
+
   test('pathRules collapse the segments their * matches, case-insensitively', () => {
     const site = validateSiteSettings({
       pathRules: ['/patients/*/**', '/doctors/*'],

@@ -3,6 +3,7 @@ import { domainToASCII } from 'node:url';
 import { getPublicSuffix } from 'tldts';
 
 import { RequestError } from '../errors.js';
+import { isBuiltInSensitive } from './sensitive-names.js';
 
 /** How precise stored geography may be. `safe-harbor` keeps no unit smaller than a US state. */
 export type GeoPrecision = 'city' | 'region' | 'safe-harbor' | 'country' | 'none';
@@ -94,6 +95,24 @@ function stringList(
 
     return item;
   });
+}
+
+/**
+ * Parameters whose values are kept. A name whose value is always `[redacted]` (`email`,
+ * `patient_first_name`, QA) would be accepted and never kept: refused, saying why.
+ */
+function allowList(value: unknown): string[] {
+  const names = stringList('queryAllowlist', value, PARAM);
+  for (const name of names) {
+    if (isBuiltInSensitive(name)) {
+      throw bad(
+        'queryAllowlist',
+        `"${name}" is a sensitive name: its value is always [redacted], whatever the allowlist says`,
+      );
+    }
+  }
+
+  return names;
 }
 
 /**
@@ -242,7 +261,7 @@ export function validateSiteSettings(
   return Object.freeze({
     domains,
     timeZone,
-    queryAllowlist: stringList('queryAllowlist', merged.queryAllowlist, PARAM),
+    queryAllowlist: allowList(merged.queryAllowlist),
     sensitiveParams: stringList('sensitiveParams', merged.sensitiveParams, PARAM),
     pathRules: pathRuleList(merged.pathRules),
     collapseIds: flag('collapseIds', merged.collapseIds),

@@ -1,14 +1,13 @@
 import { domainToASCII } from 'node:url';
 
 import { encodeQueryPart, pageWithQuery } from '../domain/page.js';
+import { foldName, isBuiltInSensitive } from '../domain/sensitive-names.js';
 import type { SiteSettings } from '../domain/site.js';
 import { RequestError } from '../errors.js';
 import {
   componentHasPhi,
-  foldName,
   hasPhi,
   hostHasPhi,
-  isBuiltInSensitive,
   REDACTED,
   redactPhi,
   scrubWithin,

@@ -5,14 +5,9 @@ import { describe, expect, test } from 'vitest';
 import { createPreparer } from '../../src/collect/prepare.js';
 import { parsePayload } from '../../src/collect/schema.js';
 import { pageWithQuery } from '../../src/domain/page.js';
+import { isBuiltInSensitive } from '../../src/domain/sensitive-names.js';
 import { validateSiteSettings, type Site } from '../../src/domain/site.js';
-import {
-  hostHasPhi,
-  isBuiltInSensitive,
-  sanitizeTitle,
-  scrubProps,
-  scrubText,
-} from '../../src/enrich/phi.js';
+import { hostHasPhi, sanitizeTitle, scrubProps, scrubText } from '../../src/enrich/phi.js';
 import { sanitizeReferrer } from '../../src/enrich/referrer.js';
 import { sanitizePage } from '../../src/enrich/url.js';
 import { createLogger } from '../../src/log/logger.js';

@@ -426,8 +426,16 @@ describe('query', () => {
     expect(page.query).toBe('[redacted]=[redacted]&[redacted]');
   });
 
-  test('built-in sensitive names stay redacted even when a site allowlists them', () => {
-    const site = validateSiteSettings({ queryAllowlist: ['email', 'mc_eid', 'first_name'] });
+  test('built-in sensitive names cannot be allowlisted, and stay redacted if they were', () => {
+    for (const name of ['email', 'mc_eid', 'first_name', 'EMAIL', 'patient_first_name']) {
+      expect(
+        refusal(() => validateSiteSettings({ queryAllowlist: ['q', name] })),
+        name,
+      ).toBe('ERR_INVALID_ARGUMENT');
+    }
+
+    // Settings saved before the refusal keep working: the value is still never kept.
+    const site = { ...base, queryAllowlist: ['email', 'mc_eid', 'first_name'] };
     const page = sanitizePage(`${HOST}/s?email=x&mc_eid=y&first_name=Pat`, site);
 
     expect(page.query).toBe('email=[redacted]&mc_eid=[redacted]&first_name=[redacted]');

@@ -4,14 +4,7 @@ import { encodeQueryPart, pageWithQuery } from '../domain/page.js';
 import { foldName, isBuiltInSensitive } from '../domain/sensitive-names.js';
 import type { SiteSettings } from '../domain/site.js';
 import { RequestError } from '../errors.js';
-import {
-  componentHasPhi,
-  hasPhi,
-  hostHasPhi,
-  REDACTED,
-  redactPhi,
-  scrubWithin,
-} from './phi.js';
+import { componentHasPhi, hasPhi, hostHasPhi, REDACTED, redactPhi, scrubWithin } from './phi.js';
 import { decodeQueryComponent, safeDecode, stripControl, truncateCodePoints } from './text.js';
 import { splitQuery, splitUrl, type RawParam } from './url-parts.js';
 import {

@@ -107,7 +107,7 @@ function allowList(value: unknown): string[] {
     if (isBuiltInSensitive(name)) {
       throw bad(
         'queryAllowlist',
-        `"${name}" is a sensitive name: its value is always [redacted], whatever the allowlist says`,
+        `"${name}" is a sensitive name: its value is always [redacted], allowlisted or not`,
       );
     }
   }

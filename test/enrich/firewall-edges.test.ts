@@ -218,6 +218,9 @@ describe('sensitive property names by their words (QA)', () => {
       contact_email_local: 'jane.doe',
       dob_date: '1980-02-01',
       'date-of-birth': '1980-02-01',
+      userId: 'u-1234',
+      member_id: 'M-77',
+      insurance_id: 'XYZ-1',
     });
 
     for (const value of Object.values(props)) expect(value).toBe('[redacted]');

@@ -345,7 +345,7 @@ function cutPath(path: string, max: number): string {
   return hasPhi(cut.slice(last + 1)) ? cut.slice(0, last + 1) : cut;
 }
 
-/** Re-encodes the characters that would make a stored `name=value&...` pair ambiguous. */
+/** A parameter's stored name: decoded once, cut to 64, re-encoded; `[redacted]` if it is PHI. */
 function paramName(param: RawParam, flags: string[]): string {
   if (componentHasPhi(param.rawKey, true)) {
     flags.push('redacted', 'phi_detected');

@@ -11,9 +11,10 @@ export const stats: Command = {
 
 Prints the same figures as GET /api/sites/ID/stats: visitors, sessions, pageviews, bounce
 rate and visit duration per day and in total, then the top pages (by path, then with their
-kept query and campaign parameters), channels, referrers, campaigns, countries and browsers.
-Days are counted in the site's time zone; the range defaults to the last 30 days. --limit
-sets the rows per top list (10 by default, at most 1000). --json prints one JSON object.`,
+kept query and campaign parameters), channels, referrers, campaigns, countries and browsers,
+and what the PHI firewall removed (and from which pages). Days are counted in the site's time
+zone; the range defaults to the last 30 days. --limit sets the rows per top list (10 by
+default, at most 1000). --json prints one JSON object.`,
 
   async run(argv) {
     const { values } = parse(argv, {
@@ -116,5 +117,20 @@ function render(stats: Stats): string {
     top('Countries', stats.countries),
     '',
     top('Browsers', stats.browsers),
+    '',
+    firewall(stats.firewall),
   ].join('\n');
+}
+
+function firewall(report: Stats['firewall']): string {
+  const summary =
+    `Firewall: ${report.events} events, ${report.redacted} with values redacted, ` +
+    `${report.phiDetected} of them holding PHI; ${report.truncated} cut to length; ` +
+    `${report.withoutAddress} without a client address`;
+  if (report.pages.length === 0) return summary;
+
+  return `${summary}\nPages PHI was removed from\n${table(
+    ['', 'events'],
+    report.pages.map((row) => [row.key, row.events]),
+  )}`;
 }

@@ -4,7 +4,14 @@ import { dayIn } from '../domain/time.js';
 import { detectBot } from '../enrich/bots.js';
 import { classifyChannel } from '../enrich/channel.js';
 import type { GeoLookup } from '../enrich/geo.js';
-import { hostHasPhi, REDACTED, sanitizeTitle, scrubProps, scrubWithin } from '../enrich/phi.js';
+import {
+  componentHasPhi,
+  hostHasPhi,
+  REDACTED,
+  sanitizeTitle,
+  scrubProps,
+  scrubWithin,
+} from '../enrich/phi.js';
 import { parseIp } from '../enrich/ip.js';
 import { registrableDomain, sanitizeReferrer, type Referrer } from '../enrich/referrer.js';
 import type { SpamReferrerList } from '../enrich/spam-referrers.js';
@@ -137,18 +144,30 @@ export class Enricher {
     const address = client.ip ?? `unknown:${client.requestNonce}`;
     const flags = [...page.flags];
     if (client.ip === null) flags.push('no_client_ip');
+    const name = incoming.name === undefined ? null : scrubWithin(incoming.name, NAME_MAX);
+    const title = sanitizeTitle(incoming.title, settings, { countOnly: page.countOnly });
+    const props =
+      incoming.props === undefined || page.countOnly ? null : scrubProps(incoming.props);
+    // What the free text lost counts in the site's firewall report like what the address lost.
+    if (
+      lost(incoming.name, name) ||
+      lost(incoming.title, title) ||
+      (props !== null && propsLost(incoming.props as Record<string, unknown>, props))
+    ) {
+      flags.push('phi_detected');
+    }
 
     const event: EnrichedEvent = {
       siteId: site.id,
       ts,
       day,
       type: incoming.type,
-      name: incoming.name === undefined ? null : scrubWithin(incoming.name, NAME_MAX),
+      name,
       hostname: page.hostname,
       path: page.path,
       query: page.query,
       fragment: page.fragment === '' ? null : page.fragment,
-      title: sanitizeTitle(incoming.title, settings, { countOnly: page.countOnly }),
+      title,
       href:
         incoming.href === undefined || page.countOnly
           ? null
@@ -174,10 +193,7 @@ export class Enricher {
       browserVersion: agent.browserVersion,
       os: agent.os,
       device: agent.device,
-      props:
-        incoming.props === undefined || page.countOnly
-          ? null
-          : JSON.stringify(scrubProps(incoming.props)),
+      props: props === null ? null : JSON.stringify(props),
       engagementMs: incoming.engagementMs ?? null,
       scrollDepth: incoming.scrollDepth ?? null,
       visitorId: visitorId(salt, site.id, address, client.userAgent),
@@ -190,6 +206,21 @@ export class Enricher {
 
     return { kind: 'event', event };
   }
+}
+
+/** True when scrubbing put a `[redacted]` into `kept` that the text as sent did not hold. */
+function lost(sent: string | undefined, kept: string | null): boolean {
+  return kept !== null && kept.includes(REDACTED) && !(sent ?? '').includes(REDACTED);
+}
+
+/** True when a property lost its value to the firewall, or its key held PHI and was dropped. */
+function propsLost(sent: Record<string, unknown>, kept: Record<string, unknown>): boolean {
+  for (const [key, value] of Object.entries(kept)) {
+    if (value === REDACTED && sent[key] !== REDACTED) return true;
+    if (typeof value === 'string' && lost(String(sent[key] ?? ''), value)) return true;
+  }
+
+  return Object.keys(sent).some((key) => componentHasPhi(key, false));
 }
 
 /**

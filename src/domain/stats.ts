@@ -31,6 +31,25 @@ export interface Breakdown {
   pageviews?: number;
 }
 
+/**
+ * What the PHI firewall removed from the range's events, so a site owner can find and fix the
+ * pages and forms that put personal data in addresses.
+ */
+export interface FirewallReport {
+  /** Events stored. */
+  events: number;
+  /** Events that lost a value of any kind: a query value by policy, or PHI. */
+  redacted: number;
+  /** Of those, events in which a detector found PHI (an address, number or identifier). */
+  phiDetected: number;
+  /** Events whose address or campaign value was cut to its length limit. */
+  truncated: number;
+  /** Events whose sender's address could not be derived: no geography, a visitor of its own. */
+  withoutAddress: number;
+  /** The stored paths PHI was found on most, with how many events. */
+  pages: Array<{ key: string; events: number }>;
+}
+
 export interface Stats {
   siteId: string;
   from: string;
@@ -55,4 +74,5 @@ export interface Stats {
   devices: Breakdown[];
   events: Array<{ type: string; name: string; count: number }>;
   filtered: Array<{ reason: string; count: number }>;
+  firewall: FirewallReport;
 }

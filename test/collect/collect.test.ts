@@ -773,13 +773,31 @@ describe('the firewall end to end, seventh QA round', () => {
       const stats = await product.get(`/api/sites/${product.siteId}/stats?limit=1000`, {
         Authorization: `Bearer ${product.token}`,
       });
-      const shown = stats.json() as { pageUrls: Array<{ key: string }> };
+      const shown = stats.json() as {
+        pageUrls: Array<{ key: string }>;
+        firewall: Record<string, unknown>;
+      };
       expect(shown.pageUrls.map((row) => row.key).sort()).toEqual([
         '/?utm_campaign=[redacted]',
         '/portal/*',
         '/search/[redacted]/',
         '/u/[redacted]?q=[redacted]&utm_source=[redacted]',
       ]);
+
+      // The site's firewall report says what was removed, and where.
+      expect(shown.firewall).toEqual({
+        events: 4,
+        redacted: 3,
+        phiDetected: 3,
+        truncated: 1,
+        // The helper posts from loopback, which is never a visitor's address.
+        withoutAddress: 4,
+        pages: [
+          { key: '/', events: 1 },
+          { key: '/search/[redacted]/', events: 1 },
+          { key: '/u/[redacted]', events: 1 },
+        ],
+      });
 
       const db = await product.tenantDb();
       const everything = `${dumpDatabase(db)}\n${stats.text}\n${product.logs.join('\n')}`;

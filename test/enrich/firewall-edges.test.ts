@@ -97,6 +97,8 @@ describe('a cut to a length limit is read again (QA: the cut made an SSN of what
       salts: { salt: randomBytes(32), previous: null },
     });
     expect(events[0]?.name).not.toContain(CUT_SSN);
+    // Counted in the site's firewall report like PHI found in the address.
+    expect(events[0]?.flags.split(',')).toContain('phi_detected');
 
     let message = '';
     try {
@@ -263,6 +265,47 @@ describe('custom event names that show as nothing are refused (QA)', () => {
   test.each(['\u3164', '\u0301', '\u2800', ' \u200b '])('%j', (name) => {
     expect(() => parsePayload({ site: 's', type: 'custom', url: `${HOST}/`, name }, 50)).toThrow(
       expect.objectContaining({ code: 'ERR_INVALID_EVENT' }),
+    );
+  });
+});
+
+describe("the site's firewall report counts what free text lost", () => {
+  test('PHI in a title, a property or its name flags the event; other losses do not', async () => {
+    const prepare = await createPreparer(
+      { geoipDb: undefined, spamFile: '/nonexistent/spam.txt' },
+      createLogger({ level: 'silent' }),
+    );
+    const clinic: Site = { id: 's', tenantId: 't', name: 'C', settings: site, createdAt: 0 };
+    const flagsOf = (event: Record<string, unknown>, first = false): string[] => {
+      const { events } = prepare({
+        siteId: 's',
+        ...(first ? { site: clinic, salts: { salt: randomBytes(32), previous: null } } : {}),
+        events: [{ type: 'custom', url: `${HOST}/`, name: 'signup', ...event }],
+        client: {
+          ip: '198.51.100.7',
+          requestNonce: '',
+          userAgent: 'Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0',
+          secChUa: null,
+          platformHint: null,
+          mobileHint: null,
+          now: Date.now(),
+        },
+        saltsId: 1,
+      } as never);
+
+      return (events[0]?.flags ?? '').split(',');
+    };
+
+    expect(flagsOf({ title: 'Inbox of pat.doe@mail.test' }, true)).toContain('phi_detected');
+    expect(flagsOf({ props: { phone: '555 123 4567' } })).toContain('phi_detected');
+    expect(flagsOf({ props: { cell_phone: 'yes' } })).toContain('phi_detected');
+    expect(flagsOf({ props: { 'pat.doe@mail.test': 1 } })).toContain('phi_detected');
+    // Values dropped for their type, a title already saying [redacted]: nothing found.
+    expect(flagsOf({ props: { nested: { a: 1 }, list: [1], none: null } })).not.toContain(
+      'phi_detected',
+    );
+    expect(flagsOf({ title: 'Your [redacted] page', props: { plan: 'gold' } })).not.toContain(
+      'phi_detected',
     );
   });
 });

@@ -1,4 +1,11 @@
-import type { Breakdown, DayRow, Stats, StatsQuery, Totals } from '../../domain/stats.js';
+import type {
+  Breakdown,
+  DayRow,
+  FirewallReport,
+  Stats,
+  StatsQuery,
+  Totals,
+} from '../../domain/stats.js';
 import { pageWithQuery } from '../../domain/page.js';
 import type { Db } from './open.js';
 
@@ -127,7 +134,34 @@ function readStats(db: Db, query: StatsQuery): Stats {
       )
       .all(params) as Array<{ type: string; name: string; count: number }>,
     filtered: filteredRows,
+    firewall: firewallReport(db, params),
   };
+}
+
+/** A flag as stored: events keep theirs as one comma-separated text. */
+const flagged = (flag: string) => `(',' || flags || ',') LIKE '%,${flag},%'`;
+
+function firewallReport(db: Db, params: Record<string, string | number>): FirewallReport {
+  const range = 'FROM events WHERE site_id = @siteId AND day BETWEEN @from AND @to';
+  const counts = db
+    .prepare(
+      `SELECT count(*) AS events,
+              coalesce(sum(${flagged('redacted')} OR ${flagged('phi_detected')}), 0) AS redacted,
+              coalesce(sum(${flagged('phi_detected')}), 0) AS phiDetected,
+              coalesce(sum(${flagged('url_truncated')} OR ${flagged('utm_truncated')}), 0)
+                AS truncated,
+              coalesce(sum(${flagged('no_client_ip')}), 0) AS withoutAddress
+       ${range}`,
+    )
+    .get(params) as Omit<FirewallReport, 'pages'>;
+  const pages = db
+    .prepare(
+      `SELECT path AS key, count(*) AS events ${range} AND ${flagged('phi_detected')}
+       GROUP BY path ORDER BY events DESC, path LIMIT @limit`,
+    )
+    .all(params) as FirewallReport['pages'];
+
+  return { ...counts, pages };
 }
 
 interface PageUrlRow {

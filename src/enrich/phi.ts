@@ -36,18 +36,27 @@ const EMAIL_DOMAIN =
 // A quoted local part (`"pat.doe"@mail.test`) is widened over its quotes too.
 const EMAIL_LOCAL = /[\p{L}\p{N}._%+'"-]/u;
 // Between the groups of a number: one of `-._+/,`, with up to two spaces either side (`123 - 45
-// - 6789`, `555+123+4567` as a query writes spaces), or one to three spaces alone (QA).
-const JOIN = '(?: {0,2}[-._+/,] {0,2}| {1,3})';
+// - 6789`, `555+234+5678` as a query writes spaces), or one to six spaces alone (QA).
+const JOIN = '(?: {0,2}[-._+/,] {0,2}| {1,6})';
 const SSN = new RegExp(`(?<!\\d)\\d{3}${JOIN}\\d{2}${JOIN}\\d{4}(?!\\d)`, 'g');
-// Phone groups may also follow each other directly.
-const PHONE_JOIN = `${JOIN}?`;
+// US numbers in their usual layouts: groups joined by nothing or one of ` ._-`, the area code
+// in parentheses or not.
+const TIGHT = '[ ._-]?';
 const US_PHONE = new RegExp(
-  `(?<![\\d+])(?:\\+?1${PHONE_JOIN})?(?:\\(\\d{3}\\)|\\d{3})` +
-    `${PHONE_JOIN}\\d{3}${PHONE_JOIN}\\d{4}(?!\\d)`,
+  `(?<![\\d+])(?:\\+?1${TIGHT})?(?:\\(\\d{3}\\)|\\d{3})${TIGHT}\\d{3}${TIGHT}\\d{4}(?!\\d)`,
   'g',
 );
-// A group follows a separator, or directly a `)`: `+44 (0)20 7946 0958`.
-const INTL_PHONE = /\+\d{1,3}(?:(?:[ .+-]|(?<=\)))\(?\d{1,5}\)?){1,6}(?!\d)|\+\d{7,15}(?!\d)/g;
+// Looser joins (`555/234/5678`, `555, 234, 5678`, spaced or repeated separators) also join lists
+// of figures (`100/250/1000 mg`): there only a number whose area code and exchange can exist
+// (NANP: neither starts with 0 or 1) counts. Every real number qualifies.
+const NANP_GROUP = '[2-9]\\d{2}';
+const US_PHONE_LOOSE = new RegExp(
+  `(?<![\\d+])(?:\\+?1${JOIN})?(?:\\(${NANP_GROUP}\\)|${NANP_GROUP})` +
+    `${JOIN}${NANP_GROUP}${JOIN}\\d{4}(?!\\d)`,
+  'g',
+);
+// A group follows a separator, or directly a `)`: `+44 (0)20 7946 0958`, `+44/20/7946/0958`.
+const INTL_PHONE = /\+\d{1,3}(?:(?:[ .+/,_-]|(?<=\)))\(?\d{1,5}\)?){1,6}(?!\d)|\+\d{7,15}(?!\d)/g;
 const DIGIT_RUN = /\d{6,}/g;
 const MIN_INTL_DIGITS = 8;
 
@@ -64,10 +73,14 @@ const IPV6_RUN_MAX = 48;
 const WORD_CHAR = /[\p{L}\p{N}_]/u;
 
 // 13 to 19 digits in groups of 3-6 (a 13-digit Visa may end in a group of one or two) separated
-// by a dot, a dash or one to three spaces: 4-4-4-4, Amex 4-6-5, Diners 4-6-4, 4-4-4-4-3. A plain
-// run is already caught by DIGIT_RUN. No Luhn check: an order number in this layout is redacted
-// too, as the same number written without separators would be.
-const CARD = /(?<!\d)\d{3,6}(?:(?:[ .-]| {2,3})\d{3,6}){1,5}(?:[ .-]\d{1,2})?(?!\d)/g;
+// like the groups of an SSN: 4-4-4-4, Amex 4-6-5, Diners 4-6-4, 4-4-4-4-3. A plain run is
+// already caught by DIGIT_RUN. No Luhn check for the usual layouts: an order number written so is
+// redacted too, as the same number without separators would be.
+const CARD = new RegExp(`(?<!\\d)\\d{3,6}(?:${JOIN}\\d{3,6}){1,5}(?:${JOIN}\\d{1,2})?(?!\\d)`, 'g');
+// With looser joins than a single space, dash or dot, a list of figures (`100, 250, 500, 1000,
+// 2500`) would pass for a card number: there the digits must pass the card check (Luhn), as
+// every real card number does.
+const TIGHT_CARD = /^\d+(?:[ .-]\d+)*$/;
 // `Archive 2021 2022 2023 2024` is a list of years, not a card number.
 const YEARS = /^(?:(?:19|20)\d\d[ .-]?)+$/;
 const CARD_MIN_DIGITS = 13;
@@ -169,6 +182,24 @@ function findAll(
 
 const digitCount = (match: string): number => match.replace(/\D/g, '').length;
 
+function isCardNumber(match: string): boolean {
+  if (digitCount(match) < CARD_MIN_DIGITS || YEARS.test(match)) return false;
+
+  return TIGHT_CARD.test(match) || passesLuhn(match.replace(/\D/g, ''));
+}
+
+/** The check digit every payment card number carries (ISO/IEC 7812). */
+function passesLuhn(digits: string): boolean {
+  let sum = 0;
+  for (let i = 0; i < digits.length; i++) {
+    let digit = Number(digits.charAt(digits.length - 1 - i));
+    if (i % 2 === 1) digit = digit * 2 > 9 ? digit * 2 - 9 : digit * 2;
+    sum += digit;
+  }
+
+  return sum % 10 === 0;
+}
+
 /** `text` with the union of `spans` replaced: overlapping and touching spans become one. */
 function replaceSpans(text: string, spans: Span[]): string {
   if (spans.length === 0) return text;
@@ -201,9 +232,10 @@ function findSpans(text: string): Span[] {
   findEmails(text, spans);
   findIpv6(text, spans);
   findAll(IPV4, text, spans);
-  findAll(CARD, text, spans, (match) => digitCount(match) >= CARD_MIN_DIGITS && !YEARS.test(match));
+  findAll(CARD, text, spans, isCardNumber);
   findAll(SSN, text, spans);
   findAll(US_PHONE, text, spans);
+  findAll(US_PHONE_LOOSE, text, spans);
   if (text.includes('+')) {
     findAll(INTL_PHONE, text, spans, (match) => digitCount(match) >= MIN_INTL_DIGITS);
   }
@@ -213,14 +245,21 @@ function findSpans(text: string): Span[] {
   return spans;
 }
 
-// A percent escape, valid or not. In the text the detectors read it is a blank of the same
-// length: its hex digits must not join the digits around it (`%202024` is a space and a year,
-// not six digits; `%C0%80123-45-6789` still an SSN). Decoded forms are checked by the callers.
+// A percent escape, valid or not. The detectors read the text three ways, each escape standing
+// for three characters so that spans keep their offsets: as a blank (its hex digits must not
+// join the digits around it: `%202024` is a space and a year, not six digits), as part of a word
+// (`jos%E9@mail.test`, a Latin-1 `é` that no UTF-8 decoding reads, QA) and as a separator
+// (`123%FF45%FF6789`). Decoded forms are checked by the callers.
 const ESCAPE = /%[0-9A-Fa-f]{2}/g;
-const BLANK_ESCAPE = '\u0000\u0000\u0000';
+const ESCAPE_READINGS = ['\u0000\u0000\u0000', 'x-x', ' - '];
 
-function blankEscapes(text: string): string {
-  return text.includes('%') ? text.replace(ESCAPE, BLANK_ESCAPE) : text;
+function escapeReadings(text: string): string[] {
+  if (!text.includes('%')) return [text];
+
+  const blank = text.replace(ESCAPE, ESCAPE_READINGS[0] as string);
+  if (blank === text) return [text];
+
+  return [blank, ...ESCAPE_READINGS.slice(1).map((reading) => text.replace(ESCAPE, reading))];
 }
 
 // Characters that render as nothing or next to nothing: format characters (zero-width space and
@@ -233,7 +272,11 @@ const DASH = /^[\p{Pd}\u2212\u02d7\u2043\u30fc]$/u;
 // Full stops, middle dots and bullets of other scripts. Read as `.` only between ASCII letters
 // or digits (`mail。test`, `555·123·4567`): between Chinese words `。` ends a sentence, and an
 // @mention before it is not an e-mail address.
-const DOT = /^[\u3002\uff61\ufe52\u06d4\u00b7\u2027\u30fb\u2022\u2219\u22c5]$/u;
+const DOT = /^[\u3002\uff61\ufe52\u06d4\u00b7\u2027\u30fb\u2022\u2219\u22c5\u25cf\u25e6\u2e31]$/u;
+// Slashes and commas of other scripts and look-alikes (fraction slash, division slash, Arabic and
+// ideographic commas): read as `/` and `,`, the separators numbers are written with (QA).
+const SLASH = /^[\u2215\u2044\u29f8]$/u;
+const COMMA = /^[\u060c\u3001\u201a]$/u;
 // Spaces that NFKC leaves as they are (the Ogham space mark): read as a space.
 const SPACE = /^\p{Zs}$/u;
 const ASCII_ALNUM = /^[A-Za-z0-9]$/;
@@ -270,6 +313,8 @@ function foldPlain(char: string): string {
   if (DASH.test(char)) return '-';
   if (DOT.test(char)) return DOT_MARK;
   if (SPACE.test(char)) return ' ';
+  if (SLASH.test(char)) return '/';
+  if (COMMA.test(char)) return ',';
   if (DIGIT.test(char)) return asciiDigit(char.codePointAt(0) as number);
 
   return char;
@@ -317,7 +362,7 @@ function foldedView(text: string): { text: string; from: number[]; to: number[] 
     out = dotted;
   }
 
-  return { text: blankEscapes(out), from, to };
+  return { text: out, from, to };
 }
 
 /**
@@ -330,11 +375,13 @@ function foldedView(text: string): { text: string; from: number[]; to: number[] 
  * through `componentHasPhi`, which also looks at decoded forms.
  */
 export function redactPhi(text: string): string {
-  const spans = findSpans(blankEscapes(text));
+  const spans = escapeReadings(text).flatMap(findSpans);
   const view = foldedView(text);
   if (view !== null) {
-    for (const [start, end] of findSpans(view.text)) {
-      spans.push([view.from[start] as number, view.to[end - 1] as number]);
+    for (const reading of escapeReadings(view.text)) {
+      for (const [start, end] of findSpans(reading)) {
+        spans.push([view.from[start] as number, view.to[end - 1] as number]);
+      }
     }
   }
 

@@ -4,7 +4,7 @@ import { encodeQueryPart, pageWithQuery } from '../domain/page.js';
 import { foldName, isBuiltInSensitive } from '../domain/sensitive-names.js';
 import type { SiteSettings } from '../domain/site.js';
 import { RequestError } from '../errors.js';
-import { componentHasPhi, hasPhi, hostHasPhi, REDACTED, redactPhi, scrubWithin } from './phi.js';
+import { componentHasPhi, hostHasPhi, REDACTED } from './phi.js';
 import { decodeQueryComponent, safeDecode, stripControl, truncateCodePoints } from './text.js';
 import { splitQuery, splitUrl, type RawParam } from './url-parts.js';
 import {
@@ -336,13 +336,14 @@ function joinSegments(
 
 /**
  * A path cut to `max`. The segment the cut goes through was clean whole, but its first part may
- * not be (`123-45-67890` cut after the ninth digit is an SSN, QA): then it is left out.
+ * not be (`123-45-67890` cut after the ninth digit is an SSN, QA), as sent or in a form its
+ * remaining escapes decode to (`123%2D45%2D6789`): then it is left out.
  */
 function cutPath(path: string, max: number): string {
   const cut = truncateCodePoints(path, max);
   const last = cut.lastIndexOf('/');
 
-  return hasPhi(cut.slice(last + 1)) ? cut.slice(0, last + 1) : cut;
+  return componentHasPhi(cut.slice(last + 1), false) ? cut.slice(0, last + 1) : cut;
 }
 
 /** A parameter's stored name: decoded once, cut to 64, re-encoded; `[redacted]` if it is PHI. */
@@ -358,7 +359,7 @@ function paramName(param: RawParam, flags: string[]): string {
     stripControl(decodeQueryComponent(param.rawKey)).trim(),
     PARAM_NAME_MAX,
   );
-  if (hasPhi(name)) {
+  if (componentHasPhi(name, false)) {
     flags.push('redacted', 'phi_detected');
 
     return REDACTED;
@@ -419,7 +420,7 @@ function cleanParams(
 function cleanAnchor(raw: string, flags: string[]): string {
   if (!componentHasPhi(raw, false)) {
     const anchor = truncateCodePoints(stripControl(safeDecode(raw)), FRAGMENT_MAX);
-    if (!hasPhi(anchor)) return anchor;
+    if (!componentHasPhi(anchor, false)) return anchor;
   }
 
   flags.push('redacted', 'phi_detected');
@@ -499,7 +500,13 @@ function cleanFragment(
     out = route ? `${out}${query === '' ? '' : `?${query}`}` : query;
   }
 
-  return scrubWithin(out, FRAGMENT_MAX, redactPhi);
+  // A fragment cut to length is read again, in every form its escapes decode to.
+  const cut = truncateCodePoints(out, FRAGMENT_MAX);
+  if (cut === out || !componentHasPhi(cut, false)) return cut;
+
+  flags.push('redacted', 'phi_detected');
+
+  return REDACTED;
 }
 
 // Hostnames repeat on every event of a site; IDN conversion is the costly part.

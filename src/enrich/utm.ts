@@ -1,4 +1,4 @@
-import { componentHasPhi, hasPhi, REDACTED } from './phi.js';
+import { componentHasPhi, REDACTED } from './phi.js';
 import { decodeQueryComponent, stripHidden, truncateCodePoints } from './text.js';
 import { splitQuery, splitUrl, type RawParam } from './url-parts.js';
 
@@ -98,7 +98,7 @@ function utmValue(raw: string, flags: string[]): string | null {
   flags.push('utm_truncated');
   // The cut may have made PHI of what was none whole (QA).
   const cut = truncateCodePoints(value, UTM_VALUE_MAX);
-  if (!hasPhi(cut)) return cut;
+  if (!componentHasPhi(cut, false)) return cut;
 
   flags.push('redacted', 'phi_detected');
 

@@ -114,19 +114,73 @@ describe('a cut to a length limit is read again (QA: the cut made an SSN of what
   });
 });
 
+describe('escapes that do not decode (QA round 3)', () => {
+  test('a Latin-1 or broken escape inside an address does not hide it', () => {
+    expect(scrubText('Message from pat.doe%C0@mail.test')).not.toContain('pat.doe');
+    const page = sanitizePage(
+      `${HOST}/contact/jos%E9%40mail.test?q=jos%E9%40mail.test&utm_term=jos%E9%40mail.test`,
+      site,
+    );
+    expect(page.path).toBe('/contact/[redacted]');
+    expect(page.query).toBe('q=[redacted]');
+    expect(page.utm.term).toBe('[redacted]');
+    expect(scrubProps({ 'jos%E9@mail.test': 'v', note: 'pat.doe%C0@mail.test' })).toEqual({
+      note: '[redacted]',
+    });
+  });
+
+  test.each(['123%FF45%FF6789', '555%C0234%C05678', '4111%FF1111%FF1111%FF1111'])(
+    'nor inside a number: %s',
+    (number) => {
+      expect(scrubText(`ref ${number} end`)).toBe('ref [redacted] end');
+    },
+  );
+
+  test('escapes of ordinary text stay as they were', () => {
+    for (const text of ['Annual%20Report%202024.pdf', 'Spring%20Sale%202025', '100%25%20natural']) {
+      expect(scrubText(text)).not.toContain('[redacted]');
+    }
+  });
+});
+
+describe('the read after a cut covers what the escapes left decode to (QA round 3)', () => {
+  const hidden = '123%252D45%252D67890';
+
+  test('paths, UTM values, anchors, hash routes and link targets', () => {
+    const path = sanitizePage(`${HOST}/${'a'.repeat(1008)}${hidden}`, site);
+    const utm = sanitizePage(`${HOST}/?utm_campaign=${'a'.repeat(241)}${hidden}`, site);
+    const anchor = sanitizePage(`${HOST}/#${'a'.repeat(241)}${hidden}`, site);
+    const route = sanitizePage(`${HOST}/#/${'a'.repeat(240)}${hidden}`, site);
+
+    for (const text of [path.path, utm.utm.campaign, anchor.fragment, route.fragment]) {
+      expect(text).not.toMatch(/123%2D45%2D6789|123-45-6789/);
+    }
+  });
+});
+
 describe('numbers in more layouts (QA)', () => {
+  // Loose joins take numbers that can exist (a NANP area code and exchange start with 2 to 9):
+  // real ones do, and `555-123-4567`, a test number, is caught only in the usual layouts.
   const layouts = [
-    '555+123+4567',
+    '555+234+5678',
     '123+45+6789',
     '123/45/6789',
-    '555/123/4567',
-    '555,123,4567',
-    '555  123  4567',
-    '(555)  123-4567',
+    '555/234/5678',
+    '555,234,5678',
+    '555  234  5678',
+    '555    234    5678',
+    '(555)  234-5678',
     '123 - 45 - 6789',
     '4111  1111  1111  1111',
+    '4111 - 1111 - 1111 - 1111',
+    '4111/1111/1111/1111',
+    '3782/822463/10005',
     '555\u1680123\u16804567',
     '555•123•4567',
+    '555●234●5678',
+    '555\u2044234\u20445678',
+    '123\u221545\u22156789',
+    '555\u3001234\u30015678',
   ];
 
   test.each(layouts)('%s is redacted in free text, UTM values and path segments', (number) => {
@@ -135,17 +189,37 @@ describe('numbers in more layouts (QA)', () => {
     expect(utm.utm.term).toBe('[redacted]');
     // An encoded `/` is a separator in a path: those segments are ids then.
     const path = sanitizePage(`${HOST}/search/${encodeURIComponent(number)}/`, site);
-    expect(path.path).toBe(number.includes('/') ? '/search/:id/:id/:id/' : '/search/[redacted]/');
+    const ids = number
+      .split('/')
+      .map(() => ':id')
+      .join('/');
+    expect(path.path).toBe(number.includes('/') ? `/search/${ids}/` : '/search/[redacted]/');
   });
 
-  test('a query writes spaces as +: 555+123+4567 in a path is still a phone number', () => {
-    expect(sanitizePage(`${HOST}/search/555+123+4567/`, site).path).toBe('/search/[redacted]/');
+  test('a query writes spaces as +: 555+234+5678 in a path is still a phone number', () => {
+    expect(sanitizePage(`${HOST}/search/555+234+5678/`, site).path).toBe('/search/[redacted]/');
   });
 
-  test('ordinary figures stay: years, prices, dates, ranges', () => {
-    for (const text of ['2024/2025', '$1,299', '12/25/2024', 'pages 10-20', '1,000,000']) {
-      expect(scrubText(text)).toBe(text);
+  test('international numbers with loose joins', () => {
+    for (const number of ['+44/20/7946/0958', '+44,20,7946,0958', '+44_20_7946_0958']) {
+      expect(scrubText(`Call ${number}`), number).toBe('Call [redacted]');
     }
+  });
+
+  test('ordinary figures stay: years, prices, dates, ranges, lists of amounts (QA)', () => {
+    const ordinary = [
+      '2024/2025',
+      '$1,299',
+      '12/25/2024',
+      'pages 10-20',
+      '1,000,000',
+      'Dosage 100 / 250 / 1000 mg',
+      'Tiers 100,250,1000',
+      'Save 100, 200, 5000 points',
+      'Top 100 + 200 + 1000',
+      'Sizes 100, 150, 1000, 1500',
+    ];
+    for (const text of ordinary) expect(scrubText(text), text).toBe(text);
   });
 });
 

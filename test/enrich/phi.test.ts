@@ -448,8 +448,9 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
   test('C13 more layouts: mixed SSN separators, spaced dashes, dotted cards (QA)', () => {
     for (const text of [
       '123-45 6789',
-      '555 - 123 - 4567',
-      '555 . 123 . 4567',
+      // Spaced separators are loose joins: the number must be one that can exist (NANP).
+      '555 - 234 - 5678',
+      '555 . 234 . 5678',
       '4111.1111.1111.1111',
     ]) {
       expect(scrubText(`see ${text} now`), text).toBe('see [redacted] now');

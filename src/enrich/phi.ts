@@ -397,19 +397,29 @@ export function hostHasPhi(host: string): boolean {
   // An address written with dashes, as wildcard DNS services and cloud host names do
   // (`10-0-0-1.nip.io`, `ip-10-0-0-1`).
   if (host.includes('-') && hasPhi(host.replace(/-/g, '.'))) return true;
-  // The same for IPv6 (`2001-db8-85a3--8a2e-370-7334.sslip.io`): a label of three or more
-  // groups that reads as an address once its dashes are colons (QA).
-  if (host.includes('-') && host.split('.').some(isDashedIpv6)) return true;
+  if (host.split('.').some(isAddressLabel)) return true;
 
   return host.includes('xn--') && hasPhi(domainToUnicode(host));
 }
 
-function isDashedIpv6(label: string): boolean {
-  if (label.split('-').filter((group) => group !== '').length < 3) return false;
+/**
+ * A label that is an address in the forms wildcard DNS services answer to (QA): IPv6 with dashes
+ * for colons (`2001-db8-85a3--8a2e-370-7334`, `fe80--1`, `--ffff-5102-45a0`), after a prefix
+ * such as `ip-` too, and IPv4 as eight hex digits (`c0a80101` is 192.168.1.1).
+ */
+function isAddressLabel(label: string): boolean {
+  if (/^[0-9a-f]{8}$/i.test(label)) return true;
+  if (!label.includes('-')) return false;
 
-  const parsed = parseIp(label.replace(/-/g, ':'));
+  const unprefixed = label.replace(/^[a-z]+-(?=[0-9a-f]*-)/i, '');
+  for (const form of new Set([label, unprefixed])) {
+    const groups = form.split('-').filter((group) => group !== '').length;
+    // Two groups only with a `::` (`fe80--1`): `ab-cd` is a name.
+    if (groups < 3 && !form.includes('--')) continue;
+    if (parseIp(form.replace(/-/g, ':')) !== null) return true;
+  }
 
-  return parsed !== null && parsed.family === 6;
+  return false;
 }
 
 export function hasPhi(text: string): boolean {

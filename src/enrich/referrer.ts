@@ -47,7 +47,9 @@ export function sanitizeReferrer(
     return null;
   }
 
-  if (host === '' || host.startsWith('[') || parse(host).isIp) return null;
+  // DNS names are at most 253 characters: a longer one is no site's, and each check of it costs
+  // more (the spam list's, by label, grew with the square of its length: 23 ms at 8 KB, QA).
+  if (host === '' || host.length > 253 || host.startsWith('[') || parse(host).isIp) return null;
   if (hostHasPhi(host)) return null;
 
   const domain = registrableDomain(host);

@@ -256,6 +256,34 @@ describe('addresses in more forms (QA)', () => {
     }
   });
 
+  test('more address forms in host names (QA round 3)', () => {
+    const hosts = [
+      '--ffff-5102-45a0.sslip.io',
+      '2a01--2.sslip.io',
+      'fe80--1.sslip.io',
+      'ip-2a00-1450-4001--200e.example',
+      'c0a80101.nip.io',
+    ];
+    for (const host of hosts) {
+      expect(hostHasPhi(host), host).toBe(true);
+      expect(sanitizeReferrer(`https://${host}/inbox`, 'www.clinic-a.example'), host).toBeNull();
+    }
+    for (const name of [
+      'my--site.netlify.app',
+      'deploy-preview-42--site.netlify.app',
+      'cdn-a1b2.example',
+    ]) {
+      expect(hostHasPhi(name), name).toBe(false);
+    }
+  });
+
+  test('a referrer host longer than DNS allows is dropped (QA: it stalled the writer)', () => {
+    expect(sanitizeReferrer(`https://${'a.'.repeat(4085)}com/`, 'www.clinic-a.example')).toBeNull();
+    expect(
+      sanitizeReferrer(`https://${'a'.repeat(60)}.example/`, 'www.clinic-a.example'),
+    ).not.toBeNull();
+  });
+
   test('an IPv6 address followed or preceded by a long run of punctuation', () => {
     expect(scrubText(`2001:db8:0:0:0:0:0:1${'.'.repeat(30)}`)).toBe(`[redacted]${'.'.repeat(30)}`);
     expect(scrubText(`from 2001:db8::1${':'.repeat(30)} on`)).not.toContain('2001:db8');

@@ -43,6 +43,13 @@ export const BUILT_IN_SENSITIVE_NAMES: ReadonlySet<string> = new Set([
   'maidenname',
   'surname',
   'mobilenumber',
+  'mobileno',
+  'phoneno',
+  'telno',
+  'cellno',
+  'fname',
+  'lname',
+  'mname',
   'patientnumber',
   'username',
   'userid',
@@ -102,11 +109,14 @@ const SENSITIVE_WORDS: ReadonlySet<string> = new Set([
   'ssn',
   'mrn',
   'dob',
+  'birth',
   'birthdate',
   'birthday',
   'firstname',
   'lastname',
   'fullname',
+  'fname',
+  'lname',
   'surname',
   'address',
   'street',
@@ -120,6 +130,30 @@ const SENSITIVE_WORDS: ReadonlySet<string> = new Set([
   'apikey',
 ]);
 
+/**
+ * Words that make a name sensitive also glued to another at its start or end (`patientdob`,
+ * `cellphone`, `useremail`, `addressline`, QA), where a word boundary cannot be seen. Only words
+ * unlikely to end or start ordinary ones: `dob` does not make `adobe` sensitive.
+ */
+const GLUED_WORDS: readonly string[] = [
+  'email',
+  'phone',
+  'dob',
+  'ssn',
+  'mrn',
+  'birthdate',
+  'birthday',
+  'firstname',
+  'lastname',
+  'surname',
+  'password',
+  'passwd',
+  'address',
+  'zipcode',
+  'postcode',
+  'postalcode',
+];
+
 /** Lower-case words of a name: `patientFirstName`, `patient-first_name` both give three. */
 function nameWords(name: string): string[] {
   return name
@@ -132,15 +166,20 @@ function nameWords(name: string): string[] {
 const sensitiveNames = new Map<string, boolean>();
 
 /**
- * True for a name on the built-in list (folded whole), holding one of its sensitive words, or
- * two or three words in a row that make a listed name (`first_name`, `date_of_birth`).
+ * True for a name on the built-in list (folded whole, a number after it ignored), starting or
+ * ending with a glued word, holding one of the sensitive words, or two or three words in a row
+ * that make a listed name (`first_name`, `date_of_birth`).
  */
 export function isBuiltInSensitive(name: string): boolean {
   const known = sensitiveNames.get(name);
   if (known !== undefined) return known;
 
-  let sensitive = BUILT_IN_SENSITIVE_NAMES.has(foldName(name));
-  const words = nameWords(name);
+  // A number after a name is a copy of it (`email2`, `address1`, `zip5`).
+  const folded = foldName(name).replace(/\d+$/, '');
+  let sensitive =
+    BUILT_IN_SENSITIVE_NAMES.has(folded) ||
+    GLUED_WORDS.some((word) => folded.startsWith(word) || folded.endsWith(word));
+  const words = nameWords(name).map((word) => word.replace(/\d+$/, ''));
   for (let i = 0; i < words.length && !sensitive; i++) {
     const pair = words[i] + (words[i + 1] ?? '');
     const three = pair + (words[i + 2] ?? '');

@@ -330,6 +330,28 @@ describe('sensitive property names by their words (QA)', () => {
     for (const value of Object.values(props)) expect(value).toBe('[redacted]');
   });
 
+  test('names glued together or numbered (QA round 3)', () => {
+    const names = [
+      'patientdob',
+      'dob1',
+      'fname',
+      'lname',
+      'address1',
+      'email2',
+      'phone2',
+      'cellphone',
+      'homephone',
+      'useremail',
+      'mobileNo',
+      'birth_dt',
+      'zip5',
+    ];
+    for (const name of names) expect([name, isBuiltInSensitive(name)]).toEqual([name, true]);
+    expect(() => validateSiteSettings({ queryAllowlist: ['q', 'address1'] })).toThrow(
+      /sensitive name/,
+    );
+  });
+
   test('names that only contain a broad word keep it', () => {
     for (const name of [
       'event_name',
@@ -337,6 +359,9 @@ describe('sensitive property names by their words (QA)', () => {
       'mobile_menu',
       'file_name',
       'session_count',
+      'adobe_campaign',
+      'page2',
+      'plan',
     ]) {
       expect([name, isBuiltInSensitive(name)]).toEqual([name, false]);
     }

@@ -84,11 +84,15 @@ interface CompiledSettings {
 const compiledCache = new WeakMap<SiteSettings, CompiledSettings>();
 
 /**
- * A segment as rules compare it: lower case, without trailing full stops and spaces, which
- * Windows servers (IIS) drop from a name, so `/portal./inbox` is `/portal/inbox` there (QA).
+ * A segment as rules compare it: lower case, and as Windows servers (IIS) resolve a name: without
+ * trailing full stops and spaces, and without an NTFS stream after a colon (`portal::$DATA`,
+ * `portal:$i30:$INDEX_ALLOCATION`), so `/portal./inbox` and `/portal::$DATA/inbox` are
+ * `/portal/inbox` there (QA).
  */
 function ruleKey(segment: string): string {
-  return segment.toLowerCase().replace(/[. ]+$/, '');
+  const colon = segment.indexOf(':');
+
+  return (colon === -1 ? segment : segment.slice(0, colon)).toLowerCase().replace(/[. ]+$/, '');
 }
 
 function compilePattern(pattern: string): Pattern {

@@ -296,15 +296,19 @@ describe('addresses in more forms (QA)', () => {
 });
 
 describe('count-only sections (QA)', () => {
-  test.each(['/portal./messages', '/portal%20/messages', '/portal%2e/messages', '/Portal. /x'])(
-    '%s is in /portal/** as Windows servers read it',
-    (path) => {
-      const page = sanitizePage(`${HOST}${path}/jane-doe?q=x&utm_term=jane+doe`, site);
+  test.each([
+    '/portal./messages',
+    '/portal%20/messages',
+    '/portal%2e/messages',
+    '/Portal. /x',
+    '/portal::$DATA/inbox',
+    '/portal:$i30:$INDEX_ALLOCATION/inbox',
+  ])('%s is in /portal/** as Windows servers read it', (path) => {
+    const page = sanitizePage(`${HOST}${path}/jane-doe?q=x&utm_term=jane+doe`, site);
 
-      expect(page).toMatchObject({ path: '/portal/*', query: '', countOnly: true });
-      expect(page.utm.term).toBeNull();
-    },
-  );
+    expect(page).toMatchObject({ path: '/portal/*', query: '', countOnly: true });
+    expect(page.utm.term).toBeNull();
+  });
 
   test('a pattern written with percent escapes is refused: it would match nothing', () => {
     expect(() => validateSiteSettings({ countOnly: ['/portal/%2A'] })).toThrow(

@@ -193,46 +193,41 @@ const NUMERIC = /^\d+$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const LONG_HEX = /^[0-9a-f]{16,}$/i;
 const ULID = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
-const TOKEN_CHARS = /^[A-Za-z0-9_-]{20,}$/;
+const TOKEN_CHARS = /^[A-Za-z0-9_.=~-]{16,}$/;
+
+// The words a slug is made of: a capitalised word, an acronym, a lower-case word of three letters
+// or more, a number with a unit (`256GB` is two, `9am` one), after a lower-case letter before a
+// capital (`iPhone`, `eBay`, `mRNA`); at most six of them in a piece. Words have vowels (an
+// acronym of up to five letters need not): a random token's runs (`Tzq`, `Nhw`) mostly do not.
+const WORD_RUNS = [
+  '[A-Z](?=[a-z]*[aeiouy])[a-z]{2,}',
+  '[A-Z]{1,5}(?![a-z])',
+  '(?=[A-Z]*[AEIOUY])[A-Z]{6,}(?![a-z])',
+  '(?=[a-z]*[aeiouy])[a-z]{3,}',
+  '\\d+(?:[a-z]{1,3}(?![a-z]))?',
+].join('|');
+const WORDS = new RegExp(`^(?:[a-z](?=[A-Z][a-z]{2}|[A-Z]{2}))?(?:${WORD_RUNS}){1,6}$`);
+// A short piece: lower-case letters and digits (`of`, `v2`, `h1n1`, `b12`), or a two-letter
+// word with its capital (`Dr`, `St`).
+const SHORT_WORD = /^(?:[a-z0-9]{1,4}|[A-Z][a-z])$/;
 
 /**
- * Changes inside a word from lower to upper case or between letters and digits: `COVID19` and
- * `iPhone15` have one and two, a random `9fQzLm` three.
+ * Made of words (`COVID19-Vaccine-FAQ-2025`, `iPhone15-Pro-Max-256GB`, QA): every piece between
+ * `-`, `_`, `.`, `~` or `=` reads as words.
  */
-function shifts(piece: string): number {
-  let count = 0;
-  for (let i = 1; i < piece.length; i++) {
-    const before = piece.charAt(i - 1);
-    const at = piece.charAt(i);
-    const digitBefore = before >= '0' && before <= '9';
-    const digitAt = at >= '0' && at <= '9';
-    if (digitBefore !== digitAt || (before >= 'a' && before <= 'z' && at >= 'A' && at <= 'Z')) {
-      count++;
-    }
-  }
-
-  return count;
+function isWordy(segment: string): boolean {
+  return segment
+    .split(/[-_.~=]/)
+    .every((piece) => piece === '' || SHORT_WORD.test(piece) || WORDS.test(piece));
 }
 
 /**
- * A slug of words (`COVID19-Vaccine-FAQ-2025`, `iPhone15-Pro-Max-256GB`, QA): pieces between
- * dashes or underscores, each short and with few shifts, as no random token's pieces are.
+ * A random-looking token: 16 characters or more of the URL-safe alphabet that do not read as
+ * words. Reset and session tokens (base64url, grouped, JWTs with their dots, Django's
+ * `c4x1kz-8f3b...`) do not; slugs do (QA).
  */
-function isSlug(segment: string): boolean {
-  const pieces = segment.split(/[-_]/).filter((piece) => piece !== '');
-
-  return pieces.length >= 2 && pieces.every((piece) => piece.length <= 16 && shifts(piece) <= 2);
-}
-
-/** A random-looking token: long, and mixing upper case, lower case and digits (slugs do not). */
 function isToken(segment: string): boolean {
-  if (!TOKEN_CHARS.test(segment) || isSlug(segment)) return false;
-
-  const upper = segment.replace(/[^A-Z]/g, '').length;
-  const lower = segment.replace(/[^a-z]/g, '').length;
-  const digits = segment.replace(/\D/g, '').length;
-
-  return upper >= 3 && lower >= 3 && digits >= 3;
+  return TOKEN_CHARS.test(segment) && !isWordy(segment);
 }
 
 /** True for segments `collapseIds` turns into `:id`. */

@@ -128,7 +128,7 @@ export class Collector {
           throw new RequestError(
             'ERR_INVALID_EVENT',
             400,
-            `events[${index}].href must be an absolute URL`,
+            `events[${index}].href must be an absolute URL with a valid host name`,
           );
         }
       }

@@ -59,9 +59,10 @@ const SITE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 const QUOTED_MAX = 40;
 // A name is empty when nothing but white space and invisible characters is left once control
-// characters are gone: format characters, combining marks on nothing, the Hangul fillers and the
-// blank Braille pattern (QA). It would show as a blank row in every report.
-const VISIBLE = /[^\s\p{Cf}\p{Mn}\p{Me}\u115f\u1160\u3164\uffa0\u2800]/u;
+// characters are gone: format characters, combining marks on nothing, the Hangul fillers, the
+// blank Braille pattern, private-use and unassigned code points (a box at best, QA). It would
+// show as a blank row in every report.
+const VISIBLE = /[^\s\p{Cf}\p{Mn}\p{Me}\p{Co}\p{Cn}\u115f\u1160\u3164\uffa0\u2800]/u;
 
 function invalid(message: string): RequestError {
   return new RequestError('ERR_INVALID_EVENT', 400, message);

@@ -17,9 +17,12 @@ export function encodeQueryPart(text: string): string {
   return text.replace(/[%&=#+\s]/g, encodeURIComponent);
 }
 
-// What would hide in a displayed address: format characters (zero-width, direction marks) and
-// line or paragraph separators. Shown as their escapes.
-const UNSEEN = /[\p{Cf}\u2028\u2029]/gu;
+// What would hide in a displayed address, or pass for its punctuation: format characters
+// (zero-width, direction marks), line and paragraph separators, blank letters (Hangul fillers,
+// the blank Braille pattern, the combining grapheme joiner, Khmer's invisible vowels) and
+// full-width `？`, `＃`, `％` (QA). Shown as their escapes.
+const UNSEEN =
+  /[\p{Cf}\u2028\u2029\u115f\u1160\u3164\uffa0\u2800\u034f\u17b4\u17b5\uff1f\uff03\uff05]/gu;
 
 /**
  * A page's path with its sanitised query and then its campaign parameters, as reports show it:

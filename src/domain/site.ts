@@ -141,7 +141,13 @@ function patternList(field: string, value: unknown): string[] {
     }
   }
 
-  const patterns = stringList(field, value, PATTERN).map((pattern) => {
+  const patterns = stringList(
+    field,
+    value,
+    PATTERN,
+    100,
+    'a path of at most 256 characters, with no white space, ? or #',
+  ).map((pattern) => {
     const segments = pattern.split('/').filter((segment) => segment !== '');
     segments.forEach((segment, i) => {
       // Pages are matched with `.` and `..` resolved: a pattern holding one matches nothing.

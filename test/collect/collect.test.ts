@@ -581,7 +581,10 @@ describe('POST /api/collect', () => {
       const res = await product.post(body, { Origin: 'https://localhost' });
       expect(res.status, href).toBe(400);
       expect(res.json()).toMatchObject({
-        error: { code: 'ERR_INVALID_EVENT', message: 'events[1].href must be an absolute URL' },
+        error: {
+          code: 'ERR_INVALID_EVENT',
+          message: 'events[1].href must be an absolute URL with a valid host name',
+        },
       });
       // Decided after the Origin check: the site's own page may read why.
       expect(res.headers['access-control-allow-origin']).toBe('https://localhost');

@@ -392,12 +392,27 @@ describe('pageUrls keys (QA: different addresses looked the same)', () => {
   });
 });
 
-describe('custom event names that show as nothing are refused (QA)', () => {
-  test.each(['\u3164', '\u0301', '\u2800', ' \u200b '])('%j', (name) => {
-    expect(() => parsePayload({ site: 's', type: 'custom', url: `${HOST}/`, name }, 50)).toThrow(
-      expect.objectContaining({ code: 'ERR_INVALID_EVENT' }),
+describe('what reports show cannot hide or pass for punctuation (QA round 3)', () => {
+  const none = { source: null, medium: null, campaign: null, term: null, content: null };
+
+  test('blank letters and full-width ?, # and % are shown escaped', () => {
+    expect(pageWithQuery('/promo\u3164utm_source=x', '', none)).toBe('/promo%E3%85%A4utm_source=x');
+    expect(pageWithQuery('/promo\uff1futm_source=x', '', none)).toBe('/promo%EF%BC%9Futm_source=x');
+    expect(sanitizePage(`${HOST}/?utm_source=news%E2%A0%80letter`, site).utm.source).toBe(
+      'newsletter',
     );
   });
+});
+
+describe('custom event names that show as nothing are refused (QA)', () => {
+  test.each(['\u3164', '\u0301', '\u2800', ' \u200b ', '\ue000', '\uffff', '\ufdd0', '\u0378'])(
+    '%j',
+    (name) => {
+      expect(() => parsePayload({ site: 's', type: 'custom', url: `${HOST}/`, name }, 50)).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_EVENT' }),
+      );
+    },
+  );
 });
 
 describe("the site's firewall report counts what free text lost", () => {

@@ -459,6 +459,17 @@ describe('query', () => {
     expect(page.query).toBe('[redacted]=[redacted]&[redacted]');
   });
 
+  test('a pattern that is refused says what a pattern is (QA)', () => {
+    let message = '';
+    try {
+      validateSiteSettings({ countOnly: ['/portal /**'] });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+
+    expect(message).toContain('no white space');
+  });
+
   test('built-in sensitive names cannot be allowlisted, and stay redacted if they were', () => {
     for (const name of ['email', 'mc_eid', 'first_name', 'EMAIL', 'patient_first_name']) {
       expect(

@@ -22,7 +22,7 @@ export function encodeQueryPart(text: string): string {
 // the blank Braille pattern, the combining grapheme joiner, Khmer's invisible vowels) and
 // full-width `？`, `＃`, `％` (QA). Shown as their escapes.
 const UNSEEN =
-  /[\p{Cf}\u2028\u2029\u115f\u1160\u3164\uffa0\u2800\u034f\u17b4\u17b5\uff1f\uff03\uff05]/gu;
+  /[\p{Cf}\u2028\u2029\u115f\u1160\u3164\uffa0\u2800\uff1f\uff03\uff05]|\u034f|\u17b4|\u17b5/gu;
 
 /**
  * A page's path with its sanitised query and then its campaign parameters, as reports show it:

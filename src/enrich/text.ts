@@ -92,7 +92,7 @@ export function stripControl(text: string): string {
 // joiner, byte order mark, soft hyphen), Hangul fillers, the blank Braille pattern, the combining
 // grapheme joiner, Khmer's invisible vowels. Zero-width joiner and non-joiner stay: emoji and
 // Persian need them.
-const HIDDEN = /(?![\u200c\u200d])\p{Cf}|[\u115f\u1160\u3164\uffa0\u2800\u034f\u17b4\u17b5]/gu;
+const HIDDEN = /(?![\u200c\u200d])\p{Cf}|[\u115f\u1160\u3164\uffa0\u2800]|\u034f|\u17b4|\u17b5/gu;
 
 /**
  * `stripControl`, and the invisible format characters a label does not need: `spring`,

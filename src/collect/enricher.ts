@@ -126,9 +126,10 @@ export class Enricher {
     }
 
     const page = sanitizePage(incoming.url, settings, { hostname: extra.hostname });
+    const referrerFlags: string[] = [];
     const external =
       incoming.type === 'pageview' && !page.countOnly
-        ? sanitizeReferrer(incoming.referrer, page.hostname)
+        ? sanitizeReferrer(incoming.referrer, page.hostname, referrerFlags)
         : null;
     // A visit from another of the site's own domains is a move inside the site, not a source.
     const referrer = external !== null && isOwnDomain(settings, external) ? null : external;
@@ -142,7 +143,7 @@ export class Enricher {
     const geo = client.ip === null ? null : this.geo.lookup(client.ip, settings.geoPrecision);
     const { salt, previous } = salts;
     const address = client.ip ?? `unknown:${client.requestNonce}`;
-    const flags = [...page.flags];
+    const flags = [...page.flags, ...referrerFlags];
     if (client.ip === null) flags.push('no_client_ip');
     const name = incoming.name === undefined ? null : scrubWithin(incoming.name, NAME_MAX);
     const title = sanitizeTitle(incoming.title, settings, { countOnly: page.countOnly });

@@ -26,7 +26,8 @@ export function registrableDomain(host: string): string {
  *
  * - for anything but http and https (`javascript:`, `data:`, `android-app:`, garbage; C16 (h));
  * - for IP-literal hosts, which identify a machine, not a site;
- * - for hosts that themselves look like PHI;
+ * - for hosts that themselves look like PHI (these two add `redacted` and `phi_detected` to
+ *   `flags` when given);
  * - for same-site referrers (same registrable domain as the page): moving inside one's own site
  *   is not a traffic source, and a session must never be credited as "referral from ourselves".
  *
@@ -37,6 +38,7 @@ export function registrableDomain(host: string): string {
 export function sanitizeReferrer(
   raw: string | null | undefined,
   pageHost: string,
+  flags?: string[],
 ): Referrer | null {
   if (typeof raw !== 'string' || !HTTP.test(raw.trim())) return null;
 
@@ -49,8 +51,12 @@ export function sanitizeReferrer(
 
   // DNS names are at most 253 characters: a longer one is no site's, and each check of it costs
   // more (the spam list's, by label, grew with the square of its length: 23 ms at 8 KB, QA).
-  if (host === '' || host.length > 253 || host.startsWith('[') || parse(host).isIp) return null;
-  if (hostHasPhi(host)) return null;
+  if (host === '' || host.length > 253) return null;
+  if (host.startsWith('[') || parse(host).isIp || hostHasPhi(host)) {
+    // An address or PHI as the host: dropped, and counted in the site's firewall report.
+    flags?.push('redacted', 'phi_detected');
+    return null;
+  }
 
   const domain = registrableDomain(host);
   if (domain === registrableDomain(pageHost)) return null;

@@ -446,11 +446,16 @@ describe("the site's firewall report counts what free text lost", () => {
     expect(flagsOf({ props: { phone: '555 123 4567' } })).toContain('phi_detected');
     expect(flagsOf({ props: { cell_phone: 'yes' } })).toContain('phi_detected');
     expect(flagsOf({ props: { 'pat.doe@mail.test': 1 } })).toContain('phi_detected');
+    const fromAddress = { type: 'pageview', referrer: 'https://10-0-0-1.nip.io/inbox' };
+    expect(flagsOf(fromAddress)).toContain('phi_detected');
     // Values dropped for their type, a title already saying [redacted]: nothing found.
     expect(flagsOf({ props: { nested: { a: 1 }, list: [1], none: null } })).not.toContain(
       'phi_detected',
     );
     expect(flagsOf({ title: 'Your [redacted] page', props: { plan: 'gold' } })).not.toContain(
+      'phi_detected',
+    );
+    expect(flagsOf({ type: 'pageview', referrer: 'https://www.google.com/' })).not.toContain(
       'phi_detected',
     );
   });

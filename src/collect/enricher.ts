@@ -172,7 +172,7 @@ export class Enricher {
       href:
         incoming.href === undefined || page.countOnly
           ? null
-          : linkTarget(incoming.href, settings, page.hostname),
+          : linkTarget(incoming.href, settings, page.hostname, flags),
       referrerHost: referrer?.host ?? null,
       referrerDomain: referrer?.domain ?? null,
       channel: classifyChannel({
@@ -211,7 +211,11 @@ export class Enricher {
 
 /** True when scrubbing put a `[redacted]` into `kept` that the text as sent did not hold. */
 function lost(sent: string | undefined, kept: string | null): boolean {
-  return kept !== null && kept.includes(REDACTED) && !(sent ?? '').includes(REDACTED);
+  return kept !== null && marks(kept) > marks(sent ?? '');
+}
+
+function marks(text: string): number {
+  return text.split(REDACTED).length - 1;
 }
 
 /** True when a property lost its value to the firewall, or its key held PHI and was dropped. */
@@ -246,7 +250,12 @@ function linkSettings(settings: Site['settings']): Site['settings'] {
  * fragment. A link into our own site keeps only its path. A host that is an IP address or
  * looks like PHI (a phone number, a record number) is kept as `[redacted]`, as for referrers.
  */
-function linkTarget(raw: string, settings: Site['settings'], pageHost: string): string | null {
+function linkTarget(
+  raw: string,
+  settings: Site['settings'],
+  pageHost: string,
+  flags: string[],
+): string | null {
   const href = raw.trim();
   if (!/^https?:\/\//i.test(href)) return null;
 
@@ -258,10 +267,13 @@ function linkTarget(raw: string, settings: Site['settings'], pageHost: string): 
     return null;
   }
 
+  // What the link lost counts in the site's firewall report like what the page lost.
+  if (page.flags.includes('phi_detected')) flags.push('phi_detected');
   if (page.hostname === pageHost) return page.path;
 
   const opaque =
     page.hostname.startsWith('[') || parseIp(page.hostname) !== null || hostHasPhi(page.hostname);
+  if (opaque) flags.push('phi_detected');
 
   return `${opaque ? REDACTED : page.hostname}${page.path}`;
 }

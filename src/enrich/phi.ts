@@ -3,7 +3,7 @@ import { domainToUnicode } from 'node:url';
 import { isBuiltInSensitive } from '../domain/sensitive-names.js';
 import type { SiteSettings } from '../domain/site.js';
 import { parseIp } from './ip.js';
-import { decodeQueryComponent, safeDecode, stripControl, truncateCodePoints } from './text.js';
+import { safeDecode, stripControl, truncateCodePoints } from './text.js';
 
 /**
  * The PHI firewall's detectors. HHS lists e-mail addresses, phone numbers, SSNs, medical record
@@ -35,25 +35,29 @@ const EMAIL_DOMAIN =
   /[\p{L}\p{N}-]{1,63}(?:\.[\p{L}\p{N}-]{1,63}){1,8}|\[[\p{N}A-Fa-f:.]{2,45}\]/uy;
 // A quoted local part (`"pat.doe"@mail.test`) is widened over its quotes too.
 const EMAIL_LOCAL = /[\p{L}\p{N}._%+'"-]/u;
-// Between the groups of a number: one of `-._+/,`, with up to two spaces either side (`123 - 45
-// - 6789`, `555+234+5678` as a query writes spaces), or one to six spaces alone (QA).
-const JOIN = '(?: {0,2}[-._+/,] {0,2}| {1,6})';
+// Between the groups of a number: one of `-._+/,|;~*\\`, with up to two spaces either side
+// (`123 - 45 - 6789`, `555+234+5678` as a query writes spaces), or one to six spaces alone (QA).
+// Not `:`, which joins times and ports (`203.0.113.50:8080`).
+const JOIN = '(?: {0,2}[-._+/,|;~*\\\\] {0,2}| {1,6})';
 const SSN = new RegExp(`(?<!\\d)\\d{3}${JOIN}\\d{2}${JOIN}\\d{4}(?!\\d)`, 'g');
 // US numbers in their usual layouts: groups joined by nothing or one of ` ._-`, the area code
 // in parentheses or not.
 const TIGHT = '[ ._-]?';
 const US_PHONE = new RegExp(
-  `(?<![\\d+])(?:\\+?1${TIGHT})?(?:\\(\\d{3}\\)|\\d{3})${TIGHT}\\d{3}${TIGHT}\\d{4}(?!\\d)`,
+  `(?<![\\d+])(?:\\+?1${TIGHT})?(?:\\(\\d{3}\\)|\\d{3}\\)?)${TIGHT}\\d{3}${TIGHT}\\d{4}(?!\\d)`,
   'g',
 );
 // Looser joins (`555/234/5678`, `555, 234, 5678`, spaced or repeated separators) also join lists
 // of figures (`100/250/1000 mg`): there only a number whose area code and exchange can exist
 // (NANP: neither starts with 0 or 1) counts. Every real number qualifies.
 const NANP_GROUP = '[2-9]\\d{2}';
+// A unit after the last figure makes the list a dose or a measure (`500/750/1000 mg`, `400, 800,
+// 1000 IU`), never a phone number (QA).
+const UNIT = ' ?(?:mg|mcg|µg|ml|iu|g|kg|lbs?|mm|cm|km|mi|kcal|cal|%)(?![\\p{L}\\p{N}])';
 const US_PHONE_LOOSE = new RegExp(
   `(?<![\\d+])(?:\\+?1${JOIN})?(?:\\(${NANP_GROUP}\\)|${NANP_GROUP})` +
-    `${JOIN}${NANP_GROUP}${JOIN}\\d{4}(?!\\d)`,
-  'g',
+    `${JOIN}${NANP_GROUP}${JOIN}\\d{4}(?!\\d|${UNIT})`,
+  'giu',
 );
 // A group follows a separator, or directly a `)`: `+44 (0)20 7946 0958`, `+44/20/7946/0958`.
 const INTL_PHONE = /\+\d{1,3}(?:(?:[ .+/,_-]|(?<=\)))\(?\d{1,5}\)?){1,6}(?!\d)|\+\d{7,15}(?!\d)/g;
@@ -74,16 +78,18 @@ const WORD_CHAR = /[\p{L}\p{N}_]/u;
 
 // 13 to 19 digits in groups of 3-6 (a 13-digit Visa may end in a group of one or two) separated
 // like the groups of an SSN: 4-4-4-4, Amex 4-6-5, Diners 4-6-4, 4-4-4-4-3. A plain run is
-// already caught by DIGIT_RUN. No Luhn check for the usual layouts: an order number written so is
-// redacted too, as the same number without separators would be.
+// already caught by DIGIT_RUN. No card check (Luhn) for the usual layouts: an order number
+// written so is redacted too, as the same number without separators would be, and a long number
+// goes whole rather than in phone-number pieces.
 const CARD = new RegExp(`(?<!\\d)\\d{3,6}(?:${JOIN}\\d{3,6}){1,5}(?:${JOIN}\\d{1,2})?(?!\\d)`, 'g');
-// With looser joins than a single space, dash or dot, a list of figures (`100, 250, 500, 1000,
-// 2500`) would pass for a card number: there the digits must pass the card check (Luhn), as
-// every real card number does.
-const TIGHT_CARD = /^\d+(?:[ .-]\d+)*$/;
+
 // `Archive 2021 2022 2023 2024` is a list of years, not a card number.
 const YEARS = /^(?:(?:19|20)\d\d[ .-]?)+$/;
 const CARD_MIN_DIGITS = 13;
+// With looser joins than a single space, dash or dot, a list of figures (`100, 250, 500, 1000,
+// 2500`) would pass for a card number: there the digits must pass the card check, as every real
+// card number does.
+const TIGHT_CARD = /^\d+(?:[ .-]\d+)*$/;
 
 const MAYBE_PHI = /[\d@:]/;
 // eslint-disable-next-line no-control-regex -- ASCII text is its own NFKC form.
@@ -264,21 +270,25 @@ function escapeReadings(text: string): string[] {
 
 // Characters that render as nothing or next to nothing: format characters (zero-width space and
 // joiners, word joiner, soft hyphen, byte order mark), combining and enclosing marks (a keycap),
-// and the Hangul fillers. Dropped from the folded text, so `pat.doe@mail\u200b.test` reads as
-// the address it shows.
-const INVISIBLE = /^[\p{Cf}\p{Mn}\p{Me}\u115f\u1160\u3164\uffa0]$/u;
+// the Hangul fillers and the blank Braille pattern. Dropped from the folded text, so
+// `pat.doe@mail\u200b.test` reads as the address it shows.
+const INVISIBLE = /^[\p{Cf}\p{Mn}\p{Me}\u115f\u1160\u3164\uffa0\u2800]$/u;
 // Dashes, minus signs and look-alikes that autocorrect and other scripts write for `-`.
-const DASH = /^[\p{Pd}\u2212\u02d7\u2043\u30fc]$/u;
+const DASH = /^[\p{Pd}\u2212\u02d7\u2043\u30fc\u2796]$/u;
 // Full stops, middle dots and bullets of other scripts. Read as `.` only between ASCII letters
 // or digits (`mail。test`, `555·123·4567`): between Chinese words `。` ends a sentence, and an
 // @mention before it is not an e-mail address.
-const DOT = /^[\u3002\uff61\ufe52\u06d4\u00b7\u2027\u30fb\u2022\u2219\u22c5\u25cf\u25e6\u2e31]$/u;
+const DOT = new RegExp(
+  '^[\\u3002\\uff61\\ufe52\\u06d4\\u00b7\\u2027\\u30fb\\u16eb' +
+    '\\u2022\\u2219\\u22c5\\u25cf\\u25e6\\u2e31\\u2981]$',
+  'u',
+);
 // Slashes and commas of other scripts and look-alikes (fraction slash, division slash, Arabic and
 // ideographic commas): read as `/` and `,`, the separators numbers are written with (QA).
-const SLASH = /^[\u2215\u2044\u29f8]$/u;
+const SLASH = /^[\u2215\u2044\u29f8\u2571]$/u;
 const COMMA = /^[\u060c\u3001\u201a]$/u;
 // Spaces that NFKC leaves as they are (the Ogham space mark): read as a space.
-const SPACE = /^\p{Zs}$/u;
+const SPACE = /^[\p{Zs}\u2028\u2029]$/u;
 const ASCII_ALNUM = /^[A-Za-z0-9]$/;
 const DIGIT = /^\p{Nd}$/u;
 
@@ -435,21 +445,19 @@ const MAX_DECODES = 6;
 /**
  * True when a raw URL component holds PHI as sent or in any of its decoded forms: a form that
  * encodes `@` as `%40` and a redirect that encodes it again as `%2540` (C13), or again (QA), are
- * all caught. `inQuery` turns `+` into a space for the first decoding (the raw form keeps it, so
- * `+44+20...` still reads as a phone number). Control characters are removed from every form
+ * all caught. `inQuery` reads `+` as a space, as a query means it (a form sends `+44 20 ...` as
+ * `%2B44+20+...`). Control characters are removed from every form
  * first, so a `%00` inside an address cannot split it out of sight.
  */
 export function componentHasPhi(raw: string, inQuery: boolean): boolean {
-  let form = stripControl(raw);
+  // In a query `+` is a space (a plus is `%2B`): `q=covid+19+2025+2026` is no phone number (QA).
+  let form = stripControl(inQuery && raw.includes('+') ? raw.replace(/\+/g, ' ') : raw);
   if (hasPhi(form)) return true;
 
   for (let round = 0; round <= MAX_DECODES; round++) {
-    const plus = round === 0 && inQuery && form.includes('+');
-    if (!form.includes('%') && !plus) return false;
+    if (!form.includes('%')) return false;
 
-    const next = stripControl(
-      round === 0 && inQuery ? decodeQueryComponent(form) : safeDecode(form),
-    );
+    const next = stripControl(safeDecode(form));
     if (next === form) return false;
     if (round === MAX_DECODES || hasPhi(next)) return true;
     form = next;

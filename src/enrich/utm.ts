@@ -87,7 +87,8 @@ function utmValue(raw: string, flags: string[]): string | null {
   const value = stripHidden(decodeQueryComponent(raw)).trim();
   if (value === '') return null;
 
-  if (componentHasPhi(raw, true)) {
+  // Read as sent and as stored: what stripping drops could have hidden PHI (QA).
+  if (componentHasPhi(raw, true) || componentHasPhi(value, false)) {
     flags.push('redacted', 'phi_detected');
 
     return REDACTED;

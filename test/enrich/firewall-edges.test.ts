@@ -211,6 +211,57 @@ describe('numbers in more layouts (QA)', () => {
     expect(sanitizePage(`${HOST}/search/555+234+5678/`, site).path).toBe('/search/[redacted]/');
   });
 
+  test('more joins and blanks (QA round 4)', () => {
+    const numbers = [
+      '617|555|0123',
+      '123|45|6789',
+      '617;555;0123',
+      '617~555~0123',
+      '617*555*0123',
+      '617\\555\\0123',
+      '617)555-0123',
+      '617\u2028555\u20280123',
+      '617\u2800555\u28000123',
+      '617\u2796555\u27960123',
+      '617\u2571555\u25710123',
+      '617\uff5c555\uff5c0123',
+      '617\u16eb555\u16eb0123',
+      '617\u2981555\u29810123',
+    ];
+    for (const number of numbers) {
+      expect(scrubText(`Call ${number} now`), number).toBe('Call [redacted] now');
+    }
+  });
+
+  test('a campaign value cannot hide PHI behind a character it loses when stored', () => {
+    const hidden = '617%E2%A0%80555%E2%A0%800123';
+    const page = sanitizePage(
+      `${HOST}/u1?utm_campaign=${hidden}&utm_term=pat.doe%E2%A0%80%40mail.test` +
+        `&utm_source=192%E2%A0%80.168.1.1`,
+      site,
+    );
+
+    expect(page.utm).toMatchObject({
+      campaign: '[redacted]',
+      term: '[redacted]',
+      source: '[redacted]',
+    });
+  });
+
+  test('doses and measures are not phone numbers; + in a query is a space', () => {
+    for (const text of ['Vitamin D 400, 800, 1000 IU', 'Metformin ER 500/750/1000 mg']) {
+      expect(scrubText(text), text).toBe(text);
+    }
+    const search = sanitizePage(
+      `${HOST}/s?q=covid+19+2025+2026&utm_campaign=heart+month+02+2025+01`,
+      site,
+    );
+    expect(search.query).toBe('q=covid%2019%202025%202026');
+    expect(search.utm.campaign).toBe('heart month 02 2025 01');
+    // A plus sent as %2B is one.
+    expect(sanitizePage(`${HOST}/s?q=%2B44+20+7946+0958`, site).query).toBe('q=[redacted]');
+  });
+
   test('international numbers with loose joins', () => {
     for (const number of ['+44/20/7946/0958', '+44,20,7946,0958', '+44_20_7946_0958']) {
       expect(scrubText(`Call ${number}`), number).toBe('Call [redacted]');
@@ -437,6 +488,13 @@ describe("the site's firewall report counts what free text lost", () => {
     expect(await flagsOf({ props: { 'pat.doe@mail.test': 1 } })).toContain('phi_detected');
     const fromAddress = { type: 'pageview', referrer: 'https://10-0-0-1.nip.io/inbox' };
     expect(await flagsOf(fromAddress)).toContain('phi_detected');
+    // Links, and text that already said [redacted] before real PHI was taken out (QA round 4).
+    const download = 'https://cdn.example.net/results/pat.doe@mail.test/report.pdf';
+    expect(await flagsOf({ type: 'download', href: download })).toContain('phi_detected');
+    const toAddress = { type: 'outbound', href: 'https://203.0.113.9/x' };
+    expect(await flagsOf(toAddress)).toContain('phi_detected');
+    const both = { title: '[redacted] for pat.doe@mail.test' };
+    expect(await flagsOf(both)).toContain('phi_detected');
     // Values dropped for their type, a title already saying [redacted]: nothing found.
     expect(await flagsOf({ props: { nested: { a: 1 }, list: [1], none: null } })).not.toContain(
       'phi_detected',

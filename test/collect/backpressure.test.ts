@@ -42,21 +42,23 @@ describe('collect under pressure', () => {
     });
 
     expect((await product.post(batch(product.siteId, 3, '/burst'))).status).toBe(200);
-    const refused = await product.post(batch(product.siteId, 1, '/over'));
+    // Batches of three need three seconds of refill: a slow machine (a commit can take a second
+    // under load) does not let one through (fresh-clone QA saw 200 for a one-event batch).
+    const refused = await product.post(batch(product.siteId, 3, '/over'));
 
     expect(refused.status).toBe(429);
-    expect(refused.headers['retry-after']).toBe('1');
+    expect(['1', '2', '3']).toContain(refused.headers['retry-after']);
     expect(refused.json()).toMatchObject({ error: { code: 'ERR_RATE_LIMITED' } });
     // Without an Origin (a server-side sender) there is nothing to allow.
     expect(refused.headers['access-control-allow-origin']).toBeUndefined();
 
     // A page of the site may read why it was refused; a foreign page learns nothing.
-    const fromPage = await product.post(batch(product.siteId, 1, '/over'), {
+    const fromPage = await product.post(batch(product.siteId, 3, '/over'), {
       Origin: 'https://localhost',
     });
     expect(fromPage.status).toBe(429);
     expect(fromPage.headers['access-control-allow-origin']).toBe('https://localhost');
-    const foreign = await product.post(batch(product.siteId, 1, '/over'), {
+    const foreign = await product.post(batch(product.siteId, 3, '/over'), {
       Origin: 'https://evil.example',
     });
     expect(foreign.status).toBe(403);
@@ -65,7 +67,7 @@ describe('collect under pressure', () => {
     expect(await stored(product, '/over')).toBe(0);
 
     // A client over its limit sends thousands: one summary line, not a line per refusal.
-    for (let i = 0; i < 5; i++) await product.post(batch(product.siteId, 1, '/over'));
+    for (let i = 0; i < 5; i++) await product.post(batch(product.siteId, 3, '/over'));
     await new Promise((resolve) => setImmediate(resolve));
     const lines = product.logs.map((line) => JSON.parse(line) as Record<string, unknown>);
     const refusals = lines.filter((line) => line.event === 'http.request' && line.status === 429);

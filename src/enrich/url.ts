@@ -85,14 +85,26 @@ const compiledCache = new WeakMap<SiteSettings, CompiledSettings>();
 
 /**
  * A segment as rules compare it: lower case, and as Windows servers (IIS) resolve a name: without
- * trailing full stops and spaces, and without an NTFS stream after a colon (`portal::$DATA`,
+ * trailing full stops and white space, and without an NTFS stream after a colon (`portal::$DATA`,
  * `portal:$i30:$INDEX_ALLOCATION`), so `/portal./inbox` and `/portal::$DATA/inbox` are
  * `/portal/inbox` there (QA).
  */
 function ruleKey(segment: string): string {
   const colon = segment.indexOf(':');
 
-  return (colon === -1 ? segment : segment.slice(0, colon)).toLowerCase().replace(/[. ]+$/, '');
+  return (colon === -1 ? segment : segment.slice(0, colon)).toLowerCase().replace(/[.\s]+$/u, '');
+}
+
+// A Windows short (8.3) name: the first six characters of a long one, `~` and a number.
+const SHORT_NAME = /^([^~]{1,6})~\d{1,6}$/;
+
+/** True when `key` names the pattern segment `want`, itself or by its short name (`PATIEN~1`). */
+function namesSegment(want: string, key: string): boolean {
+  if (want === key) return true;
+
+  const short = SHORT_NAME.exec(key);
+
+  return short !== null && want.replace(/[ .]/g, '').startsWith(short[1] as string);
 }
 
 function compilePattern(pattern: string): Pattern {
@@ -129,7 +141,7 @@ function matchPattern(pattern: Pattern, segments: readonly string[]): number[] |
     if (i >= segments.length) return null;
 
     if (want === '*') stars.push(i);
-    else if (want !== ruleKey(segments[i] as string)) return null;
+    else if (!namesSegment(want, ruleKey(segments[i] as string))) return null;
   }
 
   return pattern.segments.length === segments.length ? stars : null;
@@ -183,6 +195,26 @@ function ruleMatches(pattern: Pattern, path: Readings): number[] | null {
 }
 
 const NO_READINGS: Readings = { split: [], literal: null, groups: [] };
+
+/**
+ * The path as a server that decodes `%2F` before it resolves dot segments serves it (nginx):
+ * `/x/..%2Fportal/inbox` is `/portal/inbox` there. The stored path never lets a decoded `..` go
+ * up (it could lift a page out of its section), so this reading is only for entering a
+ * count-only section (QA); null when it is the stored one.
+ */
+function resolvedReading(rawPath: string, stored: readonly string[]): string[] | null {
+  if (!/%2e|%2f|%5c/i.test(rawPath)) return null;
+
+  const out: string[] = [];
+  for (const part of stripControl(safeDecode(rawPath)).split(/[/\\]/)) {
+    const name = part.includes(';') ? part.slice(0, part.indexOf(';')) : part;
+    if (name === '' || name === '.') continue;
+    if (name === '..') out.pop();
+    else out.push(name);
+  }
+
+  return out.length === stored.length && out.every((name, i) => name === stored[i]) ? null : out;
+}
 
 /** The segment indexes the site's path rules hide. */
 function hiddenBy(rules: readonly Pattern[], path: Readings): Set<number> {
@@ -606,10 +638,13 @@ export function sanitizePage(
     settings.keepFragments && parts.fragment !== null && compiled.countOnly.length > 0
       ? readingsOf(routeSegments(parts.fragment))
       : null;
+  const resolved =
+    compiled.countOnly.length > 0 ? resolvedReading(parts.path, readings.split) : null;
   const section = compiled.countOnly.find(
     (pattern) =>
       ruleMatches(pattern, readings) !== null ||
-      (route !== null && ruleMatches(pattern, route) !== null),
+      (route !== null && ruleMatches(pattern, route) !== null) ||
+      (resolved !== null && matchPattern(pattern, resolved) !== null),
   );
   const base = { hostname: host, utm: campaign.utm, clickId: campaign.clickId };
   if (section) {

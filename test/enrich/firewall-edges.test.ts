@@ -372,6 +372,25 @@ describe('count-only sections (QA)', () => {
     expect(page.utm.term).toBeNull();
   });
 
+  test('entering a section by a decoded .., a short name or a final NBSP (QA round 4)', () => {
+    const sections = validateSiteSettings({
+      domains: ['www.clinic-a.example'],
+      countOnly: ['/portal/**', '/patientportal/**'],
+    });
+    for (const path of [
+      '/x/..%2Fportal/messages/jane-doe-diabetes?q=jane',
+      '/x/..%5Cportal/messages/jane-doe',
+      '/PATIEN~1/inbox?q=x',
+      '/portal%C2%A0/inbox',
+    ]) {
+      const page = sanitizePage(`${HOST}${path}`, sections);
+      expect([path, page.countOnly, page.query]).toEqual([path, true, '']);
+    }
+    // Leaving one the same way is not possible: the stored path never goes up a decoded `..`.
+    expect(sanitizePage(`${HOST}/portal/x/..%2F..%2Fpublic`, sections).countOnly).toBe(true);
+    expect(sanitizePage(`${HOST}/x/..%2Fpublic/page`, sections).countOnly).toBe(false);
+  });
+
   test('a pattern written with percent escapes is refused: it would match nothing', () => {
     expect(() => validateSiteSettings({ countOnly: ['/portal/%2A'] })).toThrow(
       /without percent escapes/,

@@ -4,7 +4,7 @@ import { encodeQueryPart, pageWithQuery } from '../domain/page.js';
 import { foldName, isBuiltInSensitive } from '../domain/sensitive-names.js';
 import type { SiteSettings } from '../domain/site.js';
 import { RequestError } from '../errors.js';
-import { componentHasPhi, hostHasPhi, REDACTED } from './phi.js';
+import { componentHasPhi, hasPhi, hostHasPhi, REDACTED } from './phi.js';
 import { decodeQueryComponent, safeDecode, stripControl, truncateCodePoints } from './text.js';
 import { splitQuery, splitUrl, type RawParam } from './url-parts.js';
 import {
@@ -344,25 +344,55 @@ function joinSegments(
   slash: boolean,
   opts: { collapseIds: boolean; max: number; flags: string[] },
 ): string {
-  let path = '';
-  for (let i = 0; i < segments.length && path.length <= opts.max; i++) {
+  const parts: string[] = [];
+  for (let i = 0, length = 0; i < segments.length && length <= opts.max; i++) {
     const segment = segments[i] as Segment;
     if (!ids.has(i)) {
-      path += `/${cleanSegment(segment, opts.collapseIds, opts.flags)}`;
-      continue;
+      parts.push(cleanSegment(segment, opts.collapseIds, opts.flags));
+    } else {
+      // One literal piece hidden by a rule is one `:id`, however many `%2F` it held.
+      parts.push(':id');
+      while (ids.has(i + 1) && segments[i + 1]?.piece === segment.piece) i++;
     }
-
-    // One literal piece hidden by a rule is one `:id`, however many `%2F` it held.
-    path += '/:id';
-    while (ids.has(i + 1) && segments[i + 1]?.piece === segment.piece) i++;
+    length += (parts[parts.length - 1] as string).length + 1;
   }
 
+  scrubAcrossSegments(parts, opts.flags);
+  let path = parts.map((part) => `/${part}`).join('');
   if (path === '' || (slash && segments.length > 0)) path += '/';
   if (path.length <= opts.max) return path;
 
   opts.flags.push('url_truncated');
 
   return cutPath(path, opts.max);
+}
+
+// The most segments one number is read across.
+const NUMBER_SPAN = 5;
+
+/**
+ * A number split over segments (`/call/(617)/555-0123`, `/ssn/123/45/6789` with collapse-ids
+ * off): each segment is clean, the path is not (QA). Every segment of the shortest run that reads
+ * as PHI joined by `/` becomes `[redacted]`.
+ */
+function scrubAcrossSegments(parts: string[], flags: string[]): void {
+  if (parts.filter((part) => /\d/.test(part)).length < 2 || !hasPhi(parts.join('/'))) return;
+
+  // The shortest runs first, so a word before the number keeps its place.
+  for (let size = 2; size <= NUMBER_SPAN; size++) {
+    for (let start = 0; start + size <= parts.length; start++) {
+      if (!hasPhi(parts.slice(start, start + size).join('/'))) continue;
+
+      parts.fill(REDACTED, start, start + size);
+      flags.push('redacted', 'phi_detected');
+    }
+    if (!hasPhi(parts.join('/'))) return;
+  }
+
+  // Spread wider still: every segment with a digit goes.
+  parts.forEach((part, i) => {
+    if (/\d/.test(part)) parts[i] = REDACTED;
+  });
 }
 
 /**

@@ -207,6 +207,27 @@ describe('numbers in more layouts (QA)', () => {
     expect(path.path).toBe(number.includes('/') ? `/search/${ids}/` : '/search/[redacted]/');
   });
 
+  test('a number split over path segments (QA round 4)', () => {
+    const off = validateSiteSettings({ domains: ['www.clinic-a.example'], collapseIds: false });
+    expect(sanitizePage(`${HOST}/call/(617)/555-0123`, site).path).toBe(
+      '/call/[redacted]/[redacted]',
+    );
+    expect(sanitizePage(`${HOST}/contact/+1-617/555-0123`, site).path).toBe(
+      '/contact/[redacted]/[redacted]',
+    );
+    expect(sanitizePage(`${HOST}/ssn/123/45/6789`, off).path).toBe(
+      '/ssn/[redacted]/[redacted]/[redacted]',
+    );
+    expect(sanitizePage(`${HOST}/r/555%2F234%2F5678`, off).path).toBe(
+      '/r/[redacted]/[redacted]/[redacted]',
+    );
+    // Dates and versions in segments stay.
+    expect(sanitizePage(`${HOST}/blog/2025/03/14/flu-season`, off).path).toBe(
+      '/blog/2025/03/14/flu-season',
+    );
+    expect(sanitizePage(`${HOST}/docs/v2/1.4/setup`, off).path).toBe('/docs/v2/1.4/setup');
+  });
+
   test('a query writes spaces as +: 555+234+5678 in a path is still a phone number', () => {
     expect(sanitizePage(`${HOST}/search/555+234+5678/`, site).path).toBe('/search/[redacted]/');
   });

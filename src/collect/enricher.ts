@@ -6,6 +6,7 @@ import { classifyChannel } from '../enrich/channel.js';
 import type { GeoLookup } from '../enrich/geo.js';
 import {
   componentHasPhi,
+  hasPhi,
   hostHasPhi,
   REDACTED,
   sanitizeTitle,
@@ -221,8 +222,12 @@ function marks(text: string): number {
 /** True when a property lost its value to the firewall, or its key held PHI and was dropped. */
 function propsLost(sent: Record<string, unknown>, kept: Record<string, unknown>): boolean {
   for (const [key, value] of Object.entries(kept)) {
-    if (value === REDACTED && sent[key] !== REDACTED) return true;
-    if (typeof value === 'string' && lost(String(sent[key] ?? ''), value)) return true;
+    // A value taken for its name alone (`phone: 'north'`) held no PHI.
+    if (value === REDACTED) {
+      if (sent[key] !== REDACTED && hasPhi(String(sent[key]))) return true;
+    } else if (typeof value === 'string' && lost(String(sent[key] ?? ''), value)) {
+      return true;
+    }
   }
 
   return Object.keys(sent).some((key) => componentHasPhi(key, false));

@@ -434,6 +434,9 @@ function paramValue(param: RawParam, compiled: CompiledSettings, flags: string[]
   const sensitive = isBuiltInSensitive(param.name) || compiled.sensitive.has(foldName(param.name));
   if (sensitive || !compiled.allow.has(param.name)) {
     flags.push('redacted');
+    // The value goes either way; whether it held PHI tells the site's firewall report which
+    // forms put personal data in addresses (`/welcome?email=...`, fresh-clone QA).
+    if (componentHasPhi(raw, true)) flags.push('phi_detected');
 
     return REDACTED;
   }

@@ -524,7 +524,13 @@ describe("the site's firewall report counts what free text lost", () => {
 
     expect(await flagsOf({ title: 'Inbox of pat.doe@mail.test' })).toContain('phi_detected');
     expect(await flagsOf({ props: { phone: '555 123 4567' } })).toContain('phi_detected');
-    expect(await flagsOf({ props: { cell_phone: 'yes' } })).toContain('phi_detected');
+    expect(await flagsOf({ props: { cell_phone: '617 555 0123' } })).toContain('phi_detected');
+    // Taken for its name alone: nothing personal was in it.
+    expect(await flagsOf({ props: { phone: 'north' } })).not.toContain('phi_detected');
+    // A query value that goes anyway (not allowlisted) still says it held PHI (fresh-clone QA).
+    const welcome = { url: `${HOST}/account/welcome?email=jane.doe@example.com&ph=2125550187` };
+    expect(await flagsOf(welcome)).toContain('phi_detected');
+    expect(await flagsOf({ url: `${HOST}/search?lang=en` })).not.toContain('phi_detected');
     expect(await flagsOf({ props: { 'pat.doe@mail.test': 1 } })).toContain('phi_detected');
     const fromAddress = { type: 'pageview', referrer: 'https://10-0-0-1.nip.io/inbox' };
     expect(await flagsOf(fromAddress)).toContain('phi_detected');

@@ -3,7 +3,7 @@ import { domainToUnicode } from 'node:url';
 import { isBuiltInSensitive } from '../domain/sensitive-names.js';
 import type { SiteSettings } from '../domain/site.js';
 import { parseIp } from './ip.js';
-import { safeDecode, stripControl, truncateCodePoints } from './text.js';
+import { safeDecode, stripControl, truncateCodePoints, unescapeScript } from './text.js';
 
 /**
  * The PHI firewall's detectors. HHS lists e-mail addresses, phone numbers, SSNs, medical record
@@ -102,19 +102,22 @@ function findEmails(text: string, spans: Span[]): void {
   let last = 0;
   let at = text.indexOf('@');
   while (at !== -1) {
-    EMAIL_DOMAIN.lastIndex = at + 1;
+    // One space either side of the `@` is how addresses are written to dodge scrapers (QA).
+    const after = text.charAt(at + 1) === ' ' ? at + 2 : at + 1;
+    EMAIL_DOMAIN.lastIndex = after;
     const domain = EMAIL_DOMAIN.exec(text);
-    let start = at;
+    const before = text.charAt(at - 1) === ' ' ? at - 1 : at;
+    let start = before;
     if (domain) {
       while (start > last && EMAIL_LOCAL.test(text.charAt(start - 1))) start--;
     }
 
-    if (!domain || start === at) {
+    if (!domain || start === before) {
       at = text.indexOf('@', at + 1);
       continue;
     }
 
-    last = at + 1 + domain[0].length;
+    last = after + domain[0].length;
     spans.push([start, last]);
     at = text.indexOf('@', last);
   }
@@ -436,6 +439,13 @@ export function hasPhi(text: string): boolean {
   return redactPhi(text) !== text;
 }
 
+/** One layer off: percent-escapes, or when there are none to decode, a script's (`\u0040`). */
+function decodeOnce(text: string): string {
+  const decoded = text.includes('%') ? safeDecode(text) : text;
+
+  return decoded === text ? unescapeScript(text) : decoded;
+}
+
 /**
  * Percent-decodings the detectors follow. A redirect chain may encode `@` as `%40`, then `%2540`,
  * then `%252540`; text still changing after this many is refused as PHI rather than read further.
@@ -455,9 +465,7 @@ export function componentHasPhi(raw: string, inQuery: boolean): boolean {
   if (hasPhi(form)) return true;
 
   for (let round = 0; round <= MAX_DECODES; round++) {
-    if (!form.includes('%')) return false;
-
-    const next = stripControl(safeDecode(form));
+    const next = stripControl(decodeOnce(form));
     if (next === form) return false;
     if (round === MAX_DECODES || hasPhi(next)) return true;
     form = next;
@@ -479,8 +487,8 @@ export function componentHasPhi(raw: string, inQuery: boolean): boolean {
  */
 export function scrubText(text: string): string {
   const forms = [stripControl(text)];
-  for (let form = forms[0] as string; form.includes('%');) {
-    const decoded = stripControl(safeDecode(form));
+  for (let form = forms[0] as string; ;) {
+    const decoded = stripControl(decodeOnce(form));
     if (decoded === form) break;
     if (forms.length > MAX_DECODES) return REDACTED;
 

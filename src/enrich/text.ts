@@ -69,6 +69,25 @@ export function safeDecode(text: string): string {
   return text.replace(ESCAPE_RUN, decodeRun);
 }
 
+// JavaScript and old `escape()` forms: `\u0040`, `\u{40}`, `%u0040`, `\x40`.
+const JS_ESCAPE = /\\u\{([0-9a-f]{1,6})\}|\\u([0-9a-f]{4})|%u([0-9a-f]{4})|\\x([0-9a-f]{2})/gi;
+
+/**
+ * Decodes the escapes a script writes (`pat.doe\u0040mail.test`, `%u0040`), which percent-decoding
+ * leaves as they are; a code point that is not a character stays escaped.
+ */
+export function unescapeScript(text: string): string {
+  if (!text.includes('\\') && !/%u/i.test(text)) return text;
+
+  return text.replace(JS_ESCAPE, (escape, braced, u, percentU, x) => {
+    const code = parseInt(braced ?? u ?? percentU ?? x, 16);
+
+    return code <= 0x10ffff && (code < 0xd800 || code > 0xdfff)
+      ? String.fromCodePoint(code)
+      : escape;
+  });
+}
+
 /** Decodes a query key or value: `+` is a space in a query (and only there), then one decode. */
 export function decodeQueryComponent(text: string): string {
   return safeDecode(text.includes('+') ? text.replace(/\+/g, ' ') : text);

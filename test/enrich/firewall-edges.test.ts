@@ -373,6 +373,24 @@ describe('addresses in more forms (QA)', () => {
     expect(scrubText(`${'.'.repeat(30)}2001:db8::1`)).toBe(`${'.'.repeat(30)}[redacted]`);
   });
 
+  test('addresses written with script escapes or spaces around the @ (QA round 4)', () => {
+    for (const text of [
+      'Welcome pat.doe\\u0040mail.test',
+      'Welcome pat.doe%u0040mail.test',
+      'Welcome pat.doe\\x40mail.test',
+      'Welcome pat.doe\\u{40}mail.test',
+      'Welcome pat.doe @ mail.test',
+    ]) {
+      expect(scrubText(text), text).toBe('Welcome [redacted]');
+    }
+    expect(sanitizePage(`${HOST}/p/pat.doe%u0040mail.test`, site).path).toBe('/p/[redacted]');
+    expect(sanitizePage(`${HOST}/s?q=pat.doe%25u0040mail.test`, site).query).toBe('q=[redacted]');
+    // Ordinary text with a backslash or an @ stays.
+    for (const text of ['C:\\Users\\Public', 'Meet @ noon', 'Save 20% @ checkout']) {
+      expect(scrubText(text), text).toBe(text);
+    }
+  });
+
   test('an e-mail address with a quoted local part', () => {
     expect(scrubText('write to "pat.doe"@mail.test')).toBe('write to [redacted]');
   });

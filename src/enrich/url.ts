@@ -229,16 +229,19 @@ const TOKEN_CHARS = /^[A-Za-z0-9_.=~-]{16,}$/;
 
 // The words a slug is made of: a capitalised word, an acronym, a lower-case word of three letters
 // or more, a number with a unit (`256GB` is two, `9am` one), after a lower-case letter before a
-// capital (`iPhone`, `eBay`, `mRNA`); at most six of them in a piece. Words have vowels (an
+// capital (`iPhone`, `eBay`, `mRNA`); at most eight of them in a piece. Words have vowels (an
 // acronym of up to five letters need not): a random token's runs (`Tzq`, `Nhw`) mostly do not.
 const WORD_RUNS = [
-  '[A-Z](?=[a-z]*[aeiouy])[a-z]{2,}',
+  '(?=[AEIOUY]|[A-Z][a-z]*[aeiouy])[A-Z][a-z]{2,}',
   '[A-Z]{1,5}(?![a-z])',
   '(?=[A-Z]*[AEIOUY])[A-Z]{6,}(?![a-z])',
   '(?=[a-z]*[aeiouy])[a-z]{3,}',
   '\\d+(?:[a-z]{1,3}(?![a-z]))?',
 ].join('|');
-const WORDS = new RegExp(`^(?:[a-z](?=[A-Z][a-z]{2}|[A-Z]{2}))?(?:${WORD_RUNS}){1,6}$`);
+// Before the first word: a lower-case letter (`iPhone`) or a two-letter name prefix (`MyChart`,
+// `McDonald`, `DeAngelo`, `PhD`).
+const PREFIX = '[a-z](?=[A-Z][a-z]{2}|[A-Z]{2})|(?:[A-Z][aeiouy]|[AEIOUY][a-z]|Mc|Ph)(?=[A-Z])';
+const WORDS = new RegExp(`^(?:${PREFIX})?(?:${WORD_RUNS}){1,8}$`);
 // A short piece: lower-case letters and digits (`of`, `v2`, `h1n1`, `b12`), or a two-letter
 // word with its capital (`Dr`, `St`).
 const SHORT_WORD = /^(?:[a-z0-9]{1,4}|[A-Z][a-z])$/;

@@ -163,6 +163,14 @@ describe('path', () => {
       'flu-shot-clinic-9am-5pm',
       'h1n1-flu-information-page',
       'VaccineInformationForParents',
+      // QA round 4: capitalised words whose vowel is the capital, name prefixes, CamelCase.
+      'Heart-And-Vascular-Institute',
+      'Patient-Portal-MyChart-Login',
+      'Dr-Jane-McAllister-MD',
+      'SummerSafetyTipsForKidsAndTeens',
+      'DeAngelo-Pediatrics-Group',
+      'Jane-Smith-PhD-Cardiology',
+      'Ask-A-Nurse-24x7-Hotline',
     ];
     for (const slug of slugs) {
       expect(sanitizePage(`${HOST}/campaigns/${slug}`, base).path).toBe(`/campaigns/${slug}`);

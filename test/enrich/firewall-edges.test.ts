@@ -469,6 +469,11 @@ describe('sensitive property names by their words (QA)', () => {
       'mobileNo',
       'birth_dt',
       'zip5',
+      'pt_name',
+      'patient_first',
+      'guardian_name',
+      'member_no',
+      'MemberNumber',
     ];
     for (const name of names) expect([name, isBuiltInSensitive(name)]).toEqual([name, true]);
     expect(() => validateSiteSettings({ queryAllowlist: ['q', 'address1'] })).toThrow(

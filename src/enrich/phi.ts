@@ -388,6 +388,11 @@ function foldedView(text: string): { text: string; from: number[]; to: number[] 
  * through `componentHasPhi`, which also looks at decoded forms.
  */
 export function redactPhi(text: string): string {
+  return replaceSpans(text, phiSpans(text));
+}
+
+/** Where `text` holds PHI, as spans of it, in any of the readings `redactPhi` makes. */
+function phiSpans(text: string): Span[] {
   const spans = escapeReadings(text).flatMap(findSpans);
   const view = foldedView(text);
   if (view !== null) {
@@ -398,7 +403,7 @@ export function redactPhi(text: string): string {
     }
   }
 
-  return replaceSpans(text, spans);
+  return spans;
 }
 
 /**
@@ -501,7 +506,18 @@ export function scrubText(text: string): string {
   for (let level = forms.length - 1; level >= 0; level--) {
     const form = forms[level] as string;
     const scrubbed = redactPhi(form);
-    if (scrubbed !== form) return level <= 2 ? scrubbed : REDACTED;
+    if (scrubbed === form) continue;
+    if (level > 2) return REDACTED;
+
+    // What only a shallower layer shows must not survive in this one: decoding `%30` after
+    // `617-555-0123` made `617-555-01230`, no longer a phone number (QA).
+    for (const shallower of forms.slice(0, level)) {
+      for (const [start, end] of phiSpans(shallower)) {
+        if (scrubbed.includes(shallower.slice(start, end))) return REDACTED;
+      }
+    }
+
+    return scrubbed;
   }
 
   return forms[0] as string;

@@ -311,6 +311,20 @@ describe('encodings, however deep (QA: a third encoding was stored as the second
   const thrice = encodeURIComponent(encodeURIComponent(encodeURIComponent(address)));
   const deeper = encodeURIComponent(encodeURIComponent(thrice));
 
+  test('PHI that only a shallower layer shows is not lost by reading a deeper one (QA)', () => {
+    for (const text of [
+      'pat.doe%40mail.test 617-555-0123%30',
+      'Results for pat.doe%40mail.test, SSN 123-45-6789%31',
+    ]) {
+      const scrubbed = scrubText(text);
+      expect(scrubbed, text).not.toMatch(/617-555-0123|123-45-6789|pat\.doe/);
+    }
+    // Text with an address and an ordinary escape keeps the rest.
+    expect(scrubText('Results for pat.doe@mail.test (100%25)')).toBe(
+      'Results for [redacted] (100%)',
+    );
+  });
+
   test.each([thrice, deeper])('path, UTM value, allowed value, name and title: %s', (hidden) => {
     const page = sanitizePage(
       `${HOST}/u/${hidden}?utm_source=${hidden}&q=${hidden}&${hidden}=1#${hidden}`,

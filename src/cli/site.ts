@@ -37,7 +37,8 @@ Settings (lists are comma-separated; an empty value clears a list):
   --sensitive-params NAMES    parameters always redacted, even if allowlisted
   --path-rules PATTERNS       segments matched by * are stored as :id, e.g. /patients/*
   --count-only PATTERNS       sections counted only, e.g. /portal/**
-  --collapse-ids on|off       store numeric, UUID and long hex segments as :id (default on)
+  --collapse-ids on|off       store numeric, UUID, hex, ULID and random-token segments as :id
+                              (default on; slugs made of words stay)
   --geo PRECISION             city, region, safe-harbor (no unit below a US state),
                               country or none
   --gpc on|off                honour Global Privacy Control (default on)

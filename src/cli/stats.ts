@@ -11,10 +11,11 @@ export const stats: Command = {
 
 Prints the same figures as GET /api/sites/ID/stats: visitors, sessions, pageviews, bounce
 rate and visit duration per day and in total, then the top pages (by path, then with their
-kept query and campaign parameters), channels, referrers, campaigns, countries and browsers,
-and what the PHI firewall removed (and from which pages). Days are counted in the site's time
-zone; the range defaults to the last 30 days. --limit sets the rows per top list (10 by
-default, at most 1000). --json prints one JSON object.`,
+kept query and campaign parameters), channels, referrers, campaigns, countries, browsers,
+outbound links and downloads, and what the PHI firewall removed (and from which pages). Days
+are counted in the site's time zone; the range defaults to the last 30 days (with --from
+alone, up to today). --limit sets the rows per top list (10 by default, at most 1000).
+--json prints one JSON object.`,
 
   async run(argv) {
     const { values } = parse(argv, {
@@ -118,8 +119,19 @@ function render(stats: Stats): string {
     '',
     top('Browsers', stats.browsers),
     '',
+    links(stats.links),
+    '',
     firewall(stats.firewall),
   ].join('\n');
+}
+
+function links(rows: Stats['links']): string {
+  if (rows.length === 0) return 'Outbound links and downloads: none';
+
+  return `Outbound links and downloads\n${table(
+    ['', 'type', 'visitors', 'clicks'],
+    rows.map((row) => [row.target, row.type, row.visitors, row.count]),
+  )}`;
 }
 
 function firewall(report: Stats['firewall']): string {

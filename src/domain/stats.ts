@@ -73,6 +73,8 @@ export interface Stats {
   operatingSystems: Breakdown[];
   devices: Breakdown[];
   events: Array<{ type: string; name: string; count: number }>;
+  /** Outbound links followed and files downloaded, by their stored target (host and path). */
+  links: Array<{ type: string; target: string; visitors: number; count: number }>;
   filtered: Array<{ reason: string; count: number }>;
   firewall: FirewallReport;
 }

@@ -119,6 +119,27 @@ describe('stats API access', () => {
     }
   });
 
+  it('lists the outbound links followed and the files downloaded (fresh-clone QA)', async () => {
+    const send = (type: string, href: string) =>
+      product.post(
+        JSON.stringify({ site: product.siteId, type, url: 'https://localhost/links', href }),
+      );
+    expect((await send('download', 'https://localhost/files/form.pdf?v=2')).status).toBe(200);
+    expect((await send('outbound', 'https://partner.example/x?token=abc')).status).toBe(200);
+    expect((await send('outbound', 'https://partner.example/x')).status).toBe(200);
+
+    const stats = (
+      await product.get(`/api/sites/${product.siteId}/stats`, {
+        Authorization: `Bearer ${product.token}`,
+      })
+    ).json() as { links: unknown[] };
+
+    expect(stats.links).toEqual([
+      { type: 'outbound', target: 'partner.example/x', visitors: 2, count: 2 },
+      { type: 'download', target: '/files/form.pdf', visitors: 1, count: 1 },
+    ]);
+  });
+
   it('answers a retryable 503 while a tenant file cannot be read, then recovers', async () => {
     const fresh = await startProduct();
     try {

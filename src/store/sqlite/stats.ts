@@ -133,6 +133,14 @@ function readStats(db: Db, query: StatsQuery): Stats {
          GROUP BY type, name ORDER BY count DESC LIMIT @limit`,
       )
       .all(params) as Array<{ type: string; name: string; count: number }>,
+    links: db
+      .prepare(
+        `SELECT type, href AS target, count(DISTINCT visitor_id) AS visitors, count(*) AS count
+         FROM events WHERE site_id = @siteId AND day BETWEEN @from AND @to
+           AND type IN ('outbound', 'download') AND href IS NOT NULL
+         GROUP BY type, href ORDER BY count DESC, type, target LIMIT @limit`,
+      )
+      .all(params) as Stats['links'],
     filtered: filteredRows,
     firewall: firewallReport(db, params),
   };

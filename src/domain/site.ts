@@ -266,7 +266,8 @@ export function validateSiteSettings(
 
   return Object.freeze({
     domains,
-    timeZone,
+    // As the time zone database spells it: `america/new_york` is stored `America/New_York`.
+    timeZone: new Intl.DateTimeFormat('en-US', { timeZone }).resolvedOptions().timeZone,
     queryAllowlist: allowList(merged.queryAllowlist),
     sensitiveParams: stringList('sensitiveParams', merged.sensitiveParams, PARAM),
     pathRules: pathRuleList(merged.pathRules),

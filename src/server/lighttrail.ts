@@ -185,8 +185,9 @@ export async function createLightTrail(options: {
       logger.warn('collect.proxy_misconfigured', {
         advice:
           'visitor addresses arrive as loopback: the reverse proxy in front of LightTrail is not ' +
-          'in LIGHTTRAIL_TRUSTED_PROXIES, or it forwards its own address. Such events get no ' +
-          'geography and are not merged into visitors.',
+          'in LIGHTTRAIL_TRUSTED_PROXIES, sends no X-Forwarded-For (or Forwarded) header, or ' +
+          'forwards its own address. Such events get no geography and are not merged into ' +
+          'visitors.',
       });
       misconfigured.inc();
     },

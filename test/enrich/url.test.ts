@@ -467,6 +467,13 @@ describe('query', () => {
     expect(page.query).toBe('[redacted]=[redacted]&[redacted]');
   });
 
+  test('a time zone is stored as the time zone database spells it (QA)', () => {
+    expect(validateSiteSettings({ timeZone: 'america/new_york' }).timeZone).toBe(
+      'America/New_York',
+    );
+    expect(validateSiteSettings({ timeZone: 'utc' }).timeZone).toBe('UTC');
+  });
+
   test('a pattern that is refused says what a pattern is (QA)', () => {
     let message = '';
     try {

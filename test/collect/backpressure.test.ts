@@ -36,38 +36,39 @@ describe('collect under pressure', () => {
     product = await startProduct({
       env: {
         LIGHTTRAIL_RATE_LIMIT: '1',
-        LIGHTTRAIL_RATE_BURST: '3',
-        LIGHTTRAIL_COLLECT_MAX_BATCH: '3',
+        LIGHTTRAIL_RATE_BURST: '10',
+        LIGHTTRAIL_COLLECT_MAX_BATCH: '10',
       },
     });
 
-    expect((await product.post(batch(product.siteId, 3, '/burst'))).status).toBe(200);
-    // Batches of three need three seconds of refill: a slow machine (a commit can take a second
-    // under load) does not let one through (fresh-clone QA saw 200 for a one-event batch).
-    const refused = await product.post(batch(product.siteId, 3, '/over'));
+    expect((await product.post(batch(product.siteId, 10, '/burst'))).status).toBe(200);
+    // Batches of ten need ten seconds of refill: a slow machine (a commit can take a second or
+    // two under load) does not let one through (QA and CI saw 200 for a one-event batch).
+    const refused = await product.post(batch(product.siteId, 10, '/over'));
 
     expect(refused.status).toBe(429);
-    expect(['1', '2', '3']).toContain(refused.headers['retry-after']);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(Number(refused.headers['retry-after'])).toBeLessThanOrEqual(10);
     expect(refused.json()).toMatchObject({ error: { code: 'ERR_RATE_LIMITED' } });
     // Without an Origin (a server-side sender) there is nothing to allow.
     expect(refused.headers['access-control-allow-origin']).toBeUndefined();
 
     // A page of the site may read why it was refused; a foreign page learns nothing.
-    const fromPage = await product.post(batch(product.siteId, 3, '/over'), {
+    const fromPage = await product.post(batch(product.siteId, 10, '/over'), {
       Origin: 'https://localhost',
     });
     expect(fromPage.status).toBe(429);
     expect(fromPage.headers['access-control-allow-origin']).toBe('https://localhost');
-    const foreign = await product.post(batch(product.siteId, 3, '/over'), {
+    const foreign = await product.post(batch(product.siteId, 10, '/over'), {
       Origin: 'https://evil.example',
     });
     expect(foreign.status).toBe(403);
     expect(foreign.headers['access-control-allow-origin']).toBeUndefined();
-    expect(await stored(product, '/burst')).toBe(3);
+    expect(await stored(product, '/burst')).toBe(10);
     expect(await stored(product, '/over')).toBe(0);
 
     // A client over its limit sends thousands: one summary line, not a line per refusal.
-    for (let i = 0; i < 5; i++) await product.post(batch(product.siteId, 3, '/over'));
+    for (let i = 0; i < 5; i++) await product.post(batch(product.siteId, 10, '/over'));
     await new Promise((resolve) => setImmediate(resolve));
     const lines = product.logs.map((line) => JSON.parse(line) as Record<string, unknown>);
     const refusals = lines.filter((line) => line.event === 'http.request' && line.status === 429);

@@ -529,17 +529,13 @@ export function scrubText(text: string): string {
  * the cut text is scrubbed again, until cutting changes nothing. Scrubbing first replaces a whole
  * address before a cut could leave a piece of it that no detector knows.
  */
-export function scrubWithin(
-  text: string,
-  max: number,
-  scrub: (text: string) => string = scrubText,
-): string {
-  let out = scrub(text);
+export function scrubWithin(text: string, max: number): string {
+  let out = scrubText(text);
   for (let round = 0; round < 4; round++) {
     const cut = truncateCodePoints(out, max);
     if (cut === out) return out;
 
-    out = scrub(cut);
+    out = scrubText(cut);
     if (out === cut) return out;
   }
 

@@ -228,15 +228,21 @@ const ULID = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
 const TOKEN_CHARS = /^[A-Za-z0-9_.=~-]{16,}$/;
 
 // The words a slug is made of: a capitalised word, an acronym, a lower-case word of three letters
-// or more, a number with a unit (`256GB` is two, `9am` one), after a lower-case letter before a
-// capital (`iPhone`, `eBay`, `mRNA`); at most eight of them in a piece. Words have vowels (an
-// acronym of up to five letters need not): a random token's runs (`Tzq`, `Nhw`) mostly do not.
+// or more, a number with a unit (`256GB` is two, `9am` one, see UNITS), after a lower-case
+// letter before a capital (`iPhone`, `eBay`, `mRNA`); at most eight of them in a piece. Words
+// have vowels (an acronym of up to five letters need not): a random token's runs (`Tzq`, `Nhw`)
+// mostly do not. The units a number is written with in a slug: `9am`, `256gb`, `3d`, `1990s`,
+// `24x7`.
+const UNITS = [
+  ...['am', 'pm', 'mg', 'mcg', 'ml', 'kg', 'lbs?', 'gb', 'mb', 'tb', 'th', 'st', 'nd', 'rd'],
+  ...['px', 'hrs?', 'yrs?', 'min', 'mph', 'mm', 'cm', 'km', 'd', 'k', 's'],
+].join('|');
 const WORD_RUNS = [
   '(?=[AEIOUY]|[A-Z][a-z]*[aeiouy])[A-Z][a-z]{2,}',
   '[A-Z]{1,5}(?![a-z])',
   '(?=[A-Z]*[AEIOUY])[A-Z]{6,}(?![a-z])',
   '(?=[a-z]*[aeiouy])[a-z]{3,}',
-  '\\d+(?:[a-z]{1,3}(?![a-z]))?',
+  `\\d+(?:x\\d+|(?:${UNITS})(?![a-z]))?`,
 ].join('|');
 // Before the first word: a lower-case letter (`iPhone`) or a two-letter name prefix (`MyChart`,
 // `McDonald`, `DeAngelo`, `PhD`).
@@ -246,14 +252,25 @@ const WORDS = new RegExp(`^(?:${PREFIX})?(?:${WORD_RUNS}){1,8}$`);
 // word with its capital (`Dr`, `St`).
 const SHORT_WORD = /^(?:[a-z0-9]{1,4}|[A-Z][a-z])$/;
 
+// The longest piece a slug may hold that does not read as words: an abbreviation with its own
+// capitals (`PrEP`, `DTaP`, `HbA1c`, `IPaC`, QA).
+const ABBREVIATION_MAX = 6;
+
 /**
- * Made of words (`COVID19-Vaccine-FAQ-2025`, `iPhone15-Pro-Max-256GB`, QA): every piece between
- * `-`, `_`, `.`, `~` or `=` reads as words.
+ * Made of words (`COVID19-Vaccine-FAQ-2025`, `HIV-PrEP-Services`, QA): the pieces between `-`,
+ * `_`, `.`, `~` or `=` read as words, but for short abbreviations, and these are fewer
+ * characters than the words.
  */
 function isWordy(segment: string): boolean {
-  return segment
-    .split(/[-_.~=]/)
-    .every((piece) => piece === '' || SHORT_WORD.test(piece) || WORDS.test(piece));
+  let words = 0;
+  let others = 0;
+  for (const piece of segment.split(/[-_.~=]/)) {
+    if (piece === '' || SHORT_WORD.test(piece) || WORDS.test(piece)) words += piece.length;
+    else if (piece.length <= ABBREVIATION_MAX) others += piece.length;
+    else return false;
+  }
+
+  return others < words;
 }
 
 /**

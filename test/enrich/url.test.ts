@@ -171,6 +171,12 @@ describe('path', () => {
       'DeAngelo-Pediatrics-Group',
       'Jane-Smith-PhD-Cardiology',
       'Ask-A-Nurse-24x7-Hotline',
+      // Final QA: abbreviations with their own capitals.
+      'HIV-PrEP-Services',
+      'DTaP-vaccine-schedule',
+      'HbA1c-and-eGFR-tests',
+      'MRSA-VRE-CDiff-IPaC',
+      'pH-balance-tests',
     ];
     for (const slug of slugs) {
       expect(sanitizePage(`${HOST}/campaigns/${slug}`, base).path).toBe(`/campaigns/${slug}`);

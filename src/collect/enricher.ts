@@ -262,7 +262,11 @@ function linkTarget(
   flags: string[],
 ): string | null {
   const href = raw.trim();
-  if (!/^https?:\/\//i.test(href)) return null;
+  if (!/^https?:\/\//i.test(href)) {
+    // `mailto:` and `tel:` links keep no target; the address they held still counts (final QA).
+    if (componentHasPhi(href, false)) flags.push('phi_detected');
+    return null;
+  }
 
   let page;
   try {

@@ -60,6 +60,18 @@ export const BUILT_IN_SENSITIVE_NAMES: ReadonlySet<string> = new Set([
   'caregivername',
   'spousename',
   'emergencycontact',
+  'lat',
+  'lng',
+  'lon',
+  'latlng',
+  'latlon',
+  'latlong',
+  'latitude',
+  'longitude',
+  'coords',
+  'coordinates',
+  'geolocation',
+  'gps',
   'memberno',
   'membernumber',
   'username',
@@ -139,6 +151,8 @@ const SENSITIVE_WORDS: ReadonlySet<string> = new Set([
   'secret',
   'token',
   'apikey',
+  'latitude',
+  'longitude',
 ]);
 
 /**

@@ -346,7 +346,12 @@ function readSegments(rawPath: string, flags: string[]): { segments: Segment[]; 
 }
 
 function cleanSegment(segment: Segment, collapseIds: boolean, flags: string[]): string {
-  if (collapseIds && isIdSegment(segment.decoded)) return ':id';
+  if (collapseIds && isIdSegment(segment.decoded)) {
+    // Hidden either way; the site's firewall report still hears of an SSN as an id (final QA).
+    if (componentHasPhi(segment.raw, false)) flags.push('phi_detected');
+
+    return ':id';
+  }
 
   if (componentHasPhi(segment.raw, false)) {
     flags.push('redacted', 'phi_detected');
@@ -365,19 +370,30 @@ function joinSegments(
   opts: { collapseIds: boolean; max: number; flags: string[] },
 ): string {
   const parts: string[] = [];
+  // The segments as sent, where collapse-ids made them `:id`: for the firewall report only.
+  const collapsed: string[] = [];
   for (let i = 0, length = 0; i < segments.length && length <= opts.max; i++) {
     const segment = segments[i] as Segment;
     if (!ids.has(i)) {
       parts.push(cleanSegment(segment, opts.collapseIds, opts.flags));
+      collapsed.push(
+        parts[parts.length - 1] === ':id' ? segment.decoded : (parts.at(-1) as string),
+      );
     } else {
       // One literal piece hidden by a rule is one `:id`, however many `%2F` it held.
       parts.push(':id');
+      collapsed.push(':id');
       while (ids.has(i + 1) && segments[i + 1]?.piece === segment.piece) i++;
     }
     length += (parts[parts.length - 1] as string).length + 1;
   }
 
   scrubAcrossSegments(parts, opts.flags);
+  // A number split over segments that collapse-ids hid (`/617/555/0123`) is reported too.
+  if (collapsed.some((text, i) => text !== parts[i])) {
+    const across = [...collapsed];
+    scrubAcrossSegments(across, opts.flags);
+  }
   let path = parts.map((part) => `/${part}`).join('');
   if (path === '' || (slash && segments.length > 0)) path += '/';
   if (path.length <= opts.max) return path;

@@ -488,6 +488,9 @@ describe('sensitive property names by their words (QA)', () => {
       'guardian_name',
       'member_no',
       'MemberNumber',
+      'lat',
+      'lng',
+      'geo_latitude',
     ];
     for (const name of names) expect([name, isBuiltInSensitive(name)]).toEqual([name, true]);
     expect(() => validateSiteSettings({ queryAllowlist: ['q', 'address1'] })).toThrow(
@@ -578,6 +581,12 @@ describe("the site's firewall report counts what free text lost", () => {
     expect(await flagsOf(toAddress)).toContain('phi_detected');
     const both = { title: '[redacted] for pat.doe@mail.test' };
     expect(await flagsOf(both)).toContain('phi_detected');
+    // Final QA: a mailto: link, and numbers collapse-ids hid as ids, count too.
+    const mailto = { type: 'outbound', href: 'mailto:jane.doe@gmail.com' };
+    expect(await flagsOf(mailto)).toContain('phi_detected');
+    expect(await flagsOf({ url: `${HOST}/gallery/617/555/0123` })).toContain('phi_detected');
+    expect(await flagsOf({ url: `${HOST}/lookup/ssn/123456789` })).toContain('phi_detected');
+    expect(await flagsOf({ url: `${HOST}/blog/2025/03/14/flu` })).not.toContain('phi_detected');
     // Values dropped for their type, a title already saying [redacted]: nothing found.
     expect(await flagsOf({ props: { nested: { a: 1 }, list: [1], none: null } })).not.toContain(
       'phi_detected',

@@ -393,7 +393,7 @@ export function redactPhi(text: string): string {
 
 /** Where `text` holds PHI, as spans of it, in any of the readings `redactPhi` makes. */
 function phiSpans(text: string): Span[] {
-  const spans = escapeReadings(text).flatMap(findSpans);
+  const spans = text.includes('%') ? escapeReadings(text).flatMap(findSpans) : findSpans(text);
   const view = foldedView(text);
   if (view !== null) {
     for (const reading of escapeReadings(view.text)) {

@@ -229,6 +229,29 @@ function replaceSpans(text: string, spans: Span[]): string {
   return out + text.slice(last);
 }
 
+// Base64 of an address or a number (`cGF0LmRvZUBtYWlsLnRlc3Q=` is pat.doe@mail.test), as mailing
+// tools put it in links (QA): a run of its alphabet that decodes to printable text holding PHI.
+const BASE64_RUN = /[A-Za-z0-9+/_-]{12,}={0,2}/g;
+let readingBase64 = false;
+
+function findBase64(text: string, spans: Span[]): void {
+  // What a decoded run holds is read once, not searched for base64 again.
+  if (readingBase64 || text.length < 12) return;
+
+  BASE64_RUN.lastIndex = 0;
+  for (let run = BASE64_RUN.exec(text); run !== null; run = BASE64_RUN.exec(text)) {
+    const bytes = Buffer.from(run[0], 'base64');
+    if (bytes.length < 8 || !bytes.every((byte) => byte >= 0x20 && byte <= 0x7e)) continue;
+
+    readingBase64 = true;
+    try {
+      if (hasPhi(bytes.toString('latin1'))) spans.push([run.index, run.index + run[0].length]);
+    } finally {
+      readingBase64 = false;
+    }
+  }
+}
+
 /**
  * Every detector over `text`. Each one looks at the same text and the union of what they find is
  * redacted, so a card number that also reads as a phone number, or two phone numbers that also
@@ -236,6 +259,7 @@ function replaceSpans(text: string, spans: Span[]): string {
  */
 function findSpans(text: string): Span[] {
   const spans: Span[] = [];
+  findBase64(text, spans);
   if (!MAYBE_PHI.test(text)) return spans;
 
   findEmails(text, spans);

@@ -405,6 +405,25 @@ describe('addresses in more forms (QA)', () => {
     }
   });
 
+  test('an address or a number in base64 (QA round 4)', () => {
+    const base64 = Buffer.from('pat.doe@mail.test').toString('base64');
+    expect(scrubText(`ref ${base64}`)).toBe('ref [redacted]');
+    expect(
+      scrubProps({ token: 'x', ref: Buffer.from('617-555-0123').toString('base64url') }),
+    ).toEqual({
+      token: '[redacted]',
+      ref: '[redacted]',
+    });
+    expect(sanitizePage(`${HOST}/s?q=${base64}`, site).query).toBe('q=[redacted]');
+    // Long words and base64 of ordinary text stay.
+    for (const text of [
+      'cardiologists-and-neurosurgeons',
+      Buffer.from('hello world').toString('base64'),
+    ]) {
+      expect(scrubText(text)).toBe(text);
+    }
+  });
+
   test('an e-mail address with a quoted local part', () => {
     expect(scrubText('write to "pat.doe"@mail.test')).toBe('write to [redacted]');
   });

@@ -241,6 +241,8 @@ const WORD_RUNS = [
   '(?=[AEIOUY]|[A-Z][a-z]*[aeiouy])[A-Z][a-z]{2,}',
   '[A-Z]{1,5}(?![a-z])',
   '(?=[A-Z]*[AEIOUY])[A-Z]{6,}(?![a-z])',
+  // The two-letter words of a CamelCase title (`HowToPrepareForYourColonoscopy`).
+  '(?:To|Of|In|At|On|By|Or|An|As|Is|It|My|We|Us|Do|Go|No|So|Up|Be|If)(?=[A-Z]|$)',
   '(?=[a-z]*[aeiouy])[a-z]{3,}',
   `\\d+(?:x\\d+|(?:${UNITS})(?![a-z]))?`,
 ].join('|');

@@ -177,6 +177,7 @@ describe('path', () => {
       'HbA1c-and-eGFR-tests',
       'MRSA-VRE-CDiff-IPaC',
       'pH-balance-tests',
+      'HowToPrepareForYourColonoscopy',
     ];
     for (const slug of slugs) {
       expect(sanitizePage(`${HOST}/campaigns/${slug}`, base).path).toBe(`/campaigns/${slug}`);

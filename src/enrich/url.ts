@@ -197,10 +197,28 @@ function ruleMatches(pattern: Pattern, path: Readings): number[] | null {
 const NO_READINGS: Readings = { split: [], literal: null, groups: [] };
 
 /**
+ * Path rules over the resolved reading: what a rule's `*` matches there is hidden wherever it
+ * stands in the stored path (`/x/..%2Fpatients/jane-doe` under `/patients/*`: `jane-doe`).
+ */
+function hideResolved(
+  rules: readonly Pattern[],
+  resolved: readonly string[],
+  segments: readonly Segment[],
+  ids: Set<number>,
+): void {
+  const hidden = new Set(
+    rules.flatMap((rule) => (matchPattern(rule, resolved) ?? []).map((j) => resolved[j])),
+  );
+  segments.forEach((segment, i) => {
+    if (hidden.has(segment.decoded)) ids.add(i);
+  });
+}
+
+/**
  * The path as a server that decodes `%2F` before it resolves dot segments serves it (nginx):
  * `/x/..%2Fportal/inbox` is `/portal/inbox` there. The stored path never lets a decoded `..` go
- * up (it could lift a page out of its section), so this reading is only for entering a
- * count-only section (QA); null when it is the stored one.
+ * up (it could lift a page out of its section), so this reading only adds: a count-only
+ * section entered this way, and what path rules hide in it (QA); null when it is the stored one.
  */
 function resolvedReading(rawPath: string, stored: readonly string[]): string[] | null {
   if (!/%2e|%2f|%5c/i.test(rawPath)) return null;
@@ -709,8 +727,7 @@ export function sanitizePage(
     settings.keepFragments && parts.fragment !== null && compiled.countOnly.length > 0
       ? readingsOf(routeSegments(parts.fragment))
       : null;
-  const resolved =
-    compiled.countOnly.length > 0 ? resolvedReading(parts.path, readings.split) : null;
+  const resolved = ruled ? resolvedReading(parts.path, readings.split) : null;
   const section = compiled.countOnly.find(
     (pattern) =>
       ruleMatches(pattern, readings) !== null ||
@@ -734,6 +751,7 @@ export function sanitizePage(
   }
 
   const ids = hiddenBy(compiled.pathRules, readings);
+  if (resolved !== null) hideResolved(compiled.pathRules, resolved, segments, ids);
   const path = joinSegments(segments, ids, slash, {
     collapseIds: settings.collapseIds,
     max: PATH_MAX,

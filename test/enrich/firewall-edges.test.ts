@@ -463,6 +463,17 @@ describe('count-only sections (QA)', () => {
     expect(sanitizePage(`${HOST}/x/..%2Fpublic/page`, sections).countOnly).toBe(false);
   });
 
+  test('path rules hide what they match as a decoding server resolves the path', () => {
+    const rules = validateSiteSettings({
+      domains: ['www.clinic-a.example'],
+      pathRules: ['/patients/*'],
+      collapseIds: false,
+    });
+
+    expect(sanitizePage(`${HOST}/x/..%2Fpatients/jane-doe`, rules).path).toBe('/x/patients/:id');
+    expect(sanitizePage(`${HOST}/x/jane-doe`, rules).path).toBe('/x/jane-doe');
+  });
+
   test('a pattern written with percent escapes is refused: it would match nothing', () => {
     expect(() => validateSiteSettings({ countOnly: ['/portal/%2A'] })).toThrow(
       /without percent escapes/,

@@ -62,6 +62,15 @@ const US_PHONE_LOOSE = new RegExp(
 // A group follows a separator, or directly a `)`: `+44 (0)20 7946 0958`, `+44/20/7946/0958`.
 const INTL_PHONE = /\+\d{1,3}(?:(?:[ .+/,_-]|(?<=\)))\(?\d{1,5}\)?){1,6}(?!\d)|\+\d{7,15}(?!\d)/g;
 const DIGIT_RUN = /\d{6,}/g;
+// A number in groups after the label that says what it is (`MRN 1234-5678`, `Meeting ID: 812
+// 3456 7890`, `Policy ABC 123 456 789`, QA): six digits or more, whatever the layout.
+const NUMBER_LABEL =
+  'mrn|record|chart|acct|account|policy|member|subscriber|patient|meeting|case|claim';
+const LABELLED_NUMBER = new RegExp(
+  `(?<=\\b(?:${NUMBER_LABEL})(?:\\s*(?:id|no|number|#))?\\s*[:#]?\\s*(?:[a-z]{2,4}\\s+)?)` +
+    '\\d(?:[\\s.-]?\\d){5,}',
+  'gi',
+);
 const MIN_INTL_DIGITS = 8;
 
 // Exactly four parts of 0-255 (leading zeros allowed, as some logs pad them): with a fifth part or
@@ -109,6 +118,9 @@ function findEmails(text: string, spans: Span[]): void {
     const before = text.charAt(at - 1) === ' ' ? at - 1 : at;
     let start = before;
     if (domain) {
+      // A quoted local part may hold spaces (`"pat doe"@mail.test`): it goes whole.
+      const open = text.charAt(before - 1) === '"' ? text.lastIndexOf('"', before - 2) : -1;
+      if (open >= last && before - open <= 66) start = open;
       while (start > last && EMAIL_LOCAL.test(text.charAt(start - 1))) start--;
     }
 
@@ -230,18 +242,19 @@ function replaceSpans(text: string, spans: Span[]): string {
 }
 
 // Base64 of an address or a number (`cGF0LmRvZUBtYWlsLnRlc3Q=` is pat.doe@mail.test), as mailing
-// tools put it in links (QA): a run of its alphabet that decodes to printable text holding PHI.
-const BASE64_RUN = /[A-Za-z0-9+/_-]{12,}={0,2}/g;
+// tools put it in links, and Django's reset links an account number (`MTIzNDU2`, QA): a run of
+// its alphabet that decodes to printable text holding PHI.
+const BASE64_RUN = /[A-Za-z0-9+/_-]{8,}={0,2}/g;
 let readingBase64 = false;
 
 function findBase64(text: string, spans: Span[]): void {
   // What a decoded run holds is read once, not searched for base64 again.
-  if (readingBase64 || text.length < 12) return;
+  if (readingBase64 || text.length < 8) return;
 
   BASE64_RUN.lastIndex = 0;
   for (let run = BASE64_RUN.exec(text); run !== null; run = BASE64_RUN.exec(text)) {
     const bytes = Buffer.from(run[0], 'base64');
-    if (bytes.length < 8 || !bytes.every((byte) => byte >= 0x20 && byte <= 0x7e)) continue;
+    if (bytes.length < 6 || !bytes.every((byte) => byte >= 0x20 && byte <= 0x7e)) continue;
 
     readingBase64 = true;
     try {
@@ -274,6 +287,7 @@ function findSpans(text: string): Span[] {
   }
 
   findAll(DIGIT_RUN, text, spans);
+  findAll(LABELLED_NUMBER, text, spans);
 
   return spans;
 }
@@ -453,7 +467,9 @@ function isAddressLabel(label: string): boolean {
   if (/^[0-9a-f]{8}$/i.test(label)) return true;
   if (!label.includes('-')) return false;
 
-  const unprefixed = label.replace(/^[a-z]+-(?=[0-9a-f]*-)/i, '');
+  const unprefixed = label.replace(/^[a-z][a-z0-9]*-(?=[0-9a-f]*-)/i, '');
+  // IPv4 with dashes after a prefix (`ec2-54-210-1-2`, QA).
+  if (parseIp(unprefixed.replace(/-/g, '.'))?.family === 4) return true;
   for (const form of new Set([label, unprefixed])) {
     const groups = form.split('-').filter((group) => group !== '').length;
     // Two groups only with a `::` (`fe80--1`): `ab-cd` is a name.

@@ -253,7 +253,7 @@ const TOKEN_CHARS = /^[A-Za-z0-9_.=~-]{16,}$/;
 // `24x7`.
 const UNITS = [
   ...['am', 'pm', 'mg', 'mcg', 'ml', 'kg', 'lbs?', 'gb', 'mb', 'tb', 'th', 'st', 'nd', 'rd'],
-  ...['px', 'hrs?', 'yrs?', 'min', 'mph', 'mm', 'cm', 'km', 'd', 'k', 's'],
+  ...['px', 'hrs?', 'yrs?', 'min', 'mph', 'mm', 'cm', 'km', 'iu', 'ct', 'oz', 'd', 'k', 's'],
 ].join('|');
 const WORD_RUNS = [
   '(?=[AEIOUY]|[A-Z][a-z]*[aeiouy])[A-Z][a-z]{2,}',
@@ -285,12 +285,29 @@ function isWordy(segment: string): boolean {
   let words = 0;
   let others = 0;
   for (const piece of segment.split(/[-_.~=]/)) {
+    // A one-time code's group makes the whole segment one.
+    if (isCode(piece)) return false;
     if (piece === '' || SHORT_WORD.test(piece) || WORDS.test(piece)) words += piece.length;
     else if (piece.length <= ABBREVIATION_MAX) others += piece.length;
     else return false;
   }
 
   return others < words;
+}
+
+/**
+ * A group of a one-time code (`9SB6R-FENIK-R0DCX`, a base32 secret `JBSWY3DPEHPK3PXP`, QA):
+ * four or more capitals and digits switching more than once (`COVID19`, `B12` and `H1N1` are
+ * words), or capitals alone, or with digits, past ten characters.
+ */
+function isCode(piece: string): boolean {
+  if (!/^[A-Z0-9]+$/.test(piece) || !/[A-Z]/.test(piece)) return false;
+  if (piece.length > 10) return true;
+
+  const switches = piece.split(/(?<=\d)(?=[A-Z])|(?<=[A-Z])(?=\d)/).length - 1;
+
+  // Influenza subtypes (`H1N1`, `H5N1`) switch as often and are words.
+  return piece.length >= 4 && switches >= 2 && !/^H\d+N\d+$/.test(piece);
 }
 
 /**
@@ -482,6 +499,15 @@ function paramName(param: RawParam, flags: string[]): string {
     return REDACTED;
   }
 
+  // A query of free text rather than names (`?jane+doe+hiv+test`), or a path passed as the query
+  // (`index.php?/patients/jane-doe`): no parameter is named so, and neither rules nor the
+  // allowlist reach it there (QA).
+  if (param.rawValue === null && /\s|^\//.test(name)) {
+    flags.push('redacted');
+
+    return REDACTED;
+  }
+
   return encodeQueryPart(name);
 }
 
@@ -537,10 +563,18 @@ function cleanParams(
 }
 
 /** A plain `#anchor`: kept decoded unless it holds PHI. */
-function cleanAnchor(raw: string, flags: string[]): string {
+function cleanAnchor(raw: string, flags: string[], collapseIds: boolean): string {
   if (!componentHasPhi(raw, false)) {
     const anchor = truncateCodePoints(stripControl(safeDecode(raw)), FRAGMENT_MAX);
-    if (!componentHasPhi(anchor, false)) return anchor;
+    if (!componentHasPhi(anchor, false)) {
+      // Its tokens and ids go as in a path (`#Xk9fQ2mZpL7vRt4wYb8c`, `#reset/<token>`, QA).
+      if (!collapseIds) return anchor;
+
+      return anchor
+        .split('/')
+        .map((part) => (isIdSegment(part) ? ':id' : part))
+        .join('/');
+    }
   }
 
   flags.push('redacted', 'phi_detected');
@@ -601,7 +635,7 @@ function cleanFragment(
   const route =
     isRoute(raw) ||
     (asRoute !== null && compiled.pathRules.some((rule) => ruleMatches(rule, asRoute) !== null));
-  if (!route && !raw.includes('=')) return cleanAnchor(raw, flags);
+  if (!route && !raw.includes('=')) return cleanAnchor(raw, flags, settings.collapseIds);
 
   const mark = route ? raw.indexOf('?') : -1;
   const routePart = !route ? '' : mark === -1 ? raw : raw.slice(0, mark);

@@ -629,3 +629,54 @@ describe("the site's firewall report counts what free text lost", () => {
     );
   });
 });
+
+describe('QA round 5', () => {
+  test('one-time codes in paths and anchors are ids; ordinary abbreviations stay', () => {
+    for (const path of [
+      '/MyChart/activate/9SB6R-FENIK-R0DCX',
+      '/account/verify/JBSWY3DPEHPK3PXP',
+      '/invite/K7DM-QP3X-9RTZ-W2HB',
+    ]) {
+      expect(sanitizePage(`${HOST}${path}`, site).path, path).toMatch(/\/:id$/);
+    }
+    for (const slug of [
+      'H1N1-Flu-Information-Page',
+      'Vitamin-B12-Deficiency-Guide',
+      'vitamin-d3-5000iu-120ct',
+    ]) {
+      expect(sanitizePage(`${HOST}/p/${slug}`, site).path).toBe(`/p/${slug}`);
+    }
+    expect(sanitizePage(`${HOST}/login#Xk9fQ2mZpL7vRt4wYb8c`, site).fragment).toBe(':id');
+    expect(sanitizePage(`${HOST}/app#reset/Xk9fQ2mZpL7vRt4wYb8c`, site).fragment).toBe('reset/:id');
+    expect(sanitizePage(`${HOST}/faq#visiting-hours`, site).fragment).toBe('visiting-hours');
+  });
+
+  test('a short account number in base64 (Django reset links)', () => {
+    expect(
+      sanitizePage(`${HOST}/reset/MTIzNDU2/c4x1kz-8f3b2a7c9d1e4f6a8b0c2d4e6f8a0b1c/`, site).path,
+    ).toBe('/reset/[redacted]/:id/');
+  });
+
+  test('free text or a path as the query is not a parameter name', () => {
+    expect(sanitizePage(`${HOST}/search?jane+doe+hiv+test`, site).query).toBe('[redacted]');
+    expect(sanitizePage(`${HOST}/index.php?/patients/jane-doe/records`, site).query).toBe(
+      '[redacted]',
+    );
+    expect(sanitizePage(`${HOST}/page?print&lang=en`, site).query).toBe('print&lang=[redacted]');
+  });
+
+  test('form names, labelled numbers, quoted local parts, a prefixed dashed IPv4 host', () => {
+    const props = scrubProps({
+      'your-name': 'Jane Doe',
+      bday: '1980-02-01',
+      nachname: 'Doe',
+      cvv: '123',
+    });
+    for (const value of Object.values(props)) expect(value).toBe('[redacted]');
+    expect(scrubText('MRN 1234-5678')).toBe('MRN [redacted]');
+    expect(scrubText('Meeting ID: 812 3456 7890')).toBe('Meeting ID: [redacted]');
+    expect(scrubText('Patient stories 2025')).toBe('Patient stories 2025');
+    expect(scrubText('"pat doe"@mail.test')).toBe('[redacted]');
+    expect(hostHasPhi('ec2-54-210-1-2.compute-1.amazonaws.com')).toBe(true);
+  });
+});

@@ -282,9 +282,12 @@ const ABBREVIATION_MAX = 6;
  * characters than the words.
  */
 function isWordy(segment: string): boolean {
+  const pieces = segment.split(/[-_.~=]/);
+  if (isGroupedCode(pieces)) return false;
+
   let words = 0;
   let others = 0;
-  for (const piece of segment.split(/[-_.~=]/)) {
+  for (const piece of pieces) {
     // A one-time code's group makes the whole segment one.
     if (isCode(piece)) return false;
     if (piece === '' || SHORT_WORD.test(piece) || WORDS.test(piece)) words += piece.length;
@@ -293,6 +296,23 @@ function isWordy(segment: string): boolean {
   }
 
   return others < words;
+}
+
+/**
+ * A code written in even groups of capitals and digits (`K7DM-QP3X-9RTZ-W2HB`): three or more
+ * groups of the same length, four to six characters each, with a capital somewhere. Acronyms in
+ * a slug differ in length (`MRI-CT-PET`) or stand beside words (QA).
+ */
+function isGroupedCode(pieces: readonly string[]): boolean {
+  const length = pieces[0]?.length ?? 0;
+
+  return (
+    pieces.length >= 3 &&
+    length >= 4 &&
+    length <= 6 &&
+    pieces.every((piece) => piece.length === length && /^[A-Z0-9]+$/.test(piece)) &&
+    pieces.some((piece) => /[A-Z]/.test(piece))
+  );
 }
 
 /**

@@ -636,6 +636,7 @@ describe('QA round 5', () => {
       '/MyChart/activate/9SB6R-FENIK-R0DCX',
       '/account/verify/JBSWY3DPEHPK3PXP',
       '/invite/K7DM-QP3X-9RTZ-W2HB',
+      '/redeem/ABCD-EFGH-JKLM-NPQR',
     ]) {
       expect(sanitizePage(`${HOST}${path}`, site).path, path).toMatch(/\/:id$/);
     }
@@ -643,6 +644,8 @@ describe('QA round 5', () => {
       'H1N1-Flu-Information-Page',
       'Vitamin-B12-Deficiency-Guide',
       'vitamin-d3-5000iu-120ct',
+      'HIV-AIDS-INFO-2025',
+      '2024-2025-2026-2027',
     ]) {
       expect(sanitizePage(`${HOST}/p/${slug}`, site).path).toBe(`/p/${slug}`);
     }

@@ -450,25 +450,22 @@ function phiSpans(text: string): Span[] {
  */
 export function hostHasPhi(host: string): boolean {
   if (hasPhi(host)) return true;
-  // An address written with dashes, as wildcard DNS services and cloud host names do
-  // (`10-0-0-1.nip.io`, `ip-10-0-0-1`).
-  if (host.includes('-') && hasPhi(host.replace(/-/g, '.'))) return true;
   if (host.split('.').some(isAddressLabel)) return true;
 
   return host.includes('xn--') && hasPhi(domainToUnicode(host));
 }
 
 /**
- * A label that is an address in the forms wildcard DNS services answer to (QA): IPv6 with dashes
- * for colons (`2001-db8-85a3--8a2e-370-7334`, `fe80--1`, `--ffff-5102-45a0`), after a prefix
- * such as `ip-` too, and IPv4 as eight hex digits (`c0a80101` is 192.168.1.1).
+ * A label that is an address in the forms wildcard DNS services and cloud host names use (QA):
+ * IPv4 with dashes for dots (`10-0-0-1`, `ip-10-0-0-1`, `ec2-54-210-1-2`), IPv6 with dashes for
+ * colons (`2001-db8-85a3--8a2e-370-7334`, `fe80--1`, `--ffff-5102-45a0`), after such a prefix
+ * too, and IPv4 as eight hex digits (`c0a80101` is 192.168.1.1).
  */
 function isAddressLabel(label: string): boolean {
   if (/^[0-9a-f]{8}$/i.test(label)) return true;
   if (!label.includes('-')) return false;
 
   const unprefixed = label.replace(/^[a-z][a-z0-9]*-(?=[0-9a-f]*-)/i, '');
-  // IPv4 with dashes after a prefix (`ec2-54-210-1-2`, QA).
   if (parseIp(unprefixed.replace(/-/g, '.'))?.family === 4) return true;
   for (const form of new Set([label, unprefixed])) {
     const groups = form.split('-').filter((group) => group !== '').length;
@@ -501,8 +498,8 @@ const MAX_DECODES = 6;
  * True when a raw URL component holds PHI as sent or in any of its decoded forms: a form that
  * encodes `@` as `%40` and a redirect that encodes it again as `%2540` (C13), or again (QA), are
  * all caught. `inQuery` reads `+` as a space, as a query means it (a form sends `+44 20 ...` as
- * `%2B44+20+...`). Control characters are removed from every form
- * first, so a `%00` inside an address cannot split it out of sight.
+ * `%2B44+20+...`). Control characters are removed from every form first, so a `%00` inside an
+ * address cannot split it out of sight.
  */
 export function componentHasPhi(raw: string, inQuery: boolean): boolean {
   // In a query `+` is a space (a plus is `%2B`): `q=covid+19+2025+2026` is no phone number (QA).

@@ -84,11 +84,13 @@ export function utmGroupKey(value: string): string {
 }
 
 function utmValue(raw: string, flags: string[]): string | null {
-  const value = stripHidden(decodeQueryComponent(raw)).trim();
+  const decoded = decodeQueryComponent(raw);
+  const value = stripHidden(decoded).trim();
   if (value === '') return null;
 
-  // Read as sent and as stored: what stripping drops could have hidden PHI (QA).
-  if (componentHasPhi(raw, true) || componentHasPhi(value, false)) {
+  // Read as sent, and as stored when stripping dropped something that could have hidden PHI
+  // from the detectors (QA: a blank Braille pattern inside a phone number).
+  if (componentHasPhi(raw, true) || (value !== decoded.trim() && componentHasPhi(value, false))) {
     flags.push('redacted', 'phi_detected');
 
     return REDACTED;

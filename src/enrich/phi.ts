@@ -33,12 +33,14 @@ export const REDACTED = '[redacted]';
 // local part widened backwards, so the cost stays linear however many `@` or letters there are.
 const EMAIL_DOMAIN =
   /[\p{L}\p{N}-]{1,63}(?:\.[\p{L}\p{N}-]{1,63}){1,8}|\[[\p{N}A-Fa-f:.]{2,45}\]/uy;
-// A quoted local part (`"pat.doe"@mail.test`) is widened over its quotes too.
-const EMAIL_LOCAL = /[\p{L}\p{N}._%+'"-]/u;
-// Between the groups of a number: one of `-._+/,|;~*\\`, with up to two spaces either side
-// (`123 - 45 - 6789`, `555+234+5678` as a query writes spaces), or one to six spaces alone (QA).
-// Not `:`, which joins times and ports (`203.0.113.50:8080`).
-const JOIN = '(?: {0,2}[-._+/,|;~*\\\\] {0,2}| {1,6})';
+// A quoted local part (`"pat.doe"@mail.test`) is widened over its quotes too, and every
+// character RFC 5322 allows unquoted is part of it (`jane!doe@`, `jane/doe@`, QA).
+const EMAIL_LOCAL = /[\p{L}\p{N}._%+'"!#$&*=?^`{|}~/-]/u;
+// Between the groups of a number: one to three of `-._+/,|;~*\\` (`617--555--0123`, `4111..1111`,
+// QA), with up to two spaces either side (`123 - 45 - 6789`, `555+234+5678` as a query writes
+// spaces), or one to six spaces alone (QA). Not `:`, which joins times and ports
+// (`203.0.113.50:8080`).
+const JOIN = '(?: {0,2}[-._+/,|;~*\\\\]{1,3} {0,2}| {1,6})';
 const SSN = new RegExp(`(?<!\\d)\\d{3}${JOIN}\\d{2}${JOIN}\\d{4}(?!\\d)`, 'g');
 // US numbers in their usual layouts: groups joined by nothing or one of ` ._-`, the area code
 // in parentheses or not.
@@ -66,12 +68,26 @@ const DIGIT_RUN = /\d{6,}/g;
 // 3456 7890`, `Policy ABC 123 456 789`, QA): six digits or more, whatever the layout.
 const NUMBER_LABEL =
   'mrn|record|chart|acct|account|policy|member|subscriber|patient|meeting|case|claim';
+// Label and number may be joined as slugs and form fields join them (`MRN-1234-5678`,
+// `mrn_1234_5678`, `member_id=1234 5678`, QA).
+const LABEL_GAP = '[\\s_-]*';
 const LABELLED_NUMBER = new RegExp(
-  `(?<=\\b(?:${NUMBER_LABEL})(?:\\s*(?:id|no|number|#))?\\s*[:#]?\\s*(?:[a-z]{2,4}\\s+)?)` +
-    '\\d(?:[\\s.-]?\\d){5,}',
+  `(?<=(?:^|[^a-z])(?:${NUMBER_LABEL})(?:${LABEL_GAP}(?:id|no|number|#))?${LABEL_GAP}[:#=]?` +
+    `${LABEL_GAP}(?:[a-z]{2,4}[\\s_-]+)?)\\d(?:[\\s._-]?\\d){5,}`,
   'gi',
 );
+// A meeting id in its own layout (`812-3456-7890`, `812 3456 7890`): three, four and four digits.
+const MEETING_ID = /(?<![\d+])\d{3}[ ._-]\d{4}[ ._-]\d{4}(?!\d)/g;
 const MIN_INTL_DIGITS = 8;
+// A Medicare Beneficiary Identifier (CMS): eleven places of set kinds, dashes after the fourth and
+// the seventh optional; its letters leave out S, L, O, I, B and Z.
+const MBI_LETTER = '[AC-HJKMNP-RT-Y]';
+const MBI_PLACE = '[AC-HJKMNP-RT-Y0-9]';
+const MBI = new RegExp(
+  `(?<![\\p{L}\\p{N}])[1-9]${MBI_LETTER}${MBI_PLACE}\\d-?${MBI_LETTER}${MBI_PLACE}\\d-?` +
+    `${MBI_LETTER}{2}\\d{2}(?![\\p{L}\\p{N}])`,
+  'giu',
+);
 
 // Exactly four parts of 0-255 (leading zeros allowed, as some logs pad them): with a fifth part or
 // a digit next to it the text is a version or an OID, and `1.2.3` or `12.10.2025` never match.
@@ -243,26 +259,83 @@ function replaceSpans(text: string, spans: Span[]): string {
 
 // Base64 of an address or a number (`cGF0LmRvZUBtYWlsLnRlc3Q=` is pat.doe@mail.test), as mailing
 // tools put it in links, and Django's reset links an account number (`MTIzNDU2`, QA): a run of
-// its alphabet that decodes to printable text holding PHI.
+// its alphabet whose decoded text holds PHI. The decoded bytes are read as UTF-8 (`José Pérez
+// <jose.perez@...>`), each printable stretch of six characters or more on its own (`echo`
+// adds a line break, a prefix decodes to noise), in its decoded forms (`email=pat.doe%40...`)
+// and as base64 once more (QA).
 const BASE64_RUN = /[A-Za-z0-9+/_-]{8,}={0,2}/g;
-let readingBase64 = false;
+// eslint-disable-next-line no-control-regex -- control characters end a printable stretch.
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\ufffd]+/u;
+const BASE64_ONLY = /^[A-Za-z0-9+/_-]{8,}={0,2}$/;
+const STRETCH_MIN = 6;
+// Base64 inside base64 is read; a third layer is not looked for.
+const BASE64_DEPTH = 2;
+let base64Depth = 0;
 
 function findBase64(text: string, spans: Span[]): void {
-  // What a decoded run holds is read once, not searched for base64 again.
-  if (readingBase64 || text.length < 8) return;
+  if (base64Depth >= BASE64_DEPTH || text.length < 8) return;
 
   BASE64_RUN.lastIndex = 0;
   for (let run = BASE64_RUN.exec(text); run !== null; run = BASE64_RUN.exec(text)) {
-    const bytes = Buffer.from(run[0], 'base64');
-    if (bytes.length < 6 || !bytes.every((byte) => byte >= 0x20 && byte <= 0x7e)) continue;
+    const at = run.index;
+    const end = BASE64_RUN.lastIndex;
+    if (base64HasPhi(run[0])) spans.push([at, end]);
+    BASE64_RUN.lastIndex = end;
+  }
+}
 
-    readingBase64 = true;
+// Hex of text (`7061742e646f65406d61696c2e74657374` is pat.doe@mail.test, QA): an even run of
+// twelve hex digits or more, its decoded stretches read as base64's are.
+const HEX_TEXT = /(?<![0-9a-f])(?:[0-9a-f]{2}){6,}(?![0-9a-f])/gi;
+
+function findHex(text: string, spans: Span[]): void {
+  if (base64Depth >= BASE64_DEPTH || text.length < 12) return;
+
+  HEX_TEXT.lastIndex = 0;
+  for (let run = HEX_TEXT.exec(text); run !== null; run = HEX_TEXT.exec(text)) {
+    const at = run.index;
+    const end = HEX_TEXT.lastIndex;
+    const decoded = Buffer.from(run[0], 'hex').toString('utf8');
+    if (decodedHasPhi(decoded, run[0].length > BASE64_SHIFT_MAX)) spans.push([at, end]);
+    HEX_TEXT.lastIndex = end;
+  }
+}
+
+// A run this long is read from its start only, and its decoded text is not searched for base64
+// again: the cost stays linear on hostile input.
+const BASE64_SHIFT_MAX = 256;
+
+/**
+ * The run decoded from each of the four alignments: a prefix such as `id_` or `ref-` is part of
+ * the alphabet and shifts what follows (QA).
+ */
+function base64HasPhi(run: string): boolean {
+  const shifts = run.length > BASE64_SHIFT_MAX ? 1 : 4;
+  for (let shift = 0; shift < shifts && run.length - shift >= 8; shift++) {
+    const bytes = Buffer.from(shift === 0 ? run : run.slice(shift), 'base64');
+    if (bytes.length < STRETCH_MIN) continue;
+    if (decodedHasPhi(bytes.toString('utf8'), run.length > BASE64_SHIFT_MAX)) return true;
+  }
+
+  return false;
+}
+
+function decodedHasPhi(decoded: string, long = false): boolean {
+  for (const stretch of decoded.split(UNPRINTABLE)) {
+    if (stretch.length < STRETCH_MIN) continue;
+    if (!MAYBE_PHI.test(stretch) && !stretch.includes('%') && !BASE64_ONLY.test(stretch)) {
+      continue;
+    }
+
+    base64Depth += long ? BASE64_DEPTH : 1;
     try {
-      if (hasPhi(bytes.toString('latin1'))) spans.push([run.index, run.index + run[0].length]);
+      if (componentHasPhi(stretch, false)) return true;
     } finally {
-      readingBase64 = false;
+      base64Depth -= long ? BASE64_DEPTH : 1;
     }
   }
+
+  return false;
 }
 
 /**
@@ -273,6 +346,8 @@ function findBase64(text: string, spans: Span[]): void {
 function findSpans(text: string): Span[] {
   const spans: Span[] = [];
   findBase64(text, spans);
+  findHex(text, spans);
+  findAll(MBI, text, spans);
   if (!MAYBE_PHI.test(text)) return spans;
 
   findEmails(text, spans);
@@ -288,6 +363,7 @@ function findSpans(text: string): Span[] {
 
   findAll(DIGIT_RUN, text, spans);
   findAll(LABELLED_NUMBER, text, spans);
+  findAll(MEETING_ID, text, spans);
 
   return spans;
 }
@@ -359,8 +435,24 @@ function foldChar(char: string): string {
   return foldPlain(char);
 }
 
+// Circled digits that NFKC leaves as they are (`❶`, `➀`, `➊`, `⓵`, QA): each run of ten starts at
+// one and ends at ten; `⓿` and `🄋` `🄌` are zero.
+const DINGBAT_RUNS = [0x2776, 0x2780, 0x278a, 0x24f5];
+const DINGBAT_ZEROS: ReadonlySet<number> = new Set([0x24ff, 0x1f10b, 0x1f10c]);
+
+function dingbatDigit(code: number): string | null {
+  if (DINGBAT_ZEROS.has(code)) return '0';
+  for (const first of DINGBAT_RUNS) {
+    if (code >= first && code < first + 10) return String(code - first + 1);
+  }
+
+  return null;
+}
+
 function foldPlain(char: string): string {
   if (INVISIBLE.test(char)) return '';
+  const dingbat = dingbatDigit(char.codePointAt(0) as number);
+  if (dingbat !== null) return dingbat;
   if (DASH.test(char)) return '-';
   if (DOT.test(char)) return DOT_MARK;
   if (SPACE.test(char)) return ' ';
@@ -477,12 +569,26 @@ function isAddressLabel(label: string): boolean {
   return false;
 }
 
+/**
+ * A path segment that is an IPv6 address with dashes for colons (`2001-db8-85a3--8a2e-370-7334`,
+ * QA): three groups or more and a digit among them, so that `add--bed-fee` stays a slug.
+ */
+export function isDashedIpv6(segment: string): boolean {
+  if (!segment.includes('-') || !/\d/.test(segment)) return false;
+  if (segment.split('-').filter((group) => group !== '').length < 3) return false;
+
+  return parseIp(segment.replace(/-/g, ':'))?.family === 6;
+}
+
 export function hasPhi(text: string): boolean {
   return redactPhi(text) !== text;
 }
 
 /** One layer off: percent-escapes, or when there are none to decode, a script's (`\u0040`). */
 function decodeOnce(text: string): string {
+  // A full-width `％` reads as `%` (`pat.doe％40mail.test`, QA).
+  if (text.includes('\uff05')) return text.replace(/\uff05/g, '%');
+
   const decoded = text.includes('%') ? safeDecode(text) : text;
 
   return decoded === text ? unescapeScript(text) : decoded;
@@ -502,6 +608,14 @@ const MAX_DECODES = 6;
  * address cannot split it out of sight.
  */
 export function componentHasPhi(raw: string, inQuery: boolean): boolean {
+  // A plus that starts a value is also read as typed: a browser leaves a hand-written `+` as it
+  // is and encodes only the spaces (`q=+44%2020%207946%200958`, QA).
+  if (inQuery && raw.startsWith('+') && layersHavePhi(`%2B${raw.slice(1)}`, true)) return true;
+
+  return layersHavePhi(raw, inQuery);
+}
+
+function layersHavePhi(raw: string, inQuery: boolean): boolean {
   // In a query `+` is a space (a plus is `%2B`): `q=covid+19+2025+2026` is no phone number (QA).
   let form = stripControl(inQuery && raw.includes('+') ? raw.replace(/\+/g, ' ') : raw);
   if (hasPhi(form)) return true;
@@ -588,13 +702,28 @@ export type PropValue = string | number | boolean;
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
+// Digits a double prints only when it is not the number written (0.1 + 0.2 is 0.30000000000000004).
+const WRITTEN_DIGITS = 15;
+
+/**
+ * A number as the detectors read it: as written (`617.5550123` is a phone number with a dot,
+ * QA), or, where its digits are a double's rounding noise or it prints with an exponent, its
+ * whole part only.
+ */
+function numberText(value: number): string {
+  const text = String(value);
+
+  const written = !text.includes('e') && text.replace(/\D/g, '').length <= WRITTEN_DIGITS;
+
+  return written ? text : String(Math.trunc(value));
+}
+
 function scrubPropValue(key: string, value: unknown): PropValue | undefined {
   if (typeof value === 'boolean') return value;
 
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) return undefined;
-    // An identifier is a whole number: the digits of a fraction (0.30000000000000004) are not.
-    if (isBuiltInSensitive(key) || hasPhi(String(Math.trunc(value)))) return REDACTED;
+    if (isBuiltInSensitive(key) || hasPhi(numberText(value))) return REDACTED;
 
     return value;
   }

@@ -4,7 +4,7 @@ import { encodeQueryPart, pageWithQuery } from '../domain/page.js';
 import { foldName, isBuiltInSensitive } from '../domain/sensitive-names.js';
 import type { SiteSettings } from '../domain/site.js';
 import { RequestError } from '../errors.js';
-import { componentHasPhi, hasPhi, hostHasPhi, REDACTED } from './phi.js';
+import { componentHasPhi, hostHasPhi, isDashedIpv6, REDACTED } from './phi.js';
 import { decodeQueryComponent, safeDecode, stripControl, truncateCodePoints } from './text.js';
 import { splitQuery, splitUrl, type RawParam } from './url-parts.js';
 import {
@@ -403,14 +403,15 @@ function readSegments(rawPath: string, flags: string[]): { segments: Segment[]; 
 }
 
 function cleanSegment(segment: Segment, collapseIds: boolean, flags: string[]): string {
+  const phi = (): boolean => componentHasPhi(segment.raw, false) || isDashedIpv6(segment.decoded);
   if (collapseIds && isIdSegment(segment.decoded)) {
     // Hidden either way; the site's firewall report still hears of an SSN as an id (final QA).
-    if (componentHasPhi(segment.raw, false)) flags.push('phi_detected');
+    if (phi()) flags.push('phi_detected');
 
     return ':id';
   }
 
-  if (componentHasPhi(segment.raw, false)) {
+  if (phi()) {
     flags.push('redacted', 'phi_detected');
 
     return REDACTED;
@@ -462,6 +463,8 @@ function joinSegments(
 
 // The most segments one number is read across.
 const NUMBER_SPAN = 5;
+// A digit of any script (`٦١٧`, `６１７`) or an escape that may decode to one (`%2531`, QA).
+const DIGITISH = /[\p{Nd}\p{No}]|%[0-9a-f]{2}/iu;
 
 /**
  * A number split over segments (`/call/(617)/555-0123`, `/ssn/123/45/6789` with collapse-ids
@@ -469,22 +472,26 @@ const NUMBER_SPAN = 5;
  * as PHI joined by `/` becomes `[redacted]`.
  */
 function scrubAcrossSegments(parts: string[], flags: string[]): void {
-  if (parts.filter((part) => /\d/.test(part)).length < 2 || !hasPhi(parts.join('/'))) return;
+  const numbered = parts.filter((part) => DIGITISH.test(part)).length >= 2;
+  if (!numbered && !parts.some((part) => part.includes('@'))) return;
+  const held = (from: number, to: number): boolean =>
+    componentHasPhi(parts.slice(from, to).join('/'), false);
+  if (!held(0, parts.length)) return;
 
   // The shortest runs first, so a word before the number keeps its place.
   for (let size = 2; size <= NUMBER_SPAN; size++) {
     for (let start = 0; start + size <= parts.length; start++) {
-      if (!hasPhi(parts.slice(start, start + size).join('/'))) continue;
+      if (!held(start, start + size)) continue;
 
       parts.fill(REDACTED, start, start + size);
       flags.push('redacted', 'phi_detected');
     }
-    if (!hasPhi(parts.join('/'))) return;
+    if (!held(0, parts.length)) return;
   }
 
   // Spread wider still: every segment with a digit goes.
   parts.forEach((part, i) => {
-    if (/\d/.test(part)) parts[i] = REDACTED;
+    if (DIGITISH.test(part)) parts[i] = REDACTED;
   });
 }
 
@@ -519,10 +526,10 @@ function paramName(param: RawParam, flags: string[]): string {
     return REDACTED;
   }
 
-  // A query of free text rather than names (`?jane+doe+hiv+test`), or a path passed as the query
-  // (`index.php?/patients/jane-doe`): no parameter is named so, and neither rules nor the
-  // allowlist reach it there (QA).
-  if (param.rawValue === null && /\s|^\//.test(name)) {
+  // A query of free text rather than names (`?jane+doe+hiv+test`, with `=` after it too), or a
+  // path passed as the query (`index.php?/patients/jane-doe`): no parameter is named so, and
+  // neither rules nor the allowlist reach it there (QA).
+  if (/\s|^\//.test(name)) {
     flags.push('redacted');
 
     return REDACTED;

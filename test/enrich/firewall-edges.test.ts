@@ -683,3 +683,129 @@ describe('QA round 5', () => {
     expect(hostHasPhi('ec2-54-210-1-2.compute-1.amazonaws.com')).toBe(true);
   });
 });
+
+describe('QA round 6 (eighth session)', () => {
+  const leaks = (text: string, secret: RegExp): void => {
+    expect(text, text).not.toMatch(secret);
+  };
+
+  test('numbers whose groups are joined by repeated separators', () => {
+    const page = sanitizePage(`${HOST}/search/617--555--0123?q=SSN+123--45--6789`, site);
+    expect(page.path).toBe('/search/[redacted]');
+    expect(page.query).toBe('q=[redacted]');
+    for (const text of [
+      'Call 617..555..0123',
+      'Call 617__555__0123',
+      'Call 617//555//0123',
+      'Call 617\u2014\u2014555\u2014\u20140123',
+      'Card 4111..1111..1111..1111',
+      'Payment 4111--1111--1111--1111 received',
+      'SSN 123 -- 45 -- 6789',
+    ]) {
+      leaks(scrubText(text), /\d{3}/);
+    }
+    expect(hostHasPhi('617--555--0123.example')).toBe(true);
+    // Dates and year ranges keep their double dashes.
+    expect(scrubText('2024--2025 season, 10--12 June')).toBe('2024--2025 season, 10--12 June');
+  });
+
+  test('a number split over segments, in digits of other scripts or encoded twice', async () => {
+    expect(
+      sanitizePage(
+        `${HOST}/call/\u0666\u0661\u0667/\u0665\u0665\u0665/\u0660\u0661\u0662\u0663`,
+        site,
+      ).path,
+    ).toBe('/call/[redacted]/[redacted]/[redacted]');
+    expect(
+      sanitizePage(`${HOST}/ssn/%2531%2532%2533/%2534%2535/%2536%2537%2538%2539`, site).path,
+    ).toBe('/ssn/[redacted]/[redacted]/[redacted]');
+    const event = await enrichOne({
+      type: 'outbound',
+      href: 'https://wa.me/c/\uff16\uff11\uff17/\uff15\uff15\uff15/\uff10\uff11\uff12\uff13',
+    });
+    leaks(stored(event), /\uff16\uff11\uff17|\uff10\uff11\uff12\uff13/);
+  });
+
+  test('base64 of text with a line break, accents, escapes, or encoded twice', () => {
+    for (const text of [
+      'cGF0LmRvZUBtYWlsLnRlc3QK',
+      'Sm9zw6kgUMOpcmV6IDxqb3NlLnBlcmV6QG1haWwudGVzdD4=',
+      'ZW1haWw9cGF0LmRvZSU0MG1haWwudGVzdCZkb2I9MTk4MC0wMi0wMQ==',
+      'Y0dGMExtUnZaVUJ0WVdsc0xuUmxjM1E9',
+      'ref-cGF0LmRvZUBtYWlsLnRlc3Q',
+    ]) {
+      expect(scrubText(text), text).toContain('[redacted]');
+    }
+    const page = sanitizePage(`${HOST}/?utm_content=cGF0LmRvZUBtYWlsLnRlc3QK`, site);
+    expect(stored(page.utm)).not.toContain('cGF0');
+    // Ordinary words and ids are not read as base64 of anything.
+    expect(scrubText('cardiology-appointments orthopedics')).toBe(
+      'cardiology-appointments orthopedics',
+    );
+  });
+
+  test('a number after its label, joined as slugs and forms join them', () => {
+    expect(sanitizePage(`${HOST}/records/MRN-1234-5678/view`, site).path).toBe(
+      '/records/[redacted]/view',
+    );
+    for (const text of [
+      'mrn_1234_5678',
+      'patient-id-1234-5678',
+      'member_id=1234 5678',
+      'meeting-812-3456-7890',
+      'Join 812 3456 7890 at 10:00',
+    ]) {
+      leaks(scrubText(text), /\d{4}/);
+    }
+    expect(sanitizePage(`${HOST}/telehealth/join/812-3456-7890`, site).path).toBe(
+      '/telehealth/join/[redacted]',
+    );
+  });
+
+  test('free text as a query name, with a value or without', () => {
+    for (const query of ['jane+doe+hiv+positive=', 'jane+doe+hiv+positive=1']) {
+      leaks(sanitizePage(`${HOST}/search?${query}`, site).query, /jane|doe|hiv/);
+    }
+  });
+
+  test('a plus that starts a value is the plus of an international number', () => {
+    expect(sanitizePage(`${HOST}/?q=+44%2020%207946%200958`, site).query).toBe('q=[redacted]');
+    const page = sanitizePage(
+      `${HOST}/?utm_source=x&utm_content=+33%201%2023%2045%2067%2089`,
+      site,
+    );
+    leaks(stored(page.utm), /23 45 67/);
+    // A plus inside a query is still a space there.
+    expect(sanitizePage(`${HOST}/?q=covid+19+2025+2026`, site).query).toBe(
+      'q=covid%2019%202025%202026',
+    );
+  });
+
+  test('dingbat digits', () => {
+    const text = scrubText(
+      'Callback \u277b\u2776\u277c-\u277a\u277a\u277a-\u24ff\u2776\u2777\u2778',
+    );
+    expect(text).toBe('Callback [redacted]');
+    expect(scrubText('Step \u2776 of \u2778')).toBe('Step \u2776 of \u2778');
+  });
+
+  test('dashed IPv6 in a path, wider local parts, split addresses, numbers, hex, MBI', () => {
+    expect(sanitizePage(`${HOST}/ip/2001-db8-85a3--8a2e-370-7334`, site).path).toBe(
+      '/ip/[redacted]',
+    );
+    expect(sanitizePage(`${HOST}/ip/fe80--1ff-fe23-4567-890a`, site).path).toBe('/ip/[redacted]');
+    expect(scrubText('Write to jane!doe@mail.test')).toBe('Write to [redacted]');
+    expect(scrubText('Write to jane/doe@mail.test')).toBe('Write to [redacted]');
+    leaks(sanitizePage(`${HOST}/u/pat.doe/@mail.test`, site).path, /pat\.doe/);
+    expect(scrubProps({ n: 617.5550123, price: 19.99 })).toEqual({ n: '[redacted]', price: 19.99 });
+    expect(scrubText('7061742e646f65406d61696c2e74657374')).toBe('[redacted]');
+    expect(scrubText('MBI 1EG4-TE5-MK73')).toBe('MBI [redacted]');
+    expect(scrubText('mbi 1eg4te5mk73')).toBe('mbi [redacted]');
+    expect(scrubText('pat.doe\uff0540mail.test')).toBe('[redacted]');
+    // Words of hex letters and ordinary codes stay.
+    expect(sanitizePage(`${HOST}/blog/add--bed-fee`, site).path).toBe('/blog/add--bed-fee');
+    expect(scrubText('Model 2EX4-AB1-CD23 and deadbeefcafe')).toBe(
+      'Model 2EX4-AB1-CD23 and deadbeefcafe',
+    );
+  });
+});

@@ -295,8 +295,8 @@ function findHex(text: string, spans: Span[]): void {
   for (let run = HEX_TEXT.exec(text); run !== null; run = HEX_TEXT.exec(text)) {
     const at = run.index;
     const end = HEX_TEXT.lastIndex;
-    const decoded = Buffer.from(run[0], 'hex').toString('utf8');
-    if (decodedHasPhi(decoded, run[0].length > BASE64_SHIFT_MAX)) spans.push([at, end]);
+    const bytes = Buffer.from(run[0], 'hex');
+    if (stretchesHavePhi(bytes, run[0].length > BASE64_SHIFT_MAX)) spans.push([at, end]);
     HEX_TEXT.lastIndex = end;
   }
 }
@@ -304,17 +304,49 @@ function findHex(text: string, spans: Span[]): void {
 // A run this long is read from its start only, and its decoded text is not searched for base64
 // again: the cost stays linear on hostile input.
 const BASE64_SHIFT_MAX = 256;
+// How far into a run a prefix (`id_`, `ref-`) is looked for.
+const PREFIX_MAX = 16;
 
 /**
- * The run decoded from each of the four alignments: a prefix such as `id_` or `ref-` is part of
- * the alphabet and shifts what follows (QA).
+ * The run decoded from its start and, when a `-` or `_` near its start ends a prefix that is
+ * part of the alphabet (`id_`, `ref-`), from the alignment after it (QA).
  */
 function base64HasPhi(run: string): boolean {
-  const shifts = run.length > BASE64_SHIFT_MAX ? 1 : 4;
-  for (let shift = 0; shift < shifts && run.length - shift >= 8; shift++) {
+  // Lower-case words and slugs (`cardiology`, `main-street`) are not read: base64 of text that
+  // holds digits or an address has capitals or digits in all but a vanishing share of cases
+  // (a digit or `@` starting a three-byte group is `M` to `Q`).
+  if (!/[A-Z0-9]/.test(run)) return false;
+
+  const long = run.length > BASE64_SHIFT_MAX;
+  let shifts = 1;
+  if (!long) {
+    for (let i = 0; i < PREFIX_MAX && i < run.length; i++) {
+      const code = run.charCodeAt(i);
+      if (code === 0x2d || code === 0x5f) shifts |= 1 << ((i + 1) % 4);
+    }
+  }
+
+  for (let shift = 0; shift < 4; shift++) {
+    if ((shifts & (1 << shift)) === 0 || run.length - shift < 8) continue;
+
     const bytes = Buffer.from(shift === 0 ? run : run.slice(shift), 'base64');
-    if (bytes.length < STRETCH_MIN) continue;
-    if (decodedHasPhi(bytes.toString('utf8'), run.length > BASE64_SHIFT_MAX)) return true;
+    if (stretchesHavePhi(bytes, long)) return true;
+  }
+
+  return false;
+}
+
+/** Reads each stretch of printable bytes (UTF-8 sequences included) of six or more. */
+function stretchesHavePhi(bytes: Buffer, long: boolean): boolean {
+  let from = 0;
+  for (let at = 0; at <= bytes.length; at++) {
+    const byte = at < bytes.length ? (bytes[at] as number) : 0;
+    if (byte >= 0x20 && byte !== 0x7f) continue;
+
+    if (at - from >= STRETCH_MIN && decodedHasPhi(bytes.toString('utf8', from, at), long)) {
+      return true;
+    }
+    from = at + 1;
   }
 
   return false;

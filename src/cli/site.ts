@@ -1,7 +1,12 @@
-import { validateSiteSettings, type SiteSettings } from '../domain/site.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { validateSiteSettings, type Site, type SiteSettings } from '../domain/site.js';
 import { LightTrailError } from '../errors.js';
 import { parse, siteNotFound, usage, type Command } from './command.js';
-import { openContext, out } from './context.js';
+import { SITE_CACHE_MS } from '../collect/collector.js';
+import { openTenantDb } from '../store/sqlite/tenant.js';
+import { redateSite, type Redated } from '../store/sqlite/redate.js';
+import { openContext, out, serverRunning, type CliContext } from './context.js';
 
 const FLAGS = {
   tenant: { type: 'string' },
@@ -105,7 +110,10 @@ Every change is validated first and recorded as a system event.`,
           validateSiteSettings(patch, found.settings),
           'cli:site',
         );
-        out(values.json ? JSON.stringify(updated) : `site ${updated.id} updated`);
+        const zone = updated.settings.timeZone;
+        const redated = zone === found.settings.timeZone ? null : await redate(context, updated);
+        if (values.json) out(JSON.stringify(redated === null ? updated : { ...updated, redated }));
+        else out(`site ${updated.id} updated${redated === null ? '' : movedText(redated, zone)}`);
 
         return 0;
       }
@@ -159,4 +167,33 @@ function settingsPatch(
   if (text('geo') !== undefined) patch.geoPrecision = text('geo');
 
   return patch as Partial<SiteSettings>;
+}
+
+/**
+ * After a time zone change: the site's stored events and sessions move to the new zone's days.
+ * A running server goes on storing under the old zone until it reads the site again, at most
+ * `SITE_CACHE_MS` later: what it stored meanwhile is moved by a second pass.
+ */
+async function redate(context: CliContext, site: Site): Promise<Redated> {
+  const started = Date.now();
+  const db = await openTenantDb(context.control, site.tenantId);
+  try {
+    const moved = redateSite(db, site.id, site.settings.timeZone);
+    if (!serverRunning(context.config)) return moved;
+
+    await sleep(SITE_CACHE_MS + 1_000);
+    const late = redateSite(db, site.id, site.settings.timeZone, started - LATE_MARGIN_MS);
+
+    return { events: moved.events + late.events, sessions: moved.sessions + late.sessions };
+  } finally {
+    db.close();
+  }
+}
+
+// How far before the change the second pass looks: an event's time is when the server received
+// it, and it waits in the server's queue for far less than this.
+const LATE_MARGIN_MS = 60_000;
+
+function movedText(moved: Redated, zone: string): string {
+  return `; ${moved.events} events and ${moved.sessions} sessions moved to their days in ${zone}`;
 }

@@ -48,7 +48,8 @@ export interface CollectorOptions {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
-const SITE_CACHE_MS = 5_000;
+/** How long the endpoint uses a site's settings before reading them again. */
+export const SITE_CACHE_MS = 5_000;
 const RATE_LIMIT_REPORT_MS = 60_000;
 const MEDIA_TYPES: ReadonlySet<string> = new Set(['text/plain', 'application/json']);
 // The WHATWG Encoding labels for UTF-8 a sender might plausibly write (compared lower-cased).

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -195,6 +195,42 @@ describe('lighttrail site, apikey, keys and tenant commands', () => {
     expect(refused.stderr.trim()).toBe(
       'lighttrail: ERR_INVALID_ARGUMENT: limit must be a whole number from 1 to 1000',
     );
+  });
+
+  it('moves stored days to a new time zone (QA: a minute split over two days)', async () => {
+    const ua = 'Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0';
+    const line = (time: string, page: string) =>
+      `198.51.100.7 - - [10/Mar/2026:${time} +0000] "GET ${page} HTTP/1.1" 200 512 "-" "${ua}"`;
+    const log = path.join(dir, 'tz.log');
+    writeFileSync(log, `${line('05:30:00', '/early')}\n${line('12:00:00', '/noon')}\n`);
+    expect(
+      (await runCli(['import', '--site', siteId, '--format', 'combined', log], env)).code,
+    ).toBe(0);
+
+    const pageviewsByDay = async () => {
+      const args = ['stats', '--site', siteId, '--from', '2026-03-08', '--to', '2026-03-11'];
+      const stats = JSON.parse((await runCli([...args, '--json'], env)).stdout) as {
+        days: Array<{ day: string; pageviews: number; sessions: number }>;
+      };
+
+      return Object.fromEntries(stats.days.map((row) => [row.day, [row.pageviews, row.sessions]]));
+    };
+    expect(await pageviewsByDay()).toEqual({ '2026-03-10': [2, 2] });
+
+    const moved = await runCli(['site', 'update', siteId, '--timezone', 'Pacific/Pago_Pago'], env);
+    expect(moved.code, moved.stderr).toBe(0);
+    expect(moved.stdout).toContain(
+      '1 events and 1 sessions moved to their days in Pacific/Pago_Pago',
+    );
+    // 05:30 UTC is the evening before in Pago Pago (UTC-11), and so is that visit's session.
+    expect(await pageviewsByDay()).toEqual({ '2026-03-09': [1, 1], '2026-03-10': [1, 1] });
+
+    const back = await runCli(['site', 'update', siteId, '--timezone', 'UTC', '--json'], env);
+    expect(JSON.parse(back.stdout).redated).toEqual({ events: 1, sessions: 1 });
+    expect(await pageviewsByDay()).toEqual({ '2026-03-10': [2, 2] });
+    // Another setting leaves the days alone, and says nothing of them.
+    const other = await runCli(['site', 'update', siteId, '--titles', 'off'], env);
+    expect(other.stdout.trim()).toBe(`site ${siteId} updated`);
   });
 
   it('creates an API key shown once and stored hashed', async () => {

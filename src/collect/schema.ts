@@ -169,6 +169,11 @@ function parseEvent(value: unknown, index: number): IncomingEvent {
     throw invalid(`${at}.name is required for custom events`);
   }
 
+  // A link without its target says nothing; `mailto:` and `tel:` are targets, kept without one.
+  if ((value.type === 'outbound' || value.type === 'download') && !isVisibleName(event.href)) {
+    throw invalid(`${at}.href is required for ${value.type} events`);
+  }
+
   if (value.props !== undefined && value.props !== null) event.props = parseProps(value.props, at);
 
   return event as unknown as IncomingEvent;

@@ -162,6 +162,9 @@ describe('POST /api/collect', () => {
       [event({ url: 'https:///x' }), 400, 'ERR_INVALID_EVENT'],
       [event({ unknownField: 1 }), 400, 'ERR_INVALID_EVENT'],
       [event({ type: 'custom' }), 400, 'ERR_INVALID_EVENT'],
+      // A link event without its target is no link (fresh-clone QA).
+      [event({ type: 'outbound' }), 400, 'ERR_INVALID_EVENT'],
+      [event({ type: 'download', href: ' ' }), 400, 'ERR_INVALID_EVENT'],
       [event({ scrollDepth: 101 }), 400, 'ERR_INVALID_EVENT'],
       [JSON.stringify({ site: product.siteId, events: [] }), 400, 'ERR_INVALID_EVENT'],
       [

@@ -69,6 +69,7 @@ export class Collector {
   private readonly saltIds = new WeakMap<SaltPair, number>();
   private readonly saltsHeld = new Set<number>();
   private nextSaltId = 1;
+  private allSites: { sites: Site[]; at: number } | undefined;
 
   constructor(private readonly options: CollectorOptions) {}
 
@@ -245,6 +246,24 @@ export class Collector {
     this.options.onMisconfiguredProxy?.();
   }
 
+  /**
+   * The origin when a page there could send events to some site of this server: a CORS preflight
+   * names no site, so it is answered for the origins of every site's domains and no other.
+   */
+  preflightOrigin(origin: string | undefined): string | null {
+    const host = originHost(origin);
+    if (host === null) return null;
+
+    const now = Date.now();
+    if (this.allSites === undefined || now - this.allSites.at >= SITE_CACHE_MS) {
+      this.allSites = { sites: this.options.control.listSites(), at: now };
+    }
+
+    return this.allSites.sites.some((site) => hostAllowed(site.settings, host))
+      ? (origin as string)
+      : null;
+  }
+
   private site(id: string): Site | undefined {
     const cached = this.sites.get(id);
     const now = Date.now();
@@ -349,13 +368,19 @@ function header(headers: IncomingHttpHeaders, name: string): string | null {
 }
 
 /** A browser page may only send for its own site; a server-side sender (no Origin) may send. */
+/** The host of an http(s) Origin header, or null when it is none. */
+function originHost(origin: string | undefined): string | null {
+  const match = origin === undefined ? null : /^https?:\/\/([^/:]+)(?::(\d+))?$/i.exec(origin);
+  if (match === null || Number(match[2] ?? 0) > 65_535) return null;
+
+  return match[1] as string;
+}
+
 function checkOrigin(site: Site, origin: string | undefined): string | null {
   if (origin === undefined) return null;
 
-  const match = /^https?:\/\/([^/:]+)(?::(\d+))?$/i.exec(origin);
-  const host = match?.[1];
-  const port = Number(match?.[2] ?? 0);
-  if (host === undefined || port > 65_535 || !hostAllowed(site.settings, host)) {
+  const host = originHost(origin);
+  if (host === null || !hostAllowed(site.settings, host)) {
     throw new RequestError(
       'ERR_ORIGIN_NOT_ALLOWED',
       403,

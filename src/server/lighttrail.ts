@@ -209,7 +209,7 @@ export async function createLightTrail(options: {
       securityHeaders: API_SECURITY_HEADERS,
       quietSuccess: true,
     })
-    .add('OPTIONS', '/api/collect', collectPreflight(), { headers: COLLECT_HEADERS })
+    .add('OPTIONS', '/api/collect', collectPreflight(collector), { headers: COLLECT_HEADERS })
     .add('GET', '/lt.js', trackerRoute(), { headers: TRACKER_HEADERS })
     .add('GET', '/api/sites/:siteId/stats', statsRoute(control, reader));
 

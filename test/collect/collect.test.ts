@@ -539,6 +539,15 @@ describe('POST /api/collect', () => {
       'strict-transport-security': SECURITY_HEADERS['Strict-Transport-Security'],
     });
 
+    // An origin on no site's domains gets no terms (fresh-clone QA: every origin was echoed).
+    const foreign = await product.send('OPTIONS', '/api/collect', undefined, {
+      Origin: 'https://evil.example',
+      'Access-Control-Request-Method': 'POST',
+    });
+    expect(foreign.status).toBe(204);
+    expect(foreign.headers['access-control-allow-origin']).toBeUndefined();
+    expect(foreign.headers['access-control-allow-methods']).toBeUndefined();
+
     // An unknown path still gets the full set.
     const missing = await product.get('/api/nothing-here');
     expect(missing.status).toBe(404);

@@ -55,15 +55,14 @@ export function collectRoute(
 
 /**
  * The CORS preflight. The tracker sends text/plain, which needs none, but a page calling the
- * endpoint with application/json does. Any http(s) origin may ask; the POST itself is checked
- * against the site's domains, which a preflight cannot know.
+ * endpoint with application/json does. It names no site, so an origin on any site's domains is
+ * answered with the POST's terms and any other gets none (fresh-clone QA: every origin was
+ * echoed); the POST itself is then checked against its own site's domains.
  */
-export function collectPreflight(): Handler {
+export function collectPreflight(collector: Collector): Handler {
   return (ctx): Reply => {
     const origin = ctx.req.headers.origin;
-    const allowed =
-      typeof origin === 'string' && /^https?:\/\/[^/\s]+$/i.test(origin) ? origin : null;
 
-    return { status: 204, headers: preflight(allowed) };
+    return { status: 204, headers: preflight(collector.preflightOrigin(origin)) };
   };
 }

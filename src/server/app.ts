@@ -1,6 +1,6 @@
 import { createServer as createHttpServer, STATUS_CODES, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { Server as NetServer, Socket } from 'node:net';
+import { Server as NetServer, type Socket } from 'node:net';
 
 import type { Config } from '../config/settings.js';
 import { ConfigError, RequestError, type ErrorCode } from '../errors.js';
@@ -98,7 +98,6 @@ export function createServer(options: CreateServerOptions): LightTrailServer {
     onStart: () => active++,
     onEnd: () => {
       active--;
-      if (closing && active === 0) https.closeIdleConnections();
     },
     isClosing: () => closing,
   });
@@ -313,9 +312,18 @@ export async function listenOn(server: NetServer, port: number, host: string, se
 }
 
 /**
- * Graceful stop: refuse new connections now, close idle keep-alive sockets (Node's `close()`
- * does so since v19), let in-flight requests finish (their answers carry `Connection: close`),
- * and after `timeoutMs` cut every socket still open, including ones stuck in a TLS handshake.
+ * How long a stopping server still answers requests on keep-alive connections it has open. A
+ * client may have sent its next request on such a connection before it could learn of the
+ * stop: closing the connection at once answered that request with a reset, which a beacon does
+ * not retry (fresh-clone QA). Each answer in this time carries `Connection: close`.
+ */
+const KEEP_ALIVE_GRACE_MS = 1_000;
+
+/**
+ * Graceful stop: refuse new connections now; for `KEEP_ALIVE_GRACE_MS` go on answering what
+ * arrives on open connections, every answer closing its connection; then close the idle ones
+ * and let in-flight requests finish; after `timeoutMs` cut every socket still open, including
+ * ones stuck in a TLS handshake.
  */
 async function drain(
   server: Server,
@@ -332,9 +340,15 @@ async function drain(
       for (const socket of sockets) socket.destroy();
     }, timeoutMs);
     deadline.unref();
+    const grace = setTimeout(
+      () => server.closeIdleConnections(),
+      Math.min(KEEP_ALIVE_GRACE_MS, timeoutMs),
+    );
 
-    server.close(() => {
+    // The listener alone: Node's own `close()` also closes idle keep-alive connections at once.
+    NetServer.prototype.close.call(server, () => {
       clearTimeout(deadline);
+      clearTimeout(grace);
       resolve();
     });
   });

@@ -154,11 +154,10 @@ describe('collect durability: a 200 survives SIGKILL and SIGTERM', () => {
     // Requests that were waiting for the commit when the signal came were answered 200 after it.
     const ackedAfterSignal = run.acks.filter((ack) => ack.at >= signalledAt);
     expect(ackedAfterSignal.length).toBeGreaterThan(0);
-    // Late requests are refused as a shutdown (or find the port closed), never failed.
+    // Late requests are refused as a shutdown or find the port closed; a request sent on an open
+    // keep-alive connection is answered, never reset (fresh-clone QA).
     for (const refusal of run.refusals.keys()) {
-      expect(refusal).toMatch(
-        /^(503 ERR_SHUTTING_DOWN|ECONNREFUSED|ECONNRESET|EPIPE|response_cut)$/,
-      );
+      expect(refusal).toMatch(/^(503 ERR_SHUTTING_DOWN|ECONNREFUSED)$/);
     }
 
     const stored = await storedMarkers();

@@ -1,4 +1,5 @@
 import { accessSync, constants, existsSync } from 'node:fs';
+import { isIP } from 'node:net';
 
 import { describeConfig, loadConfig } from '../config/load.js';
 import { openGeo } from '../enrich/geo.js';
@@ -101,6 +102,21 @@ database reads. Exits 1 when a check fails.`,
 
       return config.geoipDb ?? 'bundled DB-IP Lite';
     });
+    const broad = config.trustedProxies.filter(isBroadRange);
+    if (broad.length > 0) {
+      // Not a failure (the server runs so), but any client could then choose its own address.
+      out(
+        `  WARN  trusted proxies: ${broad.join(', ')} covers most of the internet: any client ` +
+          'there can set X-Forwarded-For and so choose its own address (visitor id, geography, ' +
+          'the rate limit); list only the reverse proxies in front of LightTrail',
+      );
+    } else {
+      await check('trusted proxies', () =>
+        config.trustedProxies.length === 0
+          ? 'none: the connecting address is the visitor'
+          : config.trustedProxies.join(', '),
+      );
+    }
     await check('server', () => {
       return serverRunning(config)
         ? `running (pid ${serverPid(config)})`
@@ -110,3 +126,11 @@ database reads. Exits 1 when a check fails.`,
     return failed === 0 ? 0 : 1;
   },
 };
+
+/** A range wider than a /8 of IPv4 or a /16 of IPv6: no reverse proxy tier is that large. */
+function isBroadRange(cidr: string): boolean {
+  const [address = '', bits] = cidr.split('/');
+  if (bits === undefined) return false;
+
+  return Number(bits) < (isIP(address) === 4 ? 8 : 16);
+}

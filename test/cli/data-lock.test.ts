@@ -94,6 +94,19 @@ describe('commands that rewrite keys run alone', () => {
     expect(await state()).toBe(before);
   });
 
+  it('doctor warns when the trusted proxies cover most of the internet (QA)', async () => {
+    const broad = await runCli(['doctor'], {
+      ...env,
+      LIGHTTRAIL_TRUSTED_PROXIES: '10.0.0.0/8,0.0.0.0/0',
+    });
+    expect(broad.stdout).toContain('WARN  trusted proxies: 0.0.0.0/0 covers most of the internet');
+    expect(broad.stdout).not.toContain('WARN  trusted proxies: 10.0.0.0/8');
+
+    const narrow = await runCli(['doctor'], { ...env, LIGHTTRAIL_TRUSTED_PROXIES: '10.0.0.0/8' });
+    expect(narrow.stdout).toContain('ok    trusted proxies: 10.0.0.0/8');
+    expect(narrow.stdout).not.toContain('WARN');
+  });
+
   it('a command pointed at a missing data folder says so and creates nothing (QA)', async () => {
     const missing = path.join(dir, 'no-such-folder');
     for (const args of [['site', 'list'], ['migrate'], ['stats', '--site', siteId]]) {

@@ -65,17 +65,69 @@ const US_PHONE_LOOSE = new RegExp(
 const INTL_PHONE = /\+\d{1,3}(?:(?:[ .+/,_-]|(?<=\)))\(?\d{1,5}\)?){1,6}(?!\d)|\+\d{7,15}(?!\d)/g;
 const DIGIT_RUN = /\d{6,}/g;
 // A number in groups after the label that says what it is (`MRN 1234-5678`, `Meeting ID: 812
-// 3456 7890`, `Policy ABC 123 456 789`, QA): six digits or more, whatever the layout.
-const NUMBER_LABEL =
-  'mrn|record|chart|acct|account|policy|member|subscriber|patient|meeting|case|claim';
-// Label and number may be joined as slugs and form fields join them (`MRN-1234-5678`,
-// `mrn_1234_5678`, `member_id=1234 5678`, QA).
-const LABEL_GAP = '[\\s_-]*';
+// 3456 7890`, `Policy ABC 123 456 789`, QA): six digits or more, whatever the layout, the label
+// joined to it as slugs and form fields join them (`MRN-1234-5678`, `member_id=1234 5678`,
+// `policy_num=`, `MedicalRecordNumber-...`). Matched forwards from the label with every gap
+// bounded: a look-behind with open-ended gaps was tried at each position of the text and took
+// seconds on a run of spaces or escapes (QA). A date or a list of years after the label
+// (`meeting-2025-06-14-minutes`) is not a number of that kind.
+const NUMBER_LABELS = [
+  'mrn',
+  'record',
+  'chart',
+  'acct',
+  'account',
+  'policy',
+  'member',
+  'subscriber',
+  'patient',
+  'meeting',
+  'webinar',
+  'case',
+  'claim',
+  'encounter',
+  'visit',
+  'fin',
+  'pid',
+  'pt',
+  'ehr',
+  'emr',
+  'medrec',
+  'insurance',
+  'group',
+  'invoice',
+  'bill',
+  'guarantor',
+  'rx',
+  'prescription',
+];
+const capitalised = (word: string): string => word.charAt(0).toUpperCase() + word.slice(1);
+const LABEL_WORD = [
+  ...NUMBER_LABELS,
+  ...NUMBER_LABELS.map(capitalised),
+  ...NUMBER_LABELS.map((word) => word.toUpperCase()),
+].join('|');
+const GAP = '[\\s_.-]{0,3}';
 const LABELLED_NUMBER = new RegExp(
-  `(?<=(?:^|[^a-z])(?:${NUMBER_LABEL})(?:${LABEL_GAP}(?:id|no|number|#))?${LABEL_GAP}[:#=]?` +
-    `${LABEL_GAP}(?:[a-z]{2,4}[\\s_-]+)?)\\d(?:[\\s._-]?\\d){5,}`,
-  'gi',
+  // A label starts a word, or a capitalised one follows a lower-case letter (camel case).
+  `(?:(?<![A-Za-z])(?:${LABEL_WORD})|(?<=[a-z])(?:${NUMBER_LABELS.map(capitalised).join('|')}))` +
+    `(?:${GAP}(?:id|Id|ID|no|No|NO|num|Num|NUM|number|Number|NUMBER|nbr|#)\\.?)?` +
+    `${GAP}[:#=]?${GAP}(?:[A-Za-z]{2,4}[\\s_.-]{1,3})?` +
+    '(\\d(?:[\\s._/,-]{0,3}\\d){5,})(?!\\d)',
+  'gd',
 );
+const DATE_LIKE = /^(?:19|20)\d\d[\s._/-]{1,3}\d{1,2}[\s._/-]{1,3}\d{1,2}$/;
+
+function findLabelledNumbers(text: string, spans: Span[]): void {
+  LABELLED_NUMBER.lastIndex = 0;
+  for (let match = LABELLED_NUMBER.exec(text); match !== null; match = LABELLED_NUMBER.exec(text)) {
+    const number = match[1] as string;
+    if (DATE_LIKE.test(number) || YEARS.test(number)) continue;
+
+    const [start, end] = match.indices?.[1] as [number, number];
+    spans.push([start, end]);
+  }
+}
 // A meeting id in its own layout (`812-3456-7890`, `812 3456 7890`): three, four and four digits.
 const MEETING_ID = /(?<![\d+])\d{3}[ ._-]\d{4}[ ._-]\d{4}(?!\d)/g;
 const MIN_INTL_DIGITS = 8;
@@ -394,7 +446,7 @@ function findSpans(text: string): Span[] {
   }
 
   findAll(DIGIT_RUN, text, spans);
-  findAll(LABELLED_NUMBER, text, spans);
+  findLabelledNumbers(text, spans);
   findAll(MEETING_ID, text, spans);
 
   return spans;

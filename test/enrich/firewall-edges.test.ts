@@ -762,6 +762,34 @@ describe('QA round 6 (eighth session)', () => {
     );
   });
 
+  test('a label joined to its number in more ways; a date after a label stays (round 6 QA)', () => {
+    for (const text of [
+      'MRN.1234.5678',
+      'mrn__1234__5678',
+      'MRN - 1234 - 5678',
+      'MRN 1234/5678',
+      'member no. 1234-5678',
+      'MedicalRecordNumber-1234-5678',
+      'encounter-1234-5678',
+      'policy_num=1234-5678',
+      'Webinar ID 8123 4567 890',
+    ]) {
+      leaks(scrubText(text), /\d{4}/);
+    }
+    for (const text of [
+      'meeting-2025-06-14-minutes',
+      'patient-2025-03-14',
+      'policy-2025-01-01-update',
+      'Bill 2024 2025 2026',
+      'script 1234-5678',
+    ]) {
+      expect(scrubText(text)).toBe(text);
+    }
+    expect(sanitizePage(`${HOST}/board/meeting-2025-06-14-minutes`, site).path).toBe(
+      '/board/meeting-2025-06-14-minutes',
+    );
+  });
+
   test('free text as a query name, with a value or without', () => {
     for (const query of ['jane+doe+hiv+positive=', 'jane+doe+hiv+positive=1']) {
       leaks(sanitizePage(`${HOST}/search?${query}`, site).query, /jane|doe|hiv/);

@@ -34,13 +34,14 @@ export const REDACTED = '[redacted]';
 const EMAIL_DOMAIN =
   /[\p{L}\p{N}-]{1,63}(?:\.[\p{L}\p{N}-]{1,63}){1,8}|\[[\p{N}A-Fa-f:.]{2,45}\]/uy;
 // A quoted local part (`"pat.doe"@mail.test`) is widened over its quotes too, and every
-// character RFC 5322 allows unquoted is part of it (`jane!doe@`, `jane/doe@`, QA).
-const EMAIL_LOCAL = /[\p{L}\p{N}._%+'"!#$&*=?^`{|}~/-]/u;
-// Between the groups of a number: one to three of `-._+/,|;~*\\` (`617--555--0123`, `4111..1111`,
-// QA), with up to two spaces either side (`123 - 45 - 6789`, `555+234+5678` as a query writes
-// spaces), or one to six spaces alone (QA). Not `:`, which joins times and ports
+// character RFC 5322 allows unquoted is part of it (`jane!doe@`, QA) but `/`, which in a path
+// or a link parts a segment from the next.
+const EMAIL_LOCAL = /[\p{L}\p{N}._%+'"!#$&*=?^`{|}~-]/u;
+// Between the groups of a number: one to six of `-._+/,|;~*\\` (`617--555--0123`, `4111..1111`,
+// QA), with up to three spaces either side (`123 - 45 - 6789`, `555+234+5678` as a query writes
+// spaces), or one to eight spaces alone (QA). Not `:`, which joins times and ports
 // (`203.0.113.50:8080`).
-const JOIN = '(?: {0,2}[-._+/,|;~*\\\\]{1,3} {0,2}| {1,6})';
+const JOIN = '(?: {0,3}[-._+/,|;~*\\\\]{1,6} {0,3}| {1,8})';
 const SSN = new RegExp(`(?<!\\d)\\d{3}${JOIN}\\d{2}${JOIN}\\d{4}(?!\\d)`, 'g');
 // US numbers in their usual layouts: groups joined by nothing or one of ` ._-`, the area code
 // in parentheses or not.
@@ -62,7 +63,13 @@ const US_PHONE_LOOSE = new RegExp(
   'giu',
 );
 // A group follows a separator, or directly a `)`: `+44 (0)20 7946 0958`, `+44/20/7946/0958`.
-const INTL_PHONE = /\+\d{1,3}(?:(?:[ .+/,_-]|(?<=\)))\(?\d{1,5}\)?){1,6}(?!\d)|\+\d{7,15}(?!\d)/g;
+// The plus may stand apart from the country code, and groups may be joined as loosely as a US
+// number's (`+ 44 20 7946 0958`, `+44 - 20 - 7946 - 0958`, QA).
+const INTL_JOIN = '(?: {0,3}[.+/,_;-]{1,3} {0,3}| {1,3}|(?<=\\)))';
+const INTL_PHONE = new RegExp(
+  `\\+ ?\\d{1,3}\\)?(?:${INTL_JOIN}\\(?\\d{1,5}\\)?){1,6}(?!\\d)|\\+\\d{7,15}(?!\\d)`,
+  'g',
+);
 const DIGIT_RUN = /\d{6,}/g;
 // A number in groups after the label that says what it is (`MRN 1234-5678`, `Meeting ID: 812
 // 3456 7890`, `Policy ABC 123 456 789`, QA): six digits or more, whatever the layout, the label
@@ -113,7 +120,7 @@ const LABELLED_NUMBER = new RegExp(
   `(?:(?<![A-Za-z])(?:${LABEL_WORD})|(?<=[a-z])(?:${NUMBER_LABELS.map(capitalised).join('|')}))` +
     `(?:${GAP}(?:id|Id|ID|no|No|NO|num|Num|NUM|number|Number|NUMBER|nbr|#)\\.?)?` +
     `${GAP}[:#=]?${GAP}(?:[A-Za-z]{2,4}[\\s_.-]{1,3})?` +
-    '(\\d(?:[\\s._/,-]{0,3}\\d){5,})(?!\\d)',
+    '(\\d(?:[\\s._/,;-]{0,3}\\d){5,})(?!\\d)',
   'gd',
 );
 const DATE_LIKE = /^(?:19|20)\d\d[\s._/-]{1,3}\d{1,2}[\s._/-]{1,3}\d{1,2}$/;
@@ -129,14 +136,22 @@ function findLabelledNumbers(text: string, spans: Span[]): void {
   }
 }
 // A meeting id in its own layout (`812-3456-7890`, `812 3456 7890`): three, four and four digits.
-const MEETING_ID = /(?<![\d+])\d{3}[ ._-]\d{4}[ ._-]\d{4}(?!\d)/g;
+// Joined by dashes, dots or spaces only: `150, 1000, 1500` is a list of sizes.
+const MEETING_JOIN = '(?: {0,3}[-._]{1,3} {0,3}| {1,3})';
+const MEETING_ID = new RegExp(
+  `(?<![\\d+])\\d{3}${MEETING_JOIN}\\d{4}${MEETING_JOIN}\\d{4}(?!\\d|${UNIT})`,
+  'giu',
+);
 const MIN_INTL_DIGITS = 8;
-// A Medicare Beneficiary Identifier (CMS): eleven places of set kinds, dashes after the fourth and
-// the seventh optional; its letters leave out S, L, O, I, B and Z.
+// A Medicare Beneficiary Identifier (CMS): eleven places of set kinds, parts after the fourth
+// and the seventh; its letters leave out S, L, O, I, B and Z.
 const MBI_LETTER = '[AC-HJKMNP-RT-Y]';
 const MBI_PLACE = '[AC-HJKMNP-RT-Y0-9]';
+// Written with dashes, spaces, dots or underscores between its parts, or none (QA).
+const MBI_GAP = '[\\s._-]{0,2}';
 const MBI = new RegExp(
-  `(?<![\\p{L}\\p{N}])[1-9]${MBI_LETTER}${MBI_PLACE}\\d-?${MBI_LETTER}${MBI_PLACE}\\d-?` +
+  `(?<![\\p{L}\\p{N}])[1-9]${MBI_LETTER}${MBI_PLACE}\\d${MBI_GAP}${MBI_LETTER}${MBI_PLACE}\\d` +
+    MBI_GAP +
     `${MBI_LETTER}{2}\\d{2}(?![\\p{L}\\p{N}])`,
   'giu',
 );
@@ -192,7 +207,8 @@ function findEmails(text: string, spans: Span[]): void {
       while (start > last && EMAIL_LOCAL.test(text.charAt(start - 1))) start--;
     }
 
-    if (!domain || start === before) {
+    // `hero@2x.png`: an image for a screen of twice the density, not an address (QA).
+    if (!domain || start === before || DENSITY.test(domain[0])) {
       at = text.indexOf('@', at + 1);
       continue;
     }
@@ -202,6 +218,8 @@ function findEmails(text: string, spans: Span[]): void {
     at = text.indexOf('@', last);
   }
 }
+
+const DENSITY = /^\d(?:\.\d+)?x\.[a-z]{3,4}$/i;
 
 /** True when `text.slice(start, end)` is an IPv6 address standing on its own, not in a word. */
 function isIpv6At(text: string, start: number, end: number): boolean {
@@ -356,12 +374,10 @@ function findHex(text: string, spans: Span[]): void {
 // A run this long is read from its start only, and its decoded text is not searched for base64
 // again: the cost stays linear on hostile input.
 const BASE64_SHIFT_MAX = 256;
-// How far into a run a prefix (`id_`, `ref-`) is looked for.
-const PREFIX_MAX = 16;
 
 /**
- * The run decoded from its start and, when a `-` or `_` near its start ends a prefix that is
- * part of the alphabet (`id_`, `ref-`), from the alignment after it (QA).
+ * The run decoded from its start and, when a `-` or `_` in it ends a prefix that is part of the
+ * alphabet (`id_`, `ref-`, `campaign2025newsletter-`), from the alignment after it (QA).
  */
 function base64HasPhi(run: string): boolean {
   // Lower-case words and slugs (`cardiology`, `main-street`) are not read: base64 of text that
@@ -372,7 +388,7 @@ function base64HasPhi(run: string): boolean {
   const long = run.length > BASE64_SHIFT_MAX;
   let shifts = 1;
   if (!long) {
-    for (let i = 0; i < PREFIX_MAX && i < run.length; i++) {
+    for (let i = 0; i < run.length; i++) {
       const code = run.charCodeAt(i);
       if (code === 0x2d || code === 0x5f) shifts |= 1 << ((i + 1) % 4);
     }
@@ -383,6 +399,10 @@ function base64HasPhi(run: string): boolean {
 
     const bytes = Buffer.from(shift === 0 ? run : run.slice(shift), 'base64');
     if (stretchesHavePhi(bytes, long)) return true;
+    // Text in UTF-16, as Windows tools encode it: a zero after every ASCII character (QA).
+    if (bytes.length >= 12 && bytes[1] === 0 && bytes[3] === 0 && bytes[5] === 0) {
+      if (decodedHasPhi(bytes.toString('utf16le'), long)) return true;
+    }
   }
 
   return false;
@@ -447,6 +467,7 @@ function findSpans(text: string): Span[] {
 
   findAll(DIGIT_RUN, text, spans);
   findLabelledNumbers(text, spans);
+  if (text.includes('-')) findAll(DASHED_V6, text, spans, isDashedIpv6);
   findAll(MEETING_ID, text, spans);
 
   return spans;
@@ -504,11 +525,15 @@ function asciiDigit(code: number): string {
 // Stands for a full stop of another script until its folded neighbours are known.
 const DOT_MARK = '\u0001';
 
+const ENCLOSED_DIGITS = /^(?:\(\d+\)|\d+[.,])$/;
+
 /** One character as the detectors read it (a full stop as `DOT_MARK`). */
 function foldChar(char: string): string {
   // Compatibility forms first: full-width `＠` and `５`, `ﬁ`, superscripts, mathematical digits
   // (which NFKC makes ASCII; counting them from their neighbours would not), `･` and `·`.
   const normal = char.normalize('NFKC');
+  // Digits in parentheses or with a full stop or comma (`⑹`, `⒍`, `🄇`) read as the digits (QA).
+  if (ENCLOSED_DIGITS.test(normal)) return normal.replace(/\D/g, '');
   if (normal !== char) {
     let out = '';
     for (const part of normal) out += part.charCodeAt(0) < 0x80 ? part : foldPlain(part);
@@ -605,8 +630,23 @@ export function redactPhi(text: string): string {
   return replaceSpans(text, phiSpans(text));
 }
 
-/** Where `text` holds PHI, as spans of it, in any of the readings `redactPhi` makes. */
-function phiSpans(text: string): Span[] {
+/**
+ * `text` with every decoding layer taken off (percent escapes, then script escapes), up to
+ * `MAX_DECODES`, and control characters removed from each.
+ */
+export function decodedFully(text: string): string {
+  let form = stripControl(text);
+  for (let round = 0; round < MAX_DECODES; round++) {
+    const next = stripControl(decodeOnce(form));
+    if (next === form) break;
+    form = next;
+  }
+
+  return form;
+}
+
+/** Where `text` holds PHI, as `[start, end)` spans of it, in any of its readings. */
+export function phiSpans(text: string): Span[] {
   const spans = text.includes('%') ? escapeReadings(text).flatMap(findSpans) : findSpans(text);
   const view = foldedView(text);
   if (view !== null) {
@@ -653,6 +693,11 @@ function isAddressLabel(label: string): boolean {
   return false;
 }
 
+// Candidates for an IPv6 address written with dashes (`2001-db8-85a3--8a2e-370-7334`), standing
+// apart from words; `isDashedIpv6` decides.
+const DASHED_V6 =
+  /(?<![\p{L}\p{N}_-])-{0,2}[0-9a-f]{1,4}(?:-{1,2}[0-9a-f]{0,4}){2,8}(?![\p{L}\p{N}_-])/giu;
+
 /**
  * A path segment that is an IPv6 address with dashes for colons (`2001-db8-85a3--8a2e-370-7334`,
  * QA): three groups or more and a digit among them, so that `add--bed-fee` stays a slug.
@@ -692,12 +737,19 @@ const MAX_DECODES = 6;
  * address cannot split it out of sight.
  */
 export function componentHasPhi(raw: string, inQuery: boolean): boolean {
-  // A plus that starts a value is also read as typed: a browser leaves a hand-written `+` as it
-  // is and encodes only the spaces (`q=+44%2020%207946%200958`, QA).
-  if (inQuery && raw.startsWith('+') && layersHavePhi(`%2B${raw.slice(1)}`, true)) return true;
+  // A plus before a digit that does not follow a letter or digit is also read as typed: a browser
+  // leaves a hand-written `+` as it is and encodes only the spaces (`q=+44%2020%207946%200958`,
+  // `q=call%20+44...`, `tel:+44...`, QA), while `covid+19` stays a space.
+  if (inQuery && raw.includes('+')) {
+    const typed = raw.replace(TYPED_PLUS, '$1%2B');
+    if (typed !== raw && layersHavePhi(typed, true)) return true;
+  }
 
   return layersHavePhi(raw, inQuery);
 }
+
+// A `+` before a digit at the start, after an encoded space or tab, or after punctuation.
+const TYPED_PLUS = /(^|%20|%09|[^A-Za-z0-9+%])\+(?=\d)/gi;
 
 function layersHavePhi(raw: string, inQuery: boolean): boolean {
   // In a query `+` is a space (a plus is `%2B`): `q=covid+19+2025+2026` is no phone number (QA).

@@ -4,7 +4,14 @@ import { encodeQueryPart, pageWithQuery } from '../domain/page.js';
 import { foldName, isBuiltInSensitive } from '../domain/sensitive-names.js';
 import type { SiteSettings } from '../domain/site.js';
 import { RequestError } from '../errors.js';
-import { componentHasPhi, hostHasPhi, isDashedIpv6, REDACTED } from './phi.js';
+import {
+  componentHasPhi,
+  decodedFully,
+  hostHasPhi,
+  isDashedIpv6,
+  phiSpans,
+  REDACTED,
+} from './phi.js';
 import { decodeQueryComponent, safeDecode, stripControl, truncateCodePoints } from './text.js';
 import { splitQuery, splitUrl, type RawParam } from './url-parts.js';
 import {
@@ -428,29 +435,28 @@ function joinSegments(
   opts: { collapseIds: boolean; max: number; flags: string[] },
 ): string {
   const parts: string[] = [];
-  // The segments as sent, where collapse-ids made them `:id`: for the firewall report only.
-  const collapsed: string[] = [];
+  // The segments as sent (a rule's `:id` aside), read across for what no one of them shows.
+  const sent: string[] = [];
   for (let i = 0, length = 0; i < segments.length && length <= opts.max; i++) {
     const segment = segments[i] as Segment;
     if (!ids.has(i)) {
       parts.push(cleanSegment(segment, opts.collapseIds, opts.flags));
-      collapsed.push(
-        parts[parts.length - 1] === ':id' ? segment.decoded : (parts.at(-1) as string),
-      );
+      sent.push(segment.decoded);
     } else {
       // One literal piece hidden by a rule is one `:id`, however many `%2F` it held.
       parts.push(':id');
-      collapsed.push(':id');
+      sent.push(':id');
       while (ids.has(i + 1) && segments[i + 1]?.piece === segment.piece) i++;
     }
     length += (parts[parts.length - 1] as string).length + 1;
   }
 
-  scrubAcrossSegments(parts, opts.flags);
-  // A number split over segments that collapse-ids hid (`/617/555/0123`) is reported too.
-  if (collapsed.some((text, i) => text !== parts[i])) {
-    const across = [...collapsed];
-    scrubAcrossSegments(across, opts.flags);
+  // Read as sent, not as cleaned: a segment redacted on its own (`%252536...`, where escapes
+  // read as separators) must not hide the number it ends (QA). A number that collapse-ids hid
+  // (`/617/555/0123`) is reported too, and stays `:id`.
+  for (const i of acrossSegments(sent)) {
+    opts.flags.push('redacted', 'phi_detected');
+    if (parts[i] !== ':id') parts[i] = REDACTED;
   }
   let path = parts.map((part) => `/${part}`).join('');
   if (path === '' || (slash && segments.length > 0)) path += '/';
@@ -461,38 +467,49 @@ function joinSegments(
   return cutPath(path, opts.max);
 }
 
-// The most segments one number is read across.
-const NUMBER_SPAN = 5;
 // A digit of any script (`٦١٧`, `６１７`) or an escape that may decode to one (`%2531`, QA).
 const DIGITISH = /[\p{Nd}\p{No}]|%[0-9a-f]{2}/iu;
+// An `@`, a look-alike, or an escape that may decode to one (`%2540`, `＠`, QA).
+const AT_SIGNISH = /[@\uff20\ufe6b]|%[0-9a-f]{2}/iu;
+const AT_START = /^[@\uff20\ufe6b]/u;
+const AT_END = /[@\uff20\ufe6b]$/u;
 
 /**
- * A number split over segments (`/call/(617)/555-0123`, `/ssn/123/45/6789` with collapse-ids
- * off): each segment is clean, the path is not (QA). Every segment of the shortest run that reads
- * as PHI joined by `/` becomes `[redacted]`.
+ * The segments that PHI reaching over more than one of them touches: a number split over
+ * segments (`/call/(617)/555-0123`, `/ssn/123/45/6789` with collapse-ids off, in any script's
+ * digits or encoded), an address split at a slash (`/u/pat.doe/@mail.test`). Each segment is
+ * read fully decoded and the segments joined by `;`, which joins a number's groups as `/` does
+ * but is no base64 (`/reset/MTIzNDU2/...` is one run with slashes) nor part of an address;
+ * PHI inside one segment is that segment's own.
  */
-function scrubAcrossSegments(parts: string[], flags: string[]): void {
-  const numbered = parts.filter((part) => DIGITISH.test(part)).length >= 2;
-  if (!numbered && !parts.some((part) => part.includes('@'))) return;
-  const held = (from: number, to: number): boolean =>
-    componentHasPhi(parts.slice(from, to).join('/'), false);
-  if (!held(0, parts.length)) return;
+function acrossSegments(segments: readonly string[]): number[] {
+  const numbered = segments.filter((segment) => DIGITISH.test(segment)).length >= 2;
+  if (!numbered && !segments.some((segment) => AT_SIGNISH.test(segment))) return [];
 
-  // The shortest runs first, so a word before the number keeps its place.
-  for (let size = 2; size <= NUMBER_SPAN; size++) {
-    for (let start = 0; start + size <= parts.length; start++) {
-      if (!held(start, start + size)) continue;
-
-      parts.fill(REDACTED, start, start + size);
-      flags.push('redacted', 'phi_detected');
-    }
-    if (!held(0, parts.length)) return;
+  const starts: number[] = [];
+  let joined = '';
+  for (const segment of segments) {
+    const decoded = decodedFully(segment);
+    // An address split at a slash (`/u/pat.doe/@mail.test`) is read without it.
+    if (starts.length > 0 && !AT_START.test(decoded) && !AT_END.test(joined)) joined += ';';
+    starts.push(joined.length);
+    joined += decoded;
   }
 
-  // Spread wider still: every segment with a digit goes.
-  parts.forEach((part, i) => {
-    if (DIGITISH.test(part)) parts[i] = REDACTED;
-  });
+  const at = (offset: number): number => {
+    let index = 0;
+    while (index + 1 < starts.length && (starts[index + 1] as number) <= offset) index++;
+    return index;
+  };
+  const touched = new Set<number>();
+  for (const [start, end] of phiSpans(joined)) {
+    const first = at(start);
+    const last = at(end - 1);
+    if (first === last) continue;
+    for (let index = first; index <= last; index++) touched.add(index);
+  }
+
+  return [...touched].sort((a, b) => a - b);
 }
 
 /**
@@ -529,7 +546,7 @@ function paramName(param: RawParam, flags: string[]): string {
   // A query of free text rather than names (`?jane+doe+hiv+test`, with `=` after it too), or a
   // path passed as the query (`index.php?/patients/jane-doe`): no parameter is named so, and
   // neither rules nor the allowlist reach it there (QA).
-  if (/\s|^\//.test(name)) {
+  if (/\s|^\//.test(decodedFully(name))) {
     flags.push('redacted');
 
     return REDACTED;

@@ -823,7 +823,7 @@ describe('QA round 6 (eighth session)', () => {
     );
     expect(sanitizePage(`${HOST}/ip/fe80--1ff-fe23-4567-890a`, site).path).toBe('/ip/[redacted]');
     expect(scrubText('Write to jane!doe@mail.test')).toBe('Write to [redacted]');
-    expect(scrubText('Write to jane/doe@mail.test')).toBe('Write to [redacted]');
+    expect(scrubText('Write to jane/doe@mail.test')).toBe('Write to jane/[redacted]');
     leaks(sanitizePage(`${HOST}/u/pat.doe/@mail.test`, site).path, /pat\.doe/);
     expect(scrubProps({ n: 617.5550123, price: 19.99 })).toEqual({ n: '[redacted]', price: 19.99 });
     expect(scrubText('7061742e646f65406d61696c2e74657374')).toBe('[redacted]');
@@ -835,5 +835,79 @@ describe('QA round 6 (eighth session)', () => {
     expect(scrubText('Model 2EX4-AB1-CD23 and deadbeefcafe')).toBe(
       'Model 2EX4-AB1-CD23 and deadbeefcafe',
     );
+  });
+});
+
+describe('QA round 6, second pass (eighth session)', () => {
+  const leaks = (text: string, secret: RegExp): void => {
+    expect(text, text).not.toMatch(secret);
+  };
+
+  test('longer runs of separators, spaced wider, and international numbers joined so', () => {
+    for (const text of [
+      'Call 617----555----0123',
+      'SSN 123----45----6789',
+      'Call 617   -   555   -   0123',
+      'Call +44 - 20 - 7946 - 0958',
+      'Call +44 20  7946  0958',
+      'Call + 44 20 7946 0958',
+      'Join 812--3456--7890',
+      'Join 812 - 3456 - 7890',
+    ]) {
+      leaks(scrubText(text), /\d{3}/);
+    }
+  });
+
+  test('a plus typed before a number anywhere in a query value', () => {
+    for (const query of [
+      'q=call%20+44%2020%207946%200958',
+      'q=tel:+44%2020%207946%200958',
+      'q=(+44)%2020%207946%200958',
+    ]) {
+      leaks(sanitizePage(`${HOST}/?${query}`, site).query, /7946/);
+    }
+    expect(sanitizePage(`${HOST}/?q=covid+19+2025+2026`, site).query).toBe(
+      'q=covid%2019%202025%202026',
+    );
+  });
+
+  test('circled digits in parentheses or with a full stop', () => {
+    for (const text of [
+      '\u2479\u2474\u247a-\u2478\u2478\u2478-0\u2474\u2475\u2476',
+      '\u248d\u2488\u248e-\u248c\u248c\u248c-0\u2488\u2489\u248a',
+    ]) {
+      expect(scrubText(`Call ${text}`)).toBe('Call [redacted]');
+    }
+  });
+
+  test('a number over segments encoded three times; an address over segments, encoded', () => {
+    expect(
+      sanitizePage(
+        `${HOST}/ssn/%252531%252532%252533/%252534%252535/%252536%252537%252538%252539`,
+        site,
+      ).path,
+    ).toBe('/ssn/[redacted]/[redacted]/[redacted]');
+    leaks(sanitizePage(`${HOST}/u/pat.doe/%2540mail.test`, site).path, /pat\.doe/);
+    leaks(sanitizePage(`${HOST}/u/pat.doe/\uff20mail.test`, site).path, /pat\.doe/);
+  });
+
+  test('dashed IPv6 in query and text; MBI with spaces; base64 after a long prefix', () => {
+    expect(sanitizePage(`${HOST}/?q=2001-db8-85a3--8a2e-370-7334`, site).query).toBe(
+      'q=[redacted]',
+    );
+    expect(scrubText('from 2001-db8-85a3--8a2e-370-7334 today')).toBe('from [redacted] today');
+    expect(scrubText('MBI 1EG4 TE5 MK73')).toBe('MBI [redacted]');
+    expect(scrubText('MBI 1EG4.TE5.MK73')).toBe('MBI [redacted]');
+    expect(scrubText('campaign2025newsletter-cGF0LmRvZUBtYWlsLnRlc3Q=')).toBe('[redacted]');
+    // UTF-16 text in base64, as some tools encode it.
+    expect(scrubText('cABhAHQALgBkAG8AZQBAAG0AYQBpAGwALgB0AGUAcwB0AA==')).toBe('[redacted]');
+  });
+
+  test('a query name encoded twice is read decoded; retina image names are no addresses', () => {
+    leaks(sanitizePage(`${HOST}/search?jane%2520doe=1`, site).query, /jane/);
+    expect(sanitizePage(`${HOST}/static/img/hero@2x.png`, site).path).toBe(
+      '/static/img/hero@2x.png',
+    );
+    expect(scrubText('logo@3x.webp and icon@1.5x.png')).toBe('logo@3x.webp and icon@1.5x.png');
   });
 });

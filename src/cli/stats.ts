@@ -76,9 +76,10 @@ function top(
 ): string {
   if (rows.length === 0) return `${title}: none`;
 
+  // The figure the list is ordered by comes first (QA: visitors first read as the order).
   return `${title}\n${table(
-    ['', 'visitors', measure],
-    rows.map((row) => [row.key ?? '(none)', row.visitors, row[measure] ?? 0]),
+    ['', measure, 'visitors'],
+    rows.map((row) => [row.key ?? '(none)', row[measure] ?? 0, row.visitors]),
   )}`;
 }
 
@@ -136,7 +137,7 @@ function links(rows: Stats['links']): string {
 
 function firewall(report: Stats['firewall']): string {
   const summary =
-    `Firewall: ${report.events} events, ${report.redacted} with values redacted, ` +
+    `Firewall: ${plural(report.events, 'event')}, ${report.redacted} with values redacted, ` +
     `${report.phiDetected} of them holding PHI; ${report.truncated} cut to length; ` +
     `${report.withoutAddress} without a client address`;
   if (report.pages.length === 0) return summary;
@@ -145,4 +146,8 @@ function firewall(report: Stats['firewall']): string {
     ['', 'events'],
     report.pages.map((row) => [row.key, row.events]),
   )}`;
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }

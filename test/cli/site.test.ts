@@ -228,6 +228,10 @@ describe('lighttrail site, apikey, keys and tenant commands', () => {
     const back = await runCli(['site', 'update', siteId, '--timezone', 'UTC', '--json'], env);
     expect(JSON.parse(back.stdout).redated).toEqual({ events: 1, sessions: 1 });
     expect(await pageviewsByDay()).toEqual({ '2026-03-10': [2, 2] });
+    // The table leads each top list with the figure it is ordered by (fresh-clone QA).
+    const table = await runCli(['stats', '--site', siteId, '--from', '2026-03-10'], env);
+    expect(table.stdout).toMatch(/Top pages\n *pageviews +visitors\n/);
+    expect(table.stdout).toMatch(/Channels\n *sessions +visitors\n/);
     // Another setting leaves the days alone, and says nothing of them.
     const other = await runCli(['site', 'update', siteId, '--titles', 'off'], env);
     expect(other.stdout.trim()).toBe(`site ${siteId} updated`);

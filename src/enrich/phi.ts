@@ -342,15 +342,23 @@ const STRETCH_MIN = 6;
 const BASE64_DEPTH = 2;
 let base64Depth = 0;
 
-function findBase64(text: string, spans: Span[]): void {
-  if (base64Depth >= BASE64_DEPTH || text.length < 8) return;
+/**
+ * Each run of `pattern` in `text` whose decoded form holds PHI becomes a span. Decoding reads
+ * text with these same patterns again, so where this loop was is put back after each run.
+ */
+function findEncoded(
+  text: string,
+  spans: Span[],
+  pattern: RegExp,
+  holds: (run: string) => boolean,
+): void {
+  if (base64Depth >= BASE64_DEPTH) return;
 
-  BASE64_RUN.lastIndex = 0;
-  for (let run = BASE64_RUN.exec(text); run !== null; run = BASE64_RUN.exec(text)) {
-    const at = run.index;
-    const end = BASE64_RUN.lastIndex;
-    if (base64HasPhi(run[0])) spans.push([at, end]);
-    BASE64_RUN.lastIndex = end;
+  pattern.lastIndex = 0;
+  for (let run = pattern.exec(text); run !== null; run = pattern.exec(text)) {
+    const end = pattern.lastIndex;
+    if (holds(run[0])) spans.push([run.index, end]);
+    pattern.lastIndex = end;
   }
 }
 
@@ -358,17 +366,8 @@ function findBase64(text: string, spans: Span[]): void {
 // twelve hex digits or more, its decoded stretches read as base64's are.
 const HEX_TEXT = /(?<![0-9a-f])(?:[0-9a-f]{2}){6,}(?![0-9a-f])/gi;
 
-function findHex(text: string, spans: Span[]): void {
-  if (base64Depth >= BASE64_DEPTH || text.length < 12) return;
-
-  HEX_TEXT.lastIndex = 0;
-  for (let run = HEX_TEXT.exec(text); run !== null; run = HEX_TEXT.exec(text)) {
-    const at = run.index;
-    const end = HEX_TEXT.lastIndex;
-    const bytes = Buffer.from(run[0], 'hex');
-    if (stretchesHavePhi(bytes, run[0].length > BASE64_SHIFT_MAX)) spans.push([at, end]);
-    HEX_TEXT.lastIndex = end;
-  }
+function hexHasPhi(run: string): boolean {
+  return stretchesHavePhi(Buffer.from(run, 'hex'), run.length > BASE64_SHIFT_MAX);
 }
 
 // A run this long is read from its start only, and its decoded text is not searched for base64
@@ -449,8 +448,8 @@ function decodedHasPhi(decoded: string, long = false): boolean {
  */
 function findSpans(text: string): Span[] {
   const spans: Span[] = [];
-  findBase64(text, spans);
-  findHex(text, spans);
+  findEncoded(text, spans, BASE64_RUN, base64HasPhi);
+  findEncoded(text, spans, HEX_TEXT, hexHasPhi);
   findAll(MBI, text, spans);
   if (!MAYBE_PHI.test(text)) return spans;
 

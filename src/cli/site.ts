@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
+import { SITE_CACHE_MS } from '../collect/collector.js';
 import { validateSiteSettings, type Site, type SiteSettings } from '../domain/site.js';
 import { LightTrailError } from '../errors.js';
-import { parse, siteNotFound, usage, type Command } from './command.js';
-import { SITE_CACHE_MS } from '../collect/collector.js';
-import { openTenantDb } from '../store/sqlite/tenant.js';
 import { redateSite, type Redated } from '../store/sqlite/redate.js';
+import { openTenantDb } from '../store/sqlite/tenant.js';
+import { parse, siteNotFound, usage, type Command } from './command.js';
 import { openContext, out, serverRunning, type CliContext } from './context.js';
 
 const FLAGS = {

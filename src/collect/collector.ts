@@ -367,7 +367,6 @@ function header(headers: IncomingHttpHeaders, name: string): string | null {
   return typeof value === 'string' ? value.slice(0, 1025) : null;
 }
 
-/** A browser page may only send for its own site; a server-side sender (no Origin) may send. */
 /** The host of an http(s) Origin header, or null when it is none. */
 function originHost(origin: string | undefined): string | null {
   const match = origin === undefined ? null : /^https?:\/\/([^/:]+)(?::(\d+))?$/i.exec(origin);
@@ -376,6 +375,7 @@ function originHost(origin: string | undefined): string | null {
   return match[1] as string;
 }
 
+/** A browser page may only send for its own site; a server-side sender (no Origin) may send. */
 function checkOrigin(site: Site, origin: string | undefined): string | null {
   if (origin === undefined) return null;
 

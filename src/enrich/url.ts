@@ -454,10 +454,9 @@ function joinSegments(
   // Read as sent, not as cleaned: a segment redacted on its own (`%252536...`, where escapes
   // read as separators) must not hide the number it ends (QA). A number that collapse-ids hid
   // (`/617/555/0123`) is reported too, and stays `:id`.
-  for (const i of acrossSegments(sent)) {
-    opts.flags.push('redacted', 'phi_detected');
-    if (parts[i] !== ':id') parts[i] = REDACTED;
-  }
+  const across = acrossSegments(sent);
+  if (across.length > 0) opts.flags.push('redacted', 'phi_detected');
+  for (const i of across) if (parts[i] !== ':id') parts[i] = REDACTED;
   let path = parts.map((part) => `/${part}`).join('');
   if (path === '' || (slash && segments.length > 0)) path += '/';
   if (path.length <= opts.max) return path;

@@ -123,7 +123,15 @@ const LABELLED_NUMBER = new RegExp(
     '(\\d(?:[\\s._/,;-]{0,3}\\d){5,})(?!\\d)',
   'gd',
 );
-const DATE_LIKE = /^(?:19|20)\d\d[\s._/-]{1,3}\d{1,2}[\s._/-]{1,3}\d{1,2}$/;
+// A date in any order of its parts (`2025-06-14`, `6/14/2025`, `14.06.2025`), or a day and a year
+// after a month's name (`June 14, 2025`), then perhaps a time (`3/4/2026 12`, QA).
+const DATE_SEP = '[\\s._/,-]{1,3}';
+const YEAR = '(?:19|20)\\d\\d';
+const DATE_LIKE = new RegExp(
+  `^(?:${YEAR}${DATE_SEP}\\d{1,2}${DATE_SEP}\\d{1,2}|` +
+    `\\d{1,2}${DATE_SEP}\\d{1,2}${DATE_SEP}${YEAR}|\\d{1,2}${DATE_SEP}${YEAR})` +
+    '(?:[\\s._:,-]{1,3}\\d{1,2})*$',
+);
 
 function findLabelledNumbers(text: string, spans: Span[]): void {
   LABELLED_NUMBER.lastIndex = 0;
@@ -257,14 +265,28 @@ function ipv6In(text: string, start: number, end: number): Span | null {
   return null;
 }
 
+/** The length of `run` without its leading dots and its trailing dots and colons. */
+function trimmedLength(run: string): number {
+  let from = 0;
+  let to = run.length;
+  while (from < to && run.charCodeAt(from) === 0x2e) from++;
+  for (let last = run.charCodeAt(to - 1); to > from && (last === 0x2e || last === 0x3a);) {
+    to--;
+    last = run.charCodeAt(to - 1);
+  }
+
+  return to - from;
+}
+
 /** IPv6 literals, with their brackets when they have them (`[2001:db8::1]:443`). */
 function findIpv6(text: string, spans: Span[]): void {
   if (!text.includes(':')) return;
 
   HEX_RUN.lastIndex = 0;
   for (let run = HEX_RUN.exec(text); run !== null; run = HEX_RUN.exec(text)) {
-    // Measured without the punctuation around it, which can be as long as it likes.
-    if (run[0].replace(/^\.+|[.:]+$/g, '').length > IPV6_RUN_MAX) continue;
+    // Measured without the punctuation around it, which can be as long as it likes. Trimmed by
+    // hand: `/[.:]+$/` tries every start in a run of `.:` ending in a digit (QA: 46 ms for 8 KB).
+    if (trimmedLength(run[0]) > IPV6_RUN_MAX) continue;
 
     const span = ipv6In(text, run.index, run.index + run[0].length);
     if (span === null) continue;
@@ -698,12 +720,13 @@ const DASHED_V6 =
   /(?<![\p{L}\p{N}_-])-{0,2}[0-9a-f]{1,4}(?:-{1,2}[0-9a-f]{0,4}){2,8}(?![\p{L}\p{N}_-])/giu;
 
 /**
- * A path segment that is an IPv6 address with dashes for colons (`2001-db8-85a3--8a2e-370-7334`,
- * QA): three groups or more and a digit among them, so that `add--bed-fee` stays a slug.
+ * Text that is an IPv6 address with dashes for colons (`2001-db8-85a3--8a2e-370-7334`, QA): four
+ * groups or more, with a digit and a hex letter among them, so that `add--bed-fee`, `Dec-24--26`
+ * and `2025-01-15--2025-02-15` stay the slugs and date ranges they are.
  */
 export function isDashedIpv6(segment: string): boolean {
-  if (!segment.includes('-') || !/\d/.test(segment)) return false;
-  if (segment.split('-').filter((group) => group !== '').length < 3) return false;
+  if (!segment.includes('-') || !/\d/.test(segment) || !/[a-f]/i.test(segment)) return false;
+  if (segment.split('-').filter((group) => group !== '').length < 4) return false;
 
   return parseIp(segment.replace(/-/g, ':'))?.family === 6;
 }

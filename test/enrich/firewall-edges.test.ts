@@ -778,6 +778,13 @@ describe('QA round 6 (eighth session)', () => {
     }
     for (const text of [
       'meeting-2025-06-14-minutes',
+      'Board Meeting - June 14, 2025',
+      'Visit: May 12, 2025',
+      'Webinar 3/4/2026 12pm',
+      'board-meeting-june-14-2025',
+      'board-meeting-06-14-2025',
+      'Patient visit 6/14/2025',
+      'Board meeting 2025-06-14 18:00',
       'patient-2025-03-14',
       'policy-2025-01-01-update',
       'Bill 2024 2025 2026',
@@ -896,6 +903,15 @@ describe('QA round 6, second pass (eighth session)', () => {
       'q=[redacted]',
     );
     expect(scrubText('from 2001-db8-85a3--8a2e-370-7334 today')).toBe('from [redacted] today');
+    for (const text of [
+      'Closed Dec-24--26',
+      'Flu clinic Feb-10--14',
+      'Week of 10-12--10-16',
+      '2025-26--2026-27 budget',
+      '/events/2025-01-15--2025-02-15',
+    ]) {
+      expect(scrubText(text)).toBe(text);
+    }
     expect(scrubText('MBI 1EG4 TE5 MK73')).toBe('MBI [redacted]');
     expect(scrubText('MBI 1EG4.TE5.MK73')).toBe('MBI [redacted]');
     expect(scrubText('campaign2025newsletter-cGF0LmRvZUBtYWlsLnRlc3Q=')).toBe('[redacted]');

@@ -3,8 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SITE_CACHE_MS } from '../collect/collector.js';
 import { validateSiteSettings, type Site, type SiteSettings } from '../domain/site.js';
 import { LightTrailError } from '../errors.js';
-import { redateSite, type Redated } from '../store/sqlite/redate.js';
-import { openTenantDb } from '../store/sqlite/tenant.js';
+import type { Redated } from '../store/types.js';
 import { parse, siteNotFound, usage, type Command } from './command.js';
 import { openContext, out, serverRunning, type CliContext } from './context.js';
 
@@ -172,28 +171,24 @@ function settingsPatch(
 /**
  * After a time zone change: the site's stored events and sessions move to the new zone's days.
  * A running server goes on storing under the old zone until it reads the site again, at most
- * `SITE_CACHE_MS` later: what it stored meanwhile is moved by a second pass.
+ * `SITE_CACHE_MS` later: what it stored meanwhile is moved by a second pass over the rows added
+ * since the first. (An import running meanwhile moves its own rows when it ends.)
  */
-async function redate(context: CliContext, site: Site): Promise<Redated> {
-  const started = Date.now();
-  const db = await openTenantDb(context.control, site.tenantId);
+async function redate(context: CliContext, site: Site): Promise<Omit<Redated, 'mark'>> {
+  const tenant = await context.control.openTenant(site.tenantId);
   try {
-    const moved = redateSite(db, site.id, site.settings.timeZone);
-    if (!serverRunning(context.config)) return moved;
+    const moved = tenant.redate(site.id, site.settings.timeZone);
+    if (!serverRunning(context.config)) return { events: moved.events, sessions: moved.sessions };
 
     await sleep(SITE_CACHE_MS + 1_000);
-    const late = redateSite(db, site.id, site.settings.timeZone, started - LATE_MARGIN_MS);
+    const late = tenant.redate(site.id, site.settings.timeZone, moved.mark);
 
     return { events: moved.events + late.events, sessions: moved.sessions + late.sessions };
   } finally {
-    db.close();
+    tenant.close();
   }
 }
 
-// How far before the change the second pass looks: an event's time is when the server received
-// it, and it waits in the server's queue for far less than this.
-const LATE_MARGIN_MS = 60_000;
-
-function movedText(moved: Redated, zone: string): string {
+function movedText(moved: Omit<Redated, 'mark'>, zone: string): string {
   return `; ${moved.events} events and ${moved.sessions} sessions moved to their days in ${zone}`;
 }

@@ -109,8 +109,28 @@ export interface TenantStatsSource {
 }
 
 /** One tenant's data, read side. Each backend keeps a tenant's rows apart by its own means. */
+/** Where a tenant's events and sessions end: rows added later have larger keys. */
+export interface RowMark {
+  events: number;
+  sessions: number;
+}
+
+/** Rows moved to other days, and where the rows looked at ended. */
+export interface Redated {
+  events: number;
+  sessions: number;
+  mark: RowMark;
+}
+
 export interface TenantStore {
   stats(query: StatsQuery): Stats;
+  /**
+   * Moves a site's events and sessions to their days in `timeZone`, after the site's zone
+   * changed; with `after`, only rows added since that mark.
+   */
+  redate(siteId: string, timeZone: string, after?: RowMark): Redated;
+  /** Where the rows end now. */
+  mark(): RowMark;
   /** The secret behind import deduplication keys, created on first use, kept in this store. */
   importKey(): Buffer;
   /** Verifies the tenant data's integrity; throws ERR_DB_CORRUPT. */

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -10,7 +11,7 @@ import { dayIn } from '../../src/domain/time.js';
 import { SqliteControlStore } from '../../src/store/sqlite/control.js';
 import { openTenantDb } from '../../src/store/sqlite/tenant.js';
 import { driveLoad } from '../collect/durability-load.js';
-import { runCli, startServer, type RunningServer } from '../helpers/cli.js';
+import { CLI, cliEnv, runCli, startServer, type RunningServer } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp.js';
 
 // Pago Pago is UTC-11 and Kiritimati UTC+14: at any moment their days differ.
@@ -86,3 +87,91 @@ describe('site update --timezone with the server running', () => {
     }
   }, 60_000);
 });
+
+describe('site update --timezone during an import', () => {
+  const { dir, cleanup } = tempDir('lighttrail-timezone-import-');
+  const env = { LIGHTTRAIL_DATA_DIR: dir, LIGHTTRAIL_MASTER_KEY: randomBytes(32).toString('hex') };
+
+  afterAll(() => cleanup());
+
+  it('the import moves the rows it stored under the old zone when it ends', async () => {
+    const setup = await runCli(
+      ['setup', '--org', 'Clinic I', '--domain', 'www.x.example', '--email', 'i@x.example'],
+      env,
+    );
+    expect(setup.code, setup.stderr).toBe(0);
+    const [site] = JSON.parse((await runCli(['site', 'list', '--json'], env)).stdout) as Array<{
+      id: string;
+      tenantId: string;
+    }>;
+    const { id: siteId, tenantId } = site as { id: string; tenantId: string };
+    expect((await runCli(['site', 'update', siteId, '--timezone', BEFORE], env)).code).toBe(0);
+
+    // 60,000 pageviews 1.2 s apart: several seconds of importing.
+    const log = path.join(dir, 'access.log');
+    writeFileSync(log, accessLog(60_000, Date.UTC(2026, 10, 1)));
+    const child = spawn(
+      process.execPath,
+      [CLI, 'import', '--site', siteId, '--format', 'combined', log, '--json'],
+      { env: cliEnv(env), stdio: 'ignore' },
+    );
+    const exited = new Promise<number | null>((done) => child.on('close', done));
+
+    const control = await SqliteControlStore.open(
+      dir,
+      LocalKeyProvider.fromKey(env.LIGHTTRAIL_MASTER_KEY),
+    );
+    const count = async () => {
+      const db = await openTenantDb(control, tenantId, { readonly: true });
+      try {
+        return db.prepare('SELECT count(*) FROM events').pluck().get() as number;
+      } finally {
+        db.close();
+      }
+    };
+    while ((await count()) === 0) await sleep(50);
+    const moved = await runCli(['site', 'update', siteId, '--timezone', AFTER], env);
+    expect(moved.code, moved.stderr).toBe(0);
+    // The change came while the import was still going.
+    expect(child.exitCode).toBeNull();
+    expect(await exited).toBe(0);
+
+    const db = await openTenantDb(control, tenantId, { readonly: true });
+    try {
+      const events = db.prepare('SELECT ts, day FROM events').all() as Array<{
+        ts: number;
+        day: string;
+      }>;
+      const sessions = db.prepare('SELECT started_at AS ts, day FROM sessions').all() as Array<{
+        ts: number;
+        day: string;
+      }>;
+      expect(events.length).toBe(60_000);
+      const wrong = [...events, ...sessions].filter((row) => row.day !== dayIn(AFTER, row.ts));
+      expect(wrong.length).toBe(0);
+    } finally {
+      db.close();
+      control.close();
+    }
+  }, 120_000);
+});
+
+/** Combined-format lines, one pageview every 1.2 s from `start`, from 250 visitors. */
+function accessLog(lines: number, start: number): string {
+  const ua = 'Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0';
+  const months = 'Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec'.split(' ');
+  const two = (n: number) => String(n).padStart(2, '0');
+  const out: string[] = [];
+  for (let i = 0; i < lines; i++) {
+    const at = new Date(start + i * 1_200);
+    const time =
+      `${two(at.getUTCDate())}/${months[at.getUTCMonth()]}/${at.getUTCFullYear()}:` +
+      `${two(at.getUTCHours())}:${two(at.getUTCMinutes())}:${two(at.getUTCSeconds())} +0000`;
+    const page = String.fromCharCode(97 + (i % 26));
+    out.push(
+      `198.51.100.${i % 250} - - [${time}] "GET /page/${page} HTTP/1.1" 200 512 "-" "${ua}"`,
+    );
+  }
+
+  return `${out.join('\n')}\n`;
+}

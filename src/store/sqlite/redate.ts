@@ -1,28 +1,43 @@
 import { dayIn } from '../../domain/time.js';
+import type { Redated, RowMark } from '../types.js';
 import type { Db } from './open.js';
 
 /** Rows re-dated per transaction: a running server's writer waits at most one batch. */
 const BATCH = 2_000;
 
-export interface Redated {
-  events: number;
-  sessions: number;
-}
-
 /**
  * Moves a site's events and sessions to the days of `timeZone` (an event by its time, a session by
  * its start), after the site's time zone changed: a day is counted in the zone the site has now,
- * for its history too, so that one minute is never split over two days. Only rows with `ts` (or
- * `started_at`) from `since` are looked at, for the pass that catches what a running server
- * stored under the old zone while it had not yet read the new one. Filtered-traffic counters
- * keep their days: they hold no times to move them by.
+ * for its history too, so that one minute is never split over two days. With `after`, only rows
+ * added since that mark are looked at: what a running server or import stored under the old zone
+ * before it read the new one. Filtered-traffic counters keep their days: they hold no times to
+ * move them by.
  *
  * Works in short transactions of `BATCH` rows, so the server's writer goes on meanwhile.
  */
-export function redateSite(db: Db, siteId: string, timeZone: string, since = 0): Redated {
+export function redateSite(
+  db: Db,
+  siteId: string,
+  timeZone: string,
+  after: RowMark = { events: -1, sessions: -1 },
+): Redated {
+  const events = redate(db, 'events', 'id', 'ts', siteId, timeZone, after.events);
+  const sessions = redate(db, 'sessions', 'rowid', 'started_at', siteId, timeZone, after.sessions);
+
   return {
-    events: redate(db, 'events', 'id', 'ts', siteId, timeZone, since),
-    sessions: redate(db, 'sessions', 'rowid', 'started_at', siteId, timeZone, since),
+    events: events.moved,
+    sessions: sessions.moved,
+    mark: { events: events.last, sessions: sessions.last },
+  };
+}
+
+/** The largest keys now: every row added later has a larger one (SQLite's rowid). */
+export function rowMark(db: Db): RowMark {
+  const last = (sql: string) => (db.prepare(sql).pluck().get() as number | null) ?? -1;
+
+  return {
+    events: last('SELECT max(id) FROM events'),
+    sessions: last('SELECT max(rowid) FROM sessions'),
   };
 }
 
@@ -33,17 +48,17 @@ function redate(
   time: 'ts' | 'started_at',
   siteId: string,
   timeZone: string,
-  since: number,
-): number {
+  from: number,
+): { moved: number; last: number } {
   const page = db.prepare(
     `SELECT ${key} AS key, ${time} AS ts, day FROM ${table}
-     WHERE site_id = ? AND ${key} > ? AND ${time} >= ? ORDER BY ${key} LIMIT ${BATCH}`,
+     WHERE ${key} > ? AND site_id = ? ORDER BY ${key} LIMIT ${BATCH}`,
   );
   const move = db.prepare(`UPDATE ${table} SET day = ? WHERE ${key} = ?`);
   let moved = 0;
-  for (let after = -1; ;) {
-    const rows = page.all(siteId, after, since) as Array<{ key: number; ts: number; day: string }>;
-    if (rows.length === 0) return moved;
+  for (let last = from; ;) {
+    const rows = page.all(last, siteId) as Array<{ key: number; ts: number; day: string }>;
+    if (rows.length === 0) return { moved, last };
 
     db.transaction(() => {
       for (const row of rows) {
@@ -54,6 +69,6 @@ function redate(
         moved++;
       }
     }).immediate();
-    after = (rows[rows.length - 1] as { key: number }).key;
+    last = (rows[rows.length - 1] as { key: number }).key;
   }
 }

@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 
 import type { Stats, StatsQuery } from '../../domain/stats.js';
 import { StoreError } from '../../errors.js';
-import type { ControlStore, TenantStore } from '../types.js';
+import type { ControlStore, Redated, RowMark, TenantStore } from '../types.js';
 import { migrate } from './migrate.js';
 import { integrityCheck, isCorruption, openEncrypted, type Db } from './open.js';
 import { TENANT_MIGRATIONS } from './schema.js';
+import { redateSite, rowMark } from './redate.js';
 import { queryStats } from './stats.js';
 import { committedPastWalEnd, walCutShort } from './wal.js';
 
@@ -105,7 +106,10 @@ function refuseWalCutShort(file: string, what: string): void {
   if (lost !== null) throw new StoreError('ERR_DB_CORRUPT', `${what} is damaged (${lost})`);
 }
 
-/** A tenant's own encrypted file, read side: statistics and the import deduplication key. */
+/**
+ * A tenant's own encrypted file, beside the writer: statistics, the import deduplication key,
+ * and moving days after a time zone change.
+ */
 export class SqliteTenantStore implements TenantStore {
   constructor(private readonly db: Db) {}
 
@@ -121,6 +125,14 @@ export class SqliteTenantStore implements TenantStore {
 
   check(): void {
     integrityCheck(this.db, 'tenant database');
+  }
+
+  redate(siteId: string, timeZone: string, after?: RowMark): Redated {
+    return redateSite(this.db, siteId, timeZone, after);
+  }
+
+  mark(): RowMark {
+    return rowMark(this.db);
   }
 
   importKey(): Buffer {

@@ -127,10 +127,16 @@ database reads. Exits 1 when a check fails.`,
   },
 };
 
-/** A range wider than a /8 of IPv4 or a /16 of IPv6: no reverse proxy tier is that large. */
+/**
+ * A range wider than a /8 of IPv4 or a /16 of IPv6: no reverse proxy tier is that large. IPv4
+ * written as mapped IPv6 (`::ffff:0:0/96` is all of IPv4, QA) is measured as IPv4.
+ */
 function isBroadRange(cidr: string): boolean {
   const [address = '', bits] = cidr.split('/');
   if (bits === undefined) return false;
 
-  return Number(bits) < (isIP(address) === 4 ? 8 : 16);
+  const v4 = isIP(address) === 4;
+  const mapped = !v4 && /^::ffff:/i.test(address);
+
+  return Number(bits) < (v4 ? 8 : mapped ? 96 + 8 : 16);
 }

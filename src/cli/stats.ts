@@ -130,8 +130,8 @@ function links(rows: Stats['links']): string {
   if (rows.length === 0) return 'Outbound links and downloads: none';
 
   return `Outbound links and downloads\n${table(
-    ['', 'type', 'visitors', 'clicks'],
-    rows.map((row) => [row.target, row.type, row.visitors, row.count]),
+    ['', 'clicks', 'visitors', 'type'],
+    rows.map((row) => [row.target, row.count, row.visitors, row.type]),
   )}`;
 }
 

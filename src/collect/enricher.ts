@@ -263,9 +263,12 @@ function linkTarget(
 ): string | null {
   const href = raw.trim();
   if (!/^https?:\/\//i.test(href)) {
-    // `mailto:` and `tel:` links keep no target; the address they held still counts (final QA).
+    // A `mailto:` or `tel:` link keeps its scheme alone, so click-to-call and e-mail links count
+    // in the links report; the address they held still counts in the firewall report.
     if (componentHasPhi(href, false)) flags.push('phi_detected');
-    return null;
+    const scheme = /^([a-z][a-z0-9+.-]{0,19}):/i.exec(href)?.[1];
+
+    return scheme === undefined ? null : `${scheme.toLowerCase()}:`;
   }
 
   let page;

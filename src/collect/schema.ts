@@ -169,9 +169,14 @@ function parseEvent(value: unknown, index: number): IncomingEvent {
     throw invalid(`${at}.name is required for custom events`);
   }
 
-  // A link without its target says nothing; `mailto:` and `tel:` are targets, kept without one.
-  if ((value.type === 'outbound' || value.type === 'download') && !isVisibleName(event.href)) {
-    throw invalid(`${at}.href is required for ${value.type} events`);
+  // A link without its target says nothing: an absolute URL, or a scheme such as `mailto:` or
+  // `tel:` (kept without the address), as a browser's `a.href` gives it; not a path or a `#`.
+  if (value.type === 'outbound' || value.type === 'download') {
+    if (!isVisibleName(event.href))
+      throw invalid(`${at}.href is required for ${value.type} events`);
+    if (!/^\s*[a-z][a-z0-9+.-]*:/i.test(event.href as string)) {
+      throw invalid(`${at}.href must be an absolute URL or a scheme such as mailto: or tel:`);
+    }
   }
 
   if (value.props !== undefined && value.props !== null) event.props = parseProps(value.props, at);

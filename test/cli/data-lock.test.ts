@@ -101,6 +101,11 @@ describe('commands that rewrite keys run alone', () => {
     });
     expect(broad.stdout).toContain('WARN  trusted proxies: 0.0.0.0/0 covers most of the internet');
     expect(broad.stdout).not.toContain('WARN  trusted proxies: 10.0.0.0/8');
+    const mapped = await runCli(['doctor'], {
+      ...env,
+      LIGHTTRAIL_TRUSTED_PROXIES: '::ffff:0:0/96',
+    });
+    expect(mapped.stdout).toContain('WARN  trusted proxies: ::ffff:0:0/96 covers');
 
     const narrow = await runCli(['doctor'], { ...env, LIGHTTRAIL_TRUSTED_PROXIES: '10.0.0.0/8' });
     expect(narrow.stdout).toContain('ok    trusted proxies: 10.0.0.0/8');

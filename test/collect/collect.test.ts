@@ -165,6 +165,8 @@ describe('POST /api/collect', () => {
       // A link event without its target is no link (fresh-clone QA).
       [event({ type: 'outbound' }), 400, 'ERR_INVALID_EVENT'],
       [event({ type: 'download', href: ' ' }), 400, 'ERR_INVALID_EVENT'],
+      [event({ type: 'outbound', href: '/relative/path' }), 400, 'ERR_INVALID_EVENT'],
+      [event({ type: 'outbound', href: '#' }), 400, 'ERR_INVALID_EVENT'],
       [event({ scrollDepth: 101 }), 400, 'ERR_INVALID_EVENT'],
       [JSON.stringify({ site: product.siteId, events: [] }), 400, 'ERR_INVALID_EVENT'],
       [
@@ -563,7 +565,9 @@ describe('POST /api/collect', () => {
         'partner.example/forms/intake',
       ],
       ['https://localhost/brochure.pdf', '/brochure.pdf'],
-      ['mailto:pat.doe@mail.test', null],
+      // Click-to-call and e-mail links count by their scheme alone (final QA: they showed nowhere).
+      ['mailto:pat.doe@mail.test', 'mailto:'],
+      ['TEL:+1-617-555-0123', 'tel:'],
     ];
     for (const [href, stored] of links) {
       const type = href?.endsWith('.pdf') ? 'download' : 'outbound';
@@ -574,7 +578,7 @@ describe('POST /api/collect', () => {
     }
 
     const dump = JSON.stringify(await rows(`path = '/links'`));
-    for (const secret of ['81.2.69.160', '15558675309', 'pat.doe']) {
+    for (const secret of ['81.2.69.160', '15558675309', 'pat.doe', '555-0123']) {
       expect(dump).not.toContain(secret);
     }
   });

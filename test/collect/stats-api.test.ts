@@ -140,6 +140,32 @@ describe('stats API access', () => {
     ]);
   });
 
+  it('counts forms without a name as one row, however they came (final QA)', async () => {
+    const send = (extra: Record<string, unknown>) =>
+      product.post(
+        JSON.stringify({
+          site: product.siteId,
+          type: 'form',
+          url: 'https://localhost/f',
+          ...extra,
+        }),
+      );
+    for (const extra of [{}, { name: '' }, { name: 'intake' }]) {
+      expect((await send(extra)).status).toBe(200);
+    }
+
+    const stats = (
+      await product.get(`/api/sites/${product.siteId}/stats`, {
+        Authorization: `Bearer ${product.token}`,
+      })
+    ).json() as { events: Array<{ type: string; name: string; count: number }> };
+
+    expect(stats.events.filter((row) => row.type === 'form')).toEqual([
+      { type: 'form', name: '', count: 2 },
+      { type: 'form', name: 'intake', count: 1 },
+    ]);
+  });
+
   it('answers a retryable 503 while a tenant file cannot be read, then recovers', async () => {
     const fresh = await startProduct();
     try {

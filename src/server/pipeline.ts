@@ -174,7 +174,11 @@ async function dispatch(
     requestId: state.requestId,
     peerAddress: req.socket.remoteAddress,
   });
-  if (reply !== undefined && !state.refused && !res.destroyed) sendReply(req, res, reply);
+  if (reply === undefined || state.refused || res.destroyed) return;
+
+  // A request begun before the stop (its body still arriving) ends its connection too (QA).
+  if (options.isClosing?.() === true) res.setHeader('Connection', 'close');
+  sendReply(req, res, reply);
 }
 
 /**

@@ -1,8 +1,9 @@
 import { accessSync, constants, existsSync } from 'node:fs';
-import { isIP } from 'node:net';
 
 import { describeConfig, loadConfig } from '../config/load.js';
+import { createProxyMatcher } from '../enrich/client-ip.js';
 import { openGeo } from '../enrich/geo.js';
+import { parseIp, type ParsedIp } from '../enrich/ip.js';
 import { LightTrailError, StoreError, type ErrorCode } from '../errors.js';
 import { createLogger } from '../log/logger.js';
 import { loadOrCreateCertificate } from '../server/certificate.js';
@@ -102,13 +103,13 @@ database reads. Exits 1 when a check fails.`,
 
       return config.geoipDb ?? 'bundled DB-IP Lite';
     });
-    const broad = config.trustedProxies.filter(isBroadRange);
-    if (broad.length > 0) {
+    if (trustsTheInternet(config.trustedProxies)) {
       // Not a failure (the server runs so), but any client could then choose its own address.
       out(
-        `  WARN  trusted proxies: ${broad.join(', ')} covers most of the internet: any client ` +
-          'there can set X-Forwarded-For and so choose its own address (visitor id, geography, ' +
-          'the rate limit); list only the reverse proxies in front of LightTrail',
+        `  WARN  trusted proxies: ${config.trustedProxies.join(', ')} trust networks across the ` +
+          'internet: any client there can set X-Forwarded-For and so choose its own address ' +
+          '(visitor id, geography, the rate limit); list only the reverse proxies in front of ' +
+          'LightTrail',
       );
     } else {
       await check('trusted proxies', () =>
@@ -127,16 +128,20 @@ database reads. Exits 1 when a check fails.`,
   },
 };
 
-/**
- * A range wider than a /8 of IPv4 or a /16 of IPv6: no reverse proxy tier is that large. IPv4
- * written as mapped IPv6 (`::ffff:0:0/96` is all of IPv4, QA) is measured as IPv4.
- */
-function isBroadRange(cidr: string): boolean {
-  const [address = '', bits] = cidr.split('/');
-  if (bits === undefined) return false;
+// Public resolvers of unrelated operators, far apart in both address families. A proxy list
+// that trusts two of them trusts most of the internet, however its ranges are written
+// (`0.0.0.0/0`, `::ffff:0:0/96`, `0:0:0:0:0:ffff:0:0/96`, many /8s: QA).
+const FAR_APART = [
+  '8.8.8.8',
+  '1.1.1.1',
+  '9.9.9.9',
+  '208.67.222.222',
+  '2001:4860:4860::8888',
+  '2620:fe::fe',
+];
 
-  const v4 = isIP(address) === 4;
-  const mapped = !v4 && /^::ffff:/i.test(address);
+function trustsTheInternet(cidrs: readonly string[]): boolean {
+  const matcher = createProxyMatcher(cidrs);
 
-  return Number(bits) < (v4 ? 8 : mapped ? 96 + 8 : 16);
+  return FAR_APART.filter((ip) => matcher.trusts(parseIp(ip) as ParsedIp)).length >= 2;
 }

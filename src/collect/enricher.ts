@@ -255,6 +255,16 @@ function linkSettings(settings: Site['settings']): Site['settings'] {
  * fragment. A link into our own site keeps only its path. A host that is an IP address or
  * looks like PHI (a phone number, a record number) is kept as `[redacted]`, as for referrers.
  */
+const CONTACT_SCHEMES: ReadonlySet<string> = new Set([
+  'mailto',
+  'tel',
+  'sms',
+  'callto',
+  'facetime',
+  'whatsapp',
+  'skype',
+]);
+
 function linkTarget(
   raw: string,
   settings: Site['settings'],
@@ -266,9 +276,10 @@ function linkTarget(
     // A `mailto:` or `tel:` link keeps its scheme alone, so click-to-call and e-mail links count
     // in the links report; the address they held still counts in the firewall report.
     if (componentHasPhi(href, false)) flags.push('phi_detected');
-    const scheme = /^([a-z][a-z0-9+.-]{0,19}):/i.exec(href)?.[1];
+    const scheme = /^([a-z]+):/i.exec(href)?.[1]?.toLowerCase();
 
-    return scheme === undefined ? null : `${scheme.toLowerCase()}:`;
+    // Only schemes known to be contact links: any other text before a colon could be anything.
+    return scheme !== undefined && CONTACT_SCHEMES.has(scheme) ? `${scheme}:` : null;
   }
 
   let page;

@@ -123,23 +123,70 @@ const LABELLED_NUMBER = new RegExp(
     '(\\d(?:[\\s._/,;-]{0,3}\\d){5,})(?!\\d)',
   'gd',
 );
-// A date in any order of its parts (`2025-06-14`, `6/14/2025`, `14.06.2025`), or a day and a year
-// after a month's name (`June 14, 2025`), then perhaps a time (`3/4/2026 12`, QA).
-const DATE_SEP = '[\\s._/,-]{1,3}';
-const YEAR = '(?:19|20)\\d\\d';
-const DATE_LIKE = new RegExp(
-  `^(?:${YEAR}${DATE_SEP}\\d{1,2}${DATE_SEP}\\d{1,2}|` +
-    `\\d{1,2}${DATE_SEP}\\d{1,2}${DATE_SEP}${YEAR}|\\d{1,2}${DATE_SEP}${YEAR})` +
-    '(?:[\\s._:,-]{1,3}\\d{1,2})*$',
-);
+// A date after a label is no number of that kind (`Board Meeting - June 14, 2025`, `Visit
+// 6/14/2025 12pm`, QA), nor a range of dates or a date and its time; its month and day must be
+// ones a calendar has, and what follows it a time, so a record number laid out like a date
+// (`MRN 12-34-2025`) or a phone number after a date (`14/06/2025 06 12 34 56 78`) still goes.
+const SEP = '[\\s._/,-]{1,3}';
+const YEAR = '((?:19|20)\\d\\d)';
+const PAIR = '(\\d{1,2})';
+const DATES: ReadonlyArray<[RegExp, (parts: string[]) => [number, number]]> = [
+  // Year first: 2025-06-14, and year and month alone: 2025-06.
+  [new RegExp(`^${YEAR}${SEP}${PAIR}(?:${SEP}${PAIR})?`), (p) => [num(p[2]), num(p[3] ?? '1')]],
+  // Year last: 6/14/2025 (month first) or 14/06/2025 (day first), whichever can be.
+  [new RegExp(`^${PAIR}${SEP}${PAIR}${SEP}${YEAR}`), (p) => monthDay(num(p[1]), num(p[2]))],
+];
+// A day and a year after the month's name (`June 14, 2025`).
+const DAY_YEAR = new RegExp(`^${PAIR}${SEP}${YEAR}`);
+const MONTH_BEFORE = /(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?[\s_.-]*$/i;
+// What may follow a date: a time (`18`, `18:00`, `1030`), or another date (a range).
+const TIME = /^[\s._,T-]{1,3}(?:[01]?\d|2[0-3])(?:[0-5]\d)?$/;
+
+const num = (text: string | undefined): number => Number(text ?? 'NaN');
+
+/** Month and day of a date written with both first, month first when it can be. */
+function monthDay(first: number, second: number): [number, number] {
+  return first <= 12 ? [first, second] : [second, first];
+}
+
+/** The length of the date `number` starts with, or 0 when it starts with none. */
+function dateLength(number: string, monthNamed: boolean): number {
+  for (const [pattern, read] of DATES) {
+    const match = pattern.exec(number);
+    if (match === null) continue;
+
+    const [month, day] = read(match as unknown as string[]);
+    if (month >= 1 && month <= 12 && day >= 1 && day <= 31) return match[0].length;
+  }
+
+  const dayYear = monthNamed ? DAY_YEAR.exec(number) : null;
+  if (dayYear !== null && num(dayYear[1]) >= 1 && num(dayYear[1]) <= 31) return dayYear[0].length;
+
+  return 0;
+}
+
+/** A date, perhaps then a time or a second date (a range): nothing else. */
+function isDateText(number: string, monthNamed: boolean): boolean {
+  const first = dateLength(number, monthNamed);
+  if (first === 0) return false;
+
+  const rest = number.slice(first);
+  if (rest === '' || TIME.test(rest)) return true;
+
+  const joint = /^[\s._/,-]{1,3}/.exec(rest)?.[0] ?? '';
+  const second = dateLength(rest.slice(joint.length), monthNamed);
+
+  return joint !== '' && second > 0 && second === rest.length - joint.length;
+}
 
 function findLabelledNumbers(text: string, spans: Span[]): void {
   LABELLED_NUMBER.lastIndex = 0;
   for (let match = LABELLED_NUMBER.exec(text); match !== null; match = LABELLED_NUMBER.exec(text)) {
     const number = match[1] as string;
-    if (DATE_LIKE.test(number) || YEARS.test(number)) continue;
-
     const [start, end] = match.indices?.[1] as [number, number];
+    const monthNamed = MONTH_BEFORE.test(text.slice(match.index, start));
+    if (YEARS.test(number) || isDateText(number, monthNamed)) continue;
+
     spans.push([start, end]);
   }
 }
@@ -720,16 +767,22 @@ const DASHED_V6 =
   /(?<![\p{L}\p{N}_-])-{0,2}[0-9a-f]{1,4}(?:-{1,2}[0-9a-f]{0,4}){2,8}(?![\p{L}\p{N}_-])/giu;
 
 /**
- * Text that is an IPv6 address with dashes for colons (`2001-db8-85a3--8a2e-370-7334`, QA): four
- * groups or more, with a digit and a hex letter among them, so that `add--bed-fee`, `Dec-24--26`
- * and `2025-01-15--2025-02-15` stay the slugs and date ranges they are.
+ * Text that is an IPv6 address with dashes for colons (`2001-db8-85a3--8a2e-370-7334`,
+ * `2001-4860-4860--8888`, QA): three groups or more and a digit, unless it reads as dates
+ * (`2025-01-15--2025-02-15`, `10-12--10-16`: every group a year or a number up to 31) or names a
+ * month (`Dec-24--26`), and a slug without digits (`add--bed-fee`) is none.
  */
 export function isDashedIpv6(segment: string): boolean {
-  if (!segment.includes('-') || !/\d/.test(segment) || !/[a-f]/i.test(segment)) return false;
-  if (segment.split('-').filter((group) => group !== '').length < 4) return false;
+  if (!segment.includes('-') || !/\d/.test(segment)) return false;
+  const groups = segment.split('-').filter((group) => group !== '');
+  if (groups.length < 3 || groups.every(isDatePart) || groups.some(isMonthName)) return false;
 
   return parseIp(segment.replace(/-/g, ':'))?.family === 6;
 }
+
+const isDatePart = (group: string): boolean =>
+  /^(?:19|20)\d\d$/.test(group) || (/^\d{1,2}$/.test(group) && Number(group) <= 31);
+const isMonthName = (group: string): boolean => /^(?:dec|feb)$/i.test(group);
 
 export function hasPhi(text: string): boolean {
   return redactPhi(text) !== text;

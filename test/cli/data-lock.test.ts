@@ -99,13 +99,16 @@ describe('commands that rewrite keys run alone', () => {
       ...env,
       LIGHTTRAIL_TRUSTED_PROXIES: '10.0.0.0/8,0.0.0.0/0',
     });
-    expect(broad.stdout).toContain('WARN  trusted proxies: 0.0.0.0/0 covers most of the internet');
-    expect(broad.stdout).not.toContain('WARN  trusted proxies: 10.0.0.0/8');
+    expect(broad.stdout).toContain('WARN  trusted proxies: 10.0.0.0/8, 0.0.0.0/0 trust networks');
     const mapped = await runCli(['doctor'], {
       ...env,
       LIGHTTRAIL_TRUSTED_PROXIES: '::ffff:0:0/96',
     });
-    expect(mapped.stdout).toContain('WARN  trusted proxies: ::ffff:0:0/96 covers');
+    expect(mapped.stdout).toContain('WARN  trusted proxies: ::ffff:0:0/96 trust networks');
+    for (const spelled of ['0:0:0:0:0:ffff:0:0/96', '2000::/3']) {
+      const other = await runCli(['doctor'], { ...env, LIGHTTRAIL_TRUSTED_PROXIES: spelled });
+      expect(other.stdout, spelled).toContain(`WARN  trusted proxies: ${spelled} trust networks`);
+    }
 
     const narrow = await runCli(['doctor'], { ...env, LIGHTTRAIL_TRUSTED_PROXIES: '10.0.0.0/8' });
     expect(narrow.stdout).toContain('ok    trusted proxies: 10.0.0.0/8');

@@ -568,6 +568,9 @@ describe('POST /api/collect', () => {
       // Click-to-call and e-mail links count by their scheme alone (final QA: they showed nowhere).
       ['mailto:pat.doe@mail.test', 'mailto:'],
       ['TEL:+1-617-555-0123', 'tel:'],
+      // Any other text before a colon is no contact link: nothing of it is kept (final QA).
+      ['x123-45-6789:foo', null],
+      ['mrn1234567:x', null],
     ];
     for (const [href, stored] of links) {
       const type = href?.endsWith('.pdf') ? 'download' : 'outbound';
@@ -578,7 +581,7 @@ describe('POST /api/collect', () => {
     }
 
     const dump = JSON.stringify(await rows(`path = '/links'`));
-    for (const secret of ['81.2.69.160', '15558675309', 'pat.doe', '555-0123']) {
+    for (const secret of ['81.2.69.160', '15558675309', 'pat.doe', '555-0123', '6789', '1234567']) {
       expect(dump).not.toContain(secret);
     }
   });

@@ -776,7 +776,23 @@ describe('QA round 6 (eighth session)', () => {
     ]) {
       leaks(scrubText(text), /\d{4}/);
     }
+    // A number laid out like a date, or beside one, still goes (final QA).
     for (const text of [
+      'Patient 14/06/2025 06 12 34 56 78',
+      'Member ID 2001 12 34 56 78',
+      'Account 12-2019-34-56-78',
+      'Claim 06/14/2025-88-99-77',
+      'MRN 12-34-2025',
+      'MRN 12 1999',
+      'patient 2025-06-14 1234567',
+    ]) {
+      expect(scrubText(text), text).toContain('[redacted]');
+    }
+    for (const text of [
+      'Invoice 2025-06',
+      'Visit 2025-01-15--2025-02-15',
+      'group-visit-2025-06-14-1030',
+      'Meeting 14/06/2025 18:00',
       'meeting-2025-06-14-minutes',
       'Board Meeting - June 14, 2025',
       'Visit: May 12, 2025',
@@ -903,6 +919,16 @@ describe('QA round 6, second pass (eighth session)', () => {
       'q=[redacted]',
     );
     expect(scrubText('from 2001-db8-85a3--8a2e-370-7334 today')).toBe('from [redacted] today');
+    // Addresses without a hex letter are addresses too (final QA).
+    for (const text of [
+      'from 2001-4860-4860--8888 today',
+      'from 2606-4700-4700--1111 today',
+      'Client 2600-1700-5450-1230--45',
+      'Client 2001-558-6045-109-1234-5678-9012-3456',
+      'from 2001-db8--1 today',
+    ]) {
+      leaks(scrubText(text), /\d{3}/);
+    }
     for (const text of [
       'Closed Dec-24--26',
       'Flu clinic Feb-10--14',

@@ -178,14 +178,16 @@ describe('link clicks', () => {
     ]);
   });
 
-  test('same-host and mailto: links send nothing; the address goes nowhere', async () => {
+  test('a same-host link sends nothing; a mailto: link only its scheme', async () => {
     const page = await visit();
     await page.click('#internal');
     await page.click('#mail');
     await settle(page, site!);
 
-    expect(interactionEvents()).toEqual([]);
-    expect(site!.requests.some((r) => /pat\.doe|mailto/i.test(r.body))).toBe(false);
+    expect(interactionEvents()).toEqual([
+      { type: 'outbound', url: `${site!.origin}/`, href: 'mailto:' },
+    ]);
+    expect(site!.requests.some((r) => /pat\.doe|mail\.test/i.test(r.body))).toBe(false);
   });
 });
 

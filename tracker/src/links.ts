@@ -8,13 +8,16 @@ const FILE_EXTENSION = new RegExp(
   'i',
 );
 
+/** Contact links: a click on one counts, by its scheme alone. */
+const CONTACT = /^(mailto|tel|sms):$/;
+
 /**
  * Says what a link click means for analytics: a download (a file extension or the `download`
- * attribute; it wins over outbound), an outbound click (another host), or nothing. Only http(s)
- * links count: a `mailto:` or `tel:` target is an e-mail address or a phone number (on a patient
- * portal, possibly the patient's own), and is never sent.
+ * attribute; it wins over outbound), an outbound click (another host, or a contact link), or
+ * nothing.
  */
 export function classifyLink(link: HTMLAnchorElement): LinkEvent['type'] | undefined {
+  if (CONTACT.test(link.protocol)) return 'outbound';
   if (!/^https?:$/.test(link.protocol)) return undefined;
 
   if (link.hasAttribute('download') || FILE_EXTENSION.test(link.pathname)) return 'download';
@@ -34,8 +37,11 @@ export function watchLinks(send: Send): void {
     const link = event.composedPath().find((node) => node instanceof HTMLAnchorElement);
     if (!(link instanceof HTMLAnchorElement)) return;
 
+    // A `mailto:` or `tel:` target is an e-mail address or a phone number (on a patient portal,
+    // possibly the patient's own): only its scheme is sent, so click-to-call still counts.
     const type = classifyLink(link);
-    if (type) send([{ type, url: location.href, href: link.href }]);
+    const href = CONTACT.test(link.protocol) ? link.protocol : link.href;
+    if (type) send([{ type, url: location.href, href }]);
   };
 
   document.addEventListener('click', onClick, true);

@@ -130,7 +130,7 @@ database reads. Exits 1 when a check fails.`,
 
 // Public resolvers of unrelated operators, far apart in both address families. A proxy list
 // that trusts two of them trusts most of the internet, however its ranges are written
-// (`0.0.0.0/0`, `::ffff:0:0/96`, `0:0:0:0:0:ffff:0:0/96`, many /8s: QA).
+// (`0:0:0:0:0:ffff:0:0/96`, many /8s: QA); one range too wide alone is caught by its width.
 const FAR_APART = [
   '8.8.8.8',
   '1.1.1.1',
@@ -141,7 +141,24 @@ const FAR_APART = [
 ];
 
 function trustsTheInternet(cidrs: readonly string[]): boolean {
+  if (cidrs.some(isBroadRange)) return true;
   const matcher = createProxyMatcher(cidrs);
 
   return FAR_APART.filter((ip) => matcher.trusts(parseIp(ip) as ParsedIp)).length >= 2;
+}
+
+/**
+ * A range wider than any reverse-proxy tier: an IPv4 /7 or wider, IPv6 /23 or wider (a CDN's
+ * widest is a /29), or IPv4 stood in for by IPv6 (mapped, NAT64, 6to4) a /7 or wider.
+ */
+function isBroadRange(cidr: string): boolean {
+  const [address = '', text] = cidr.split('/');
+  if (text === undefined) return false;
+
+  const bits = Number(text);
+  if (parseIp(address)?.family === 4 && !address.includes(':')) return bits < 8;
+  if (/^(?:0{0,4}:){0,5}:?ffff:|^64:ff9b::/i.test(address)) return bits < 96 + 8;
+  if (/^2002:/i.test(address)) return bits < 16 + 8;
+
+  return bits < 24;
 }

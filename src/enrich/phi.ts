@@ -124,9 +124,10 @@ const LABELLED_NUMBER = new RegExp(
   'gd',
 );
 // A date after a label is no number of that kind (`Board Meeting - June 14, 2025`, `Visit
-// 6/14/2025 12pm`, QA), nor a range of dates or a date and its time; its month and day must be
-// ones a calendar has, and what follows it a time, so a record number laid out like a date
-// (`MRN 12-34-2025`) or a phone number after a date (`14/06/2025 06 12 34 56 78`) still goes.
+// 6/14/2025 12pm`, QA): its month and day must be ones a calendar has, and nothing but the hour
+// of a time may follow it, so a record number laid out like a date (`MRN 12-34-2025`), a claim
+// number that begins with one (`2025-06-14-0042`) or a phone number after a date still goes.
+// Date ranges after a label go too: `mrn 1955-01-01--2001-12-12` may be a birth date.
 const SEP = '[\\s._/,-]{1,3}';
 const YEAR = '((?:19|20)\\d\\d)';
 const PAIR = '(\\d{1,2})';
@@ -139,8 +140,9 @@ const DATES: ReadonlyArray<[RegExp, (parts: string[]) => [number, number]]> = [
 // A day and a year after the month's name (`June 14, 2025`).
 const DAY_YEAR = new RegExp(`^${PAIR}${SEP}${YEAR}`);
 const MONTH_BEFORE = /(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?[\s_.-]*$/i;
-// What may follow a date: a time (`18`, `18:00`, `1030`), or another date (a range).
-const TIME = /^[\s._,T-]{1,3}(?:[01]?\d|2[0-3])(?:[0-5]\d)?$/;
+// What may follow a date: the hour of a time (`18` of `18:00`, `12` of `12pm`), after a space.
+// Not four digits nor a dash: `2025-06-14-0042` is a claim number (QA).
+const HOUR = /^(?:\s{1,3}|,\s?|T)(?:[01]?\d|2[0-3])$/;
 
 const num = (text: string | undefined): number => Number(text ?? 'NaN');
 
@@ -165,18 +167,12 @@ function dateLength(number: string, monthNamed: boolean): number {
   return 0;
 }
 
-/** A date, perhaps then a time or a second date (a range): nothing else. */
+/** A date, perhaps then the hour of a time: nothing else. */
 function isDateText(number: string, monthNamed: boolean): boolean {
-  const first = dateLength(number, monthNamed);
-  if (first === 0) return false;
+  const length = dateLength(number, monthNamed);
+  const rest = number.slice(length);
 
-  const rest = number.slice(first);
-  if (rest === '' || TIME.test(rest)) return true;
-
-  const joint = /^[\s._/,-]{1,3}/.exec(rest)?.[0] ?? '';
-  const second = dateLength(rest.slice(joint.length), monthNamed);
-
-  return joint !== '' && second > 0 && second === rest.length - joint.length;
+  return length > 0 && (rest === '' || HOUR.test(rest));
 }
 
 function findLabelledNumbers(text: string, spans: Span[]): void {
@@ -768,21 +764,27 @@ const DASHED_V6 =
 
 /**
  * Text that is an IPv6 address with dashes for colons (`2001-db8-85a3--8a2e-370-7334`,
- * `2001-4860-4860--8888`, QA): three groups or more and a digit, unless it reads as dates
- * (`2025-01-15--2025-02-15`, `10-12--10-16`: every group a year or a number up to 31) or names a
- * month (`Dec-24--26`), and a slug without digits (`add--bed-fee`) is none.
+ * `2001-4860-4860--8888`, `--ffff-c0a8-0101`, QA): three groups or more that parse as one, with
+ * a group only addresses have: hex letters beside digits (`db8`, `fe80`), or four digits that
+ * are neither a year nor a time of day (`4860`). Dates, date and time ranges, room and price
+ * ranges (`2025-01-15--2025-02-15`, `Dec-24--26`, `0900--1700`, `100-250--500`, `bed-12--14`)
+ * have none.
  */
 export function isDashedIpv6(segment: string): boolean {
   if (!segment.includes('-') || !/\d/.test(segment)) return false;
   const groups = segment.split('-').filter((group) => group !== '');
-  if (groups.length < 3 || groups.every(isDatePart) || groups.some(isMonthName)) return false;
+  if (groups.length < 3 || !groups.some(isAddressGroup)) return false;
 
-  return parseIp(segment.replace(/-/g, ':'))?.family === 6;
+  return parseIp(segment.replace(/-/g, ':')) !== null;
 }
 
-const isDatePart = (group: string): boolean =>
-  /^(?:19|20)\d\d$/.test(group) || (/^\d{1,2}$/.test(group) && Number(group) <= 31);
-const isMonthName = (group: string): boolean => /^(?:dec|feb)$/i.test(group);
+function isAddressGroup(group: string): boolean {
+  if (/[a-f]/i.test(group) && /\d/.test(group)) return true;
+
+  return /^\d{4}$/.test(group) && !/^(?:19|20)\d\d$/.test(group) && !TIME_OF_DAY.test(group);
+}
+
+const TIME_OF_DAY = /^(?:[01]\d|2[0-3])[0-5]\d$/;
 
 export function hasPhi(text: string): boolean {
   return redactPhi(text) !== text;

@@ -105,12 +105,23 @@ describe('commands that rewrite keys run alone', () => {
       LIGHTTRAIL_TRUSTED_PROXIES: '::ffff:0:0/96',
     });
     expect(mapped.stdout).toContain('WARN  trusted proxies: ::ffff:0:0/96 trust networks');
-    for (const spelled of ['0:0:0:0:0:ffff:0:0/96', '2000::/3']) {
+    for (const spelled of [
+      '0:0:0:0:0:ffff:0:0/96',
+      '2000::/3',
+      '128.0.0.0/1',
+      '2600::/8',
+      '64:ff9b::/96',
+      '2002::/16',
+    ]) {
       const other = await runCli(['doctor'], { ...env, LIGHTTRAIL_TRUSTED_PROXIES: spelled });
       expect(other.stdout, spelled).toContain(`WARN  trusted proxies: ${spelled} trust networks`);
     }
 
-    const narrow = await runCli(['doctor'], { ...env, LIGHTTRAIL_TRUSTED_PROXIES: '10.0.0.0/8' });
+    // A CDN's published ranges are narrower: no warning.
+    const narrow = await runCli(['doctor'], {
+      ...env,
+      LIGHTTRAIL_TRUSTED_PROXIES: '10.0.0.0/8,173.245.48.0/20,2a06:98c0::/29',
+    });
     expect(narrow.stdout).toContain('ok    trusted proxies: 10.0.0.0/8');
     expect(narrow.stdout).not.toContain('WARN');
   });

@@ -785,13 +785,17 @@ describe('QA round 6 (eighth session)', () => {
       'MRN 12-34-2025',
       'MRN 12 1999',
       'patient 2025-06-14 1234567',
+      'Claim 2025-06-14-0042 status',
+      'Invoice INV-2025-06-14-0042',
+      'MRN 2025-06-14 1234',
+      'Patient DOB 03/12/1985 0815',
+      'mrn 1955-01-01--2001-12-12',
+      'claim=2019.12.12.2359',
     ]) {
       expect(scrubText(text), text).toContain('[redacted]');
     }
     for (const text of [
       'Invoice 2025-06',
-      'Visit 2025-01-15--2025-02-15',
-      'group-visit-2025-06-14-1030',
       'Meeting 14/06/2025 18:00',
       'meeting-2025-06-14-minutes',
       'Board Meeting - June 14, 2025',
@@ -926,10 +930,19 @@ describe('QA round 6, second pass (eighth session)', () => {
       'Client 2600-1700-5450-1230--45',
       'Client 2001-558-6045-109-1234-5678-9012-3456',
       'from 2001-db8--1 today',
+      'from 2001-db8-dec--1 today',
+      'mapped --ffff-c0a8-0101 today',
     ]) {
-      leaks(scrubText(text), /\d{3}/);
+      leaks(scrubText(text), /\d{3}|c0a8/);
     }
     for (const text of [
+      'Hours 0900-1200--1300-1700',
+      '/events/2025-06-14-0900--1700',
+      'SKU 100--200-300',
+      'price 100-250--500',
+      'room 3-120--4',
+      'bed-12--14',
+      '2024-2025--125',
       'Closed Dec-24--26',
       'Flu clinic Feb-10--14',
       'Week of 10-12--10-16',

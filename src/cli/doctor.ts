@@ -148,17 +148,21 @@ function trustsTheInternet(cidrs: readonly string[]): boolean {
 }
 
 /**
- * A range wider than any reverse-proxy tier: an IPv4 /7 or wider, IPv6 /23 or wider (a CDN's
- * widest is a /29), or IPv4 stood in for by IPv6 (mapped, NAT64, 6to4) a /7 or wider.
+ * A range of public addresses wider than any reverse-proxy tier: an IPv4 /7 or wider, IPv6 /23
+ * or wider (a CDN's widest is a /29), or IPv4 stood in for by IPv6 (mapped, NAT64, 6to4) as
+ * wide. Private and link-local ranges (`fc00::/7`, `fe80::/10`) are the usual proxy networks.
  */
 function isBroadRange(cidr: string): boolean {
   const [address = '', text] = cidr.split('/');
-  if (text === undefined) return false;
+  const parsed = parseIp(address);
+  if (text === undefined || parsed === null) return false;
 
   const bits = Number(text);
-  if (parseIp(address)?.family === 4 && !address.includes(':')) return bits < 8;
-  if (/^(?:0{0,4}:){0,5}:?ffff:|^64:ff9b::/i.test(address)) return bits < 96 + 8;
-  if (/^2002:/i.test(address)) return bits < 16 + 8;
+  const [a = 0, b = 0, c = 0, d = 0] = parsed.bytes;
+  if (parsed.family === 4) return address.includes(':') ? bits < 96 + 8 : bits < 8;
+  if ((a & 0xfe) === 0xfc || (a === 0xfe && (b & 0xc0) === 0x80)) return false;
+  if (a === 0x00 && b === 0x64 && c === 0xff && d === 0x9b) return bits < 96 + 8;
+  if (a === 0x20 && b === 0x02) return bits < 16 + 8;
 
   return bits < 24;
 }

@@ -107,6 +107,8 @@ const NUMBER_LABELS = [
   'guarantor',
   'rx',
   'prescription',
+  'dob',
+  'birth',
 ];
 const capitalised = (word: string): string => word.charAt(0).toUpperCase() + word.slice(1);
 const LABEL_WORD = [
@@ -118,8 +120,9 @@ const GAP = '[\\s_.-]{0,3}';
 const LABELLED_NUMBER = new RegExp(
   // A label starts a word, or a capitalised one follows a lower-case letter (camel case).
   `(?:(?<![A-Za-z])(?:${LABEL_WORD})|(?<=[a-z])(?:${NUMBER_LABELS.map(capitalised).join('|')}))` +
+    '(?:s|S)?' +
     `(?:${GAP}(?:id|Id|ID|no|No|NO|num|Num|NUM|number|Number|NUMBER|nbr|#)\\.?)?` +
-    `${GAP}[:#=]?${GAP}(?:[A-Za-z]{2,4}[\\s_.-]{1,3})?` +
+    `${GAP}[:#=]?${GAP}(?:[A-Za-z]{2,8}[\\s_.-]{1,3})?` +
     '(\\d(?:[\\s._/,;-]{0,3}\\d){5,})(?!\\d)',
   'gd',
 );
@@ -140,9 +143,15 @@ const DATES: ReadonlyArray<[RegExp, (parts: string[]) => [number, number]]> = [
 // A day and a year after the month's name (`June 14, 2025`).
 const DAY_YEAR = new RegExp(`^${PAIR}${SEP}${YEAR}`);
 const MONTH_BEFORE = /(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?[\s_.-]*$/i;
-// What may follow a date: the hour of a time (`18` of `18:00`, `12` of `12pm`), after a space.
-// Not four digits nor a dash: `2025-06-14-0042` is a claim number (QA).
-const HOUR = /^(?:\s{1,3}|,\s?|T)(?:[01]?\d|2[0-3])$/;
+// What may follow a date: the hour of a time (`18` of `18:00`, `6` of `- 6pm`), not four digits
+// (`2025-06-14-0042` is a claim number, QA).
+const HOUR = /^(?:\s{1,3}|,\s?|T|\s?-\s?)(?:[01]?\d|2[0-3])$/;
+// The labels a date may follow as itself: events and documents, not records. After a record's
+// label (`MRN`, `Claim`, `DOB`...) a date is the number itself or a birth date.
+const DATED_LABEL = /^(?:meeting|webinar|visit|patient|account|policy|case)s?$/i;
+const BIRTH = /\b(?:dob|birth|born|bday)\b/i;
+// A month of a year is no record number after any label (`Invoice 2025-06`).
+const YEAR_MONTH = /^(?:19|20)\d\d[-./](?:0?[1-9]|1[0-2])$/;
 
 const num = (text: string | undefined): number => Number(text ?? 'NaN');
 
@@ -167,12 +176,17 @@ function dateLength(number: string, monthNamed: boolean): number {
   return 0;
 }
 
-/** A date, perhaps then the hour of a time: nothing else. */
+/** A date or a range of two, perhaps then the hour of a time: nothing else. */
 function isDateText(number: string, monthNamed: boolean): boolean {
-  const length = dateLength(number, monthNamed);
-  const rest = number.slice(length);
+  const first = dateLength(number, monthNamed);
+  if (first === 0) return false;
 
-  return length > 0 && (rest === '' || HOUR.test(rest));
+  let rest = number.slice(first);
+  const joint = /^\s?-{1,2}\s?|^\s{1,3}/.exec(rest)?.[0];
+  const second = joint === undefined ? 0 : dateLength(rest.slice(joint.length), monthNamed);
+  if (second > 0) rest = rest.slice((joint as string).length + second);
+
+  return rest === '' || HOUR.test(rest);
 }
 
 function findLabelledNumbers(text: string, spans: Span[]): void {
@@ -180,8 +194,11 @@ function findLabelledNumbers(text: string, spans: Span[]): void {
   for (let match = LABELLED_NUMBER.exec(text); match !== null; match = LABELLED_NUMBER.exec(text)) {
     const number = match[1] as string;
     const [start, end] = match.indices?.[1] as [number, number];
-    const monthNamed = MONTH_BEFORE.test(text.slice(match.index, start));
-    if (YEARS.test(number) || isDateText(number, monthNamed)) continue;
+    const before = text.slice(match.index, start);
+    const label = /^[A-Za-z]+/.exec(before)?.[0] ?? '';
+    const dated = DATED_LABEL.test(label) && !BIRTH.test(before);
+    if (YEARS.test(number) || YEAR_MONTH.test(number)) continue;
+    if (dated && isDateText(number, MONTH_BEFORE.test(before))) continue;
 
     spans.push([start, end]);
   }
@@ -764,27 +781,28 @@ const DASHED_V6 =
 
 /**
  * Text that is an IPv6 address with dashes for colons (`2001-db8-85a3--8a2e-370-7334`,
- * `2001-4860-4860--8888`, `--ffff-c0a8-0101`, QA): three groups or more that parse as one, with
- * a group only addresses have: hex letters beside digits (`db8`, `fe80`), or four digits that
- * are neither a year nor a time of day (`4860`). Dates, date and time ranges, room and price
- * ranges (`2025-01-15--2025-02-15`, `Dec-24--26`, `0900--1700`, `100-250--500`, `bed-12--14`)
- * have none.
+ * `2001-1200-1500--25`, `--ffff-808-808`, QA): three groups or more and a digit that parse as an
+ * address, unless a `--` parts two sides that each read as a date, a time or a small figure
+ * (`2025-01-15--2025-02-15`, `Dec-24--26`, `0900--1700-1800`, `100-250--500`).
  */
 export function isDashedIpv6(segment: string): boolean {
   if (!segment.includes('-') || !/\d/.test(segment)) return false;
-  const groups = segment.split('-').filter((group) => group !== '');
-  if (groups.length < 3 || !groups.some(isAddressGroup)) return false;
+  if (segment.split('-').filter((group) => group !== '').length < 3) return false;
+
+  const sides = segment.split('--');
+  if (sides.length === 2 && sides.every((side) => RANGE_END.test(side))) return false;
 
   return parseIp(segment.replace(/-/g, ':')) !== null;
 }
 
-function isAddressGroup(group: string): boolean {
-  if (/[a-f]/i.test(group) && /\d/.test(group)) return true;
-
-  return /^\d{4}$/.test(group) && !/^(?:19|20)\d\d$/.test(group) && !TIME_OF_DAY.test(group);
-}
-
-const TIME_OF_DAY = /^(?:[01]\d|2[0-3])[0-5]\d$/;
+// One end of a date, time or figure range: a year, a year and month, a date, perhaps with its
+// time; one or two figures of up to three digits; a month's name and a day; a time or two.
+const HHMM = '(?:[01]\\d|2[0-3])[0-5]\\d';
+const RANGE_END = new RegExp(
+  `^(?:(?:19|20)\\d\\d(?:-\\d{1,2}){0,2}(?:-${HHMM})?|\\d{1,3}(?:-\\d{1,3})?|[a-z]{3}-\\d{1,2}|` +
+    `${HHMM}(?:-${HHMM})?)$`,
+  'i',
+);
 
 export function hasPhi(text: string): boolean {
   return redactPhi(text) !== text;

@@ -111,6 +111,7 @@ describe('commands that rewrite keys run alone', () => {
       '128.0.0.0/1',
       '2600::/8',
       '64:ff9b::/96',
+      '0064:ff9b:0::/96',
       '2002::/16',
     ]) {
       const other = await runCli(['doctor'], { ...env, LIGHTTRAIL_TRUSTED_PROXIES: spelled });
@@ -120,7 +121,8 @@ describe('commands that rewrite keys run alone', () => {
     // A CDN's published ranges are narrower: no warning.
     const narrow = await runCli(['doctor'], {
       ...env,
-      LIGHTTRAIL_TRUSTED_PROXIES: '10.0.0.0/8,173.245.48.0/20,2a06:98c0::/29',
+      LIGHTTRAIL_TRUSTED_PROXIES:
+        '10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7,fe80::/10,173.245.48.0/20,2a06:98c0::/29',
     });
     expect(narrow.stdout).toContain('ok    trusted proxies: 10.0.0.0/8');
     expect(narrow.stdout).not.toContain('WARN');

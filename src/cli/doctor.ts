@@ -150,7 +150,8 @@ function trustsTheInternet(cidrs: readonly string[]): boolean {
 /**
  * A range of public addresses wider than any reverse-proxy tier: an IPv4 /7 or wider, IPv6 /23
  * or wider (a CDN's widest is a /29), or IPv4 stood in for by IPv6 (mapped, NAT64, 6to4) as
- * wide. Private and link-local ranges (`fc00::/7`, `fe80::/10`) are the usual proxy networks.
+ * wide. Private, link-local and old site-local ranges (`fc00::/7`, `fe80::/10`, `fec0::/10`)
+ * are the usual proxy networks.
  */
 function isBroadRange(cidr: string): boolean {
   const [address = '', text] = cidr.split('/');
@@ -160,8 +161,10 @@ function isBroadRange(cidr: string): boolean {
   const bits = Number(text);
   const [a = 0, b = 0, c = 0, d = 0] = parsed.bytes;
   if (parsed.family === 4) return address.includes(':') ? bits < 96 + 8 : bits < 8;
-  if ((a & 0xfe) === 0xfc || (a === 0xfe && (b & 0xc0) === 0x80)) return false;
-  if (a === 0x00 && b === 0x64 && c === 0xff && d === 0x9b) return bits < 96 + 8;
+  if ((a & 0xfe) === 0xfc || (a === 0xfe && (b & 0x80) === 0x80)) return false;
+  // The well-known NAT64 prefix, 64:ff9b::/96 (not the local-use 64:ff9b:1::/48).
+  const nat64 = a === 0x00 && b === 0x64 && c === 0xff && d === 0x9b;
+  if (nat64 && parsed.bytes.slice(4, 12).every((byte) => byte === 0)) return bits < 96 + 8;
   if (a === 0x20 && b === 0x02) return bits < 16 + 8;
 
   return bits < 24;

@@ -109,6 +109,8 @@ const NUMBER_LABELS = [
   'prescription',
   'dob',
   'birth',
+  'birthday',
+  'birthdate',
 ];
 const capitalised = (word: string): string => word.charAt(0).toUpperCase() + word.slice(1);
 const LABEL_WORD = [
@@ -143,13 +145,14 @@ const DATES: ReadonlyArray<[RegExp, (parts: string[]) => [number, number]]> = [
 // A day and a year after the month's name (`June 14, 2025`).
 const DAY_YEAR = new RegExp(`^${PAIR}${SEP}${YEAR}`);
 const MONTH_BEFORE = /(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?[\s_.-]*$/i;
-// What may follow a date: the hour of a time (`18` of `18:00`, `6` of `- 6pm`), not four digits
-// (`2025-06-14-0042` is a claim number, QA).
+// The hour of a time at the end of a date (`18` of `18:00`, `6` of `- 6pm`): only when the text
+// after it says it is one, by a `:` and minutes or by am/pm. `2025-06-14-07` is a case number.
 const HOUR = /^(?:\s{1,3}|,\s?|T|\s?-\s?)(?:[01]?\d|2[0-3])$/;
-// The labels a date may follow as itself: events and documents, not records. After a record's
-// label (`MRN`, `Claim`, `DOB`...) a date is the number itself or a birth date.
-const DATED_LABEL = /^(?:meeting|webinar|visit|patient|account|policy|case)s?$/i;
-const BIRTH = /\b(?:dob|birth|born|bday)\b/i;
+const TIME_AFTER = /^(?::[0-5]\d|\s?[ap]\.?m\b)/i;
+// The labels a date may follow as an event's or a document's, not a person's.
+const EVENT_LABEL = /^(?:meeting|webinar|visit|group|policy)s?$/i;
+// A birth word before a date makes it PHI whatever the label (`Patient Birthday 03/12/1961`).
+const BIRTH = /\b(?:dob|d\.o\.b|birth\w*|born|bday)/i;
 // A month of a year is no record number after any label (`Invoice 2025-06`).
 const YEAR_MONTH = /^(?:19|20)\d\d[-./](?:0?[1-9]|1[0-2])$/;
 
@@ -176,8 +179,11 @@ function dateLength(number: string, monthNamed: boolean): number {
   return 0;
 }
 
-/** A date or a range of two, perhaps then the hour of a time: nothing else. */
-function isDateText(number: string, monthNamed: boolean): boolean {
+/**
+ * A date or a range of two and nothing else, but the hour of a time when the text after says it
+ * is one (`after`).
+ */
+function isDateText(number: string, monthNamed: boolean, after: string): boolean {
   const first = dateLength(number, monthNamed);
   if (first === 0) return false;
 
@@ -186,7 +192,7 @@ function isDateText(number: string, monthNamed: boolean): boolean {
   const second = joint === undefined ? 0 : dateLength(rest.slice(joint.length), monthNamed);
   if (second > 0) rest = rest.slice((joint as string).length + second);
 
-  return rest === '' || HOUR.test(rest);
+  return rest === '' || (HOUR.test(rest) && TIME_AFTER.test(after));
 }
 
 function findLabelledNumbers(text: string, spans: Span[]): void {
@@ -195,14 +201,49 @@ function findLabelledNumbers(text: string, spans: Span[]): void {
     const number = match[1] as string;
     const [start, end] = match.indices?.[1] as [number, number];
     const before = text.slice(match.index, start);
-    const label = /^[A-Za-z]+/.exec(before)?.[0] ?? '';
-    const dated = DATED_LABEL.test(label) && !BIRTH.test(before);
     if (YEARS.test(number) || YEAR_MONTH.test(number)) continue;
-    if (dated && isDateText(number, MONTH_BEFORE.test(before))) continue;
+    // Anything after a date but the hour of a time makes it a number of its own, and a birth
+    // word before it a birth date.
+    if (
+      BIRTH.test(before) ||
+      !isDateText(number, MONTH_BEFORE.test(before), text.slice(end, end + 4))
+    ) {
+      spans.push([start, end]);
+      continue;
+    }
+
+    // A date after an event's label is the event's (`Board Meeting - June 14, 2025`), and so is a
+    // plain date after a record's label with a word between (`Medical Records Updated
+    // 2025-06-14`). Right after a record's label (`Patient 2025-03-14`, `MRN 1961-03-12`,
+    // `Claim Date ...`) it is a date of that person's care: PHI under Safe Harbor.
+    const words = before.match(/[A-Za-z]+/g) ?? [];
+    const between = words.length > 1 ? (words[words.length - 1] as string) : '';
+    if (EVENT_LABEL.test(words[0] ?? '') || (between.length > 4 && isDateText(number, false, ''))) {
+      continue;
+    }
 
     spans.push([start, end]);
   }
 }
+
+// A date after a birth word, in any layout, short years too (`DOB: 3/12/61`, `Birthdate
+// 1961-03-12`, `D.O.B. 03/12/1961`, `/dob/1980-02-01`, QA).
+const BIRTH_DATE = new RegExp(
+  '\\b(?:dob|d\\.o\\.b\\.?|birth(?:day|date)?|born(?: on)?)[\\s_.:#=/;-]{0,4}' +
+    '(\\d{1,4}[./-]\\d{1,2}[./-]\\d{2,4})(?!\\d)',
+  'dgi',
+);
+
+function findBirthDates(text: string, spans: Span[]): void {
+  BIRTH_DATE.lastIndex = 0;
+  for (let match = BIRTH_DATE.exec(text); match !== null; match = BIRTH_DATE.exec(text)) {
+    const date = match.indices?.[1] as [number, number];
+    // Over path segments (joined by `;`, see url.ts) the word goes too: the span must reach
+    // both segments for the path to know the date is a birth date.
+    spans.push(match[0].includes(';') ? [match.index, date[1]] : date);
+  }
+}
+
 // A meeting id in its own layout (`812-3456-7890`, `812 3456 7890`): three, four and four digits.
 // Joined by dashes, dots or spaces only: `150, 1000, 1500` is a list of sizes.
 const MEETING_JOIN = '(?: {0,3}[-._]{1,3} {0,3}| {1,3})';
@@ -548,6 +589,7 @@ function findSpans(text: string): Span[] {
 
   findAll(DIGIT_RUN, text, spans);
   findLabelledNumbers(text, spans);
+  findBirthDates(text, spans);
   if (text.includes('-')) findAll(DASHED_V6, text, spans, isDashedIpv6);
   findAll(MEETING_ID, text, spans);
 
@@ -775,9 +817,9 @@ function isAddressLabel(label: string): boolean {
 }
 
 // Candidates for an IPv6 address written with dashes (`2001-db8-85a3--8a2e-370-7334`), standing
-// apart from words; `isDashedIpv6` decides.
+// apart from words or after a prefix (`ip-2001-4860-4860--8888`, QA); `isDashedIpv6` decides.
 const DASHED_V6 =
-  /(?<![\p{L}\p{N}_-])-{0,2}[0-9a-f]{1,4}(?:-{1,2}[0-9a-f]{0,4}){2,8}(?![\p{L}\p{N}_-])/giu;
+  /(?<![\p{L}\p{N}])-{0,2}[0-9a-f]{1,4}(?:-{1,2}[0-9a-f]{0,4}){2,8}(?![\p{L}\p{N}_-])/giu;
 
 /**
  * Text that is an IPv6 address with dashes for colons (`2001-db8-85a3--8a2e-370-7334`,
@@ -795,12 +837,13 @@ export function isDashedIpv6(segment: string): boolean {
   return parseIp(segment.replace(/-/g, ':')) !== null;
 }
 
-// One end of a date, time or figure range: a year, a year and month, a date, perhaps with its
-// time; one or two figures of up to three digits; a month's name and a day; a time or two.
+// One end of a date, time or figure range: a year, a year and month, a date in either order,
+// perhaps with its time; up to three figures of up to three digits; a month's name and a day,
+// perhaps with its year; a time or two.
 const HHMM = '(?:[01]\\d|2[0-3])[0-5]\\d';
 const RANGE_END = new RegExp(
-  `^(?:(?:19|20)\\d\\d(?:-\\d{1,2}){0,2}(?:-${HHMM})?|\\d{1,3}(?:-\\d{1,3})?|[a-z]{3}-\\d{1,2}|` +
-    `${HHMM}(?:-${HHMM})?)$`,
+  `^(?:(?:19|20)\\d\\d(?:-\\d{1,2}){0,2}(?:-${HHMM})?|\\d{1,2}-\\d{1,2}-(?:19|20)\\d\\d|` +
+    `\\d{1,3}(?:-\\d{1,3}){0,2}|[a-z]{3}-\\d{1,2}(?:-(?:19|20)\\d\\d)?|${HHMM}(?:-${HHMM})?)$`,
   'i',
 );
 

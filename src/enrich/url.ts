@@ -471,6 +471,8 @@ const DIGITISH = /[\p{Nd}\p{No}]|%[0-9a-f]{2}/iu;
 // An `@`, a look-alike, or an escape that may decode to one (`%2540`, `＠`, QA).
 const AT_SIGNISH = /[@\uff20\ufe6b]|%[0-9a-f]{2}/iu;
 const AT_START = /^[@\uff20\ufe6b]/u;
+// A segment that says the next is a birth date (`/dob/1980-02-01`).
+const BIRTH_WORD = /^(?:dob|d\.o\.b\.?|birth(?:day|date)?|born)$/i;
 const AT_END = /[@\uff20\ufe6b]$/u;
 
 /**
@@ -483,7 +485,8 @@ const AT_END = /[@\uff20\ufe6b]$/u;
  */
 function acrossSegments(segments: readonly string[]): number[] {
   const numbered = segments.filter((segment) => DIGITISH.test(segment)).length >= 2;
-  if (!numbered && !segments.some((segment) => AT_SIGNISH.test(segment))) return [];
+  const marked = segments.some((segment) => AT_SIGNISH.test(segment) || BIRTH_WORD.test(segment));
+  if (!numbered && !marked) return [];
 
   const starts: number[] = [];
   let joined = '';

@@ -122,7 +122,8 @@ describe('commands that rewrite keys run alone', () => {
     const narrow = await runCli(['doctor'], {
       ...env,
       LIGHTTRAIL_TRUSTED_PROXIES:
-        '10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7,fe80::/10,173.245.48.0/20,2a06:98c0::/29',
+        '10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7,fe80::/10,64:ff9b:1::/48,' +
+        '173.245.48.0/20,2a06:98c0::/29',
     });
     expect(narrow.stdout).toContain('ok    trusted proxies: 10.0.0.0/8');
     expect(narrow.stdout).not.toContain('WARN');

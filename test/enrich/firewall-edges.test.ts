@@ -799,6 +799,17 @@ describe('QA round 6 (eighth session)', () => {
       'Patient DOB 03/12/1961 - Results',
       'patient dob 1961-03-12',
       'dob-1961-03-12',
+      // Right after a record's label a date is a date of that person's care (Safe Harbor), and
+      // a suffix makes a date a number; birth words in any spelling (final QA).
+      'patient-2025-03-14',
+      'Patient MRN 1961-03-12',
+      'Case 2025-06-14-07',
+      'Visit 6/14/2025-12',
+      'Patient Visit 2025-06-14-12',
+      'Patient Birthday 03/12/1961',
+      'Birthdate: 1961-03-12',
+      'D.O.B.: 03/12/1961',
+      'DOB 3/12/61',
     ]) {
       expect(scrubText(text), text).toContain('[redacted]');
     }
@@ -817,15 +828,21 @@ describe('QA round 6 (eighth session)', () => {
       'Webinar 3/4/2026 12pm',
       'board-meeting-june-14-2025',
       'board-meeting-06-14-2025',
-      'Patient visit 6/14/2025',
       'Board meeting 2025-06-14 18:00',
-      'patient-2025-03-14',
       'policy-2025-01-01-update',
+      'Cancer Support Group June 14, 2025',
+      'Support Group: 06/14/2025',
+      'Medical Records Updated 2025-06-14',
+      'MyChart Outage 2025-06-14',
+      'Insurance Deadline 2025-12-31',
+      'EMR Downtime 06/14/2025',
       'Bill 2024 2025 2026',
       'script 1234-5678',
     ]) {
       expect(scrubText(text)).toBe(text);
     }
+    expect(sanitizePage(`${HOST}/dob/1980-02-01`, site).path).toBe('/[redacted]/[redacted]');
+    expect(sanitizePage(`${HOST}/events/2025-06-14`, site).path).toBe('/events/2025-06-14');
     expect(sanitizePage(`${HOST}/board/meeting-2025-06-14-minutes`, site).path).toBe(
       '/board/meeting-2025-06-14-minutes',
     );
@@ -953,6 +970,7 @@ describe('QA round 6, second pass (eighth session)', () => {
       'mapped --ffff-808-808 today',
       'mapped 0-0-0-0-0-ffff-101-101 today',
       'from 2001-123-456-789-12-34-56-78 today',
+      'ref ip-2001-4860-4860--8888',
     ]) {
       leaks(scrubText(text), /\d{3}|c0a8|face|ffff/);
     }
@@ -963,6 +981,11 @@ describe('QA round 6, second pass (eighth session)', () => {
       'price 100-250--500',
       'room 3-120--4',
       'Shift 0800-1600--2000',
+      '06-14-2025--06-16-2025',
+      '14-06-2025--16-06-2025',
+      'Dec-24-2025--Dec-31-2025',
+      'Sizes 10-15--20-25-30',
+      'bed-12--14',
       '2024-2025--125',
       'Closed Dec-24--26',
       'Flu clinic Feb-10--14',

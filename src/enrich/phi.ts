@@ -151,8 +151,15 @@ const HOUR = /^(?:\s{1,3}|,\s?|T|\s?-\s?)(?:[01]?\d|2[0-3])$/;
 const TIME_AFTER = /^(?::[0-5]\d|\s?[ap]\.?m\b)/i;
 // The labels a date may follow as an event's or a document's, not a person's.
 const EVENT_LABEL = /^(?:meeting|webinar|visit|group|policy)s?$/i;
+// Words after a label that tie the date to a person still: the record labels themselves, the
+// words for an id, and words of care.
+const TIES_TO_PERSON = new RegExp(
+  `^(?:(?:${NUMBER_LABELS.join('|')})s?|id|no|num|number|nbr|holder|status|service|` +
+    'admit\\w*|admission|discharg\\w*|deceased|death|died|dos)$',
+  'i',
+);
 // A birth word before a date makes it PHI whatever the label (`Patient Birthday 03/12/1961`).
-const BIRTH = /\b(?:dob|d\.o\.b|birth\w*|born|bday)/i;
+const BIRTH = /\b(?:dob|d\.o\.b|birth\w*|born|bday)|date[\s_-]of[\s_-]birth/i;
 // A month of a year is no record number after any label (`Invoice 2025-06`).
 const YEAR_MONTH = /^(?:19|20)\d\d[-./](?:0?[1-9]|1[0-2])$/;
 
@@ -217,10 +224,16 @@ function findLabelledNumbers(text: string, spans: Span[]): void {
     // 2025-06-14`). Right after a record's label (`Patient 2025-03-14`, `MRN 1961-03-12`,
     // `Claim Date ...`) it is a date of that person's care: PHI under Safe Harbor.
     const words = before.match(/[A-Za-z]+/g) ?? [];
-    const between = words.length > 1 ? (words[words.length - 1] as string) : '';
-    if (EVENT_LABEL.test(words[0] ?? '') || (between.length > 4 && isDateText(number, false, ''))) {
+    const [first = '', ...rest] = words;
+    // Another record's label, an id word or a word of care among them ties the date to a
+    // person all the same (`Patient Record 2019-03-12`, `Claim Number 2025-06-14`, QA).
+    if (rest.some((word) => TIES_TO_PERSON.test(word))) {
+      spans.push([start, end]);
       continue;
     }
+
+    const between = rest.at(-1) ?? '';
+    if (EVENT_LABEL.test(first) || between.length > 4) continue;
 
     spans.push([start, end]);
   }
@@ -228,9 +241,12 @@ function findLabelledNumbers(text: string, spans: Span[]): void {
 
 // A date after a birth word, in any layout, short years too (`DOB: 3/12/61`, `Birthdate
 // 1961-03-12`, `D.O.B. 03/12/1961`, `/dob/1980-02-01`, QA).
+const MONTH_NAME = '(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\\.?';
 const BIRTH_DATE = new RegExp(
-  '\\b(?:dob|d\\.o\\.b\\.?|birth(?:day|date)?|born(?: on)?)[\\s_.:#=/;-]{0,4}' +
-    '(\\d{1,4}[./-]\\d{1,2}[./-]\\d{2,4})(?!\\d)',
+  '\\b(?:dob|d\\.o\\.b\\.?|birth[\\s_-]?(?:day|date)?|date[\\s_-]of[\\s_-]birth(?:\\s+is)?|' +
+    'born(?: on)?)[\\s_.:#=/;(-]{0,4}' +
+    `(\\d{1,4}[./-]\\d{1,2}[./-]\\d{2,4}|\\d{1,2}[\\s-]${MONTH_NAME}[\\s,-]{1,2}\\d{2,4}|` +
+    `${MONTH_NAME}\\s\\d{1,2},?\\s\\d{2,4})(?!\\d)`,
   'dgi',
 );
 
@@ -817,9 +833,10 @@ function isAddressLabel(label: string): boolean {
 }
 
 // Candidates for an IPv6 address written with dashes (`2001-db8-85a3--8a2e-370-7334`), standing
-// apart from words or after a prefix (`ip-2001-4860-4860--8888`, QA); `isDashedIpv6` decides.
+// apart from words; `isDashedIpv6` decides. (Starting one after any `-` made every `1--` of a
+// hostile run a candidate: 25 times the cost, QA.)
 const DASHED_V6 =
-  /(?<![\p{L}\p{N}])-{0,2}[0-9a-f]{1,4}(?:-{1,2}[0-9a-f]{0,4}){2,8}(?![\p{L}\p{N}_-])/giu;
+  /(?<![\p{L}\p{N}_-])-{0,2}[0-9a-f]{1,4}(?:-{1,2}[0-9a-f]{0,4}){2,8}(?![\p{L}\p{N}_-])/giu;
 
 /**
  * Text that is an IPv6 address with dashes for colons (`2001-db8-85a3--8a2e-370-7334`,

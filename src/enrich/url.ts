@@ -472,7 +472,7 @@ const DIGITISH = /[\p{Nd}\p{No}]|%[0-9a-f]{2}/iu;
 const AT_SIGNISH = /[@\uff20\ufe6b]|%[0-9a-f]{2}/iu;
 const AT_START = /^[@\uff20\ufe6b]/u;
 // A segment that says the next is a birth date (`/dob/1980-02-01`).
-const BIRTH_WORD = /^(?:dob|d\.o\.b\.?|birth(?:day|date)?|born)$/i;
+const BIRTH_WORD = /^(?:dob|d\.o\.b\.?|birth[-_]?(?:day|date)?|date[-_]of[-_]birth|born)$/i;
 const AT_END = /[@\uff20\ufe6b]$/u;
 
 /**

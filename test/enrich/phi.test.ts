@@ -684,6 +684,8 @@ describe('cost on hostile input', () => {
     `${'mrn '.repeat(2_500)}1`,
     // Colons and dots ending in a digit: trimming them by a pattern was quadratic (QA).
     `${'.:'.repeat(5_000)}1`,
+    // Dash runs that each could start a dashed IPv6 candidate (QA: 25 times the cost once).
+    '1--'.repeat(3_400),
     `${':'.repeat(10_000)}a`,
   ];
 

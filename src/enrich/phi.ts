@@ -76,8 +76,8 @@ const DIGIT_RUN = /\d{6,}/g;
 // joined to it as slugs and form fields join them (`MRN-1234-5678`, `member_id=1234 5678`,
 // `policy_num=`, `MedicalRecordNumber-...`). Matched forwards from the label with every gap
 // bounded: a look-behind with open-ended gaps was tried at each position of the text and took
-// seconds on a run of spaces or escapes (QA). A date or a list of years after the label
-// (`meeting-2025-06-14-minutes`) is not a number of that kind.
+// seconds on a run of spaces or escapes (QA). A list of years, a month of a year, and an
+// event's date (`meeting-2025-06-14-minutes`, see `isEventDate`) are not numbers of that kind.
 const NUMBER_LABELS = [
   'mrn',
   'record',
@@ -128,11 +128,10 @@ const LABELLED_NUMBER = new RegExp(
     '(\\d(?:[\\s._/,;-]{0,3}\\d){5,})(?!\\d)',
   'gd',
 );
-// A date after a label is no number of that kind (`Board Meeting - June 14, 2025`, `Visit
-// 6/14/2025 12pm`, QA): its month and day must be ones a calendar has, and nothing but the hour
-// of a time may follow it, so a record number laid out like a date (`MRN 12-34-2025`), a claim
-// number that begins with one (`2025-06-14-0042`) or a phone number after a date still goes.
-// Date ranges after a label go too: `mrn 1955-01-01--2001-12-12` may be a birth date.
+// A date after a label (`Visit 6/14/2025 12pm`, QA) must have a month and day a calendar has,
+// and nothing but a second date (a range) or the hour of a time may follow it, so a record
+// number laid out like a date (`MRN 12-34-2025`), a claim number that begins with one
+// (`2025-06-14-0042`) or a phone number after a date still goes.
 const SEP = '[\\s._/,-]{1,3}';
 const YEAR = '((?:19|20)\\d\\d)';
 const PAIR = '(\\d{1,2})';
@@ -144,7 +143,8 @@ const DATES: ReadonlyArray<[RegExp, (parts: string[]) => [number, number]]> = [
 ];
 // A day and a year after the month's name (`June 14, 2025`).
 const DAY_YEAR = new RegExp(`^${PAIR}${SEP}${YEAR}`);
-const MONTH_BEFORE = /(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?[\s_.-]*$/i;
+const MONTH_NAME = '(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\\.?';
+const MONTH_BEFORE = new RegExp(`${MONTH_NAME}[\\s_.-]*$`, 'i');
 // The hour of a time at the end of a date (`18` of `18:00`, `6` of `- 6pm`): only when the text
 // after it says it is one, by a `:` and minutes or by am/pm. `2025-06-14-07` is a case number.
 const HOUR = /^(?:\s{1,3}|,\s?|T|\s?-\s?)(?:[01]?\d|2[0-3])$/;
@@ -158,8 +158,17 @@ const TIES_TO_PERSON = new RegExp(
     'admit\\w*|admission|discharg\\w*|deceased|death|died|dos)$',
   'i',
 );
+// The words that say a date is a birth date, in the spellings seen (QA).
+const BIRTH_WORDS =
+  'dob|d\\.o\\.b\\.?|bday|birth(?:[\\s_-]?(?:day|date))?|date[\\s_-]of[\\s_-]birth|born';
 // A birth word before a date makes it PHI whatever the label (`Patient Birthday 03/12/1961`).
-const BIRTH = /\b(?:dob|d\.o\.b|birth\w*|born|bday)|date[\s_-]of[\s_-]birth/i;
+const BIRTH = new RegExp(`\\b(?:${BIRTH_WORDS})`, 'i');
+const BIRTH_WORD = new RegExp(`^(?:${BIRTH_WORDS})$`, 'i');
+
+/** A path segment that is a birth word alone (`/dob/1980-02-01`): the next segment is a date. */
+export function isBirthWord(segment: string): boolean {
+  return BIRTH_WORD.test(segment);
+}
 // A month of a year is no record number after any label (`Invoice 2025-06`).
 const YEAR_MONTH = /^(?:19|20)\d\d[-./](?:0?[1-9]|1[0-2])$/;
 
@@ -208,43 +217,33 @@ function findLabelledNumbers(text: string, spans: Span[]): void {
     const number = match[1] as string;
     const [start, end] = match.indices?.[1] as [number, number];
     const before = text.slice(match.index, start);
-    if (YEARS.test(number) || YEAR_MONTH.test(number)) continue;
-    // Anything after a date but the hour of a time makes it a number of its own, and a birth
-    // word before it a birth date.
-    if (
-      BIRTH.test(before) ||
-      !isDateText(number, MONTH_BEFORE.test(before), text.slice(end, end + 4))
-    ) {
-      spans.push([start, end]);
-      continue;
-    }
-
-    // A date after an event's label is the event's (`Board Meeting - June 14, 2025`), and so is a
-    // plain date after a record's label with a word between (`Medical Records Updated
-    // 2025-06-14`). Right after a record's label (`Patient 2025-03-14`, `MRN 1961-03-12`,
-    // `Claim Date ...`) it is a date of that person's care: PHI under Safe Harbor.
-    const words = before.match(/[A-Za-z]+/g) ?? [];
-    const [first = '', ...rest] = words;
-    // Another record's label, an id word or a word of care among them ties the date to a
-    // person all the same (`Patient Record 2019-03-12`, `Claim Number 2025-06-14`, QA).
-    if (rest.some((word) => TIES_TO_PERSON.test(word))) {
-      spans.push([start, end]);
-      continue;
-    }
-
-    const between = rest.at(-1) ?? '';
-    if (EVENT_LABEL.test(first) || between.length > 4) continue;
-
-    spans.push([start, end]);
+    const date =
+      !BIRTH.test(before) &&
+      isDateText(number, MONTH_BEFORE.test(before), text.slice(end, end + 4));
+    const kept = YEARS.test(number) || YEAR_MONTH.test(number) || (date && isEventDate(before));
+    if (!kept) spans.push([start, end]);
   }
+}
+
+/**
+ * Whether a date after `before` (the label and what follows it) is an event's or a document's:
+ * after an event's label (`Board Meeting - June 14, 2025`), or after a record's with a plain word
+ * between (`Medical Records Updated 2025-06-14`). Right after a record's label (`Patient
+ * 2025-03-14`), or with another label, an id word or a word of care between (`Patient Record
+ * 2019-03-12`, `Claim Number 2025-06-14`, QA), it is a date of a person's care: PHI under Safe
+ * Harbor.
+ */
+function isEventDate(before: string): boolean {
+  const [first = '', ...rest] = before.match(/[A-Za-z]+/g) ?? [];
+  if (rest.some((word) => TIES_TO_PERSON.test(word))) return false;
+
+  return EVENT_LABEL.test(first) || (rest.at(-1) ?? '').length > 4;
 }
 
 // A date after a birth word, in any layout, short years too (`DOB: 3/12/61`, `Birthdate
 // 1961-03-12`, `D.O.B. 03/12/1961`, `/dob/1980-02-01`, QA).
-const MONTH_NAME = '(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\\.?';
 const BIRTH_DATE = new RegExp(
-  '\\b(?:dob|d\\.o\\.b\\.?|birth[\\s_-]?(?:day|date)?|date[\\s_-]of[\\s_-]birth(?:\\s+is)?|' +
-    'born(?: on)?)[\\s_.:#=/;(-]{0,4}' +
+  `\\b(?:${BIRTH_WORDS})(?:\\s+(?:is|on))?[\\s_.:#=/;(-]{0,4}` +
     `(\\d{1,4}[./-]\\d{1,2}[./-]\\d{2,4}|\\d{1,2}[\\s-]${MONTH_NAME}[\\s,-]{1,2}\\d{2,4}|` +
     `${MONTH_NAME}\\s\\d{1,2},?\\s\\d{2,4})(?!\\d)`,
   'dgi',
@@ -357,17 +356,31 @@ function isIpv6At(text: string, start: number, end: number): boolean {
 }
 
 /**
- * The IPv6 address in the run `text.slice(start, end)`, or `null`. The run may carry the text's
- * punctuation: `ip:2001:db8::1`, `id:2001:db8::1` (a label before the first colon), and
- * `2001:db8::1.` or `2001:db8::1:` at the end of a sentence.
+ * The run `text.slice(start, end)` without its leading full stops and its trailing full stops
+ * and colons, however many (`2001:db8::1......`, QA). Trimmed by hand: `/[.:]+$/` tries every
+ * start in a run of `.:` that ends in a digit (QA: 46 ms for 8 KB).
  */
-function ipv6In(text: string, start: number, end: number): Span | null {
-  // Trailing punctuation, however long (`2001:db8::1......`, QA), and leading full stops.
-  let stop = end;
-  while (stop > start && (text.charAt(stop - 1) === '.' || text.charAt(stop - 1) === ':')) stop--;
+function trimRun(text: string, start: number, end: number): Span {
   let first = start;
-  while (first < stop && text.charAt(first) === '.') first++;
+  let stop = end;
+  while (
+    stop > start &&
+    (text.charCodeAt(stop - 1) === 0x2e || text.charCodeAt(stop - 1) === 0x3a)
+  ) {
+    stop--;
+  }
+  while (first < stop && text.charCodeAt(first) === 0x2e) first++;
 
+  return [first, stop];
+}
+
+/**
+ * The IPv6 address in the run `text.slice(start, end)`, or `null`; `first` and `stop` bound it
+ * without its punctuation (`trimRun`). The run may carry the text's punctuation:
+ * `ip:2001:db8::1`, `id:2001:db8::1` (a label before the first colon), and `2001:db8::1.` or
+ * `2001:db8::1:` at the end of a sentence.
+ */
+function ipv6In(text: string, end: number, [first, stop]: Span): Span | null {
   const colon = text.indexOf(':', first);
   const starts = [first];
   if (colon !== -1 && colon < stop && text.charAt(colon + 1) !== ':') starts.push(colon + 1);
@@ -382,30 +395,18 @@ function ipv6In(text: string, start: number, end: number): Span | null {
   return null;
 }
 
-/** The length of `run` without its leading dots and its trailing dots and colons. */
-function trimmedLength(run: string): number {
-  let from = 0;
-  let to = run.length;
-  while (from < to && run.charCodeAt(from) === 0x2e) from++;
-  for (let last = run.charCodeAt(to - 1); to > from && (last === 0x2e || last === 0x3a);) {
-    to--;
-    last = run.charCodeAt(to - 1);
-  }
-
-  return to - from;
-}
-
 /** IPv6 literals, with their brackets when they have them (`[2001:db8::1]:443`). */
 function findIpv6(text: string, spans: Span[]): void {
   if (!text.includes(':')) return;
 
   HEX_RUN.lastIndex = 0;
   for (let run = HEX_RUN.exec(text); run !== null; run = HEX_RUN.exec(text)) {
-    // Measured without the punctuation around it, which can be as long as it likes. Trimmed by
-    // hand: `/[.:]+$/` tries every start in a run of `.:` ending in a digit (QA: 46 ms for 8 KB).
-    if (trimmedLength(run[0]) > IPV6_RUN_MAX) continue;
+    // Measured without the punctuation around it, which can be as long as it likes.
+    const end = run.index + run[0].length;
+    const trimmed = trimRun(text, run.index, end);
+    if (trimmed[1] - trimmed[0] > IPV6_RUN_MAX) continue;
 
-    const span = ipv6In(text, run.index, run.index + run[0].length);
+    const span = ipv6In(text, end, trimmed);
     if (span === null) continue;
 
     const bracketed = text.charAt(span[0] - 1) === '[' && text.charAt(span[1]) === ']';

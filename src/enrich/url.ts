@@ -8,6 +8,7 @@ import {
   componentHasPhi,
   decodedFully,
   hostHasPhi,
+  isBirthWord,
   isDashedIpv6,
   phiSpans,
   REDACTED,
@@ -471,8 +472,6 @@ const DIGITISH = /[\p{Nd}\p{No}]|%[0-9a-f]{2}/iu;
 // An `@`, a look-alike, or an escape that may decode to one (`%2540`, `＠`, QA).
 const AT_SIGNISH = /[@\uff20\ufe6b]|%[0-9a-f]{2}/iu;
 const AT_START = /^[@\uff20\ufe6b]/u;
-// A segment that says the next is a birth date (`/dob/1980-02-01`).
-const BIRTH_WORD = /^(?:dob|d\.o\.b\.?|birth[-_]?(?:day|date)?|date[-_]of[-_]birth|born)$/i;
 const AT_END = /[@\uff20\ufe6b]$/u;
 
 /**
@@ -485,7 +484,7 @@ const AT_END = /[@\uff20\ufe6b]$/u;
  */
 function acrossSegments(segments: readonly string[]): number[] {
   const numbered = segments.filter((segment) => DIGITISH.test(segment)).length >= 2;
-  const marked = segments.some((segment) => AT_SIGNISH.test(segment) || BIRTH_WORD.test(segment));
+  const marked = segments.some((segment) => AT_SIGNISH.test(segment) || isBirthWord(segment));
   if (!numbered && !marked) return [];
 
   const starts: number[] = [];

@@ -100,12 +100,8 @@ describe('commands that rewrite keys run alone', () => {
       LIGHTTRAIL_TRUSTED_PROXIES: '10.0.0.0/8,0.0.0.0/0',
     });
     expect(broad.stdout).toContain('WARN  trusted proxies: 10.0.0.0/8, 0.0.0.0/0 trust networks');
-    const mapped = await runCli(['doctor'], {
-      ...env,
-      LIGHTTRAIL_TRUSTED_PROXIES: '::ffff:0:0/96',
-    });
-    expect(mapped.stdout).toContain('WARN  trusted proxies: ::ffff:0:0/96 trust networks');
     for (const spelled of [
+      '::ffff:0:0/96',
       '0:0:0:0:0:ffff:0:0/96',
       '2000::/3',
       '128.0.0.0/1',

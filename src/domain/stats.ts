@@ -72,6 +72,7 @@ export interface Stats {
   browsers: Breakdown[];
   operatingSystems: Breakdown[];
   devices: Breakdown[];
+  /** Custom events and form submissions by name (link clicks are under `links`). */
   events: Array<{ type: string; name: string; count: number }>;
   /** Outbound links followed and files downloaded, by their stored target (host and path). */
   links: Array<{ type: string; target: string; visitors: number; count: number }>;

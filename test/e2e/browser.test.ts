@@ -158,6 +158,7 @@ describe('tracker to stats, end to end in chromium', () => {
       totals: { visitors: number; sessions: number; pageviews: number; bounceRate: number };
       pages: Array<{ key: string; pageviews: number }>;
       events: Array<{ type: string; name: string; count: number }>;
+      links: Array<{ type: string; count: number }>;
       countries: Array<{ key: string }>;
       channels: Array<{ key: string }>;
     };
@@ -169,13 +170,15 @@ describe('tracker to stats, end to end in chromium', () => {
       ['/', 1],
       ['/app/doctors', 1],
     ]);
+    // Link clicks are counted under links by their target, not again among named events (QA).
+    expect(stats.events).toHaveLength(2);
     expect(stats.events).toEqual(
       expect.arrayContaining([
-        { type: 'outbound', name: '', count: 1 },
         { type: 'form', name: 'appointment', count: 1 },
         { type: 'custom', name: 'appointment_requested', count: 1 },
       ]),
     );
+    expect(stats.links).toEqual([expect.objectContaining({ type: 'outbound', count: 1 })]);
     expect(stats.countries.map((row) => row.key)).toEqual(['GB']);
   });
 

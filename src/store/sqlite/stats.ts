@@ -129,7 +129,7 @@ function readStats(db: Db, query: StatsQuery): Stats {
       .prepare(
         `SELECT type, coalesce(name, '') AS name, count(*) AS count FROM events
          WHERE site_id = @siteId AND day BETWEEN @from AND @to
-           AND type NOT IN ('pageview', 'engagement')
+           AND type NOT IN ('pageview', 'engagement', 'outbound', 'download')
          GROUP BY type, coalesce(name, '') ORDER BY count DESC LIMIT @limit`,
       )
       .all(params) as Array<{ type: string; name: string; count: number }>,

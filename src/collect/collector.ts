@@ -178,14 +178,10 @@ export class Collector {
     const saltsId = this.saltIdOf(salts);
     const fresh = this.sent.get(site.id) !== site;
     const freshSalts = !this.saltsHeld.has(saltsId);
-    const job: CollectJob = {
-      siteId: site.id,
-      ...(fresh ? { site } : {}),
-      events: payload.events,
-      client: context,
-      saltsId,
-      ...(freshSalts ? { salts } : {}),
-    };
+    // Built without spreads: a spread among other properties is V8's slow path.
+    const job: CollectJob = { siteId: site.id, events: payload.events, client: context, saltsId };
+    if (fresh) job.site = site;
+    if (freshSalts) job.salts = salts;
     let result;
     try {
       result = await this.options.queue.submit(site.tenantId, job, payload.events.length);

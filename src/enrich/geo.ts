@@ -87,7 +87,7 @@ export function applyPrecision(geo: GeoResult, precision: GeoPrecision): GeoResu
     case 'city':
       return geo;
     case 'region':
-      return { ...geo, city: null };
+      return { country: geo.country, region: geo.region, city: null };
     case 'safe-harbor':
       return { country: geo.country, region: geo.country === 'US' ? geo.region : null, city: null };
     case 'country':

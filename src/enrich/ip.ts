@@ -26,25 +26,41 @@ interface Cidr {
   prefix: number;
 }
 
-const IPV4_PART = /^(?:0|[1-9]\d{0,2})$/;
 const HEX_GROUP = /^[0-9a-f]{1,4}$/i;
+const DOT = 0x2e;
+const ZERO = 0x30;
+const NINE = 0x39;
 
+/**
+ * Four decimal parts of at most 255, without leading zeros. Read character by character: every
+ * event's address passes here several times (proxy check, rate limit, geo, visitor hash), and a
+ * split with a pattern per part cost more than the rest of the parse.
+ */
 function parseIpv4Bytes(text: string): Uint8Array | null {
-  const parts = text.split('.');
-  if (parts.length !== 4) return null;
-
   const bytes = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const part = parts[i] as string;
-    if (!IPV4_PART.test(part)) return null;
+  let part = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= text.length; i++) {
+    // The end of the text closes the last part as a dot would.
+    const code = i === text.length ? DOT : text.charCodeAt(i);
+    if (code === DOT) {
+      if (digits === 0 || part === 4) return null;
 
-    const value = Number(part);
+      bytes[part++] = value;
+      value = 0;
+      digits = 0;
+      continue;
+    }
+
+    if (code < ZERO || code > NINE || (digits === 1 && value === 0)) return null;
+
+    value = value * 10 + (code - ZERO);
+    digits++;
     if (value > 255) return null;
-
-    bytes[i] = value;
   }
 
-  return bytes;
+  return part === 4 ? bytes : null;
 }
 
 function parseGroups(text: string): number[] | null {
@@ -138,7 +154,8 @@ function formatIpv6(bytes: Uint8Array): string {
 /** Builds a parsed address from raw bytes (4 or 16), unwrapping IPv4-mapped IPv6. */
 export function ipFromBytes(bytes: Uint8Array): ParsedIp {
   if (bytes.length === 16 && isMappedV4(bytes)) return ipFromBytes(bytes.slice(12));
-  if (bytes.length === 4) return { family: 4, bytes, text: bytes.join('.') };
+  if (bytes.length === 4)
+    return { family: 4, bytes, text: `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}` };
 
   return { family: 6, bytes, text: formatIpv6(bytes) };
 }

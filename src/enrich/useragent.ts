@@ -130,5 +130,5 @@ export function parseUserAgent(
   const os = hintPlatform(hints.platform) ?? base.os;
   const device = hintMobile(hints.mobile) && base.device === 'desktop' ? 'mobile' : base.device;
 
-  return { ...base, os, device };
+  return { browser: base.browser, browserVersion: base.browserVersion, os, device };
 }

@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 import { LightTrailError } from '../errors.js';
 import { parseIp } from './ip.js';
@@ -24,6 +24,53 @@ export function normaliseIpForVisitor(ip: string): string {
 }
 
 const TAG = Buffer.from(DOMAIN_TAG, 'utf8');
+
+/** SHA-256's block: an HMAC key is padded (or first hashed) to this length (RFC 2104). */
+const BLOCK = 64;
+
+interface Pads {
+  /** The key XOR 0x36 (ipad), the start of the inner hash's input. */
+  inner: Buffer;
+  /** The key XOR 0x5c (opad), then room for the inner digest: the outer hash's whole input. */
+  outer: Buffer;
+}
+
+const padsByKey = new WeakMap<Uint8Array, Pads>();
+
+function padsOf(key: Uint8Array): Pads {
+  const known = padsByKey.get(key);
+  if (known !== undefined) return known;
+
+  const block = Buffer.alloc(BLOCK);
+  if (key.length > BLOCK) block.set(hash('sha256', key, 'buffer'));
+  else block.set(key);
+  const inner = Buffer.alloc(BLOCK);
+  const outer = Buffer.alloc(BLOCK + 32);
+  for (let i = 0; i < BLOCK; i++) {
+    inner[i] = (block[i] as number) ^ 0x36;
+    outer[i] = (block[i] as number) ^ 0x5c;
+  }
+
+  const pads = { inner, outer };
+  padsByKey.set(key, pads);
+
+  return pads;
+}
+
+/**
+ * HMAC-SHA-256 (RFC 2104) as two one-shot hashes over pads prepared once per key: the same bytes
+ * as `createHmac`, which builds a keyed object per call and cost a tenth of all enrichment. The
+ * key's pads live as long as the key object does.
+ */
+export function hmacSha256(key: Uint8Array, data: Uint8Array): Buffer {
+  const pads = padsOf(key);
+  const inner = Buffer.allocUnsafe(BLOCK + data.length);
+  pads.inner.copy(inner, 0);
+  inner.set(data, BLOCK);
+  hash('sha256', inner, 'buffer').copy(pads.outer, BLOCK);
+
+  return hash('sha256', pads.outer, 'buffer');
+}
 
 /** The HMAC input: each part as a 4-byte big-endian length and its UTF-8 bytes, in one buffer. */
 function message(parts: readonly string[]): Buffer {
@@ -59,8 +106,7 @@ export function visitorId(salt: Uint8Array, siteId: string, ip: string, userAgen
     );
   }
 
-  const mac = createHmac('sha256', salt);
-  mac.update(message([siteId, normaliseIpForVisitor(ip), userAgent]));
+  const mac = hmacSha256(salt, message([siteId, normaliseIpForVisitor(ip), userAgent]));
 
-  return mac.digest().subarray(0, 16).toString('hex');
+  return mac.toString('hex', 0, 16);
 }

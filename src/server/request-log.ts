@@ -24,13 +24,16 @@ export function logRequest(logger: Logger, entry: RequestLogEntry, quietSuccess 
   // thousands; the route reports them in a summary), go at debug level.
   const ok = entry.status >= 200 && entry.status < 300;
   const quiet = quietSuccess && (ok || entry.status === 429) && !entry.aborted;
-  (quiet ? logger.debug : logger.info)('http.request', {
+  // Added one by one, not spread in: a spread among other properties is V8's slow path, and
+  // this runs for every request, logged or not.
+  const fields: Record<string, unknown> = {
     method: entry.method,
     route: entry.route,
     status: entry.status,
-    ...(entry.code === undefined ? {} : { code: entry.code }),
-    durationMs: Math.round(entry.durationMs * 10) / 10,
-    requestId: entry.requestId,
-    ...(entry.aborted ? { aborted: true } : {}),
-  });
+  };
+  if (entry.code !== undefined) fields.code = entry.code;
+  fields.durationMs = Math.round(entry.durationMs * 10) / 10;
+  fields.requestId = entry.requestId;
+  if (entry.aborted) fields.aborted = true;
+  (quiet ? logger.debug : logger.info)('http.request', fields);
 }

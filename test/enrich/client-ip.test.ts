@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 
 import { describe, expect, test } from 'vitest';
 
@@ -9,7 +9,7 @@ import {
   type ClientIpInput,
 } from '../../src/enrich/client-ip.js';
 import { compileCidrs, parseForwardedHop, parseIp } from '../../src/enrich/ip.js';
-import { normaliseIpForVisitor, visitorId } from '../../src/enrich/visitor.js';
+import { hmacSha256, normaliseIpForVisitor, visitorId } from '../../src/enrich/visitor.js';
 
 const TRUSTED = ['10.0.0.0/8'];
 const UA = 'Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0';
@@ -288,6 +288,66 @@ describe('IP parsing', () => {
     expect(parseIp('010.0.0.1')).toBeNull();
     expect(parseIp('256.0.0.1')).toBeNull();
     expect(parseForwardedHop('"[::ffff:198.51.100.7]:80"')?.text).toBe('198.51.100.7');
+  });
+
+  test('IPv4 is four decimal parts of at most 255, nothing else', () => {
+    for (const good of ['0.0.0.0', '255.255.255.255', '198.51.100.7', '10.0.0.1', '1.20.255.0']) {
+      const parsed = parseIp(good);
+
+      expect(parsed?.text).toBe(good);
+      expect([...(parsed?.bytes ?? [])]).toEqual(good.split('.').map(Number));
+    }
+
+    for (const bad of [
+      '1.2.3',
+      '1.2.3.4.5',
+      '1.2.3.4.',
+      '.1.2.3.4',
+      '1..2.3',
+      '1.2.3.256',
+      '1.2.3.1000',
+      '01.2.3.4',
+      '1.2.3.00',
+      '1.2.3.4a',
+      '1.2.3.-4',
+      '1.2.3. 4',
+      '١.٢.٣.٤',
+      '1.2.3.0x1',
+    ]) {
+      expect(parseIp(bad), bad).toBeNull();
+    }
+
+    expect(parseIp('::ffff:198.51.100.7')?.text).toBe('198.51.100.7');
+  });
+});
+
+describe('HMAC-SHA-256', () => {
+  test('matches RFC 4231 test cases 1, 2 and 6 (a key longer than a block)', () => {
+    const hex = (key: Uint8Array, data: string) =>
+      hmacSha256(key, Buffer.from(data, 'utf8')).toString('hex');
+
+    expect(hex(Buffer.alloc(20, 0x0b), 'Hi There')).toBe(
+      'b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7',
+    );
+    expect(hex(Buffer.from('Jefe'), 'what do ya want for nothing?')).toBe(
+      '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843',
+    );
+    expect(
+      hex(Buffer.alloc(131, 0xaa), 'Test Using Larger Than Block-Size Key - Hash Key First'),
+    ).toBe('60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54');
+  });
+
+  test('gives the bytes createHmac gives, for keys and messages around a block long', () => {
+    for (const keyLength of [1, 16, 32, 63, 64, 65, 200]) {
+      const key = randomBytes(keyLength);
+      for (const dataLength of [0, 1, 55, 64, 119, 1000]) {
+        const data = randomBytes(dataLength);
+
+        expect(hmacSha256(key, data).equals(createHmac('sha256', key).update(data).digest())).toBe(
+          true,
+        );
+      }
+    }
   });
 });
 

@@ -152,19 +152,45 @@ function send(agent, target, ca, body, who) {
   });
 }
 
+/** Who sends request `i`: a visitor of the pool, or with none a browser on loopback alone. */
+function whoFor(i, worker, visitors) {
+  return visitors
+    ? visitor((i * 7919) % visitors)
+    : { userAgent: USER_AGENTS[(i + worker) % USER_AGENTS.length] };
+}
+
 async function main() {
   const options = JSON.parse(process.argv[2] ?? '{}');
   const target = new URL(options.url);
   if (!LOOPBACK.has(target.hostname)) throw new Error('the load generator only targets loopback');
 
   const ca = readFileSync(options.caFile);
-  const agent = new Agent({ keepAlive: true, maxSockets: options.concurrency });
+  // First in, first out: in the open loop every connection takes its turn, so none sits idle
+  // long enough for the server's keep-alive timeout to close it and cost a new TLS handshake
+  // in the middle of the measurement (with 'lifo', Node's default, a few did all the work).
+  const agent = new Agent({
+    keepAlive: true,
+    maxSockets: options.concurrency,
+    scheduling: 'fifo',
+  });
   const pool = bodies(options.site, 'localhost', options.batch);
   const latencies = new Float64Array(options.maxRequests);
   const statuses = {};
   let measured = 0;
   let sent = 0;
   let okTotal = 0;
+
+  // Open loop: every connection is opened before the schedule starts, as a server in service has
+  // its visitors' connections open already; opened by the schedule's first requests, they would
+  // all shake hands at once and put a queue of handshakes at the start of the measurement. The
+  // agent opens a connection only when all are busy: waves of 8, 16, 24... requests at once
+  // open 8 more each.
+  for (let wave = 8; options.rate && wave < options.concurrency + 8; wave += 8) {
+    const requests = Array.from({ length: Math.min(wave, options.concurrency) }, (_, i) =>
+      send(agent, target, ca, pool[i % pool.length], whoFor(i, 0, options.visitors)),
+    );
+    for (const { status } of await Promise.all(requests)) if (status === 200) okTotal++;
+  }
 
   const begin = performance.now();
   const windowStart = begin + options.warmupMs;
@@ -201,10 +227,7 @@ async function main() {
 
       sent++;
       const body = pool[i % pool.length];
-      const who = options.visitors
-        ? visitor((i * 7919) % options.visitors)
-        : { userAgent: USER_AGENTS[(i + worker) % USER_AGENTS.length] };
-      const { status } = await send(agent, target, ca, body, who);
+      const { status } = await send(agent, target, ca, body, whoFor(i, worker, options.visitors));
       const endedAt = performance.now();
       i += options.concurrency;
       if (status === 200) okTotal++;

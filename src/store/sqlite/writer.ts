@@ -52,6 +52,8 @@ export class TenantWriter {
   private readonly attributeSession;
   private readonly countFiltered;
   private readonly rememberFiltered;
+  /** The transaction's body, wrapped once: better-sqlite3 builds four functions per wrapping. */
+  private readonly store;
 
   constructor(
     private readonly db: Db,
@@ -96,6 +98,27 @@ export class TenantWriter {
       INSERT INTO filtered (site_id, day, reason, count) VALUES (?, ?, ?, 1)
       ON CONFLICT (site_id, day, reason) DO UPDATE SET count = count + 1`);
     this.rememberFiltered = db.prepare('INSERT OR IGNORE INTO filtered_keys (key) VALUES (?)');
+    this.store = db.transaction(
+      (
+        events: readonly EnrichedEvent[],
+        filtered: readonly FilteredHit[],
+        result: CommitResult,
+        touched: Array<[string, SessionState]>,
+      ) => {
+        for (const event of events) {
+          const written = this.write(event, touched);
+          result.written.push(written);
+          if (written) result.inserted += 1;
+          else result.duplicates += 1;
+        }
+
+        for (const hit of filtered) {
+          const seen = hit.dedupeKey && this.rememberFiltered.run(hit.dedupeKey).changes === 0;
+          result.counted.push(!seen);
+          if (!seen) this.countFiltered.run(hit.siteId, hit.day, hit.reason);
+        }
+      },
+    );
   }
 
   commit(events: readonly EnrichedEvent[], filtered: readonly FilteredHit[]): CommitResult {
@@ -103,22 +126,7 @@ export class TenantWriter {
     const touched: Array<[string, SessionState]> = [];
 
     try {
-      this.db
-        .transaction(() => {
-          for (const event of events) {
-            const written = this.write(event, touched);
-            result.written.push(written);
-            if (written) result.inserted += 1;
-            else result.duplicates += 1;
-          }
-
-          for (const hit of filtered) {
-            const seen = hit.dedupeKey && this.rememberFiltered.run(hit.dedupeKey).changes === 0;
-            result.counted.push(!seen);
-            if (!seen) this.countFiltered.run(hit.siteId, hit.day, hit.reason);
-          }
-        })
-        .immediate();
+      this.store.immediate(events, filtered, result, touched);
     } catch (error) {
       // The transaction rolled back: forget sessions it created so the cache matches the file.
       for (const [key] of touched) this.sessions.delete(key);

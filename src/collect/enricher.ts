@@ -77,9 +77,14 @@ export class Enricher {
   private readonly agents = new Map<string, KnownAgent>();
 
   private agent(client: ClientContext): KnownAgent {
-    const key =
-      `${client.platformHint ?? ''}\0${client.mobileHint ?? ''}\0${client.secChUa ?? ''}\0` +
-      client.userAgent;
+    // Most requests carry no client hints: their key is the User-Agent itself, hashed once per
+    // string rather than a new string built and hashed for every event.
+    const hinted =
+      client.platformHint !== null || client.mobileHint !== null || client.secChUa !== null;
+    const key = hinted
+      ? `${client.platformHint ?? ''}\0${client.mobileHint ?? ''}\0${client.secChUa ?? ''}\0` +
+        client.userAgent
+      : client.userAgent;
     const known = this.agents.get(key);
     if (known !== undefined) return known;
 
@@ -201,7 +206,7 @@ export class Enricher {
       visitorId: visitorId(salt, site.id, address, client.userAgent),
       previousVisitorId:
         previous === null ? null : visitorId(previous, site.id, address, client.userAgent),
-      flags: [...new Set(flags)].join(','),
+      flags: flags.length === 0 ? '' : [...new Set(flags)].join(','),
       origin: extra.origin ?? 'tracker',
       dedupeKey,
     };

@@ -35,13 +35,13 @@ export interface Campaign {
 
 export const UTM_VALUE_MAX = 256;
 
-const UTM_FIELDS: Readonly<Record<string, keyof Utm>> = {
-  utm_source: 'source',
-  utm_medium: 'medium',
-  utm_campaign: 'campaign',
-  utm_term: 'term',
-  utm_content: 'content',
-};
+const UTM_FIELDS: ReadonlyMap<string, keyof Utm> = new Map([
+  ['utm_source', 'source'],
+  ['utm_medium', 'medium'],
+  ['utm_campaign', 'campaign'],
+  ['utm_term', 'term'],
+  ['utm_content', 'content'],
+]);
 
 /**
  * Ad-platform click ids, by lower-cased parameter name. Their presence says "this visit came
@@ -113,7 +113,7 @@ export function readCampaign(params: readonly RawParam[], campaign: Campaign): v
   for (const param of params) {
     if (param.rawValue === null || param.rawValue === '') continue;
 
-    const field = UTM_FIELDS[param.name];
+    const field = UTM_FIELDS.get(param.name);
     if (field !== undefined && campaign.utm[field] === null) {
       campaign.utm[field] = utmValue(param.rawValue, campaign.flags);
       continue;

@@ -27,6 +27,7 @@ export interface Config {
   rateLimitBurst: number;
   queueMax: number;
   commitIntervalMs: number;
+  sessionFlushMs: number;
   shutdownTimeoutMs: number;
 }
 
@@ -208,6 +209,17 @@ export const SETTINGS: readonly Setting[] = [
     description:
       'Longest wait before a group commit (ms); ' +
       '0 commits at once, grouping what arrives meanwhile.',
+  },
+  {
+    key: 'sessionFlushMs',
+    env: 'LIGHTTRAIL_SESSION_FLUSH_MS',
+    kind: 'int',
+    default: '1000',
+    min: 0,
+    max: 60000,
+    description:
+      'Longest time session figures wait in memory before they are written (ms); ' +
+      '0 writes them with every commit. Events are durable at once either way.',
   },
   {
     key: 'shutdownTimeoutMs',

@@ -157,6 +157,10 @@ export async function createLightTrail(options: {
     logger,
     maxDepth: config.queueMax,
     intervalMs: config.commitIntervalMs,
+    // Session figures may wait this long in the writer's memory (see TenantWriter): the
+    // statistics API has them written first, so only a reader in another process (`lighttrail
+    // stats` beside a running server) can see them up to this much behind.
+    sessionFlushMs: config.sessionFlushMs === 0 ? undefined : config.sessionFlushMs,
     unavailable: damaged,
     observer: {
       depth: (events) => depth.set(events),
@@ -201,7 +205,9 @@ export async function createLightTrail(options: {
     },
   });
   // Statistics run on a thread of their own: a year of a busy site takes seconds to read.
-  const reader = new StatsReader(control, new StatsThread(control), damaged, logger);
+  const reader = new StatsReader(control, new StatsThread(control), damaged, logger, (tenantId) =>
+    queue.flushSessions(tenantId),
+  );
 
   const router = createRouter()
     .add('POST', '/api/collect', collectRoute(collector, config), {

@@ -6,7 +6,7 @@ import { visitorId } from '../../src/enrich/visitor.js';
 import type { SqliteControlStore } from '../../src/store/sqlite/control.js';
 import type { Db } from '../../src/store/sqlite/open.js';
 import { openTenantDb } from '../../src/store/sqlite/tenant.js';
-import { TenantWriter } from '../../src/store/sqlite/writer.js';
+import { TenantWriter, type TenantWriterOptions } from '../../src/store/sqlite/writer.js';
 import { enrichedEvent } from '../helpers/events.js';
 import { createOrganisation, type TestOrganisation } from '../helpers/organisation.js';
 
@@ -14,7 +14,14 @@ const IP = '198.51.100.23';
 const UA = 'Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0';
 const MINUTE = 60_000;
 
-describe('cookieless sessions and daily salts', () => {
+// Every rule holds whether session figures are written with each commit (the log import) or held
+// in memory and written later (the server).
+const MODES: Array<[string, TenantWriterOptions]> = [
+  ['figures written with each commit', {}],
+  ['figures held in memory', { sessionFlushMs: 60_000 }],
+];
+
+describe.each(MODES)('cookieless sessions and daily salts, %s', (_mode, options) => {
   let organisation: TestOrganisation;
   let control: SqliteControlStore;
   let db: Db;
@@ -26,7 +33,7 @@ describe('cookieless sessions and daily salts', () => {
     organisation = await createOrganisation();
     ({ control, siteId } = organisation);
     db = await openTenantDb(control, organisation.tenantId);
-    writer = new TenantWriter(db);
+    writer = new TenantWriter(db, options);
     salts = new DailySalts(control);
   });
 
@@ -53,10 +60,13 @@ describe('cookieless sessions and daily salts', () => {
     });
   }
 
-  const sessions = () =>
-    db.prepare('SELECT * FROM sessions ORDER BY started_at').all() as Array<
+  const sessions = () => {
+    writer.flushSessions();
+
+    return db.prepare('SELECT * FROM sessions ORDER BY started_at').all() as Array<
       Record<string, unknown>
     >;
+  };
 
   it('ends a session after 30 idle minutes; keeps entry, exit and pageviews', async () => {
     const t0 = Date.parse('2026-12-03T10:00:00Z');
@@ -104,8 +114,8 @@ describe('cookieless sessions and daily salts', () => {
     ]);
 
     // So does a session that a restart finds in the file.
-    const reopened = new TenantWriter(db);
-    reopened.commit([{ ...(await pageview(t0 + 2 * MINUTE, '/y')), channel: 'Referral' }], []);
+    writer = new TenantWriter(db, options);
+    writer.commit([{ ...(await pageview(t0 + 2 * MINUTE, '/y')), channel: 'Referral' }], []);
     expect(sessions()).toMatchObject([{ channel: 'Direct', pageviews: 3 }]);
   });
 
@@ -144,7 +154,7 @@ describe('cookieless sessions and daily salts', () => {
 
   it('a midnight session survives a full visitor cache: the idlest visitors go', async () => {
     // Three visitors fit; the one crossing midnight is known under two ids meanwhile.
-    writer = new TenantWriter(db, 3);
+    writer = new TenantWriter(db, { ...options, cacheLimit: 3 });
     const at = (time: string, day = '2026-12-04') => Date.parse(`${day}T${time}:00Z`);
     writer.commit([await pageview(at('23:50', '2026-12-03'), '/a1')], []);
     writer.commit([await pageview(at('00:10'), '/a2')], []);
@@ -200,5 +210,156 @@ describe('cookieless sessions and daily salts', () => {
       { n: 0 },
     );
     expect(sessions()).toHaveLength(1);
+  });
+});
+
+describe('session figures held in memory by the server', () => {
+  let organisation: TestOrganisation;
+  let db: Db;
+  let siteId: string;
+  const t0 = Date.parse('2026-12-03T10:00:00Z');
+
+  beforeEach(async () => {
+    organisation = await createOrganisation();
+    siteId = organisation.siteId;
+    db = await openTenantDb(organisation.control, organisation.tenantId);
+  });
+
+  afterEach(() => {
+    db.close();
+    organisation.cleanup();
+  });
+
+  const event = (visitor: string, at: number, type: EnrichedEvent['type'], path: string) =>
+    enrichedEvent({ siteId, ts: t0 + at, type, path, visitorId: visitor, channel: 'Direct' });
+
+  /** Two visitors: one with pages, a click and an engagement; one begun by a beacon. */
+  const visits = (): EnrichedEvent[][] => [
+    [event('v1', 0, 'pageview', '/a'), event('v2', 0, 'engagement', '/old')],
+    [
+      event('v1', MINUTE, 'pageview', '/b'),
+      { ...event('v2', 1_000, 'pageview', '/c'), channel: 'Email', utmSource: 'news' },
+    ],
+    [
+      event('v1', 2 * MINUTE, 'custom', '/b'),
+      { ...event('v1', 3 * MINUTE, 'engagement', '/b'), engagementMs: 5_000 },
+    ],
+  ];
+
+  const figures = () =>
+    db
+      .prepare(
+        `SELECT visitor_id AS visitor, entry_path AS entry, exit_path AS exit, pageviews,
+           interactions, engagement_ms AS engagement, last_at - started_at AS duration, channel,
+           utm_source AS utmSource
+         FROM sessions ORDER BY visitor_id`,
+      )
+      .all();
+
+  const EXPECTED = [
+    {
+      visitor: 'v1',
+      entry: '/a',
+      exit: '/b',
+      pageviews: 2,
+      interactions: 1,
+      engagement: 5_000,
+      duration: 3 * MINUTE,
+      channel: 'Direct',
+      utmSource: null,
+    },
+    {
+      visitor: 'v2',
+      entry: '/c',
+      exit: '/c',
+      pageviews: 1,
+      interactions: 0,
+      engagement: 0,
+      duration: 1_000,
+      channel: 'Email',
+      utmSource: 'news',
+    },
+  ];
+
+  const mark = () =>
+    (db.prepare(`SELECT value FROM meta WHERE key = 'sessions_through'`).get() as { value: number })
+      .value;
+  const lastEvent = () =>
+    (db.prepare('SELECT max(id) AS id FROM events').get() as { id: number }).id;
+
+  it('writes a new session at once, its figures only when due', () => {
+    const writer = new TenantWriter(db, { sessionFlushMs: 60_000 });
+    for (const commit of visits()) writer.commit(commit, []);
+
+    // The rows exist (the visitor is known to other writers), without figures yet.
+    expect(figures()).toMatchObject([
+      { visitor: 'v1', pageviews: 0, entry: null },
+      { visitor: 'v2', pageviews: 0, entry: null },
+    ]);
+    expect(writer.pendingSessions).toBe(2);
+
+    writer.flushSessions();
+    expect(figures()).toEqual(EXPECTED);
+    expect(mark()).toBe(lastEvent());
+    expect(writer.pendingSessions).toBe(0);
+  });
+
+  it('writes the figures with the commit that comes once they are due', async () => {
+    const writer = new TenantWriter(db, { sessionFlushMs: 50 });
+    const [first, second, third] = visits();
+    writer.commit(first ?? [], []);
+    writer.commit(second ?? [], []);
+    expect(figures()[0]).toMatchObject({ pageviews: 0 });
+
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    writer.commit(third ?? [], []);
+    expect(figures()).toEqual(EXPECTED);
+    expect(writer.pendingSessions).toBe(0);
+  });
+
+  it('a writer stopped before writing them: the next replays the events after the mark', () => {
+    const [first, second, third] = visits();
+    const crashed = new TenantWriter(db, { sessionFlushMs: 60_000 });
+    crashed.commit(first ?? [], []);
+    // Written up to here; the rest is in memory only when the process dies.
+    crashed.flushSessions();
+    crashed.commit(second ?? [], []);
+    crashed.commit(third ?? [], []);
+    expect(figures()[0]).toMatchObject({ pageviews: 1 });
+
+    const next = new TenantWriter(db, { sessionFlushMs: 60_000 });
+    expect(figures()).toEqual(EXPECTED);
+    expect(mark()).toBe(lastEvent());
+    expect(next.pendingSessions).toBe(0);
+
+    // Replayed once: a third writer finds nothing to add.
+    new TenantWriter(db, { sessionFlushMs: 60_000 });
+    expect(figures()).toEqual(EXPECTED);
+  });
+
+  it("a log import's figures and the server's held ones add up in the same session", () => {
+    const server = new TenantWriter(db, { sessionFlushMs: 60_000 });
+    server.commit([event('v1', 0, 'pageview', '/a'), event('v1', MINUTE, 'pageview', '/b')], []);
+    // The import writes its figures at once, into the row the server created.
+    const importer = new TenantWriter(db);
+    importer.commit([{ ...event('v1', 2 * MINUTE, 'pageview', '/c'), origin: 'import' }], []);
+    server.flushSessions();
+
+    expect(figures()).toMatchObject([{ visitor: 'v1', pageviews: 3, entry: '/a', exit: '/c' }]);
+    // The import's event is never replayed as the server's.
+    new TenantWriter(db, { sessionFlushMs: 60_000 });
+    expect(figures()).toMatchObject([{ pageviews: 3 }]);
+  });
+
+  it('a file written before figures were held starts its mark at its last event', () => {
+    const old = new TenantWriter(db);
+    for (const commit of visits()) old.commit(commit, []);
+    expect(
+      db.prepare(`SELECT count(*) AS n FROM meta WHERE key = 'sessions_through'`).get(),
+    ).toEqual({ n: 0 });
+
+    new TenantWriter(db, { sessionFlushMs: 60_000 });
+    expect(mark()).toBe(lastEvent());
+    expect(figures()).toEqual(EXPECTED);
   });
 });

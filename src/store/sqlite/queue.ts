@@ -32,6 +32,11 @@ export interface QueueOptions {
   observer?: QueueObserver;
   /** The stage that turns `submit`ted jobs into events on the writer thread. */
   preparer?: PreparerSpec;
+  /**
+   * How long session figures may wait in the writer's memory (the server's queue; see
+   * TenantWriter). Without it they are written with each commit.
+   */
+  sessionFlushMs?: number;
 }
 
 interface Pending {
@@ -69,6 +74,7 @@ export class IngestQueue implements EventSink {
         eagerSize: options.eagerSize ?? 2000,
         maxGroup: options.maxGroup,
         preparer: options.preparer,
+        sessionFlushMs: options.sessionFlushMs,
         checkpointPort: port1,
         ...(options.checkpointFrames === undefined
           ? {}
@@ -181,6 +187,25 @@ export class IngestQueue implements EventSink {
     await this.stopCheckpointer();
     if (this.failure === undefined) await this.command({ op: 'close', id: this.nextId++ });
     await this.worker.terminate();
+  }
+
+  /**
+   * Resolves once the tenant's session figures held in the writer's memory are in its file, for
+   * a statistics read that must see every acknowledged event. Never rejects: a writer that
+   * cannot write them has logged why, and the read goes on with what the file holds.
+   */
+  async flushSessions(tenantId: string): Promise<void> {
+    if (this.options.sessionFlushMs === undefined || this.failure !== undefined || this.closed) {
+      return;
+    }
+
+    try {
+      await (this.opened.get(tenantId) ?? this.open(tenantId));
+    } catch {
+      return;
+    }
+
+    await this.command({ op: 'sessions', id: this.nextId++, tenantId });
   }
 
   /** Makes the writer drop its connection to a tenant file (after a rekey or deletion). */
@@ -297,7 +322,9 @@ export class IngestQueue implements EventSink {
     this.acks.clear();
   }
 
-  private command(request: Extract<WriterRequest, { op: 'forget' | 'close' }>): Promise<void> {
+  private command(
+    request: Extract<WriterRequest, { op: 'forget' | 'close' | 'sessions' }>,
+  ): Promise<void> {
     return new Promise((resolve) => {
       this.acks.set(request.id, resolve);
       this.post(request);

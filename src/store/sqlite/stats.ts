@@ -8,6 +8,7 @@ import type {
 } from '../../domain/stats.js';
 import { pageWithQuery } from '../../domain/page.js';
 import type { Db } from './open.js';
+import { overlayHeldSessions } from './writer.js';
 
 // Sessions are counted on the day they started; only sessions with a pageview count as visits.
 const SESSIONS = `FROM sessions
@@ -34,8 +35,16 @@ export function queryStats(db: Db, query: StatsQuery): Stats {
   db.pragma(`cache_size = ${STATS_CACHE_KIB}`);
   try {
     // One read transaction, so every section is read from the same state of the file: commits
-    // landing between the statements made the totals disagree with the days (QA).
-    return db.transaction(() => readStats(db, query))();
+    // landing between the statements made the totals disagree with the days (QA). The session
+    // figures the server still holds in memory are replayed from the stored events into it.
+    return db.transaction(() => {
+      const undo = overlayHeldSessions(db);
+      try {
+        return readStats(db, query);
+      } finally {
+        undo();
+      }
+    })();
   } finally {
     db.pragma(`cache_size = ${cacheSize}`);
     db.pragma('shrink_memory');

@@ -31,6 +31,8 @@ export type WriterRequest =
   /** A job for the preparer, which turns it into events on this thread (`size`: its events). */
   | { op: 'prepare'; id: number; tenantId: string; job: unknown; size: number }
   | { op: 'forget'; id: number; tenantId: string }
+  /** Write the tenant's session figures held in memory now (a statistics read follows). */
+  | { op: 'sessions'; id: number; tenantId: string }
   | { op: 'close'; id: number }
   /** Several of the above, sent together, handled in order. */
   | { op: 'batch'; requests: WriterRequest[] };
@@ -62,6 +64,8 @@ export interface WriterOptions {
   checkpointPort?: MessagePort;
   /** WAL frames (pages) at which a tenant's WAL is checkpointed (see CheckpointCycle). */
   checkpointFrames?: number;
+  /** How long session figures may wait in memory (TenantWriterOptions.sessionFlushMs). */
+  sessionFlushMs?: number;
 }
 
 /**
@@ -154,7 +158,7 @@ function writerFor(tenantId: string): TenantWriter {
   db.pragma('journal_size_limit = 67108864');
   // A locked file answers at once; `flush` sets the tenant's share aside (see BUSY_LIMIT_MS).
   db.pragma('busy_timeout = 0');
-  const writer = new TenantWriter(db);
+  const writer = new TenantWriter(db, { sessionFlushMs: options.sessionFlushMs });
   open.set(tenantId, { db, writer });
 
   return writer;
@@ -251,6 +255,36 @@ function finishCheckpoints(): void {
   }
 }
 
+/** Writes a tenant's session figures held in memory; if that fails they wait for the next try. */
+function writeSessions(tenantId: string, writer: TenantWriter): void {
+  try {
+    writer.flushSessions();
+  } catch (error) {
+    // The events are stored either way; a lock held by a log import clears within milliseconds.
+    logger.warn('ingest.sessions_not_written', { tenantId, error });
+  }
+}
+
+let sessionTimer: NodeJS.Timeout | undefined;
+
+/**
+ * While events arrive, session figures go out with the commits; when they stop, this writes what
+ * is still in memory once `sessionFlushMs` has passed, in a transaction of its own.
+ */
+function scheduleSessions(): void {
+  const wait = options.sessionFlushMs ?? 0;
+  if (sessionTimer !== undefined || wait === 0) return;
+  if (![...open.values()].some(({ writer }) => writer.pendingSessions > 0)) return;
+
+  sessionTimer = setTimeout(() => {
+    sessionTimer = undefined;
+    for (const [tenantId, { writer }] of open) {
+      if (writer.sessionsDue(Date.now())) writeSessions(tenantId, writer);
+    }
+    scheduleSessions();
+  }, wait);
+}
+
 /** Drops the tenant: its connection and what it takes to open it again. */
 function forget(tenantId: string): void {
   files.delete(tenantId);
@@ -261,6 +295,7 @@ function forget(tenantId: string): void {
 function closeTenant(tenantId: string): void {
   const known = open.get(tenantId);
   if (known === undefined) return;
+  writeSessions(tenantId, known.writer);
   try {
     known.db.pragma('wal_checkpoint(TRUNCATE)');
   } catch {
@@ -431,6 +466,7 @@ function flush(): void {
 
   // What arrives meanwhile forms the next group.
   finishCheckpoints();
+  scheduleSessions();
 
   if (pending.length > 0) schedule();
   else if (deferred.size > 0 && cancelFlush === undefined) {
@@ -508,6 +544,17 @@ function receive(message: WriterRequest): void {
     case 'forget':
       flush();
       forget(message.tenantId);
+      break;
+    case 'sessions':
+      flush();
+      if (files.has(message.tenantId)) {
+        try {
+          writeSessions(message.tenantId, writerFor(message.tenantId));
+        } catch (error) {
+          // The file does not open: the statistics read that follows reports it.
+          logger.warn('ingest.sessions_not_written', { tenantId: message.tenantId, error });
+        }
+      }
       break;
     case 'close':
       flush();

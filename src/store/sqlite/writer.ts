@@ -4,6 +4,7 @@ import {
   INTERACTIONS,
   SESSION_TIMEOUT_MS,
   type EnrichedEvent,
+  type EventType,
   type FilteredHit,
 } from '../../domain/event.js';
 import type { Db } from './open.js';
@@ -32,6 +33,58 @@ export interface CommitResult {
 /** Visitors whose latest session the writer keeps in memory per tenant file. */
 const CACHE_LIMIT = 200_000;
 
+export interface TenantWriterOptions {
+  /** Visitors kept in memory (see CACHE_LIMIT). */
+  cacheLimit?: number;
+  /**
+   * Milliseconds for which session figures may stay in memory before they are written: the
+   * server's writer (see TenantWriter). Without it they are written with each commit (the log
+   * import, which may run beside a server and must leave nothing behind).
+   */
+  sessionFlushMs?: number;
+}
+
+/** What an event does to its session's figures. */
+interface SessionEvent {
+  ts: number;
+  type: string;
+  path: string;
+  engagementMs: number | null;
+  channel: string;
+  referrerDomain: string | null;
+  utmSource: string | null;
+  utmMedium: string | null;
+  utmCampaign: string | null;
+}
+
+/** The source a session takes from its first pageview when an engagement beacon began it. */
+type Attribution = Pick<
+  SessionEvent,
+  'channel' | 'referrerDomain' | 'utmSource' | 'utmMedium' | 'utmCampaign'
+>;
+
+/**
+ * Events' effect on one session, not yet written: merged into the row with min, max, sums and
+ * the entry and exit rules, so writes from two processes (a server and a log import) add up.
+ */
+interface Touch {
+  first: number;
+  last: number;
+  /** The earliest pageview's time and path, if any. */
+  entryTs: number;
+  entryPath: string | null;
+  /** The latest pageview's. */
+  exitTs: number;
+  exitPath: string | null;
+  pageviews: number;
+  interactions: number;
+  engagement: number;
+  attribution: Attribution | null;
+}
+
+/** Meta key: the last tracker event whose effect on its session is in the sessions table. */
+const SESSIONS_MARK = 'sessions_through';
+
 /**
  * Writes enriched events into one tenant file, assigning each to a session, in one transaction
  * per call. Runs inside the writer worker, the only writer of tenant files in a process.
@@ -42,23 +95,45 @@ const CACHE_LIMIT = 200_000;
  * crosses midnight stays one session, under the id it started with, and is then also known under
  * the new id (in memory: a restart after 00:30 UTC splits such a session). Past `cacheLimit`
  * visitors the cache forgets the ones idle longest.
+ *
+ * A new session's row is written with its first event. Its figures (last activity, exit page,
+ * counts, duration) change with every later event, each time on a page of the table far from
+ * the last one: written per event, they were a third of the writer's work and half the pages it
+ * wrote. With `sessionFlushMs` they are gathered in memory and written at most that often, in
+ * the transaction of a commit (or alone when traffic stops). The events themselves are durable
+ * at each commit as always, and the session figures are derived from them: the meta key
+ * `sessions_through` names the last tracker event whose effect is written, and a writer opening
+ * the file (after a crash) first replays the tracker events after it. Only the server writes
+ * tracker events and only one server runs per data folder, so no other process's pending
+ * figures can be replayed twice. Readers that must see the latest figures ask the writer to
+ * write them first (`flushSessions`).
  */
 export class TenantWriter {
   private readonly sessions = new Map<string, SessionState>();
   private readonly insertEvent;
   private readonly findSession;
   private readonly insertSession;
-  private readonly touchSession;
-  private readonly attributeSession;
+  private readonly applyTouch;
+  private readonly readMark;
+  private readonly writeMark;
   private readonly countFiltered;
   private readonly rememberFiltered;
   /** The transaction's body, wrapped once: better-sqlite3 builds four functions per wrapping. */
   private readonly store;
+  private readonly cacheLimit: number;
+  private readonly flushMs: number;
+  /** Session figures committed to the events but not yet written to the sessions table. */
+  private pending = new Map<string, Touch>();
+  private lastFlush = Date.now();
+  /** The last event this writer stored (in deferred mode: the mark once pending is written). */
+  private lastEventId = 0;
 
   constructor(
     private readonly db: Db,
-    private readonly cacheLimit = CACHE_LIMIT,
+    options: TenantWriterOptions = {},
   ) {
+    this.cacheLimit = options.cacheLimit ?? CACHE_LIMIT;
+    this.flushMs = options.sessionFlushMs ?? 0;
     this.insertEvent = db.prepare(`
       INSERT INTO events (site_id, ts, day, type, name, hostname, path, query, fragment, title,
         href, referrer_host, referrer_domain, channel, utm_source, utm_medium, utm_campaign,
@@ -69,74 +144,137 @@ export class TenantWriter {
         ?, ?, ?, ?, ?, ?)
       ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING`);
     this.findSession = db.prepare(`
-      SELECT id, visitor_id AS visitorId, started_at AS startedAt, last_at AS lastAt
+      SELECT id, visitor_id AS visitorId, started_at AS startedAt, last_at AS lastAt,
+        entry_path IS NOT NULL AS landed
       FROM sessions WHERE site_id = ? AND visitor_id = ? ORDER BY last_at DESC LIMIT 1`);
-    this.attributeSession = db.prepare(`
-      UPDATE sessions SET channel = @channel, referrer_domain = @referrerDomain,
-        utm_source = @utmSource, utm_medium = @utmMedium, utm_campaign = @utmCampaign
-      WHERE id = @id`);
+    // A new session's row: its source, place and device, and no figures yet (see Touch).
     this.insertSession = db.prepare(`
       INSERT INTO sessions (id, site_id, visitor_id, day, started_at, last_at, entry_path,
         exit_path, pageviews, interactions, engagement_ms, channel, referrer_domain, utm_source,
         utm_medium, utm_campaign, country, region, city, browser, os, device)
-      VALUES (@id, @siteId, @visitorId, @day, @ts, @ts, @entry, @entry, @pageviews,
-        @interactions, @engagement, @channel, @referrerDomain, @utmSource, @utmMedium,
-        @utmCampaign, @country, @region, @city, @browser, @os, @device)`);
-    this.touchSession = db.prepare(`
-      UPDATE sessions SET
-        started_at = min(started_at, @ts),
-        last_at = max(last_at, @ts),
-        entry_path = CASE WHEN @isPage AND (entry_path IS NULL OR @ts < started_at)
-                          THEN @path ELSE entry_path END,
-        exit_path = CASE WHEN @isPage AND (exit_path IS NULL OR @ts >= last_at)
-                         THEN @path ELSE exit_path END,
-        pageviews = pageviews + @isPage,
-        interactions = interactions + @isInteraction,
-        engagement_ms = engagement_ms + @engagement
-      WHERE id = @id`);
+      VALUES (@id, @siteId, @visitorId, @day, @ts, @ts, NULL, NULL, 0, 0, 0, @channel,
+        @referrerDomain, @utmSource, @utmMedium, @utmCampaign, @country, @region, @city,
+        @browser, @os, @device)`);
+    this.applyTouch = db.prepare(applyTouchSql('sessions'));
+    this.readMark = db.prepare(`SELECT value FROM meta WHERE key = '${SESSIONS_MARK}'`);
+    this.writeMark = db.prepare(
+      `INSERT INTO meta (key, value) VALUES ('${SESSIONS_MARK}', ?)
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+    );
     this.countFiltered = db.prepare(`
       INSERT INTO filtered (site_id, day, reason, count) VALUES (?, ?, ?, 1)
       ON CONFLICT (site_id, day, reason) DO UPDATE SET count = count + 1`);
     this.rememberFiltered = db.prepare('INSERT OR IGNORE INTO filtered_keys (key) VALUES (?)');
-    this.store = db.transaction(
-      (
-        events: readonly EnrichedEvent[],
-        filtered: readonly FilteredHit[],
-        result: CommitResult,
-        touched: Array<[string, SessionState]>,
-      ) => {
-        for (const event of events) {
-          const written = this.write(event, touched);
-          result.written.push(written);
-          if (written) result.inserted += 1;
-          else result.duplicates += 1;
-        }
+    this.store = db.transaction((commit: Commit): boolean => {
+      for (const event of commit.events) {
+        const written = this.write(event, commit);
+        commit.result.written.push(written);
+        if (written) commit.result.inserted += 1;
+        else commit.result.duplicates += 1;
+      }
 
-        for (const hit of filtered) {
-          const seen = hit.dedupeKey && this.rememberFiltered.run(hit.dedupeKey).changes === 0;
-          result.counted.push(!seen);
-          if (!seen) this.countFiltered.run(hit.siteId, hit.day, hit.reason);
-        }
-      },
+      for (const hit of commit.filtered) {
+        const seen = hit.dedupeKey && this.rememberFiltered.run(hit.dedupeKey).changes === 0;
+        commit.result.counted.push(!seen);
+        if (!seen) this.countFiltered.run(hit.siteId, hit.day, hit.reason);
+      }
+
+      // The figures go out with this commit when they are due: no transaction of their own.
+      if (commit.now - this.lastFlush < this.flushMs) return false;
+
+      this.writeTouches(mergedTouches(this.pending, commit.touches), commit.lastEventId);
+
+      return true;
+    });
+    this.flushStore = db.transaction((touches: ReadonlyMap<string, Touch>, lastEventId: number) =>
+      this.writeTouches(touches, lastEventId),
     );
+
+    if (this.flushMs > 0) this.recover();
   }
 
-  commit(events: readonly EnrichedEvent[], filtered: readonly FilteredHit[]): CommitResult {
-    const result: CommitResult = { inserted: 0, duplicates: 0, written: [], counted: [] };
-    const touched: Array<[string, SessionState]> = [];
+  private readonly flushStore;
 
+  commit(events: readonly EnrichedEvent[], filtered: readonly FilteredHit[]): CommitResult {
+    const commit: Commit = {
+      events,
+      filtered,
+      result: { inserted: 0, duplicates: 0, written: [], counted: [] },
+      touched: [],
+      touches: new Map(),
+      lastEventId: this.lastEventId,
+      now: Date.now(),
+    };
+
+    let flushed: boolean;
     try {
-      this.store.immediate(events, filtered, result, touched);
+      flushed = this.store.immediate(commit);
     } catch (error) {
-      // The transaction rolled back: forget sessions it created so the cache matches the file.
-      for (const [key] of touched) this.sessions.delete(key);
+      // The transaction rolled back: forget sessions it created so the cache matches the file;
+      // its touches were staged apart and are dropped with it.
+      for (const [key] of commit.touched) this.sessions.delete(key);
       throw error;
     }
 
-    return result;
+    this.lastEventId = commit.lastEventId;
+    if (flushed) {
+      this.pending = new Map();
+      this.lastFlush = commit.now;
+    } else {
+      this.pending = mergedTouches(this.pending, commit.touches);
+    }
+
+    return commit.result;
   }
 
-  private write(event: EnrichedEvent, touched: Array<[string, SessionState]>): boolean {
+  /** Sessions whose figures wait in memory (0 when figures are written with each commit). */
+  get pendingSessions(): number {
+    return this.pending.size;
+  }
+
+  /** True when figures wait in memory and the last write of them is `sessionFlushMs` old. */
+  sessionsDue(now: number): boolean {
+    return this.pending.size > 0 && now - this.lastFlush >= this.flushMs;
+  }
+
+  /** Writes the session figures gathered in memory, in a transaction of their own. */
+  flushSessions(): void {
+    if (this.flushMs === 0) return;
+
+    this.flushStore.immediate(this.pending, this.lastEventId);
+    this.pending = new Map();
+    this.lastFlush = Date.now();
+  }
+
+  /** Writes touches and, for the writer that defers them, moves the mark to `lastEventId`. */
+  private writeTouches(touches: ReadonlyMap<string, Touch>, lastEventId: number): void {
+    for (const [id, touch] of touches) this.applyTouch.run(touchParams(id, touch));
+
+    if (this.flushMs > 0) this.writeMark.run(lastEventId);
+  }
+
+  /**
+   * Replays onto the sessions table the tracker events stored after the mark: figures that were
+   * still in memory when the last writer stopped without writing them (a crash, a kill). A file
+   * without a mark had every figure written with its event (an earlier version): the mark starts
+   * at its last event.
+   */
+  private recover(): void {
+    const mark = this.readMark.get() as { value: number } | undefined;
+    const last = this.db.prepare('SELECT coalesce(max(id), 0) AS id FROM events').get() as {
+      id: number;
+    };
+    this.lastEventId = last.id;
+    if (mark === undefined) {
+      this.writeMark.run(last.id);
+      return;
+    }
+
+    this.flushStore.immediate(replayTouches(this.db, mark.value), last.id);
+  }
+
+  private write(event: EnrichedEvent, commit: Commit): boolean {
+    const touched = commit.touched;
     const session = this.sessionFor(event, touched);
     // Positional binding: named parameters cost a property lookup each, 35 per event.
     const inserted = this.insertEvent.run(
@@ -182,23 +320,16 @@ export class TenantWriter {
       return false;
     }
 
-    const isPage = event.type === 'pageview' ? 1 : 0;
-    const isInteraction = INTERACTIONS.has(event.type) ? 1 : 0;
-    const engagement = event.engagementMs ?? 0;
-
+    commit.lastEventId = Number(inserted.lastInsertRowid);
     if (session.fresh) {
-      // Objects spelt out, here and below: a spread followed by more properties takes V8's slow
-      // path, microseconds per event.
+      // Spelt out: a spread followed by more properties takes V8's slow path, microseconds per
+      // event.
       this.insertSession.run({
         id: session.id,
         siteId: event.siteId,
         visitorId: session.visitorId,
         day: event.day,
         ts: event.ts,
-        entry: isPage ? event.path : null,
-        pageviews: isPage,
-        interactions: isInteraction,
-        engagement,
         channel: event.channel,
         referrerDomain: event.referrerDomain,
         utmSource: event.utmSource,
@@ -211,29 +342,12 @@ export class TenantWriter {
         os: event.os,
         device: event.device,
       });
-    } else {
-      this.touchSession.run({
-        id: session.id,
-        ts: event.ts,
-        path: event.path,
-        isPage,
-        isInteraction,
-        engagement,
-      });
-      // A session begun by the engagement beacon a single-page app sends for the page it
-      // leaves takes its channel and campaign from the pageview that follows (QA): that beacon
-      // is the end of the previous visit, not an arrival. Any other first event is one.
-      if (session.lands) {
-        this.attributeSession.run({
-          id: session.id,
-          channel: event.channel,
-          referrerDomain: event.referrerDomain,
-          utmSource: event.utmSource,
-          utmMedium: event.utmMedium,
-          utmCampaign: event.utmCampaign,
-        });
-      }
     }
+
+    // A session begun by the engagement beacon a single-page app sends for the page it leaves
+    // takes its channel and campaign from the pageview that follows (QA): that beacon is the end
+    // of the previous visit, not an arrival. Any other first event is one.
+    commit.touches.set(session.id, addEvent(commit.touches.get(session.id), event, session.lands));
 
     return true;
   }
@@ -302,19 +416,22 @@ export class TenantWriter {
     };
   }
 
-  /** A session found in the file has its source settled: its first pageview came long ago. */
+  /** A session found in the file has its source settled once a pageview gave it an entry page. */
   private load(siteId: string, visitorId: string): SessionState | undefined {
     const found = this.findSession.get(siteId, visitorId) as
-      Omit<SessionState, 'landed'> | undefined;
+      (Omit<SessionState, 'landed'> & { landed: number }) | undefined;
 
     if (found === undefined) return undefined;
+
+    // A visitor the cache forgot may have figures still in memory: the row lags behind them.
+    const touch = this.pending.get(found.id);
 
     return {
       id: found.id,
       visitorId: found.visitorId,
-      startedAt: found.startedAt,
-      lastAt: found.lastAt,
-      landed: true,
+      startedAt: Math.min(found.startedAt, touch?.first ?? Infinity),
+      lastAt: Math.max(found.lastAt, touch?.last ?? -Infinity),
+      landed: found.landed === 1 || (touch?.entryPath ?? null) !== null,
     };
   }
 
@@ -329,6 +446,208 @@ export class TenantWriter {
 
     touched.push([key, state]);
   }
+}
+
+/**
+ * The statement that merges a Touch into a row of `table` (`sessions`, or a reader's overlay of
+ * it). Every SET reads the row as it was, so the order of the lines does not matter. An entry at
+ * the session's first moment takes the place of one another process wrote first: a new row
+ * starts at its first event, whose page may still be in memory at the server.
+ */
+function applyTouchSql(table: string): string {
+  return `
+    UPDATE ${table} SET
+      started_at = min(started_at, @first),
+      last_at = max(last_at, @last),
+      entry_path = CASE WHEN @entryPath IS NOT NULL AND (entry_path IS NULL
+                          OR @entryTs <= started_at) THEN @entryPath ELSE entry_path END,
+      exit_path = CASE WHEN @exitPath IS NOT NULL AND (exit_path IS NULL
+                         OR @exitTs >= last_at) THEN @exitPath ELSE exit_path END,
+      pageviews = pageviews + @pageviews,
+      interactions = interactions + @interactions,
+      engagement_ms = engagement_ms + @engagement,
+      channel = CASE WHEN @attribute THEN @channel ELSE channel END,
+      referrer_domain = CASE WHEN @attribute THEN @referrerDomain ELSE referrer_domain END,
+      utm_source = CASE WHEN @attribute THEN @utmSource ELSE utm_source END,
+      utm_medium = CASE WHEN @attribute THEN @utmMedium ELSE utm_medium END,
+      utm_campaign = CASE WHEN @attribute THEN @utmCampaign ELSE utm_campaign END
+    WHERE id = @id`;
+}
+
+/** The parameters of `applyTouchSql` for one session. */
+function touchParams(id: string, touch: Touch): Record<string, string | number | null> {
+  const attribution = touch.attribution;
+
+  return {
+    id,
+    first: touch.first,
+    last: touch.last,
+    entryTs: touch.entryTs,
+    entryPath: touch.entryPath,
+    exitTs: touch.exitTs,
+    exitPath: touch.exitPath,
+    pageviews: touch.pageviews,
+    interactions: touch.interactions,
+    engagement: touch.engagement,
+    attribute: attribution === null ? 0 : 1,
+    channel: attribution?.channel ?? null,
+    referrerDomain: attribution?.referrerDomain ?? null,
+    utmSource: attribution?.utmSource ?? null,
+    utmMedium: attribution?.utmMedium ?? null,
+    utmCampaign: attribution?.utmCampaign ?? null,
+  };
+}
+
+/**
+ * The effect on their sessions of the tracker events stored after `mark`, in the order they were
+ * stored: what the server held in memory and had not written yet.
+ */
+function replayTouches(db: Db, mark: number): Map<string, Touch> {
+  const events = db
+    .prepare(
+      `SELECT session_id AS sessionId, ts, type, path, engagement_ms AS engagementMs, channel,
+         referrer_domain AS referrerDomain, utm_source AS utmSource, utm_medium AS utmMedium,
+         utm_campaign AS utmCampaign
+       FROM events WHERE id > ? AND origin = 'tracker' ORDER BY id`,
+    )
+    .iterate(mark) as IterableIterator<SessionEvent & { sessionId: string }>;
+  const landedNow = db.prepare(
+    'SELECT entry_path IS NOT NULL AS landed FROM main.sessions WHERE id = ?',
+  );
+  const landed = new Map<string, boolean>();
+  const touches = new Map<string, Touch>();
+  for (const event of events) {
+    const known =
+      landed.get(event.sessionId) ??
+      ((landedNow.get(event.sessionId) as { landed: number } | undefined)?.landed ?? 1) === 1;
+    const isPage = event.type === 'pageview';
+    touches.set(event.sessionId, addEvent(touches.get(event.sessionId), event, isPage && !known));
+    landed.set(event.sessionId, known || isPage);
+  }
+
+  return touches;
+}
+
+/**
+ * For a reader (a read-only connection): shows the sessions table with the figures the server
+ * still holds in memory, replayed from the events after the mark, without writing anything. A
+ * temporary view named `sessions` stands in front of the table for this connection: the rows of
+ * the touched sessions come from a temporary copy with the figures merged in. Returns the undo
+ * (nothing to undo when nothing is held). `lighttrail stats` beside a running server, or after
+ * a crash before the next start, counts every stored event this way.
+ */
+export function overlayHeldSessions(db: Db): () => void {
+  const mark = db.prepare(`SELECT value FROM meta WHERE key = '${SESSIONS_MARK}'`).get() as
+    { value: number } | undefined;
+  const touches = mark === undefined ? new Map<string, Touch>() : replayTouches(db, mark.value);
+  if (touches.size === 0) return () => undefined;
+
+  db.exec(`CREATE TEMP TABLE session_overlay AS SELECT * FROM main.sessions WHERE 0;
+    CREATE UNIQUE INDEX temp.session_overlay_id ON session_overlay (id);`);
+  const copy = db.prepare(
+    'INSERT INTO temp.session_overlay SELECT * FROM main.sessions WHERE id = ?',
+  );
+  const apply = db.prepare(applyTouchSql('temp.session_overlay'));
+  for (const [id, touch] of touches) {
+    copy.run(id);
+    apply.run(touchParams(id, touch));
+  }
+  db.exec(`CREATE TEMP VIEW sessions AS
+    SELECT * FROM main.sessions WHERE id NOT IN (SELECT id FROM temp.session_overlay)
+    UNION ALL SELECT * FROM temp.session_overlay`);
+
+  return () => db.exec('DROP VIEW temp.sessions; DROP TABLE temp.session_overlay;');
+}
+
+/** One call of `commit`, as its transaction sees it. */
+interface Commit {
+  events: readonly EnrichedEvent[];
+  filtered: readonly FilteredHit[];
+  result: CommitResult;
+  /** Cache entries it set: dropped again if it rolls back. */
+  touched: Array<[string, SessionState]>;
+  /** Its events' effect on their sessions: pending only once it committed. */
+  touches: Map<string, Touch>;
+  lastEventId: number;
+  now: number;
+}
+
+/** `touch` with one more event; `attribute`: the event settles the session's source. */
+function addEvent(touch: Touch | undefined, event: SessionEvent, attribute: boolean): Touch {
+  const isPage = event.type === 'pageview';
+  const next: Touch = touch ?? {
+    first: event.ts,
+    last: event.ts,
+    entryTs: 0,
+    entryPath: null,
+    exitTs: 0,
+    exitPath: null,
+    pageviews: 0,
+    interactions: 0,
+    engagement: 0,
+    attribution: null,
+  };
+  next.first = Math.min(next.first, event.ts);
+  next.last = Math.max(next.last, event.ts);
+  if (isPage) {
+    if (next.entryPath === null || event.ts < next.entryTs) {
+      next.entryTs = event.ts;
+      next.entryPath = event.path;
+    }
+    if (next.exitPath === null || event.ts >= next.exitTs) {
+      next.exitTs = event.ts;
+      next.exitPath = event.path;
+    }
+    next.pageviews += 1;
+  }
+
+  if (INTERACTIONS.has(event.type as EventType)) next.interactions += 1;
+  next.engagement += event.engagementMs ?? 0;
+  if (attribute && next.attribution === null) {
+    next.attribution = {
+      channel: event.channel,
+      referrerDomain: event.referrerDomain,
+      utmSource: event.utmSource,
+      utmMedium: event.utmMedium,
+      utmCampaign: event.utmCampaign,
+    };
+  }
+
+  return next;
+}
+
+/** The touches of `earlier` followed by those of `later`, in a new map. */
+function mergedTouches(
+  earlier: ReadonlyMap<string, Touch>,
+  later: ReadonlyMap<string, Touch>,
+): Map<string, Touch> {
+  const merged = new Map(earlier);
+  for (const [id, touch] of later) {
+    const before = merged.get(id);
+    if (before === undefined) {
+      merged.set(id, touch);
+      continue;
+    }
+
+    const entryFirst =
+      before.entryPath !== null && !(touch.entryPath !== null && touch.entryTs < before.entryTs);
+    const exitBefore =
+      before.exitPath !== null && !(touch.exitPath !== null && touch.exitTs >= before.exitTs);
+    merged.set(id, {
+      first: Math.min(before.first, touch.first),
+      last: Math.max(before.last, touch.last),
+      entryTs: entryFirst ? before.entryTs : touch.entryTs,
+      entryPath: entryFirst ? before.entryPath : touch.entryPath,
+      exitTs: exitBefore ? before.exitTs : touch.exitTs,
+      exitPath: exitBefore ? before.exitPath : touch.exitPath,
+      pageviews: before.pageviews + touch.pageviews,
+      interactions: before.interactions + touch.interactions,
+      engagement: before.engagement + touch.engagement,
+      attribution: before.attribution ?? touch.attribution,
+    });
+  }
+
+  return merged;
 }
 
 /**

@@ -1,0 +1,168 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { request } from 'node:https';
+import path from 'node:path';
+
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { LocalKeyProvider } from '../../src/crypto/local-provider.js';
+import type { Stats } from '../../src/domain/stats.js';
+import { SqliteControlStore } from '../../src/store/sqlite/control.js';
+import { openTenantDb } from '../../src/store/sqlite/tenant.js';
+import { runCli, startServer, type RunningServer } from '../helpers/cli.js';
+import { CHROME_UA, startProduct } from '../helpers/product.js';
+import { tempDir } from '../helpers/temp.js';
+
+/** Two visitors: three pages and two pages, each request answered before the next is sent. */
+const VISITS: Array<[string, string]> = [
+  ['198.51.100.1', '/a'],
+  ['198.51.100.2', '/x'],
+  ['198.51.100.1', '/b'],
+  ['198.51.100.2', '/y'],
+  ['198.51.100.1', '/c'],
+];
+
+const totalsOf = (stats: Stats) => ({
+  visitors: stats.totals.visitors,
+  sessions: stats.totals.sessions,
+  pageviews: stats.totals.pageviews,
+  bounceRate: stats.totals.bounceRate,
+});
+
+const EXPECTED = { visitors: 2, sessions: 2, pageviews: 5, bounceRate: 0 };
+
+/**
+ * The server writes session figures (exit page, counts, duration) at most once a second, not
+ * with every event (src/store/sqlite/writer.ts). Held for a minute here, so that nothing but the
+ * rules under test can have written them.
+ */
+describe('session figures held in memory count every acknowledged event', () => {
+  const { dir, cleanup } = tempDir('lighttrail-session-figures-');
+  let server: RunningServer | undefined;
+
+  afterAll(async () => {
+    if (server !== undefined && server.child.exitCode === null) await server.stop('SIGKILL');
+    cleanup();
+  });
+
+  it('the stats API has them written before it reads', async () => {
+    const product = await startProduct({
+      env: { LIGHTTRAIL_TRUSTED_PROXIES: '127.0.0.1/32', LIGHTTRAIL_SESSION_FLUSH_MS: '60000' },
+    });
+    try {
+      for (const [address, page] of VISITS) {
+        const body = { site: product.siteId, type: 'pageview', url: `https://localhost${page}` };
+        const res = await product.post(JSON.stringify(body), { 'X-Forwarded-For': address });
+        expect(res.status).toBe(200);
+      }
+
+      // Held: the rows exist without figures.
+      const db = await product.tenantDb();
+      const held = db.prepare('SELECT sum(pageviews) AS n FROM sessions').get();
+      db.close();
+      expect(held).toEqual({ n: 0 });
+
+      const res = await product.get(`/api/sites/${product.siteId}/stats`, {
+        Authorization: `Bearer ${product.token}`,
+      });
+      expect(res.status).toBe(200);
+      expect(totalsOf(res.json() as Stats)).toEqual(EXPECTED);
+    } finally {
+      await product.close();
+    }
+  });
+
+  it('after a SIGKILL, the restarted server replays them from the stored events', async () => {
+    const env = {
+      LIGHTTRAIL_DATA_DIR: dir,
+      LIGHTTRAIL_MASTER_KEY: randomBytes(32).toString('hex'),
+      LIGHTTRAIL_TRUSTED_PROXIES: '127.0.0.1/32',
+      LIGHTTRAIL_SESSION_FLUSH_MS: '60000',
+      LIGHTTRAIL_LOG_LEVEL: 'warn',
+    };
+    const setup = await runCli(
+      ['setup', '--org', 'Clinic A', '--domain', 'localhost', '--email', 'a@a.example', '--json'],
+      env,
+    );
+    expect(setup.code, setup.stderr).toBe(0);
+    const { siteId, organisationId } = JSON.parse(setup.stdout) as Record<string, string>;
+    const key = await runCli(['apikey', 'create', '--site', siteId!, '--json'], env);
+    const { token } = JSON.parse(key.stdout) as { token: string };
+
+    server = await startServer(env);
+    const ca = readFileSync(path.join(dir, 'tls', 'localhost.crt'));
+    for (const [address, page] of VISITS) {
+      const body = JSON.stringify({
+        site: siteId,
+        type: 'pageview',
+        url: `https://localhost${page}`,
+      });
+      const res = await call(server.port, ca, 'POST', '/api/collect', body, {
+        'Content-Type': 'text/plain',
+        'User-Agent': CHROME_UA,
+        'X-Forwarded-For': address,
+      });
+      expect(res.status).toBe(200);
+    }
+
+    await server.stop('SIGKILL');
+    expect(server.child.signalCode).toBe('SIGKILL');
+    // What the file holds after the kill: every event, and sessions without their figures.
+    const control = await SqliteControlStore.open(
+      dir,
+      LocalKeyProvider.fromKey(env.LIGHTTRAIL_MASTER_KEY),
+    );
+    const db = await openTenantDb(control, organisationId!, { readonly: true });
+    const events = db.prepare('SELECT count(*) AS n FROM events').get();
+    const figures = db.prepare('SELECT count(*) AS n, sum(pageviews) AS pages FROM sessions').get();
+    db.close();
+    control.close();
+    expect(events).toEqual({ n: 5 });
+    expect(figures).toEqual({ n: 2, pages: 0 });
+    // A reader in another process replays them too, writing nothing.
+    const cli = await runCli(['stats', '--site', siteId!, '--json'], env);
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(totalsOf(JSON.parse(cli.stdout) as Stats)).toEqual(EXPECTED);
+
+    server = await startServer(env);
+    const stats = await call(server.port, ca, 'GET', `/api/sites/${siteId}/stats`, undefined, {
+      Authorization: `Bearer ${token}`,
+    });
+    expect(stats.status).toBe(200);
+    expect(totalsOf(JSON.parse(stats.text) as Stats)).toEqual(EXPECTED);
+    expect(await server.stop('SIGTERM')).toBe(0);
+  });
+});
+
+function call(
+  port: number,
+  ca: Buffer,
+  method: string,
+  target: string,
+  body: string | undefined,
+  headers: Record<string, string>,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: target,
+        method,
+        ca,
+        servername: 'localhost',
+        headers,
+        agent: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}

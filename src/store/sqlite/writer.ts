@@ -182,7 +182,9 @@ export class TenantWriter {
       // The figures go out with this commit when they are due: no transaction of their own.
       if (commit.now - this.lastFlush < this.flushMs) return false;
 
-      this.writeTouches(mergedTouches(this.pending, commit.touches), commit.lastEventId);
+      // One after the other: each merges into the row as the two together would.
+      this.writeTouches(this.pending, commit.lastEventId);
+      this.writeTouches(commit.touches, commit.lastEventId);
 
       return true;
     });
@@ -221,7 +223,7 @@ export class TenantWriter {
       this.pending = new Map();
       this.lastFlush = commit.now;
     } else {
-      this.pending = mergedTouches(this.pending, commit.touches);
+      mergeTouches(this.pending, commit.touches);
     }
 
     return commit.result;
@@ -616,12 +618,8 @@ function addEvent(touch: Touch | undefined, event: SessionEvent, attribute: bool
   return next;
 }
 
-/** The touches of `earlier` followed by those of `later`, in a new map. */
-function mergedTouches(
-  earlier: ReadonlyMap<string, Touch>,
-  later: ReadonlyMap<string, Touch>,
-): Map<string, Touch> {
-  const merged = new Map(earlier);
+/** Adds the touches of `later` to those of `merged` (in place: thousands of sessions wait). */
+function mergeTouches(merged: Map<string, Touch>, later: ReadonlyMap<string, Touch>): void {
   for (const [id, touch] of later) {
     const before = merged.get(id);
     if (before === undefined) {
@@ -646,8 +644,6 @@ function mergedTouches(
       attribution: before.attribution ?? touch.attribution,
     });
   }
-
-  return merged;
 }
 
 /**

@@ -304,17 +304,21 @@ describe('session figures held in memory by the server', () => {
     expect(writer.pendingSessions).toBe(0);
   });
 
-  it('writes the figures with the commit that comes once they are due', async () => {
+  it('says when the figures are due, and commits never write them', async () => {
     const writer = new TenantWriter(db, { sessionFlushMs: 50 });
     const [first, second, third] = visits();
     writer.commit(first ?? [], []);
     writer.commit(second ?? [], []);
-    expect(figures()[0]).toMatchObject({ pageviews: 0 });
+    expect(writer.sessionsDue(Date.now())).toBe(false);
 
     await new Promise((resolve) => setTimeout(resolve, 60));
     writer.commit(third ?? [], []);
+    expect(figures()[0]).toMatchObject({ pageviews: 0 });
+    expect(writer.sessionsDue(Date.now())).toBe(true);
+
+    writer.flushSessions();
     expect(figures()).toEqual(EXPECTED);
-    expect(writer.pendingSessions).toBe(0);
+    expect(writer.sessionsDue(Date.now())).toBe(false);
   });
 
   it('a writer stopped before writing them: the next replays the events after the mark', () => {

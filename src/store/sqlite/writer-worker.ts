@@ -466,6 +466,11 @@ function flush(): void {
 
   // What arrives meanwhile forms the next group.
   finishCheckpoints();
+  // Session figures held long enough go out now that the group is answered (see TenantWriter).
+  const now = Date.now();
+  for (const [tenantId, { writer }] of open) {
+    if (writer.sessionsDue(now)) writeSessions(tenantId, writer);
+  }
   scheduleSessions();
 
   if (pending.length > 0) schedule();

@@ -99,14 +99,13 @@ const SESSIONS_MARK = 'sessions_through';
  * A new session's row is written with its first event. Its figures (last activity, exit page,
  * counts, duration) change with every later event, each time on a page of the table far from
  * the last one: written per event, they were a third of the writer's work and half the pages it
- * wrote. With `sessionFlushMs` they are gathered in memory and written at most that often, in
- * the transaction of a commit (or alone when traffic stops). The events themselves are durable
- * at each commit as always, and the session figures are derived from them: the meta key
- * `sessions_through` names the last tracker event whose effect is written, and a writer opening
- * the file (after a crash) first replays the tracker events after it. Only the server writes
- * tracker events and only one server runs per data folder, so no other process's pending
- * figures can be replayed twice. Readers that must see the latest figures ask the writer to
- * write them first (`flushSessions`).
+ * wrote. With `sessionFlushMs` they are gathered in memory and written once that much time has
+ * passed (`sessionsDue`, `flushSessions`), in a transaction of their own. The events are durable
+ * at each commit as always, and the figures are derived from them: the meta key
+ * `sessions_through` names the last tracker event whose effect is written; a writer opening the
+ * file (after a crash) first replays the tracker events after it, and a reader replays them into
+ * a temporary view (`overlayHeldSessions`). Only the server writes tracker events and only one
+ * server runs per data folder, so no other process's held figures can be replayed twice.
  */
 export class TenantWriter {
   private readonly sessions = new Map<string, SessionState>();
@@ -179,11 +178,10 @@ export class TenantWriter {
         if (!seen) this.countFiltered.run(hit.siteId, hit.day, hit.reason);
       }
 
-      // The figures go out with this commit when they are due: no transaction of their own.
-      if (commit.now - this.lastFlush < this.flushMs) return false;
+      // Held figures are written by `flushSessions`, in a transaction of their own after this
+      // commit was answered: thousands of rows would hold up every request of the group.
+      if (this.flushMs > 0) return false;
 
-      // One after the other: each merges into the row as the two together would.
-      this.writeTouches(this.pending, commit.lastEventId);
       this.writeTouches(commit.touches, commit.lastEventId);
 
       return true;

@@ -260,8 +260,11 @@ function writeSessions(tenantId: string, writer: TenantWriter): void {
   try {
     writer.flushSessions();
   } catch (error) {
-    // The events are stored either way; a lock held by a log import clears within milliseconds.
-    logger.warn('ingest.sessions_not_written', { tenantId, error });
+    // The events are stored either way, and the next start replays what was never written. A
+    // log import holding the file's lock lets go within milliseconds: no warning every 100 ms.
+    const code = String((error as { code?: unknown }).code ?? '');
+    const busy = code === 'SQLITE_BUSY' || code.startsWith('SQLITE_BUSY_');
+    logger[busy ? 'debug' : 'warn']('ingest.sessions_not_written', { tenantId, error });
   }
 }
 

@@ -160,7 +160,7 @@ export async function createLightTrail(options: {
     // Session figures may wait this long in the writer's memory (see TenantWriter): the
     // statistics API has them written first, so only a reader in another process (`lighttrail
     // stats` beside a running server) can see them up to this much behind.
-    sessionFlushMs: config.sessionFlushMs === 0 ? undefined : config.sessionFlushMs,
+    sessionFlushMs: config.sessionFlushMs,
     unavailable: damaged,
     observer: {
       depth: (events) => depth.set(events),

@@ -1,3 +1,5 @@
+import { readdirSync, readlinkSync } from 'node:fs';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { validateSiteSettings } from '../../src/domain/site.js';
@@ -85,6 +87,39 @@ describe('a tenant file locked by another writer', () => {
     // And the organisation writes again at once.
     expect((await beacon(product.siteId, 'https://localhost/after')).status).toBe(200);
   }, 20_000);
+
+  it('a file locked when the writer first opens it: retried without leaking (QA)', async () => {
+    const tenant = await product.control.createTenant('Clinic C', 'test');
+    const settings = validateSiteSettings({ domains: ['clinic-c.example'] });
+    const site = product.control.createSite(tenant.id, 'Clinic C', settings, 'test').id;
+    const file = product.control.tenantFile(tenant.id);
+    // Descriptors of this process (the writer is one of its threads) on the file and its WAL.
+    const open = () =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`).startsWith(file);
+        } catch {
+          return false;
+        }
+      }).length;
+
+    const holder = await openTenantDb(product.control, tenant.id);
+    const before = open();
+    holder.exec('BEGIN IMMEDIATE');
+    try {
+      const pending = beacon(site, 'https://clinic-c.example/first');
+      // The writer tries every 2 ms: each try used to leave its connection open.
+      await delay(500, undefined);
+      expect(open() - before).toBeLessThanOrEqual(3);
+      holder.exec('COMMIT');
+      expect((await pending).status).toBe(200);
+    } finally {
+      if (holder.inTransaction) holder.exec('COMMIT');
+      holder.close();
+    }
+
+    expect(await stored(() => openTenantDb(product.control, tenant.id), '/first')).toBe(1);
+  });
 });
 
 function delay<T>(ms: number, value: T): Promise<T> {

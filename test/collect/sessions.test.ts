@@ -366,4 +366,37 @@ describe('session figures held in memory by the server', () => {
     expect(mark()).toBe(lastEvent());
     expect(figures()).toEqual(EXPECTED);
   });
+
+  it('a server writing figures with each commit keeps the mark: no replay twice (QA)', () => {
+    const [first, second, third] = visits();
+    const held = new TenantWriter(db, { sessionFlushMs: 60_000 });
+    held.commit(first ?? [], []);
+    held.flushSessions();
+    // The next start writes them with each commit (LIGHTTRAIL_SESSION_FLUSH_MS=0).
+    const each = new TenantWriter(db, { sessionFlushMs: 0 });
+    each.commit(second ?? [], []);
+    each.commit(third ?? [], []);
+    expect(figures()).toEqual(EXPECTED);
+    expect(mark()).toBe(lastEvent());
+
+    new TenantWriter(db, { sessionFlushMs: 60_000 });
+    expect(figures()).toEqual(EXPECTED);
+  });
+
+  it('a session begun by a click keeps its source through a restart and a replay (QA)', () => {
+    const click = { ...event('v3', 0, 'custom', '/land'), channel: 'Email', utmSource: 'news' };
+    const page = { ...event('v3', MINUTE, 'pageview', '/b'), channel: 'Direct' };
+    const first = new TenantWriter(db, { sessionFlushMs: 60_000 });
+    first.commit([click], []);
+    first.flushSessions();
+    // Restarted: the session is read back from the file, not from memory.
+    const second = new TenantWriter(db, { sessionFlushMs: 60_000 });
+    second.commit([page], []);
+    // Killed before writing: the next writer replays the pageview.
+    new TenantWriter(db, { sessionFlushMs: 60_000 });
+
+    expect(figures()).toMatchObject([
+      { visitor: 'v3', channel: 'Email', utmSource: 'news', entry: '/b', pageviews: 1 },
+    ]);
+  });
 });

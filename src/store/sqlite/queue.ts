@@ -33,8 +33,8 @@ export interface QueueOptions {
   /** The stage that turns `submit`ted jobs into events on the writer thread. */
   preparer?: PreparerSpec;
   /**
-   * How long session figures may wait in the writer's memory (the server's queue; see
-   * TenantWriter). Without it they are written with each commit.
+   * The server's queue only: how long session figures may wait in the writer's memory, 0 for
+   * none (TenantWriterOptions.sessionFlushMs). Unset for the log import.
    */
   sessionFlushMs?: number;
 }

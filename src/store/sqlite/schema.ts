@@ -162,4 +162,13 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'sessions awaiting their landing page',
+    // A session begun by the engagement beacon a page sends as it is left takes its source from
+    // the pageview that follows. The writer held this in memory; it now writes session figures
+    // in batches and replays them after a crash, so the row says it (0 for every earlier row:
+    // their source is settled).
+    sql: `ALTER TABLE sessions ADD COLUMN awaiting_landing INTEGER NOT NULL DEFAULT 0;`,
+  },
 ];

@@ -150,15 +150,25 @@ function writerFor(tenantId: string): TenantWriter {
   }
 
   const db = openEncrypted(target.file, target.key, { create: false });
-  migrate(db, TENANT_MIGRATIONS);
-  // Checkpoints run on the checkpointer thread; a safety net remains for a stalled one.
-  db.pragma('wal_autocheckpoint = 20000');
-  // A long statistics read holds the WAL from restarting, so it grows meanwhile; once a
-  // checkpoint catches up, the file is cut back to this size instead of keeping its peak.
-  db.pragma('journal_size_limit = 67108864');
-  // A locked file answers at once; `flush` sets the tenant's share aside (see BUSY_LIMIT_MS).
-  db.pragma('busy_timeout = 0');
-  const writer = new TenantWriter(db, { sessionFlushMs: options.sessionFlushMs });
+  let writer: TenantWriter;
+  try {
+    migrate(db, TENANT_MIGRATIONS);
+    // Checkpoints run on the checkpointer thread; a safety net remains for a stalled one.
+    db.pragma('wal_autocheckpoint = 20000');
+    // A long statistics read holds the WAL from restarting, so it grows meanwhile; once a
+    // checkpoint catches up, the file is cut back to this size instead of keeping its peak.
+    db.pragma('journal_size_limit = 67108864');
+    // A locked file answers at once; `flush` sets the tenant's share aside (see BUSY_LIMIT_MS).
+    db.pragma('busy_timeout = 0');
+    // The server's writer replays held session figures here, which needs the write lock.
+    writer = new TenantWriter(db, { sessionFlushMs: options.sessionFlushMs });
+  } catch (error) {
+    // Busy (a log import's transaction) or worse: the next try opens it afresh (QA: a busy
+    // replay left a connection open per retry, 1,500 descriptors in 3 s).
+    db.close();
+    throw error;
+  }
+
   open.set(tenantId, { db, writer });
 
   return writer;

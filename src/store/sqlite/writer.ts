@@ -37,9 +37,10 @@ export interface TenantWriterOptions {
   /** Visitors kept in memory (see CACHE_LIMIT). */
   cacheLimit?: number;
   /**
-   * Milliseconds for which session figures may stay in memory before they are written: the
-   * server's writer (see TenantWriter). Without it they are written with each commit (the log
-   * import, which may run beside a server and must leave nothing behind).
+   * Set for the server's writer only: milliseconds for which session figures may stay in memory
+   * before they are written (0: with each commit); it keeps the mark and replays after it when
+   * it opens a file (see TenantWriter). Unset for the log import, which may run beside a server:
+   * it writes its figures with each commit and never touches the mark.
    */
   sessionFlushMs?: number;
 }
@@ -121,6 +122,8 @@ export class TenantWriter {
   private readonly store;
   private readonly cacheLimit: number;
   private readonly flushMs: number;
+  /** This writer is the server's: it keeps the mark (and replays after it when opening). */
+  private readonly ownsMark: boolean;
   /** Session figures committed to the events but not yet written to the sessions table. */
   private pending = new Map<string, Touch>();
   private lastFlush = Date.now();
@@ -133,6 +136,7 @@ export class TenantWriter {
   ) {
     this.cacheLimit = options.cacheLimit ?? CACHE_LIMIT;
     this.flushMs = options.sessionFlushMs ?? 0;
+    this.ownsMark = options.sessionFlushMs !== undefined;
     this.insertEvent = db.prepare(`
       INSERT INTO events (site_id, ts, day, type, name, hostname, path, query, fragment, title,
         href, referrer_host, referrer_domain, channel, utm_source, utm_medium, utm_campaign,
@@ -144,16 +148,16 @@ export class TenantWriter {
       ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING`);
     this.findSession = db.prepare(`
       SELECT id, visitor_id AS visitorId, started_at AS startedAt, last_at AS lastAt,
-        entry_path IS NOT NULL AS landed
+        awaiting_landing = 0 AS landed
       FROM sessions WHERE site_id = ? AND visitor_id = ? ORDER BY last_at DESC LIMIT 1`);
     // A new session's row: its source, place and device, and no figures yet (see Touch).
     this.insertSession = db.prepare(`
       INSERT INTO sessions (id, site_id, visitor_id, day, started_at, last_at, entry_path,
         exit_path, pageviews, interactions, engagement_ms, channel, referrer_domain, utm_source,
-        utm_medium, utm_campaign, country, region, city, browser, os, device)
+        utm_medium, utm_campaign, country, region, city, browser, os, device, awaiting_landing)
       VALUES (@id, @siteId, @visitorId, @day, @ts, @ts, NULL, NULL, 0, 0, 0, @channel,
         @referrerDomain, @utmSource, @utmMedium, @utmCampaign, @country, @region, @city,
-        @browser, @os, @device)`);
+        @browser, @os, @device, @awaiting)`);
     this.applyTouch = db.prepare(applyTouchSql('sessions'));
     this.readMark = db.prepare(`SELECT value FROM meta WHERE key = '${SESSIONS_MARK}'`);
     this.writeMark = db.prepare(
@@ -190,7 +194,7 @@ export class TenantWriter {
       this.writeTouches(touches, lastEventId),
     );
 
-    if (this.flushMs > 0) this.recover();
+    if (this.ownsMark) this.recover();
   }
 
   private readonly flushStore;
@@ -239,7 +243,7 @@ export class TenantWriter {
 
   /** Writes the session figures gathered in memory, in a transaction of their own. */
   flushSessions(): void {
-    if (this.flushMs === 0) return;
+    if (this.pending.size === 0) return;
 
     this.flushStore.immediate(this.pending, this.lastEventId);
     this.pending = new Map();
@@ -250,7 +254,7 @@ export class TenantWriter {
   private writeTouches(touches: ReadonlyMap<string, Touch>, lastEventId: number): void {
     for (const [id, touch] of touches) this.applyTouch.run(touchParams(id, touch));
 
-    if (this.flushMs > 0) this.writeMark.run(lastEventId);
+    if (this.ownsMark) this.writeMark.run(lastEventId);
   }
 
   /**
@@ -341,6 +345,7 @@ export class TenantWriter {
         browser: event.browser,
         os: event.os,
         device: event.device,
+        awaiting: session.landed ? 0 : 1,
       });
     }
 
@@ -416,7 +421,7 @@ export class TenantWriter {
     };
   }
 
-  /** A session found in the file has its source settled once a pageview gave it an entry page. */
+  /** A session found in the file has its source settled unless it awaits its landing page. */
   private load(siteId: string, visitorId: string): SessionState | undefined {
     const found = this.findSession.get(siteId, visitorId) as
       (Omit<SessionState, 'landed'> & { landed: number }) | undefined;
@@ -431,7 +436,7 @@ export class TenantWriter {
       visitorId: found.visitorId,
       startedAt: Math.min(found.startedAt, touch?.first ?? Infinity),
       lastAt: Math.max(found.lastAt, touch?.last ?? -Infinity),
-      landed: found.landed === 1 || (touch?.entryPath ?? null) !== null,
+      landed: found.landed === 1 || (touch?.attribution ?? null) !== null,
     };
   }
 
@@ -470,7 +475,8 @@ function applyTouchSql(table: string): string {
       referrer_domain = CASE WHEN @attribute THEN @referrerDomain ELSE referrer_domain END,
       utm_source = CASE WHEN @attribute THEN @utmSource ELSE utm_source END,
       utm_medium = CASE WHEN @attribute THEN @utmMedium ELSE utm_medium END,
-      utm_campaign = CASE WHEN @attribute THEN @utmCampaign ELSE utm_campaign END
+      utm_campaign = CASE WHEN @attribute THEN @utmCampaign ELSE utm_campaign END,
+      awaiting_landing = CASE WHEN @attribute THEN 0 ELSE awaiting_landing END
     WHERE id = @id`;
 }
 
@@ -512,7 +518,7 @@ function replayTouches(db: Db, mark: number): Map<string, Touch> {
     )
     .iterate(mark) as IterableIterator<SessionEvent & { sessionId: string }>;
   const landedNow = db.prepare(
-    'SELECT entry_path IS NOT NULL AS landed FROM main.sessions WHERE id = ?',
+    'SELECT awaiting_landing = 0 AS landed FROM main.sessions WHERE id = ?',
   );
   const landed = new Map<string, boolean>();
   const touches = new Map<string, Touch>();

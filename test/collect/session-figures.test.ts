@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { request } from 'node:https';
 import path from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
@@ -10,6 +9,7 @@ import type { Stats } from '../../src/domain/stats.js';
 import { SqliteControlStore } from '../../src/store/sqlite/control.js';
 import { openTenantDb } from '../../src/store/sqlite/tenant.js';
 import { runCli, startServer, type RunningServer } from '../helpers/cli.js';
+import { httpsRequest as call } from '../helpers/https.js';
 import { CHROME_UA, startProduct } from '../helpers/product.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -133,36 +133,3 @@ describe('session figures held in memory count every acknowledged event', () => 
     expect(await server.stop('SIGTERM')).toBe(0);
   });
 });
-
-function call(
-  port: number,
-  ca: Buffer,
-  method: string,
-  target: string,
-  body: string | undefined,
-  headers: Record<string, string>,
-): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: target,
-        method,
-        ca,
-        servername: 'localhost',
-        headers,
-        agent: false,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { request } from 'node:https';
+import { httpsRequest, type Response } from './https.js';
 
 import { createApiKey } from '../../src/identity/api-keys.js';
 import { loadConfig } from '../../src/config/load.js';
@@ -43,12 +43,7 @@ export interface Product {
   close(): Promise<void>;
 }
 
-export interface Response {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-  json(): unknown;
-}
+export type { Response };
 
 /**
  * Starts the real product in this process on a random port with a fresh encrypted data folder,
@@ -89,36 +84,7 @@ export async function startProduct(
     path: string,
     body?: string | Buffer,
     headers: Record<string, string> = {},
-  ) =>
-    new Promise<Response>((resolve, reject) => {
-      const req = request(
-        {
-          host: '127.0.0.1',
-          port,
-          path,
-          method,
-          ca,
-          servername: 'localhost',
-          headers,
-          agent: false,
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            resolve({
-              status: res.statusCode ?? 0,
-              headers: res.headers,
-              text,
-              json: () => JSON.parse(text),
-            });
-          });
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
-    });
+  ) => httpsRequest(port, ca, method, path, body, headers);
 
   return {
     config,

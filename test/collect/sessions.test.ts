@@ -4,7 +4,9 @@ import { DailySalts } from '../../src/collect/salts.js';
 import type { EnrichedEvent } from '../../src/domain/event.js';
 import { visitorId } from '../../src/enrich/visitor.js';
 import type { SqliteControlStore } from '../../src/store/sqlite/control.js';
+import { migrate } from '../../src/store/sqlite/migrate.js';
 import type { Db } from '../../src/store/sqlite/open.js';
+import { TENANT_MIGRATIONS } from '../../src/store/sqlite/schema.js';
 import { openTenantDb } from '../../src/store/sqlite/tenant.js';
 import { TenantWriter, type TenantWriterOptions } from '../../src/store/sqlite/writer.js';
 import { enrichedEvent } from '../helpers/events.js';
@@ -398,5 +400,59 @@ describe('session figures held in memory by the server', () => {
     expect(figures()).toMatchObject([
       { visitor: 'v3', channel: 'Email', utmSource: 'news', entry: '/b', pageviews: 1 },
     ]);
+  });
+});
+
+describe('tenant migration 2: sessions awaiting their landing page', () => {
+  it('marks an earlier session begun by a beacon and still without a page (QA)', async () => {
+    const organisation = await createOrganisation();
+    const db = await openTenantDb(organisation.control, organisation.tenantId);
+    try {
+      // Back to the first schema, as a file written before this migration.
+      db.exec('ALTER TABLE sessions DROP COLUMN awaiting_landing');
+      db.pragma('user_version = 1');
+      const t0 = Date.parse('2026-12-03T10:00:00Z');
+      const old = db.prepare(
+        `INSERT INTO sessions (id, site_id, visitor_id, day, started_at, last_at, entry_path,
+           exit_path, pageviews, interactions, engagement_ms, channel)
+         VALUES (?, ?, ?, '2026-12-03', ?, ?, ?, ?, ?, 0, 0, 'Direct')`,
+      );
+      const event = db.prepare(
+        `INSERT INTO events (site_id, ts, day, type, hostname, path, channel, visitor_id,
+           session_id) VALUES (?, ?, '2026-12-03', ?, 'a.example', '/', 'Direct', ?, ?)`,
+      );
+      const siteId = organisation.siteId;
+      // A beacon and nothing since; a click and nothing since; a landed session.
+      old.run('s-beacon', siteId, 'v-beacon', t0, t0, null, null, 0);
+      event.run(siteId, t0, 'engagement', 'v-beacon', 's-beacon');
+      old.run('s-click', siteId, 'v-click', t0, t0, null, null, 0);
+      event.run(siteId, t0, 'custom', 'v-click', 's-click');
+      old.run('s-page', siteId, 'v-page', t0, t0, '/a', '/a', 1);
+      event.run(siteId, t0, 'pageview', 'v-page', 's-page');
+
+      migrate(db, TENANT_MIGRATIONS);
+      expect(
+        db.prepare('SELECT id, awaiting_landing AS awaiting FROM sessions ORDER BY id').all(),
+      ).toEqual([
+        { id: 's-beacon', awaiting: 1 },
+        { id: 's-click', awaiting: 0 },
+        { id: 's-page', awaiting: 0 },
+      ]);
+
+      // The upgraded server's next pageview of that visitor settles the source.
+      const writer = new TenantWriter(db, { sessionFlushMs: 60_000 });
+      const landing = {
+        ...enrichedEvent({ siteId, ts: t0 + MINUTE, visitorId: 'v-beacon', path: '/land' }),
+        channel: 'Paid Search',
+      };
+      writer.commit([landing], []);
+      writer.flushSessions();
+      expect(db.prepare(`SELECT channel FROM sessions WHERE id = 's-beacon'`).get()).toEqual({
+        channel: 'Paid Search',
+      });
+    } finally {
+      db.close();
+      organisation.cleanup();
+    }
   });
 });

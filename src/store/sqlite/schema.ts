@@ -167,8 +167,20 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
     name: 'sessions awaiting their landing page',
     // A session begun by the engagement beacon a page sends as it is left takes its source from
     // the pageview that follows. The writer held this in memory; it now writes session figures
-    // in batches and replays them after a crash, so the row says it (0 for every earlier row:
-    // their source is settled).
-    sql: `ALTER TABLE sessions ADD COLUMN awaiting_landing INTEGER NOT NULL DEFAULT 0;`,
+    // in batches and replays them after a crash, so the row says it. An earlier row awaits its
+    // landing when it has no page yet and its first event is such a beacon (QA: set to 0 for all,
+    // a session in that state at the upgrade kept the beacon's source). One pass over the
+    // events finds each session's first.
+    sql: `
+      ALTER TABLE sessions ADD COLUMN awaiting_landing INTEGER NOT NULL DEFAULT 0;
+      CREATE TEMP TABLE first_events AS
+        SELECT session_id, min(id) AS first FROM events GROUP BY session_id;
+      CREATE UNIQUE INDEX temp.first_events_session ON first_events (session_id);
+      UPDATE sessions SET awaiting_landing = 1
+      WHERE entry_path IS NULL AND (
+        SELECT e.type FROM temp.first_events f JOIN events e ON e.id = f.first
+        WHERE f.session_id = sessions.id) = 'engagement';
+      DROP TABLE temp.first_events;
+    `,
   },
 ];

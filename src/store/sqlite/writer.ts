@@ -120,6 +120,8 @@ export class TenantWriter {
   private readonly rememberFiltered;
   /** The transaction's body, wrapped once: better-sqlite3 builds four functions per wrapping. */
   private readonly store;
+  /** The transaction that writes held figures. */
+  private readonly flushStore;
   private readonly cacheLimit: number;
   private readonly flushMs: number;
   /** This writer is the server's: it keeps the mark (and replays after it when opening). */
@@ -127,7 +129,7 @@ export class TenantWriter {
   /** Session figures committed to the events but not yet written to the sessions table. */
   private pending = new Map<string, Touch>();
   private lastFlush = Date.now();
-  /** The last event this writer stored (in deferred mode: the mark once pending is written). */
+  /** The last event this writer stored: the mark once the held figures are written. */
   private lastEventId = 0;
 
   constructor(
@@ -197,8 +199,6 @@ export class TenantWriter {
     if (this.ownsMark) this.recover();
   }
 
-  private readonly flushStore;
-
   commit(events: readonly EnrichedEvent[], filtered: readonly FilteredHit[]): CommitResult {
     const commit: Commit = {
       events,
@@ -250,7 +250,7 @@ export class TenantWriter {
     this.lastFlush = Date.now();
   }
 
-  /** Writes touches and, for the writer that defers them, moves the mark to `lastEventId`. */
+  /** Writes touches and, for the server's writer, moves the mark to `lastEventId`. */
   private writeTouches(touches: ReadonlyMap<string, Touch>, lastEventId: number): void {
     for (const [id, touch] of touches) this.applyTouch.run(touchParams(id, touch));
 

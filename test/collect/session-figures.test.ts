@@ -72,6 +72,31 @@ describe('session figures held in memory count every acknowledged event', () => 
     }
   });
 
+  it('writes them once traffic stops, after the flush interval', async () => {
+    const product = await startProduct({
+      env: { LIGHTTRAIL_TRUSTED_PROXIES: '127.0.0.1/32', LIGHTTRAIL_SESSION_FLUSH_MS: '200' },
+    });
+    try {
+      for (const [address, page] of VISITS) {
+        const body = { site: product.siteId, type: 'pageview', url: `https://localhost${page}` };
+        const res = await product.post(JSON.stringify(body), { 'X-Forwarded-For': address });
+        expect(res.status).toBe(200);
+      }
+
+      // No request reads them and no commit follows: the writer's own timer writes them.
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      const db = await product.tenantDb();
+      const written = db.prepare('SELECT sum(pageviews) AS n FROM sessions').get();
+      const mark = db.prepare(`SELECT value FROM meta WHERE key = 'sessions_through'`).get();
+      const last = db.prepare('SELECT max(id) AS value FROM events').get();
+      db.close();
+      expect(written).toEqual({ n: 5 });
+      expect(mark).toEqual(last);
+    } finally {
+      await product.close();
+    }
+  });
+
   it('after a SIGKILL, the restarted server replays them from the stored events', async () => {
     const env = {
       LIGHTTRAIL_DATA_DIR: dir,

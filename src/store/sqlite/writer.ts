@@ -278,8 +278,7 @@ export class TenantWriter {
   }
 
   private write(event: EnrichedEvent, commit: Commit): boolean {
-    const touched = commit.touched;
-    const session = this.sessionFor(event, touched);
+    const { session, fresh, lands } = this.sessionFor(event, commit.touched);
     // Positional binding: named parameters cost a property lookup each, 35 per event.
     const inserted = this.insertEvent.run(
       event.siteId,
@@ -319,13 +318,13 @@ export class TenantWriter {
       event.dedupeKey,
     );
     if (inserted.changes === 0) {
-      if (session.fresh) this.sessions.delete(`${event.siteId}\0${event.visitorId}`);
+      if (fresh) this.sessions.delete(`${event.siteId}\0${event.visitorId}`);
 
       return false;
     }
 
     commit.lastEventId = Number(inserted.lastInsertRowid);
-    if (session.fresh) {
+    if (fresh) {
       // Spelt out: a spread followed by more properties takes V8's slow path, microseconds per
       // event.
       this.insertSession.run({
@@ -352,7 +351,7 @@ export class TenantWriter {
     // A session begun by the engagement beacon a single-page app sends for the page it leaves
     // takes its channel and campaign from the pageview that follows (QA): that beacon is the end
     // of the previous visit, not an arrival. Any other first event is one.
-    commit.touches.set(session.id, addEvent(commit.touches.get(session.id), event, session.lands));
+    commit.touches.set(session.id, addEvent(commit.touches.get(session.id), event, lands));
 
     return true;
   }
@@ -360,8 +359,7 @@ export class TenantWriter {
   private sessionFor(
     event: EnrichedEvent,
     touched: Array<[string, SessionState]>,
-  ): SessionState & { fresh: boolean; lands: boolean } {
-    // Every object here is spelt out: a spread followed by more properties is V8's slow path.
+  ): { session: SessionState; fresh: boolean; lands: boolean } {
     const isPage = event.type === 'pageview';
     const candidates = [event.visitorId, event.previousVisitorId].filter(
       (id): id is string => id !== null,
@@ -390,15 +388,7 @@ export class TenantWriter {
         this.remember(`${event.siteId}\0${event.visitorId}`, updated, touched);
       }
 
-      return {
-        id: updated.id,
-        visitorId: updated.visitorId,
-        startedAt: updated.startedAt,
-        lastAt: updated.lastAt,
-        landed: updated.landed,
-        fresh: false,
-        lands,
-      };
+      return { session: updated, fresh: false, lands };
     }
 
     const created: SessionState = {
@@ -410,15 +400,7 @@ export class TenantWriter {
     };
     this.remember(`${event.siteId}\0${event.visitorId}`, created, touched);
 
-    return {
-      id: created.id,
-      visitorId: created.visitorId,
-      startedAt: created.startedAt,
-      lastAt: created.lastAt,
-      landed: created.landed,
-      fresh: true,
-      lands: false,
-    };
+    return { session: created, fresh: true, lands: false };
   }
 
   /** A session found in the file has its source settled unless it awaits its landing page. */
@@ -581,72 +563,59 @@ interface Commit {
 /** `touch` with one more event; `attribute`: the event settles the session's source. */
 function addEvent(touch: Touch | undefined, event: SessionEvent, attribute: boolean): Touch {
   const isPage = event.type === 'pageview';
-  const next: Touch = touch ?? {
+  const own: Touch = {
     first: event.ts,
     last: event.ts,
-    entryTs: 0,
-    entryPath: null,
-    exitTs: 0,
-    exitPath: null,
-    pageviews: 0,
-    interactions: 0,
-    engagement: 0,
-    attribution: null,
+    entryTs: event.ts,
+    entryPath: isPage ? event.path : null,
+    exitTs: event.ts,
+    exitPath: isPage ? event.path : null,
+    pageviews: isPage ? 1 : 0,
+    interactions: INTERACTIONS.has(event.type as EventType) ? 1 : 0,
+    engagement: event.engagementMs ?? 0,
+    attribution: attribute
+      ? {
+          channel: event.channel,
+          referrerDomain: event.referrerDomain,
+          utmSource: event.utmSource,
+          utmMedium: event.utmMedium,
+          utmCampaign: event.utmCampaign,
+        }
+      : null,
   };
-  next.first = Math.min(next.first, event.ts);
-  next.last = Math.max(next.last, event.ts);
-  if (isPage) {
-    if (next.entryPath === null || event.ts < next.entryTs) {
-      next.entryTs = event.ts;
-      next.entryPath = event.path;
-    }
-    if (next.exitPath === null || event.ts >= next.exitTs) {
-      next.exitTs = event.ts;
-      next.exitPath = event.path;
-    }
-    next.pageviews += 1;
-  }
 
-  if (INTERACTIONS.has(event.type as EventType)) next.interactions += 1;
-  next.engagement += event.engagementMs ?? 0;
-  if (attribute && next.attribution === null) {
-    next.attribution = {
-      channel: event.channel,
-      referrerDomain: event.referrerDomain,
-      utmSource: event.utmSource,
-      utmMedium: event.utmMedium,
-      utmCampaign: event.utmCampaign,
-    };
-  }
+  return touch === undefined ? own : combined(touch, own);
+}
 
-  return next;
+/**
+ * Two touches of one session, `later` after `earlier`, as one: the rules `applyTouchSql` applies
+ * to a row, so writing the result equals writing both in turn.
+ */
+function combined(earlier: Touch, later: Touch): Touch {
+  const entryLater =
+    later.entryPath !== null && (earlier.entryPath === null || later.entryTs < earlier.entryTs);
+  const exitLater =
+    later.exitPath !== null && (earlier.exitPath === null || later.exitTs >= earlier.exitTs);
+
+  return {
+    first: Math.min(earlier.first, later.first),
+    last: Math.max(earlier.last, later.last),
+    entryTs: entryLater ? later.entryTs : earlier.entryTs,
+    entryPath: entryLater ? later.entryPath : earlier.entryPath,
+    exitTs: exitLater ? later.exitTs : earlier.exitTs,
+    exitPath: exitLater ? later.exitPath : earlier.exitPath,
+    pageviews: earlier.pageviews + later.pageviews,
+    interactions: earlier.interactions + later.interactions,
+    engagement: earlier.engagement + later.engagement,
+    attribution: earlier.attribution ?? later.attribution,
+  };
 }
 
 /** Adds the touches of `later` to those of `merged` (in place: thousands of sessions wait). */
 function mergeTouches(merged: Map<string, Touch>, later: ReadonlyMap<string, Touch>): void {
   for (const [id, touch] of later) {
     const before = merged.get(id);
-    if (before === undefined) {
-      merged.set(id, touch);
-      continue;
-    }
-
-    const entryFirst =
-      before.entryPath !== null && !(touch.entryPath !== null && touch.entryTs < before.entryTs);
-    const exitBefore =
-      before.exitPath !== null && !(touch.exitPath !== null && touch.exitTs >= before.exitTs);
-    merged.set(id, {
-      first: Math.min(before.first, touch.first),
-      last: Math.max(before.last, touch.last),
-      entryTs: entryFirst ? before.entryTs : touch.entryTs,
-      entryPath: entryFirst ? before.entryPath : touch.entryPath,
-      exitTs: exitBefore ? before.exitTs : touch.exitTs,
-      exitPath: exitBefore ? before.exitPath : touch.exitPath,
-      pageviews: before.pageviews + touch.pageviews,
-      interactions: before.interactions + touch.interactions,
-      engagement: before.engagement + touch.engagement,
-      attribution: before.attribution ?? touch.attribution,
-    });
+    merged.set(id, before === undefined ? touch : combined(before, touch));
   }
 }
 

@@ -20,15 +20,12 @@ export class StatsReader {
   /**
    * `unavailable`: tenants whose file was found damaged at start, answered 503 without reading
    * it. `logger` hears why a tenant's figures could not be read (the caller only sees the 503).
-   * `beforeRead` runs before each read: the server has its writer write the session figures it
-   * holds in memory, so that the figures count every acknowledged event.
    */
   constructor(
     private readonly control: ControlStore,
     private readonly source?: TenantStatsSource,
     private readonly unavailable: ReadonlySet<string> = new Set(),
     private readonly logger?: Logger,
-    private readonly beforeRead?: (tenantId: string) => Promise<void>,
   ) {}
 
   async stats(
@@ -44,7 +41,6 @@ export class StatsReader {
       throw new RequestError('ERR_STORE_UNAVAILABLE', 503, 'statistics are unavailable');
     }
 
-    await this.beforeRead?.(site.tenantId);
     try {
       if (this.source !== undefined)
         return await this.source.stats(site.tenantId, { siteId, from, to, limit });

@@ -157,9 +157,8 @@ export async function createLightTrail(options: {
     logger,
     maxDepth: config.queueMax,
     intervalMs: config.commitIntervalMs,
-    // Session figures may wait this long in the writer's memory (see TenantWriter): the
-    // statistics API has them written first, so only a reader in another process (`lighttrail
-    // stats` beside a running server) can see them up to this much behind.
+    // Session figures may wait this long in the writer's memory (see TenantWriter); every
+    // statistics read replays the events behind them (overlayHeldSessions).
     sessionFlushMs: config.sessionFlushMs,
     unavailable: damaged,
     observer: {
@@ -205,9 +204,7 @@ export async function createLightTrail(options: {
     },
   });
   // Statistics run on a thread of their own: a year of a busy site takes seconds to read.
-  const reader = new StatsReader(control, new StatsThread(control), damaged, logger, (tenantId) =>
-    queue.flushSessions(tenantId),
-  );
+  const reader = new StatsReader(control, new StatsThread(control), damaged, logger);
 
   const router = createRouter()
     .add('POST', '/api/collect', collectRoute(collector, config), {

@@ -9,7 +9,7 @@ import type { Stats } from '../../src/domain/stats.js';
 import { SqliteControlStore } from '../../src/store/sqlite/control.js';
 import { openTenantDb } from '../../src/store/sqlite/tenant.js';
 import { runCli, startServer, type RunningServer } from '../helpers/cli.js';
-import { httpsRequest as call } from '../helpers/https.js';
+import { httpsRequest as call, type Response } from '../helpers/https.js';
 import { CHROME_UA, startProduct } from '../helpers/product.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -31,6 +31,24 @@ const totalsOf = (stats: Stats) => ({
 
 const EXPECTED = { visitors: 2, sessions: 2, pageviews: 5, bounceRate: 0 };
 
+/** Sends VISITS as pageviews, each answered 200 before the next, from a trusted proxy. */
+async function sendVisits(
+  siteId: string,
+  post: (body: string, headers: Record<string, string>) => Promise<Response>,
+): Promise<void> {
+  for (const [address, page] of VISITS) {
+    const body = { site: siteId, type: 'pageview', url: `https://localhost${page}` };
+    const res = await post(JSON.stringify(body), { 'X-Forwarded-For': address });
+    expect(res.status).toBe(200);
+  }
+}
+
+function productFlushingEvery(ms: number) {
+  return startProduct({
+    env: { LIGHTTRAIL_TRUSTED_PROXIES: '127.0.0.1/32', LIGHTTRAIL_SESSION_FLUSH_MS: String(ms) },
+  });
+}
+
 /**
  * The server writes session figures (exit page, counts, duration) at most once a second, not
  * with every event (src/store/sqlite/writer.ts). Held for a minute here, so that nothing but the
@@ -45,16 +63,10 @@ describe('session figures held in memory count every acknowledged event', () => 
     cleanup();
   });
 
-  it('the stats API has them written before it reads', async () => {
-    const product = await startProduct({
-      env: { LIGHTTRAIL_TRUSTED_PROXIES: '127.0.0.1/32', LIGHTTRAIL_SESSION_FLUSH_MS: '60000' },
-    });
+  it('the stats API counts them while they are still held', async () => {
+    const product = await productFlushingEvery(60_000);
     try {
-      for (const [address, page] of VISITS) {
-        const body = { site: product.siteId, type: 'pageview', url: `https://localhost${page}` };
-        const res = await product.post(JSON.stringify(body), { 'X-Forwarded-For': address });
-        expect(res.status).toBe(200);
-      }
+      await sendVisits(product.siteId, product.post);
 
       // Held: the rows exist without figures.
       const db = await product.tenantDb();
@@ -73,15 +85,9 @@ describe('session figures held in memory count every acknowledged event', () => 
   });
 
   it('writes them once traffic stops, after the flush interval', async () => {
-    const product = await startProduct({
-      env: { LIGHTTRAIL_TRUSTED_PROXIES: '127.0.0.1/32', LIGHTTRAIL_SESSION_FLUSH_MS: '200' },
-    });
+    const product = await productFlushingEvery(200);
     try {
-      for (const [address, page] of VISITS) {
-        const body = { site: product.siteId, type: 'pageview', url: `https://localhost${page}` };
-        const res = await product.post(JSON.stringify(body), { 'X-Forwarded-For': address });
-        expect(res.status).toBe(200);
-      }
+      await sendVisits(product.siteId, product.post);
 
       // No request reads them and no commit follows: the writer's own timer writes them.
       await new Promise((resolve) => setTimeout(resolve, 600));
@@ -116,19 +122,14 @@ describe('session figures held in memory count every acknowledged event', () => 
 
     server = await startServer(env);
     const ca = readFileSync(path.join(dir, 'tls', 'localhost.crt'));
-    for (const [address, page] of VISITS) {
-      const body = JSON.stringify({
-        site: siteId,
-        type: 'pageview',
-        url: `https://localhost${page}`,
-      });
-      const res = await call(server.port, ca, 'POST', '/api/collect', body, {
+    const port = server.port;
+    await sendVisits(siteId!, (body, headers) =>
+      call(port, ca, 'POST', '/api/collect', body, {
         'Content-Type': 'text/plain',
         'User-Agent': CHROME_UA,
-        'X-Forwarded-For': address,
-      });
-      expect(res.status).toBe(200);
-    }
+        ...headers,
+      }),
+    );
 
     await server.stop('SIGKILL');
     expect(server.child.signalCode).toBe('SIGKILL');

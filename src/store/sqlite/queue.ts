@@ -189,25 +189,6 @@ export class IngestQueue implements EventSink {
     await this.worker.terminate();
   }
 
-  /**
-   * Resolves once the tenant's session figures held in the writer's memory are in its file, for
-   * a statistics read that must see every acknowledged event. Never rejects: a writer that
-   * cannot write them has logged why, and the read goes on with what the file holds.
-   */
-  async flushSessions(tenantId: string): Promise<void> {
-    if (this.options.sessionFlushMs === undefined || this.failure !== undefined || this.closed) {
-      return;
-    }
-
-    try {
-      await (this.opened.get(tenantId) ?? this.open(tenantId));
-    } catch {
-      return;
-    }
-
-    await this.command({ op: 'sessions', id: this.nextId++, tenantId });
-  }
-
   /** Makes the writer drop its connection to a tenant file (after a rekey or deletion). */
   async forget(tenantId: string): Promise<void> {
     this.opened.delete(tenantId);
@@ -322,9 +303,7 @@ export class IngestQueue implements EventSink {
     this.acks.clear();
   }
 
-  private command(
-    request: Extract<WriterRequest, { op: 'forget' | 'close' | 'sessions' }>,
-  ): Promise<void> {
+  private command(request: Extract<WriterRequest, { op: 'forget' | 'close' }>): Promise<void> {
     return new Promise((resolve) => {
       this.acks.set(request.id, resolve);
       this.post(request);

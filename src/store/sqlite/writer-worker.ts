@@ -31,8 +31,6 @@ export type WriterRequest =
   /** A job for the preparer, which turns it into events on this thread (`size`: its events). */
   | { op: 'prepare'; id: number; tenantId: string; job: unknown; size: number }
   | { op: 'forget'; id: number; tenantId: string }
-  /** Write the tenant's session figures held in memory now (a statistics read follows). */
-  | { op: 'sessions'; id: number; tenantId: string }
   | { op: 'close'; id: number }
   /** Several of the above, sent together, handled in order. */
   | { op: 'batch'; requests: WriterRequest[] };
@@ -562,17 +560,6 @@ function receive(message: WriterRequest): void {
     case 'forget':
       flush();
       forget(message.tenantId);
-      break;
-    case 'sessions':
-      flush();
-      if (files.has(message.tenantId)) {
-        try {
-          writeSessions(message.tenantId, writerFor(message.tenantId));
-        } catch (error) {
-          // The file does not open: the statistics read that follows reports it.
-          logger.warn('ingest.sessions_not_written', { tenantId: message.tenantId, error });
-        }
-      }
       break;
     case 'close':
       flush();

@@ -263,6 +263,13 @@ function finishCheckpoints(): void {
   }
 }
 
+/** SQLite's answer when another connection holds the file's write lock. */
+function isBusy(error: unknown): boolean {
+  const code = String((error as { code?: unknown }).code ?? '');
+
+  return code === 'SQLITE_BUSY' || code.startsWith('SQLITE_BUSY_');
+}
+
 /** Writes a tenant's session figures held in memory; if that fails they wait for the next try. */
 function writeSessions(tenantId: string, writer: TenantWriter): void {
   try {
@@ -270,30 +277,38 @@ function writeSessions(tenantId: string, writer: TenantWriter): void {
   } catch (error) {
     // The events are stored either way, and the next start replays what was never written. A
     // log import holding the file's lock lets go within milliseconds: no warning every 100 ms.
-    const code = String((error as { code?: unknown }).code ?? '');
-    const busy = code === 'SQLITE_BUSY' || code.startsWith('SQLITE_BUSY_');
-    logger[busy ? 'debug' : 'warn']('ingest.sessions_not_written', { tenantId, error });
+    logger[isBusy(error) ? 'debug' : 'warn']('ingest.sessions_not_written', { tenantId, error });
+  }
+}
+
+/** Writes the session figures held `sessionFlushMs` or longer (see TenantWriter). */
+function writeDueSessions(): void {
+  const now = Date.now();
+  for (const [tenantId, { writer }] of open) {
+    if (writer.sessionsDue(now)) writeSessions(tenantId, writer);
   }
 }
 
 let sessionTimer: NodeJS.Timeout | undefined;
 
 /**
- * While events arrive, session figures go out with the commits; when they stop, this writes what
- * is still in memory once `sessionFlushMs` has passed, in a transaction of its own.
+ * While events arrive, held figures go out after each group is answered; when they stop, this
+ * writes what is still held once `sessionFlushMs` has passed.
  */
 function scheduleSessions(): void {
   const wait = options.sessionFlushMs ?? 0;
   if (sessionTimer !== undefined || wait === 0) return;
-  if (![...open.values()].some(({ writer }) => writer.pendingSessions > 0)) return;
 
-  sessionTimer = setTimeout(() => {
-    sessionTimer = undefined;
-    for (const [tenantId, { writer }] of open) {
-      if (writer.sessionsDue(Date.now())) writeSessions(tenantId, writer);
-    }
-    scheduleSessions();
-  }, wait);
+  for (const { writer } of open.values()) {
+    if (writer.pendingSessions === 0) continue;
+
+    sessionTimer = setTimeout(() => {
+      sessionTimer = undefined;
+      writeDueSessions();
+      scheduleSessions();
+    }, wait);
+    return;
+  }
 }
 
 /** Drops the tenant: its connection and what it takes to open it again. */
@@ -344,8 +359,7 @@ function commitTenant(tenantId: string, writes: Write[]): WriteResult[] | 'busy'
       };
     });
   } catch (error) {
-    const sqliteCode = String((error as { code?: unknown }).code ?? '');
-    if (sqliteCode === 'SQLITE_BUSY' || sqliteCode.startsWith('SQLITE_BUSY_')) return 'busy';
+    if (isBusy(error)) return 'busy';
 
     closeTenant(tenantId);
     const code = isCorruption(error)
@@ -477,11 +491,8 @@ function flush(): void {
 
   // What arrives meanwhile forms the next group.
   finishCheckpoints();
-  // Session figures held long enough go out now that the group is answered (see TenantWriter).
-  const now = Date.now();
-  for (const [tenantId, { writer }] of open) {
-    if (writer.sessionsDue(now)) writeSessions(tenantId, writer);
-  }
+  // Session figures held long enough go out now that the group is answered.
+  writeDueSessions();
   scheduleSessions();
 
   if (pending.length > 0) schedule();

@@ -85,6 +85,7 @@ export function createServer(options: CreateServerOptions): LightTrailServer {
   let active = 0;
   let closing = false;
   let closed: Promise<void> | undefined;
+  let listened = false;
 
   addProbes(router, () => !closing && (options.isReady?.() ?? true), logger);
   if (config.metricsToken !== undefined) {
@@ -119,6 +120,7 @@ export function createServer(options: CreateServerOptions): LightTrailServer {
   return {
     async listen() {
       const port = await listenOn(https, config.port, config.host, 'LIGHTTRAIL_PORT');
+      listened = true;
       logger.info('server.listening', { port, protocol: 'https' });
 
       if (metricsServer === undefined) return { port, metricsPort: undefined };
@@ -138,7 +140,10 @@ export function createServer(options: CreateServerOptions): LightTrailServer {
       closed ??= Promise.all([
         drain(https, sockets, config.shutdownTimeoutMs, logger, () => active),
         metricsServer === undefined ? undefined : stop(metricsServer),
-      ]).then(() => logger.info('server.closed'));
+      ]).then(() => {
+        // A server whose port was refused closed nothing: the refusal is the only word on it.
+        if (listened) logger.info('server.closed');
+      });
 
       return closed;
     },

@@ -229,6 +229,18 @@ describe('lighttrail start', () => {
       }
       expect(existsSync(missing)).toBe(false);
       expect(readdirSync(empty)).toEqual([]);
+
+      // A set-up data folder: the server is built before the port is tried, and its close must
+      // not log a `server.closed` for a server that never listened (fresh-clone QA). Its first
+      // start makes the TLS certificate, and says so: that record is the only other line.
+      const { env } = await organisationA();
+      const taken = await runCli(['start'], { ...env, LIGHTTRAIL_PORT: String(port) });
+      expect(taken.code).toBe(1);
+      expectOneLine(taken.stderr, 'ERR_PORT_IN_USE');
+      const records = taken.stderr.split('\n').filter((line) => line.startsWith('{'));
+      expect(records.map((line) => (JSON.parse(line) as { event: string }).event)).toEqual([
+        'tls.certificate_generated',
+      ]);
     } finally {
       await new Promise((resolve) => blocker.close(resolve));
     }

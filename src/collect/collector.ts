@@ -8,7 +8,7 @@ import { pageHostname } from '../enrich/url.js';
 import { LightTrailError, RequestError } from '../errors.js';
 import type { ControlStore } from '../store/types.js';
 import type { ClientContext, SaltPair } from './enricher.js';
-import { SALT_PAIRS_KEPT, type CollectJob } from './prepare.js';
+import { SALT_PAIRS_KEPT, type CollectCarried, type CollectJob } from './prepare.js';
 import type { VisitorSalts } from './salts.js';
 import type { EventSink } from '../store/types.js';
 import type { RateLimiter } from './rate-limit.js';
@@ -178,13 +178,18 @@ export class Collector {
     const saltsId = this.saltIdOf(salts);
     const fresh = this.sent.get(site.id) !== site;
     const freshSalts = !this.saltsHeld.has(saltsId);
-    // Built without spreads: a spread among other properties is V8's slow path.
     const job: CollectJob = { siteId: site.id, events: payload.events, client: context, saltsId };
-    if (fresh) job.site = site;
-    if (freshSalts) job.salts = salts;
+    let carried: CollectCarried | undefined;
+    if (fresh || freshSalts) {
+      carried = {};
+      if (fresh) carried.site = site;
+      if (freshSalts) carried.salts = salts;
+    }
+
     let result;
     try {
-      result = await this.options.queue.submit(site.tenantId, job, payload.events.length);
+      const json = JSON.stringify(job);
+      result = await this.options.queue.submit(site.tenantId, json, payload.events.length, carried);
     } catch (error) {
       this.sent.delete(site.id);
       this.saltsHeld.delete(saltsId);

@@ -9,21 +9,26 @@ import type { IncomingEvent } from './schema.js';
 
 /**
  * One collect request as the endpoint accepted it: validated, its site and client known, not yet
- * enriched. It travels in process memory to the writer thread, where `createPreparer`'s function
- * runs it through the PHI firewall and the rest of enrichment just before the transaction that
- * stores it. Nothing in it is written or logged before that.
+ * enriched. It travels in process memory to the writer thread (as JSON text), where
+ * `createPreparer`'s function runs it through the PHI firewall and the rest of enrichment just
+ * before the transaction that stores it. Nothing in it is written or logged before that.
  */
 export interface CollectJob {
   siteId: string;
+  events: IncomingEvent[];
+  client: ClientContext;
+  /** Names the visitor-hash salts in force; `salts` comes with the first jobs that use them. */
+  saltsId: number;
+}
+
+/** What travels beside a job only while the writer thread may not hold it yet. */
+export interface CollectCarried {
   /**
    * The site with its settings, sent while the writer thread may not have this version yet;
    * later jobs for the same version leave it out and the preparer uses the copy it kept.
    */
   site?: Site;
-  events: IncomingEvent[];
-  client: ClientContext;
-  /** Names the visitor-hash salts in force; `salts` comes with the first jobs that use them. */
-  saltsId: number;
+  /** The salts `saltsId` names (binary: JSON cannot carry them). */
   salts?: SaltPair;
 }
 
@@ -40,7 +45,10 @@ export interface PreparerOptions {
   spamFile: string;
 }
 
-export type Prepare = (job: CollectJob) => { events: EnrichedEvent[]; filtered: FilteredHit[] };
+export type Prepare = (
+  job: CollectJob,
+  carried?: CollectCarried,
+) => { events: EnrichedEvent[]; filtered: FilteredHit[] };
 
 /**
  * Builds the enrichment stage the writer thread runs on each collect job. The geo database is
@@ -51,13 +59,13 @@ export async function createPreparer(options: PreparerOptions, logger: Logger): 
   const enricher = new Enricher(geo, createSpamReferrerList(options.spamFile));
   const sites = new Map<string, Site>();
 
-  const siteOf = (job: CollectJob): Site => {
-    if (job.site !== undefined) {
+  const siteOf = (job: CollectJob, site: Site | undefined): Site => {
+    if (site !== undefined) {
       if (sites.size >= 50_000 && !sites.has(job.siteId)) sites.clear();
       // Kept as received: the firewall's compiled rules are cached per settings object.
-      sites.set(job.siteId, job.site);
+      sites.set(job.siteId, site);
 
-      return job.site;
+      return site;
     }
 
     const known = sites.get(job.siteId);
@@ -69,16 +77,16 @@ export async function createPreparer(options: PreparerOptions, logger: Logger): 
   };
 
   const saltPairs = new Map<number, SaltPair>();
-  const saltsOf = (job: CollectJob): SaltPair => {
-    if (job.salts !== undefined) {
-      saltPairs.set(job.saltsId, job.salts);
+  const saltsOf = (job: CollectJob, salts: SaltPair | undefined): SaltPair => {
+    if (salts !== undefined) {
+      saltPairs.set(job.saltsId, salts);
       // Insertion order is age order: the oldest pair goes first.
       for (const id of saltPairs.keys()) {
         if (saltPairs.size <= SALT_PAIRS_KEPT) break;
         saltPairs.delete(id);
       }
 
-      return job.salts;
+      return salts;
     }
 
     const known = saltPairs.get(job.saltsId);
@@ -89,9 +97,9 @@ export async function createPreparer(options: PreparerOptions, logger: Logger): 
     return known;
   };
 
-  return (job) => {
-    const site = siteOf(job);
-    const salts = saltsOf(job);
+  return (job, carried) => {
+    const site = siteOf(job, carried?.site);
+    const salts = saltsOf(job, carried?.salts);
     const events: EnrichedEvent[] = [];
     const filtered: FilteredHit[] = [];
     for (const incoming of job.events) {

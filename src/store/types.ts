@@ -163,7 +163,7 @@ export interface PreparerSpec {
 export type PreparerFactory = (
   options: never,
   logger: Logger,
-) => Promise<(job: never) => { events: EnrichedEvent[]; filtered: FilteredHit[] }>;
+) => Promise<(job: never, carried: never) => { events: EnrichedEvent[]; filtered: FilteredHit[] }>;
 
 /**
  * Where events go. `enqueue` and `submit` resolve only once the events are durably committed and
@@ -177,11 +177,12 @@ export interface EventSink {
     filtered?: FilteredHit[],
   ): Promise<CommitCounts>;
   /**
-   * Hands `job` (structured-cloneable, `size` events) to the preparer on the writer thread, which
-   * turns it into events that commit like `enqueue`d ones. A job the preparer refuses rejects
-   * with its error; `filtered` counts the hits it filtered out.
+   * Hands a job of `size` events to the preparer on the writer thread, which turns it into events
+   * that commit like `enqueue`d ones: `json` is the job as JSON text, parsed there, and `carried`
+   * (structured-cloneable, rarely needed) what JSON cannot carry, such as binary keys. A job the
+   * preparer refuses rejects with its error; `filtered` counts the hits it filtered out.
    */
-  submit(tenantId: string, job: object, size: number): Promise<CommitCounts>;
+  submit(tenantId: string, json: string, size: number, carried?: object): Promise<CommitCounts>;
   drain(): Promise<void>;
   /** Drops any open handle on a tenant's data (after a rekey or a deletion). */
   forget(tenantId: string): Promise<void>;

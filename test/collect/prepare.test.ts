@@ -2,7 +2,12 @@ import { randomBytes } from 'node:crypto';
 
 import { describe, expect, it } from 'vitest';
 
-import { createPreparer, SALT_PAIRS_KEPT, type CollectJob } from '../../src/collect/prepare.js';
+import {
+  createPreparer,
+  SALT_PAIRS_KEPT,
+  type CollectCarried,
+  type CollectJob,
+} from '../../src/collect/prepare.js';
 import { DEFAULT_SITE_SETTINGS, type Site } from '../../src/domain/site.js';
 import { visitorId } from '../../src/enrich/visitor.js';
 import { createLogger } from '../../src/log/logger.js';
@@ -16,8 +21,15 @@ const SITE: Site = {
 };
 const UA = 'Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0';
 
-function job(saltsId: number, extra: Partial<CollectJob> = {}): CollectJob {
-  return {
+/** A job as the collect endpoint hands it over, and what it carries beside its JSON. */
+function job(
+  saltsId: number,
+  { site, salts, ...extra }: Partial<CollectJob> & CollectCarried = {},
+): [CollectJob, CollectCarried] {
+  const carried: CollectCarried = {};
+  if (site !== undefined) carried.site = site;
+  if (salts !== undefined) carried.salts = salts;
+  const sent = {
     siteId: SITE.id,
     events: [{ type: 'pageview', url: 'https://clinic.example/services' }],
     client: {
@@ -32,6 +44,9 @@ function job(saltsId: number, extra: Partial<CollectJob> = {}): CollectJob {
     saltsId,
     ...extra,
   } as CollectJob;
+
+  // As it crosses to the writer thread: through JSON.
+  return [JSON.parse(JSON.stringify(sent)) as CollectJob, carried];
 }
 
 async function preparer() {
@@ -45,8 +60,8 @@ describe('the writer-side preparer', () => {
     const prepare = await preparer();
     const salts = { salt: randomBytes(32), previous: null };
 
-    const first = prepare(job(1, { site: SITE, salts }));
-    const later = prepare(job(1));
+    const first = prepare(...job(1, { site: SITE, salts }));
+    const later = prepare(...job(1));
 
     const expected = visitorId(salts.salt, SITE.id, '198.51.100.7', UA);
     expect(first.events[0]?.visitorId).toBe(expected);
@@ -55,17 +70,17 @@ describe('the writer-side preparer', () => {
 
   it('refuses a job naming salts it was never given, and forgets old ones', async () => {
     const prepare = await preparer();
-    prepare(job(1, { site: SITE, salts: { salt: randomBytes(32), previous: null } }));
+    prepare(...job(1, { site: SITE, salts: { salt: randomBytes(32), previous: null } }));
 
-    expect(() => prepare(job(2))).toThrow(expect.objectContaining({ code: 'ERR_INTERNAL' }));
+    expect(() => prepare(...job(2))).toThrow(expect.objectContaining({ code: 'ERR_INTERNAL' }));
 
     for (let id = 2; id <= SALT_PAIRS_KEPT + 1; id++) {
-      prepare(job(id, { salts: { salt: randomBytes(32), previous: null } }));
+      prepare(...job(id, { salts: { salt: randomBytes(32), previous: null } }));
     }
 
     // The oldest pair is gone from the thread: a day's salt does not outlive its rotation there.
-    expect(() => prepare(job(1))).toThrow(expect.objectContaining({ code: 'ERR_INTERNAL' }));
-    expect(prepare(job(SALT_PAIRS_KEPT + 1)).events).toHaveLength(1);
+    expect(() => prepare(...job(1))).toThrow(expect.objectContaining({ code: 'ERR_INTERNAL' }));
+    expect(prepare(...job(SALT_PAIRS_KEPT + 1)).events).toHaveLength(1);
   });
 
   it("counts a visit from another of the site's domains as internal, not a referral", async () => {
@@ -77,7 +92,7 @@ describe('the writer-side preparer', () => {
     const salts = { salt: randomBytes(32), previous: null };
     const from = (referrer: string) =>
       prepare(
-        job(1, {
+        ...job(1, {
           site,
           salts,
           events: [{ type: 'pageview', url: 'https://www.clinic.example/give', referrer }],
@@ -106,7 +121,7 @@ describe('the writer-side preparer', () => {
     const salts = { salt: randomBytes(32), previous: null };
     const link = (href: string) =>
       prepare(
-        job(1, {
+        ...job(1, {
           site,
           salts,
           events: [{ type: 'outbound', url: 'https://www.clinic.example/home', href }],

@@ -41,10 +41,8 @@ async function enrichOne(event: Record<string, unknown>) {
     createLogger({ level: 'silent' }),
   );
   const prepare = await preparer;
-  const { events } = prepare({
+  const job = {
     siteId: 's',
-    site: clinic,
-    salts,
     saltsId: 1,
     events: [{ type: 'custom', url: `${HOST}/`, name: 'signup', ...event }],
     client: {
@@ -56,7 +54,11 @@ async function enrichOne(event: Record<string, unknown>) {
       mobileHint: null,
       now: Date.now(),
     },
-  } as never);
+  };
+  const { events } = prepare(
+    JSON.parse(JSON.stringify(job)) as never,
+    { site: clinic, salts } as never,
+  );
 
   return events[0];
 }

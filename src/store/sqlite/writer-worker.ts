@@ -28,20 +28,37 @@ import { TenantWriter } from './writer.js';
 export type WriterRequest =
   | { op: 'open'; tenantId: string; file: string; key: Uint8Array }
   | { op: 'write'; id: number; tenantId: string; events: EnrichedEvent[]; filtered: FilteredHit[] }
-  /** A job for the preparer, which turns it into events on this thread (`size`: its events). */
-  | { op: 'prepare'; id: number; tenantId: string; job: unknown; size: number }
+  /**
+   * A job for the preparer, which turns it into events on this thread (`size`: its events);
+   * `carried`: what the job's JSON could not hold (EventSink.submit).
+   */
+  | { op: 'prepare'; id: number; tenantId: string; job: unknown; size: number; carried?: unknown }
   | { op: 'forget'; id: number; tenantId: string }
-  | { op: 'close'; id: number }
-  /** Several of the above, sent together, handled in order. */
-  | { op: 'batch'; requests: WriterRequest[] };
+  | { op: 'close'; id: number };
 
-export type WriteResult =
-  | { id: number; ok: true; inserted: number; duplicates: number; filtered: number }
-  | { id: number; ok: false; code: string; status: number; message: string };
+/**
+ * A request as it crosses to this thread, the requests of one turn of the request thread's event
+ * loop in one message (an array). A `prepare` goes as JSON text, with what JSON cannot hold beside
+ * it: V8's structured clone reads an object's every field name back into the string table, and
+ * that cost both threads several times what JSON does.
+ */
+export type WireRequest = WriterRequest | string | { request: string; carried: object };
+
+/** A request refused or failed; the ones committed are counted in `stored`. */
+export interface Refusal {
+  id: number;
+  code: string;
+  status: number;
+  message: string;
+}
 
 export type WriterReply =
-  /** One group commit: every request in it, and what it cost. */
-  | { op: 'done'; results: WriteResult[]; events: number; seconds: number }
+  /**
+   * One group commit: per request stored, four numbers (its id, events inserted, duplicates,
+   * filtered hits counted; numbers cross threads far faster than objects), the requests refused,
+   * and what it cost.
+   */
+  | { op: 'done'; stored: number[]; refused: Refusal[]; events: number; seconds: number }
   /** A `forget` or `close` is carried out (after everything before it was committed). */
   | { op: 'ack'; id: number }
   /** A log record from this thread, for the process's one logger. */
@@ -82,7 +99,10 @@ interface Write {
   filtered: FilteredHit[];
 }
 
-type Prepare = (job: unknown) => { events: EnrichedEvent[]; filtered: FilteredHit[] };
+type Prepare = (
+  job: unknown,
+  carried: unknown,
+) => { events: EnrichedEvent[]; filtered: FilteredHit[] };
 
 nameThread('lt-writer');
 
@@ -333,31 +353,38 @@ function closeTenant(tenantId: string): void {
   cycles.delete(tenantId);
 }
 
-/** Commits one tenant's share of a group in one transaction; every request gets its result. */
-function commitTenant(tenantId: string, writes: Write[]): WriteResult[] | 'busy' {
+/** The outcome of a group: what goes back to the request thread (see WriterReply). */
+interface Outcome {
+  stored: number[];
+  refused: Refusal[];
+}
+
+/**
+ * Commits one tenant's share of a group in one transaction; every request's result goes into
+ * `outcome`.
+ */
+function commitTenant(
+  tenantId: string,
+  writes: Write[],
+  outcome: Outcome,
+): 'committed' | 'busy' | 'failed' {
   try {
     const events = writes.length === 1 ? writes[0]!.events : writes.flatMap((w) => w.events);
     const filtered = writes.length === 1 ? writes[0]!.filtered : writes.flatMap((w) => w.filtered);
     const { written, counted } = writerFor(tenantId).commit(events, filtered);
     let offset = 0;
     let hitOffset = 0;
-
-    return writes.map((write) => {
+    for (const write of writes) {
       let inserted = 0;
       for (let i = 0; i < write.events.length; i++) if (written[offset + i]) inserted++;
       offset += write.events.length;
       let hits = 0;
       for (let i = 0; i < write.filtered.length; i++) if (counted[hitOffset + i]) hits++;
       hitOffset += write.filtered.length;
+      outcome.stored.push(write.id, inserted, write.events.length - inserted, hits);
+    }
 
-      return {
-        id: write.id,
-        ok: true,
-        inserted,
-        duplicates: write.events.length - inserted,
-        filtered: hits,
-      };
-    });
+    return 'committed';
   } catch (error) {
     if (isBusy(error)) return 'busy';
 
@@ -366,14 +393,11 @@ function commitTenant(tenantId: string, writes: Write[]): WriteResult[] | 'busy'
       ? 'ERR_DB_CORRUPT'
       : ((error as { code?: string }).code ?? 'ERR_STORE_UNAVAILABLE');
     const message = (error as Error).message;
+    for (const write of writes) {
+      outcome.refused.push({ id: write.id, code: String(code), status: 503, message });
+    }
 
-    return writes.map((write) => ({
-      id: write.id,
-      ok: false,
-      code: String(code),
-      status: 503,
-      message,
-    }));
+    return 'failed';
   }
 }
 
@@ -387,15 +411,15 @@ function forward(level: 'debug' | 'info' | 'warn' | 'error', event: string, fiel
 }
 
 /** Runs a job through the preparer; a job it refuses fails alone. */
-function prepared(request: Extract<WriterRequest, { op: 'prepare' }>): Write | WriteResult {
+function prepared(request: Extract<WriterRequest, { op: 'prepare' }>): Write | Refusal {
   if (prepare === undefined) {
     const message = 'events could not be prepared; retry';
 
-    return { id: request.id, ok: false, code: 'ERR_STORE_UNAVAILABLE', status: 503, message };
+    return { id: request.id, code: 'ERR_STORE_UNAVAILABLE', status: 503, message };
   }
 
   try {
-    const { events, filtered } = prepare(request.job);
+    const { events, filtered } = prepare(request.job, request.carried);
 
     return { id: request.id, tenantId: request.tenantId, events, filtered };
   } catch (error) {
@@ -404,7 +428,6 @@ function prepared(request: Extract<WriterRequest, { op: 'prepare' }>): Write | W
 
     return {
       id: request.id,
-      ok: false,
       code: refused ? error.code : 'ERR_INTERNAL',
       status: refused ? error.status : 500,
       message: refused ? error.message : 'internal error',
@@ -430,7 +453,7 @@ function flush(): void {
 
   const started = performance.now();
   const group = takeGroup();
-  const results: WriteResult[] = [];
+  const outcome: Outcome = { stored: [], refused: [] };
   const byTenant = new Map<string, Write[]>();
   for (const [tenantId, set] of deferred) {
     if (started - set.since <= BUSY_LIMIT_MS) {
@@ -441,20 +464,14 @@ function flush(): void {
     deferred.delete(tenantId);
     const message = 'the organisation data is locked by another process; retry';
     for (const write of set.writes) {
-      results.push({
-        id: write.id,
-        ok: false,
-        code: 'ERR_STORE_UNAVAILABLE',
-        status: 503,
-        message,
-      });
+      outcome.refused.push({ id: write.id, code: 'ERR_STORE_UNAVAILABLE', status: 503, message });
     }
   }
 
   for (const request of group) {
     const write = request.op === 'write' ? request : prepared(request);
     if (!('tenantId' in write)) {
-      results.push(write);
+      outcome.refused.push(write);
       continue;
     }
 
@@ -465,8 +482,8 @@ function flush(): void {
 
   let committed = 0;
   for (const [tenantId, writes] of byTenant) {
-    const outcome = commitTenant(tenantId, writes);
-    if (outcome === 'busy') {
+    const status = commitTenant(tenantId, writes, outcome);
+    if (status === 'busy') {
       const since = deferred.get(tenantId)?.since;
       if (since === undefined) logger.debug('ingest.tenant_busy', { tenantId });
       deferred.set(tenantId, { writes, since: since ?? started });
@@ -474,16 +491,17 @@ function flush(): void {
     }
 
     deferred.delete(tenantId);
-    committed += writes.reduce((sum, w) => sum + w.events.length + w.filtered.length, 0);
+    if (status === 'committed')
+      committed += writes.reduce((sum, w) => sum + w.events.length + w.filtered.length, 0);
     noteCommitted(tenantId);
-    results.push(...outcome);
   }
 
-  if (results.length > 0) {
+  if (outcome.stored.length > 0 || outcome.refused.length > 0) {
     const seconds = (performance.now() - started) / 1000;
     parentPort?.postMessage({
       op: 'done',
-      results,
+      stored: outcome.stored,
+      refused: outcome.refused,
       events: committed,
       seconds,
     } satisfies WriterReply);
@@ -548,13 +566,23 @@ function schedule(): void {
   }
 }
 
-parentPort?.on('message', receive);
+parentPort?.on('message', (requests: WireRequest[]) => {
+  for (const request of requests) receive(parsed(request));
+});
+
+/** A request as this thread handles it (see WireRequest). */
+function parsed(request: WireRequest): WriterRequest {
+  if (typeof request === 'string') return JSON.parse(request) as WriterRequest;
+  if ('op' in request) return request;
+
+  const prepare = JSON.parse(request.request) as Extract<WriterRequest, { op: 'prepare' }>;
+  prepare.carried = request.carried;
+
+  return prepare;
+}
 
 function receive(message: WriterRequest): void {
   switch (message.op) {
-    case 'batch':
-      for (const request of message.requests) receive(request);
-      return;
     case 'open':
       files.set(message.tenantId, { file: message.file, key: Buffer.from(message.key) });
       return;

@@ -252,7 +252,7 @@ export class TenantWriter {
 
   /** Writes touches and, for the server's writer, moves the mark to `lastEventId`. */
   private writeTouches(touches: ReadonlyMap<string, Touch>, lastEventId: number): void {
-    for (const [id, touch] of touches) this.applyTouch.run(touchParams(id, touch));
+    for (const [id, touch] of touches) this.applyTouch.run(touchArgs(id, touch));
 
     if (this.ownsMark) this.writeMark.run(lastEventId);
   }
@@ -442,48 +442,58 @@ export class TenantWriter {
  * starts at its first event, whose page may still be in memory at the server.
  */
 function applyTouchSql(table: string): string {
+  // Bound by position (`touchArgs`, in the order the parameters appear): by name, each of the 16
+  // was a property lookup per session.
   return `
     UPDATE ${table} SET
-      started_at = min(started_at, @first),
-      last_at = max(last_at, @last),
-      entry_path = CASE WHEN @entryPath IS NOT NULL AND (entry_path IS NULL
-                          OR @entryTs <= started_at) THEN @entryPath ELSE entry_path END,
-      exit_path = CASE WHEN @exitPath IS NOT NULL AND (exit_path IS NULL
-                         OR @exitTs >= last_at) THEN @exitPath ELSE exit_path END,
-      pageviews = pageviews + @pageviews,
-      interactions = interactions + @interactions,
-      engagement_ms = engagement_ms + @engagement,
-      channel = CASE WHEN @attribute THEN @channel ELSE channel END,
-      referrer_domain = CASE WHEN @attribute THEN @referrerDomain ELSE referrer_domain END,
-      utm_source = CASE WHEN @attribute THEN @utmSource ELSE utm_source END,
-      utm_medium = CASE WHEN @attribute THEN @utmMedium ELSE utm_medium END,
-      utm_campaign = CASE WHEN @attribute THEN @utmCampaign ELSE utm_campaign END,
-      awaiting_landing = CASE WHEN @attribute THEN 0 ELSE awaiting_landing END
-    WHERE id = @id`;
+      started_at = min(started_at, ?),
+      last_at = max(last_at, ?),
+      entry_path = CASE WHEN ? IS NOT NULL AND (entry_path IS NULL OR ? <= started_at)
+                   THEN ? ELSE entry_path END,
+      exit_path = CASE WHEN ? IS NOT NULL AND (exit_path IS NULL OR ? >= last_at)
+                  THEN ? ELSE exit_path END,
+      pageviews = pageviews + ?,
+      interactions = interactions + ?,
+      engagement_ms = engagement_ms + ?,
+      channel = CASE WHEN ? THEN ? ELSE channel END,
+      referrer_domain = CASE WHEN ? THEN ? ELSE referrer_domain END,
+      utm_source = CASE WHEN ? THEN ? ELSE utm_source END,
+      utm_medium = CASE WHEN ? THEN ? ELSE utm_medium END,
+      utm_campaign = CASE WHEN ? THEN ? ELSE utm_campaign END,
+      awaiting_landing = CASE WHEN ? THEN 0 ELSE awaiting_landing END
+    WHERE id = ?`;
 }
 
-/** The parameters of `applyTouchSql` for one session. */
-function touchParams(id: string, touch: Touch): Record<string, string | number | null> {
+/** The parameters of `applyTouchSql` for one session, in the order they appear there. */
+function touchArgs(id: string, touch: Touch): Array<string | number | null> {
   const attribution = touch.attribution;
+  const attribute = attribution === null ? 0 : 1;
 
-  return {
+  return [
+    touch.first,
+    touch.last,
+    touch.entryPath,
+    touch.entryTs,
+    touch.entryPath,
+    touch.exitPath,
+    touch.exitTs,
+    touch.exitPath,
+    touch.pageviews,
+    touch.interactions,
+    touch.engagement,
+    attribute,
+    attribution?.channel ?? null,
+    attribute,
+    attribution?.referrerDomain ?? null,
+    attribute,
+    attribution?.utmSource ?? null,
+    attribute,
+    attribution?.utmMedium ?? null,
+    attribute,
+    attribution?.utmCampaign ?? null,
+    attribute,
     id,
-    first: touch.first,
-    last: touch.last,
-    entryTs: touch.entryTs,
-    entryPath: touch.entryPath,
-    exitTs: touch.exitTs,
-    exitPath: touch.exitPath,
-    pageviews: touch.pageviews,
-    interactions: touch.interactions,
-    engagement: touch.engagement,
-    attribute: attribution === null ? 0 : 1,
-    channel: attribution?.channel ?? null,
-    referrerDomain: attribution?.referrerDomain ?? null,
-    utmSource: attribution?.utmSource ?? null,
-    utmMedium: attribution?.utmMedium ?? null,
-    utmCampaign: attribution?.utmCampaign ?? null,
-  };
+  ];
 }
 
 /**
@@ -538,7 +548,7 @@ export function overlayHeldSessions(db: Db): () => void {
   const apply = db.prepare(applyTouchSql('temp.session_overlay'));
   for (const [id, touch] of touches) {
     copy.run(id);
-    apply.run(touchParams(id, touch));
+    apply.run(touchArgs(id, touch));
   }
   db.exec(`CREATE TEMP VIEW sessions AS
     SELECT * FROM main.sessions WHERE id NOT IN (SELECT id FROM temp.session_overlay)

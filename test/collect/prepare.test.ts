@@ -134,4 +134,58 @@ describe('the writer-side preparer', () => {
     );
     expect(link('https://www.clinic.example/services')).toBe('/services');
   });
+
+  it('answers a page it has seen by the settings given now, never an older version', async () => {
+    const prepare = await preparer();
+    const salts = { salt: randomBytes(32), previous: null };
+    const url = 'https://clinic.example/results?ref=mail&visit=4471&utm_source=news';
+    const page = (site: Site) => {
+      const event = prepare(...job(1, { site, salts, events: [{ type: 'pageview', url }] }))
+        .events[0];
+
+      return { query: event?.query, flags: event?.flags, source: event?.utmSource };
+    };
+
+    const strict = page(SITE);
+    expect(strict).toEqual({
+      query: 'ref=[redacted]&visit=[redacted]',
+      flags: 'redacted',
+      source: 'news',
+    });
+    // The same URL again: the same answer, and its flags still reach the event.
+    expect(page(SITE)).toEqual(strict);
+
+    // A new version of the settings (as `lighttrail site update` makes) allows `ref`.
+    const allowing: Site = { ...SITE, settings: { ...SITE.settings, queryAllowlist: ['ref'] } };
+    expect(page(allowing)).toEqual({
+      query: 'ref=mail&visit=[redacted]',
+      flags: 'redacted',
+      source: 'news',
+    });
+    // The writer thread is then given the old version again (a site updated back): its answer.
+    expect(page(SITE)).toEqual(strict);
+  });
+
+  it('keeps no raw URL between events: the pages it remembers are keyed by a hash', async () => {
+    const { Enricher } = await import('../../src/collect/enricher.js');
+    const enricher = new Enricher(
+      { lookup: () => null } as never,
+      { isSpam: () => false } as never,
+    );
+    const url = 'https://clinic.example/patients/jane.doe@mail.test/results?mrn=88812345';
+    const client = job(1)[0].client;
+    enricher.enrichWith(SITE, { type: 'pageview', url }, client, {
+      salt: randomBytes(32),
+      previous: null,
+    });
+
+    const remembered = (
+      enricher as unknown as { pages: WeakMap<object, Map<string, unknown>> }
+    ).pages.get(SITE.settings);
+    const keys = [...(remembered?.keys() ?? [])];
+    expect(keys).toHaveLength(1);
+    expect(keys[0]).not.toContain('jane');
+    expect(keys[0]).not.toContain('clinic.example');
+    expect(JSON.stringify([...(remembered?.values() ?? [])])).not.toMatch(/jane|88812345/);
+  });
 });

@@ -3,6 +3,16 @@
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 
+// node:crypto's one-shot `hash` (the visitor id, the rate limit) arrived in Node.js 20.12: an
+// older runtime would fail to load the CLI with a linker error naming neither.
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 20 || (major === 20 && minor < 12)) {
+  process.stderr.write(
+    `lighttrail: Node.js 20.12 or later is needed; this is ${process.versions.node}.\n`,
+  );
+  process.exit(1);
+}
+
 const main = new URL('../dist/cli/main.js', import.meta.url);
 if (!existsSync(fileURLToPath(main))) {
   process.stderr.write(

@@ -54,8 +54,16 @@ export interface EnrichExtra {
 }
 
 const NAME_MAX = 128;
-/** Pages remembered per settings object before the table starts over. */
+/** Pages remembered, all sites together, before the table starts over. */
 const PAGE_CACHE_LIMIT = 10_000;
+/** Longer page URLs are sanitised each time, never remembered. */
+const PAGE_CACHE_MAX_URL = 2048;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** No lone surrogate: the text has one UTF-8 form, and only it. */
+function isWellFormed(text: string): boolean {
+  return !LONE_SURROGATE.test(text);
+}
 
 /** A page shared by every event from its URL: frozen, nested parts included. */
 function frozen(page: SanitizedPage): Readonly<SanitizedPage> {
@@ -85,8 +93,11 @@ export class Enricher {
     private readonly salts?: VisitorSalts,
   ) {}
 
-  /** Pages as the firewall left them, per settings object (see `page`). */
-  private readonly pages = new WeakMap<SiteSettings, Map<string, Readonly<SanitizedPage>>>();
+  /** Pages as the firewall left them (see `page`), for every site together. */
+  private readonly pages = new Map<string, Readonly<SanitizedPage>>();
+  /** A number per settings object: part of a page's key, as its answer depends on them. */
+  private readonly settingsIds = new WeakMap<SiteSettings, number>();
+  private nextSettingsId = 1;
   private readonly pageKeySecret = randomBytes(32).toString('hex');
 
   /**
@@ -95,21 +106,29 @@ export class Enricher {
    * the enrichment's time went to it). The table is keyed by SHA-256 over a secret of this
    * process and the raw URL, never the URL: a raw URL may carry PHI, and the table must hold
    * nothing of it (nor anything another process could test a guess against). Its values are what
-   * gets stored anyway.
+   * gets stored anyway. It holds at most PAGE_CACHE_LIMIT pages across all sites, and starts over
+   * when full: unique URLs (anyone can send them) cost memory only up to that bound.
    */
-  private page(url: string, settings: SiteSettings, hostname?: string): Readonly<SanitizedPage> {
-    let known = this.pages.get(settings);
-    if (known === undefined) {
-      known = new Map();
-      this.pages.set(settings, known);
+  private page(url: string, settings: SiteSettings, hostname = ''): Readonly<SanitizedPage> {
+    // The hash reads its text as UTF-8, where every lone surrogate becomes U+FFFD: such a URL
+    // would share a key with others (QA). It is rare, and long URLs are seldom seen twice.
+    if (url.length > PAGE_CACHE_MAX_URL || !isWellFormed(url) || !isWellFormed(hostname)) {
+      return sanitizePage(url, settings, { hostname: hostname || undefined });
     }
 
-    const key = hash('sha256', `${this.pageKeySecret}\0${hostname ?? ''}\0${url}`, 'binary');
-    let page = known.get(key);
+    let settingsId = this.settingsIds.get(settings);
+    if (settingsId === undefined) {
+      settingsId = this.nextSettingsId++;
+      this.settingsIds.set(settings, settingsId);
+    }
+
+    const text = `${this.pageKeySecret}\0${settingsId}\0${hostname}\0${url}`;
+    const key = hash('sha256', text, 'binary');
+    let page = this.pages.get(key);
     if (page === undefined) {
-      page = frozen(sanitizePage(url, settings, { hostname }));
-      if (known.size >= PAGE_CACHE_LIMIT) known.clear();
-      known.set(key, page);
+      page = frozen(sanitizePage(url, settings, { hostname: hostname || undefined }));
+      if (this.pages.size >= PAGE_CACHE_LIMIT) this.pages.clear();
+      this.pages.set(key, page);
     }
 
     return page;

@@ -8,6 +8,7 @@ import {
   type CollectCarried,
   type CollectJob,
 } from '../../src/collect/prepare.js';
+import { Enricher } from '../../src/collect/enricher.js';
 import { DEFAULT_SITE_SETTINGS, type Site } from '../../src/domain/site.js';
 import { visitorId } from '../../src/enrich/visitor.js';
 import { createLogger } from '../../src/log/logger.js';
@@ -20,6 +21,18 @@ const SITE: Site = {
   createdAt: 0,
 };
 const UA = 'Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0';
+
+const SALTS = { salt: randomBytes(32), previous: null };
+
+/** An enricher with no geography and no spam list, to look at what it remembers. */
+function bareEnricher(): Enricher {
+  return new Enricher({ lookup: () => null } as never, { isSpam: () => false } as never);
+}
+
+/** The pages an enricher remembers (a private table). */
+function remembered(enricher: Enricher): Map<string, unknown> {
+  return (enricher as unknown as { pages: Map<string, unknown> }).pages;
+}
 
 /** A job as the collect endpoint hands it over, and what it carries beside its JSON. */
 function job(
@@ -167,25 +180,41 @@ describe('the writer-side preparer', () => {
   });
 
   it('keeps no raw URL between events: the pages it remembers are keyed by a hash', async () => {
-    const { Enricher } = await import('../../src/collect/enricher.js');
-    const enricher = new Enricher(
-      { lookup: () => null } as never,
-      { isSpam: () => false } as never,
-    );
+    const enricher = bareEnricher();
     const url = 'https://clinic.example/patients/jane.doe@mail.test/results?mrn=88812345';
-    const client = job(1)[0].client;
-    enricher.enrichWith(SITE, { type: 'pageview', url }, client, {
-      salt: randomBytes(32),
-      previous: null,
-    });
+    enricher.enrichWith(SITE, { type: 'pageview', url }, job(1)[0].client, SALTS);
 
-    const remembered = (
-      enricher as unknown as { pages: WeakMap<object, Map<string, unknown>> }
-    ).pages.get(SITE.settings);
-    const keys = [...(remembered?.keys() ?? [])];
+    const keys = [...remembered(enricher).keys()];
     expect(keys).toHaveLength(1);
     expect(keys[0]).not.toContain('jane');
     expect(keys[0]).not.toContain('clinic.example');
-    expect(JSON.stringify([...(remembered?.values() ?? [])])).not.toMatch(/jane|88812345/);
+    expect(JSON.stringify([...remembered(enricher).values()])).not.toMatch(/jane|88812345/);
+  });
+
+  it('never answers a URL with a lone surrogate by another URL remembered before (QA)', () => {
+    const enricher = bareEnricher();
+    const flags = (url: string) => {
+      const outcome = enricher.enrichWith(SITE, { type: 'pageview', url }, job(1)[0].client, SALTS);
+
+      return outcome.kind === 'event' ? outcome.event.flags : null;
+    };
+
+    // As UTF-8, which the key's hash reads, both are "x\ufffdy"; the firewall tells them apart.
+    expect(flags('https://clinic.example/sur/x\ufffdy')).toBe('');
+    expect(flags('https://clinic.example/sur/x\ud800y')).toBe('control_removed');
+    expect(flags('https://clinic.example/sur/x\ufffdy')).toBe('');
+  });
+
+  it('remembers at most 10,000 pages across all sites, then starts over (QA)', () => {
+    const enricher = bareEnricher();
+    const sites = [SITE, { ...SITE, id: 'other', settings: { ...SITE.settings } }];
+    for (let i = 0; i < 10_050; i++) {
+      const site = sites[i % 2] as Site;
+      const url = `https://clinic.example/unique/${i}`;
+      enricher.enrichWith(site, { type: 'pageview', url }, job(1)[0].client, SALTS);
+      expect(remembered(enricher).size).toBeLessThanOrEqual(10_000);
+    }
+
+    expect(remembered(enricher).size).toBe(50);
   });
 });

@@ -40,7 +40,7 @@ export type WriterRequest =
  * A request as it crosses to this thread, the requests of one turn of the request thread's event
  * loop in one message (an array). A `prepare` goes as JSON text, with what JSON cannot hold beside
  * it: V8's structured clone reads an object's every field name back into the string table, and
- * that cost both threads several times what JSON does.
+ * that cost both threads together half as much again as JSON (5.1 against 3.4 µs per job).
  */
 export type WireRequest = WriterRequest | string | { request: string; carried: object };
 

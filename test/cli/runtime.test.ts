@@ -17,16 +17,21 @@ function runAs(version: string, args: string[]) {
 }
 
 describe('the Node.js runtime the CLI needs', () => {
-  it('refuses a Node.js older than 20.12 with one line naming both versions (QA)', () => {
-    const result = runAs('20.11.1', ['--help']);
+  it('refuses a Node.js without crypto.hash with one line naming both versions (QA)', () => {
+    for (const version of ['18.20.4', '20.11.1', '21.6.2']) {
+      const result = runAs(version, ['--help']);
 
-    expect(result.status).toBe(1);
-    expect(result.stderr).toBe('lighttrail: Node.js 20.12 or later is needed; this is 20.11.1.\n');
-    expect(result.stdout).toBe('');
+      expect(result.status, version).toBe(1);
+      expect(result.stderr, version).toBe(
+        'lighttrail: ERR_NODE_VERSION: Node.js 20.12 or later (21.7 or later on 21) is needed; ' +
+          `this is ${version}\n`,
+      );
+      expect(result.stdout, version).toBe('');
+    }
   });
 
-  it('runs on 20.12 and on later majors', () => {
-    for (const version of ['20.12.0', '22.1.0']) {
+  it('runs on 20.12, on 21.7 and on later majors', () => {
+    for (const version of ['20.12.0', '21.7.0', '22.1.0']) {
       const result = runAs(version, ['--help']);
 
       expect(result.status, version).toBe(0);
@@ -40,6 +45,6 @@ describe('the Node.js runtime the CLI needs', () => {
       'require("./package.json").engines.node',
     ]).toString();
 
-    expect(engines.trim()).toBe('>=20.12.0');
+    expect(engines.trim()).toBe('^20.12.0 || >=21.7.0');
   });
 });

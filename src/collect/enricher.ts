@@ -1,5 +1,4 @@
-import { hash, randomBytes } from 'node:crypto';
-
+import { TableKeys } from '../crypto/table-keys.js';
 import type { EnrichedEvent, FilteredHit } from '../domain/event.js';
 import { hostAllowed, type Site, type SiteSettings } from '../domain/site.js';
 import { dayIn } from '../domain/time.js';
@@ -58,12 +57,6 @@ const NAME_MAX = 128;
 const PAGE_CACHE_LIMIT = 10_000;
 /** Longer page URLs are sanitised each time, never remembered. */
 const PAGE_CACHE_MAX_URL = 2048;
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
-/** No lone surrogate: the text has one UTF-8 form, and only it. */
-function isWellFormed(text: string): boolean {
-  return !LONE_SURROGATE.test(text);
-}
 
 /** A page shared by every event from its URL: frozen, nested parts included. */
 function frozen(page: SanitizedPage): Readonly<SanitizedPage> {
@@ -98,21 +91,20 @@ export class Enricher {
   /** A number per settings object: part of a page's key, as its answer depends on them. */
   private readonly settingsIds = new WeakMap<SiteSettings, number>();
   private nextSettingsId = 1;
-  private readonly pageKeySecret = randomBytes(32).toString('hex');
+  private readonly pageKeys = new TableKeys();
 
   /**
    * `sanitizePage`, remembered: its answer depends only on the raw URL, the settings and the host
    * an import gives, and the same few hundred pages make most of a site's traffic (a third of
-   * the enrichment's time went to it). The table is keyed by SHA-256 over a secret of this
-   * process and the raw URL, never the URL: a raw URL may carry PHI, and the table must hold
-   * nothing of it (nor anything another process could test a guess against). Its values are what
-   * gets stored anyway. It holds at most PAGE_CACHE_LIMIT pages across all sites, and starts over
-   * when full: unique URLs (anyone can send them) cost memory only up to that bound.
+   * the enrichment's time went to it). The table is keyed by a keyed hash of the raw URL (see
+   * TableKeys), never the URL: a raw URL may carry PHI, and the table must hold nothing of it.
+   * Its values are what gets stored anyway. It holds at most PAGE_CACHE_LIMIT pages across all
+   * sites, and starts over when full: unique URLs (anyone can send them) cost memory only up to
+   * that bound.
    */
   private page(url: string, settings: SiteSettings, hostname = ''): Readonly<SanitizedPage> {
-    // The hash reads its text as UTF-8, where every lone surrogate becomes U+FFFD: such a URL
-    // would share a key with others (QA). It is rare, and long URLs are seldom seen twice.
-    if (url.length > PAGE_CACHE_MAX_URL || !isWellFormed(url) || !isWellFormed(hostname)) {
+    // Long URLs are seldom seen twice.
+    if (url.length > PAGE_CACHE_MAX_URL) {
       return sanitizePage(url, settings, { hostname: hostname || undefined });
     }
 
@@ -122,8 +114,8 @@ export class Enricher {
       this.settingsIds.set(settings, settingsId);
     }
 
-    const text = `${this.pageKeySecret}\0${settingsId}\0${hostname}\0${url}`;
-    const key = hash('sha256', text, 'binary');
+    // The host's length first: neither it nor the URL can then run into the other.
+    const key = this.pageKeys.of(`${settingsId}:${hostname.length}:${hostname}${url}`);
     let page = this.pages.get(key);
     if (page === undefined) {
       page = frozen(sanitizePage(url, settings, { hostname: hostname || undefined }));

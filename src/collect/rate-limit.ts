@@ -1,5 +1,4 @@
-import { hash, randomBytes } from 'node:crypto';
-
+import { TableKeys } from '../crypto/table-keys.js';
 import { normaliseIpForVisitor } from '../enrich/visitor.js';
 
 interface Bucket {
@@ -14,7 +13,7 @@ interface Bucket {
  */
 export class RateLimiter {
   private readonly buckets = new Map<string, Bucket>();
-  private readonly secret = randomBytes(32).toString('hex');
+  private readonly keys = new TableKeys();
 
   constructor(
     private readonly perSecond: number,
@@ -27,13 +26,7 @@ export class RateLimiter {
    * /64, as for the visitor id: one subscriber holds a whole /64 and could otherwise rotate.
    */
   take(client: string, cost = 1, now = Date.now()): number {
-    // SHA-256 over secret and address: a keyed hash that only this process can recompute. An
-    // HMAC object per request costs twice as much and buys nothing for a table key.
-    const key = hash(
-      'sha256',
-      `${this.secret}\0${normaliseIpForVisitor(client)}`,
-      'base64url',
-    ).slice(0, 22);
+    const key = this.keys.of(normaliseIpForVisitor(client));
     const bucket = this.buckets.get(key) ?? { tokens: this.burst, updated: now };
     bucket.tokens = Math.min(
       this.burst,

@@ -24,8 +24,10 @@ export function logRequest(logger: Logger, entry: RequestLogEntry, quietSuccess 
   // thousands; the route reports them in a summary), go at debug level.
   const ok = entry.status >= 200 && entry.status < 300;
   const quiet = quietSuccess && (ok || entry.status === 429) && !entry.aborted;
-  // Added one by one, not spread in: a spread among other properties is V8's slow path, and
-  // this runs for every request, logged or not.
+  // Every beacon passes here: at the usual levels its line is dropped, so it is not built.
+  if (quiet && logger.level !== 'debug') return;
+
+  // Added one by one, not spread in: a spread among other properties is V8's slow path.
   const fields: Record<string, unknown> = {
     method: entry.method,
     route: entry.route,

@@ -21,12 +21,14 @@
 // exactly the pageviews the product acknowledged.
 //
 // Prints a table, the group-commit figures, the CPU each server thread spent per event (the
-// product names its threads: lt-writer, lt-checkpoint, lt-stats; `node` is V8's helpers), then
+// product names its threads: lt-writer, lt-checkpoint, lt-stats; `node` is V8's helpers) and the
+// share of the time each was runnable but waiting for a CPU, for phases 1 and 4, then
 // ONE JSON line:
 // {"events_per_s","p50_ms","p99_ms","baseline_events_per_s","ratio", ...}
 // where the first five figures are phase 1's.
 //
 // Usage: npm run bench:ingest   (builds first; about 70 s; nothing leaves 127.0.0.1)
+// BENCH_TARGET_RATE=12000 offers phase 4 at that rate instead, to find where the p99 ends.
 // BENCH_PRODUCT_NODE_ARGS adds Node flags to the product's process only, for a profile:
 //   BENCH_PRODUCT_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' npm run bench:ingest
 import { execFileSync, spawn } from 'node:child_process';
@@ -78,6 +80,7 @@ const TARGET = {
   concurrency: Number(process.env.BENCH_TARGET_CONCURRENCY ?? 128),
 };
 const TARGET_P99_MS = 20;
+const TARGET_RATE = process.env.BENCH_TARGET_RATE ? Number(process.env.BENCH_TARGET_RATE) : null;
 // Answered per second at least this share of the offered rate: the product kept up.
 const KEPT_UP = 0.98;
 const MAX_REQUESTS = 2_000_000;
@@ -281,7 +284,11 @@ function merge(rounds, batch) {
       : Math.round((rounds.reduce((sum, r) => sum + r[field], 0) / seconds) * 100);
   const statuses = {};
   const threads = {};
+  const waits = {};
   for (const r of rounds) {
+    for (const [name, s] of Object.entries(r.server_threads_wait_s ?? {})) {
+      waits[name] = (waits[name] ?? 0) + s;
+    }
     for (const [code, n] of Object.entries(r.statuses)) statuses[code] = (statuses[code] ?? 0) + n;
     for (const [name, s] of Object.entries(r.server_threads_cpu_s)) {
       threads[name] = (threads[name] ?? 0) + s;
@@ -307,6 +314,10 @@ function merge(rounds, batch) {
     client_cpu_pct: cpu('client_cpu_s'),
     statuses,
     cpu_us_per_event: cpuPerEvent,
+    // Share of the measured time each server thread was runnable but waiting for a CPU (%).
+    cpu_wait_pct: Object.fromEntries(
+      Object.entries(waits).map(([name, s]) => [name, Math.round((s / seconds) * 100)]),
+    ),
     acked_events_total: rounds.reduce((sum, r) => sum + r.acked_events_total, 0),
   };
 }
@@ -414,12 +425,15 @@ async function main() {
     const rate = Math.max(1, Math.round(single.product.requests_per_s * OPEN.share));
     const open = await measure({ ...OPEN, rate });
     const commits3 = await commitFigures(metricsPort);
-    const targetRate = Math.max(1, Math.round(single.baseline.events_per_s * TARGET.share));
+    const targetRate =
+      TARGET_RATE ?? Math.max(1, Math.round(single.baseline.events_per_s * TARGET.share));
     const target = await measure({ ...TARGET, rate: targetRate });
+    const commits4 = await commitFigures(metricsPort);
     const logLines = countLines(productLog) - logLinesBefore;
     single.product.commits = commitDelta(commits0, commits1);
     batched.product.commits = commitDelta(commits1, commits2);
     open.product.commits = commitDelta(commits2, commits3);
+    target.product.commits = commitDelta(commits3, commits4);
     const loadAfter = loadavg()[0];
     const fsyncAfter = fsyncProbe(dataDir);
 
@@ -484,6 +498,7 @@ async function main() {
       ['1 event/request', single.product.commits],
       [`${BATCHED.batch} events/request`, batched.product.commits],
       [`open loop ${rate}/s`, open.product.commits],
+      [`target ${targetRate}/s`, target.product.commits],
     ]) {
       console.log(
         `group commit, ${label}: ${c.count} commits, ${c.events_per_commit} events each, ` +
@@ -492,14 +507,23 @@ async function main() {
     }
 
     for (const [label, r] of [
-      ['baseline', single.baseline],
-      ['lighttrail', single.product],
+      ['baseline, 1 event/request', single.baseline],
+      ['lighttrail, 1 event/request', single.product],
+      [`baseline, target ${targetRate}/s`, target.baseline],
+      [`lighttrail, target ${targetRate}/s`, target.product],
     ]) {
       const parts = Object.entries(r.cpu_us_per_event)
         .filter(([, us]) => us !== null && us > 0)
         .sort((a, b) => b[1] - a[1])
         .map(([name, us]) => `${name} ${us}`);
-      console.log(`CPU µs per event, ${label}, 1 event/request: ${parts.join(', ')}`);
+      const waited = Object.entries(r.cpu_wait_pct)
+        .filter(([, pct]) => pct > 0)
+        .sort((a, b) => b[1] - a[1])
+        .map(([name, pct]) => `${name} ${pct}%`);
+      console.log(
+        `CPU µs per event, ${label}: ${parts.join(', ')}` +
+          (waited.length > 0 ? `; waiting for a CPU: ${waited.join(', ')}` : ''),
+      );
     }
 
     console.log(

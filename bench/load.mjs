@@ -109,6 +109,30 @@ function threadCpuSeconds(pid, ticksPerSecond) {
 }
 
 /**
+ * Seconds each server thread spent runnable but waiting for a CPU so far, summed by thread name
+ * as above (the kernel's schedstat). A request thread that waits while the machine has CPUs
+ * idle on average is losing them to the other threads' bursts. Empty off Linux or without
+ * schedstat.
+ */
+function threadWaitSeconds(pid) {
+  const byName = {};
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const waitNs = Number(
+        readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1],
+      );
+      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const name = tid === String(pid) ? 'request thread' : comm;
+      byName[name] = (byName[name] ?? 0) + waitNs / 1e9;
+    }
+  } catch {
+    // Not Linux, no schedstat, or the process is gone.
+  }
+
+  return byName;
+}
+
+/**
  * Visitor `v` of a pool: an address from the documentation ranges (RFC 5737), as a trusted
  * reverse proxy would forward it, and a browser. With no pool every request comes from the
  * loopback address alone, which the product refuses to use as a visitor: each request is then
@@ -198,9 +222,11 @@ async function main() {
   let cpuAtStart = null;
   let clientAtStart = null;
   let threadsAtStart = {};
+  let waitsAtStart = {};
   const sampleStart = setTimeout(() => {
     cpuAtStart = processCpuSeconds(options.serverPid, options.ticksPerSecond);
     threadsAtStart = threadCpuSeconds(options.serverPid, options.ticksPerSecond);
+    waitsAtStart = threadWaitSeconds(options.serverPid);
     clientAtStart = process.cpuUsage();
   }, options.warmupMs);
 
@@ -242,6 +268,10 @@ async function main() {
   await new Promise((resolve) => setTimeout(resolve, options.warmupMs + options.durationMs));
   const serverCpu = processCpuSeconds(options.serverPid, options.ticksPerSecond);
   const threadsAtEnd = threadCpuSeconds(options.serverPid, options.ticksPerSecond);
+  const waits = {};
+  for (const [name, seconds] of Object.entries(threadWaitSeconds(options.serverPid))) {
+    waits[name] = seconds - (waitsAtStart[name] ?? 0);
+  }
   const threads = {};
   for (const [name, seconds] of Object.entries(threadsAtEnd)) {
     threads[name] = seconds - (threadsAtStart[name] ?? 0);
@@ -265,6 +295,8 @@ async function main() {
     server_cpu_s: serverCpu === null || cpuAtStart === null ? null : serverCpu - cpuAtStart,
     // The server's CPU seconds in the window by thread name (Linux only).
     server_threads_cpu_s: threads,
+    // The server's seconds in the window runnable but waiting for a CPU, by thread name.
+    server_threads_wait_s: waits,
     client_cpu_s: clientCpu === null ? null : (clientCpu.user + clientCpu.system) / 1e6,
     server_cpu_pct:
       serverCpu === null || cpuAtStart === null

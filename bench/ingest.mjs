@@ -81,6 +81,10 @@ const TARGET = {
 };
 const TARGET_P99_MS = 20;
 const TARGET_RATE = process.env.BENCH_TARGET_RATE ? Number(process.env.BENCH_TARGET_RATE) : null;
+if (TARGET_RATE !== null && !(Number.isInteger(TARGET_RATE) && TARGET_RATE > 0)) {
+  console.error('BENCH_TARGET_RATE must be a whole number of events per second above 0');
+  process.exit(2);
+}
 // Answered per second at least this share of the offered rate: the product kept up.
 const KEPT_UP = 0.98;
 const MAX_REQUESTS = 2_000_000;

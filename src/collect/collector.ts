@@ -239,6 +239,14 @@ export class Collector {
     tell();
   }
 
+  /** Tells `onRateLimited` of the refusals since its last report; for the server's shutdown. */
+  close(): void {
+    clearTimeout(this.rateLimitTimer);
+    this.rateLimitTimer = undefined;
+    if (this.rateLimited > 0) this.options.onRateLimited?.(this.rateLimited);
+    this.rateLimited = 0;
+  }
+
   private reportMisconfiguredProxy(): void {
     const now = Date.now();
     if (now - this.lastProxyWarning < 600_000) return;

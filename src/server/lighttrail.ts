@@ -244,6 +244,7 @@ export async function createLightTrail(options: {
       ready = false;
       clearInterval(saltTimer);
       await server.close();
+      collector.close();
       await queue.close();
       reader.close();
     },

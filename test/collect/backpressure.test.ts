@@ -76,6 +76,17 @@ describe('collect under pressure', () => {
     expect(refusals.every((line) => line.level === 'debug')).toBe(true);
     const told = lines.filter((line) => line.event === 'collect.rate_limited');
     expect(told).toEqual([expect.objectContaining({ level: 'warn', requests: 1 })]);
+
+    // The refusals since that line are told when the server stops, not lost with it.
+    const stopped = product;
+    product = undefined;
+    await stopped.close();
+    const after = stopped.logs.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const summaries = after.filter((line) => line.event === 'collect.rate_limited');
+    expect(summaries).toEqual([
+      expect.objectContaining({ requests: 1 }),
+      expect.objectContaining({ level: 'warn', requests: refusals.length - 1 }),
+    ]);
   });
 
   it('answers 503 with Retry-After when the queue is full instead of dropping events', async () => {

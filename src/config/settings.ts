@@ -214,7 +214,7 @@ export const SETTINGS: readonly Setting[] = [
     key: 'sessionFlushMs',
     env: 'LIGHTTRAIL_SESSION_FLUSH_MS',
     kind: 'int',
-    default: '100',
+    default: '1000',
     min: 0,
     max: 60000,
     description:

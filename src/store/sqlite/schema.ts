@@ -183,4 +183,14 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
       DROP TABLE temp.first_events;
     `,
   },
+  {
+    version: 3,
+    name: "each session's last event written into its figures",
+    // The server writes held session figures in slices, each its own transaction, and moves the
+    // file's mark only after the last: a replay after a crash in between skips, for each session,
+    // the events its row already counts (TenantWriter). 0 for earlier rows: the mark covers them.
+    sql: `
+      ALTER TABLE sessions ADD COLUMN figures_through INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];

@@ -290,10 +290,14 @@ function isBusy(error: unknown): boolean {
   return code === 'SQLITE_BUSY' || code.startsWith('SQLITE_BUSY_');
 }
 
-/** Writes a tenant's session figures held in memory; if that fails they wait for the next try. */
-function writeSessions(tenantId: string, writer: TenantWriter): void {
+/**
+ * Writes a tenant's session figures held in memory, the next slice of them or (`all`) every one;
+ * if that fails they wait for the next try.
+ */
+function writeSessions(tenantId: string, writer: TenantWriter, all: boolean): void {
   try {
-    writer.flushSessions();
+    if (all) writer.flushSessions();
+    else writer.writeSessionSlice();
   } catch (error) {
     // The events are stored either way, and the next start replays what was never written. A
     // log import holding the file's lock lets go within milliseconds: no warning every 100 ms.
@@ -301,34 +305,37 @@ function writeSessions(tenantId: string, writer: TenantWriter): void {
   }
 }
 
-/** Writes the session figures held `sessionFlushMs` or longer (see TenantWriter). */
+/** Writes a slice of the session figures held `sessionFlushMs` or longer (see TenantWriter). */
 function writeDueSessions(): void {
   const now = Date.now();
   for (const [tenantId, { writer }] of open) {
-    if (writer.sessionsDue(now)) writeSessions(tenantId, writer);
+    if (writer.sessionsDue(now)) writeSessions(tenantId, writer, false);
   }
 }
 
 let sessionTimer: NodeJS.Timeout | undefined;
 
 /**
- * While events arrive, held figures go out after each group is answered; when they stop, this
- * writes what is still held once `sessionFlushMs` has passed.
+ * While events arrive, a slice of held figures goes out after each group is answered; when they
+ * stop, this writes the remaining slices one after another, and what is still held once
+ * `sessionFlushMs` has passed.
  */
 function scheduleSessions(): void {
   const wait = options.sessionFlushMs ?? 0;
   if (sessionTimer !== undefined || wait === 0) return;
 
+  let delay: number | undefined;
   for (const { writer } of open.values()) {
-    if (writer.pendingSessions === 0) continue;
-
-    sessionTimer = setTimeout(() => {
-      sessionTimer = undefined;
-      writeDueSessions();
-      scheduleSessions();
-    }, wait);
-    return;
+    if (writer.writingSessions) delay = 0;
+    else if (writer.pendingSessions > 0) delay ??= wait;
   }
+  if (delay === undefined) return;
+
+  sessionTimer = setTimeout(() => {
+    sessionTimer = undefined;
+    writeDueSessions();
+    scheduleSessions();
+  }, delay);
 }
 
 /** Drops the tenant: its connection and what it takes to open it again. */
@@ -341,7 +348,7 @@ function forget(tenantId: string): void {
 function closeTenant(tenantId: string): void {
   const known = open.get(tenantId);
   if (known === undefined) return;
-  writeSessions(tenantId, known.writer);
+  writeSessions(tenantId, known.writer, true);
   try {
     known.db.pragma('wal_checkpoint(TRUNCATE)');
   } catch {

@@ -43,6 +43,28 @@ export interface TenantWriterOptions {
    * it writes its figures with each commit and never touches the mark.
    */
   sessionFlushMs?: number;
+  /** Most sessions whose held figures one transaction writes (see SESSION_SLICE). */
+  sessionSlice?: number;
+}
+
+/**
+ * Held figures are written in slices of this many sessions, one transaction each, between the
+ * groups of events: all at once, a busy site's thousands of rows held every request behind them
+ * for 5 to 10 ms.
+ */
+const SESSION_SLICE = 256;
+
+/**
+ * Held figures on their way to the file: the touches of the events up to `through`, written in
+ * slices in the order of `ids` (time-ordered, as the rows are: a slice rewrites a few neighbouring
+ * pages, not one page per session).
+ */
+interface Generation {
+  through: number;
+  touches: ReadonlyMap<string, Touch>;
+  ids: readonly string[];
+  /** Index in `ids` of the first session not yet written. */
+  next: number;
 }
 
 /** What an event does to its session's figures. */
@@ -101,12 +123,16 @@ const SESSIONS_MARK = 'sessions_through';
  * counts, duration) change with every later event, each time on a page of the table far from
  * the last one: written per event, they were a third of the writer's work and half the pages it
  * wrote. With `sessionFlushMs` they are gathered in memory and written once that much time has
- * passed (`sessionsDue`, `flushSessions`), in a transaction of their own. The events are durable
- * at each commit as always, and the figures are derived from them: the meta key
- * `sessions_through` names the last tracker event whose effect is written; a writer opening the
- * file (after a crash) first replays the tracker events after it, and a reader replays them into
- * a temporary view (`overlayHeldSessions`). Only the server writes tracker events and only one
- * server runs per data folder, so no other process's held figures can be replayed twice.
+ * passed (`sessionsDue`, `writeSessionSlice`): the figures of the events up to then, sorted by
+ * session (so by row and page), in slices of `sessionSlice` sessions, each a transaction of its
+ * own between two groups of events. The events are durable at each commit as always, and the
+ * figures are derived from them: the meta key `sessions_through` names the last tracker event
+ * whose effect is written for every session, moved with the last slice; each row's
+ * `figures_through` names the last one written into it. A writer opening the file (after a
+ * crash) first replays the tracker events after the mark that its row does not count yet, and a
+ * reader replays them the same way into a temporary view (`overlayHeldSessions`). Only the
+ * server writes tracker events and only one server runs per data folder, so no other process's
+ * held figures can be replayed twice.
  */
 export class TenantWriter {
   private readonly sessions = new Map<string, SessionState>();
@@ -124,10 +150,13 @@ export class TenantWriter {
   private readonly flushStore;
   private readonly cacheLimit: number;
   private readonly flushMs: number;
+  private readonly sliceSize: number;
   /** This writer is the server's: it keeps the mark (and replays after it when opening). */
   private readonly ownsMark: boolean;
   /** Session figures committed to the events but not yet written to the sessions table. */
   private pending = new Map<string, Touch>();
+  /** Held figures being written, slice by slice; `pending` gathers the events since. */
+  private generation: Generation | undefined;
   private lastFlush = Date.now();
   /** The last event this writer stored: the mark once the held figures are written. */
   private lastEventId = 0;
@@ -138,6 +167,7 @@ export class TenantWriter {
   ) {
     this.cacheLimit = options.cacheLimit ?? CACHE_LIMIT;
     this.flushMs = options.sessionFlushMs ?? 0;
+    this.sliceSize = Math.max(1, options.sessionSlice ?? SESSION_SLICE);
     this.ownsMark = options.sessionFlushMs !== undefined;
     this.insertEvent = db.prepare(`
       INSERT INTO events (site_id, ts, day, type, name, hostname, path, query, fragment, title,
@@ -192,8 +222,17 @@ export class TenantWriter {
 
       return true;
     });
-    this.flushStore = db.transaction((touches: ReadonlyMap<string, Touch>, lastEventId: number) =>
-      this.writeTouches(touches, lastEventId),
+    // The mark moves with the last slice (`last`): then every session counts the events up to it.
+    this.flushStore = db.transaction(
+      (
+        ids: readonly string[],
+        touches: ReadonlyMap<string, Touch>,
+        through: number,
+        last: boolean,
+      ) => {
+        for (const id of ids) this.applyTouch.run(touchArgs(id, touches.get(id) as Touch, through));
+        if (last && this.ownsMark) this.writeMark.run(through);
+      },
     );
 
     if (this.ownsMark) this.recover();
@@ -233,26 +272,63 @@ export class TenantWriter {
 
   /** Sessions whose figures wait in memory (0 when figures are written with each commit). */
   get pendingSessions(): number {
-    return this.pending.size;
+    const writing = this.generation;
+
+    return this.pending.size + (writing === undefined ? 0 : writing.ids.length - writing.next);
   }
 
-  /** True when figures wait in memory and the last write of them is `sessionFlushMs` old. */
+  /** True while held figures are being written: the next slice should follow soon. */
+  get writingSessions(): boolean {
+    return this.generation !== undefined;
+  }
+
+  /**
+   * True when a slice of held figures is waiting to be written: figures are being written, or
+   * they wait in memory and their last writing began `sessionFlushMs` ago.
+   */
   sessionsDue(now: number): boolean {
+    if (this.generation !== undefined) return true;
+
     return this.pending.size > 0 && now - this.lastFlush >= this.flushMs;
   }
 
-  /** Writes the session figures gathered in memory, in a transaction of their own. */
-  flushSessions(): void {
-    if (this.pending.size === 0) return;
+  /**
+   * Writes the next slice of held figures in a transaction of its own; with none being written,
+   * it begins with the figures held now. The last slice moves the mark.
+   */
+  writeSessionSlice(): void {
+    if (this.generation === undefined) {
+      if (this.pending.size === 0) return;
 
-    this.flushStore.immediate(this.pending, this.lastEventId);
-    this.pending = new Map();
-    this.lastFlush = Date.now();
+      this.generation = {
+        through: this.lastEventId,
+        touches: this.pending,
+        ids: [...this.pending.keys()].sort(),
+        next: 0,
+      };
+      this.pending = new Map();
+      this.lastFlush = Date.now();
+    }
+
+    const writing = this.generation;
+    const end = Math.min(writing.ids.length, writing.next + this.sliceSize);
+    const last = end === writing.ids.length;
+    const ids = writing.ids.slice(writing.next, end);
+    this.flushStore.immediate(ids, writing.touches, writing.through, last);
+    writing.next = end;
+    if (last) this.generation = undefined;
+  }
+
+  /** Writes every figure held in memory (when closing the file). */
+  flushSessions(): void {
+    while (this.generation !== undefined || this.pending.size > 0) this.writeSessionSlice();
   }
 
   /** Writes touches and, for the server's writer, moves the mark to `lastEventId`. */
   private writeTouches(touches: ReadonlyMap<string, Touch>, lastEventId: number): void {
-    for (const [id, touch] of touches) this.applyTouch.run(touchArgs(id, touch));
+    // The log import's rows say nothing of the server's events (it never touches the mark).
+    const through = this.ownsMark ? lastEventId : 0;
+    for (const [id, touch] of touches) this.applyTouch.run(touchArgs(id, touch, through));
 
     if (this.ownsMark) this.writeMark.run(lastEventId);
   }
@@ -274,7 +350,8 @@ export class TenantWriter {
       return;
     }
 
-    this.flushStore.immediate(replayTouches(this.db, mark.value), last.id);
+    const touches = replayTouches(this.db, mark.value);
+    this.flushStore.immediate([...touches.keys()], touches, last.id, true);
   }
 
   private write(event: EnrichedEvent, commit: Commit): boolean {
@@ -411,14 +488,19 @@ export class TenantWriter {
     if (found === undefined) return undefined;
 
     // A visitor the cache forgot may have figures still in memory: the row lags behind them.
+    // Both sets may hold some (min, max and either settling the source are safe to repeat).
     const touch = this.pending.get(found.id);
+    const writing = this.generation?.touches.get(found.id);
 
     return {
       id: found.id,
       visitorId: found.visitorId,
-      startedAt: Math.min(found.startedAt, touch?.first ?? Infinity),
-      lastAt: Math.max(found.lastAt, touch?.last ?? -Infinity),
-      landed: found.landed === 1 || (touch?.attribution ?? null) !== null,
+      startedAt: Math.min(found.startedAt, touch?.first ?? Infinity, writing?.first ?? Infinity),
+      lastAt: Math.max(found.lastAt, touch?.last ?? -Infinity, writing?.last ?? -Infinity),
+      landed:
+        found.landed === 1 ||
+        (touch?.attribution ?? null) !== null ||
+        (writing?.attribution ?? null) !== null,
     };
   }
 
@@ -460,12 +542,16 @@ function applyTouchSql(table: string): string {
       utm_source = CASE WHEN ? THEN ? ELSE utm_source END,
       utm_medium = CASE WHEN ? THEN ? ELSE utm_medium END,
       utm_campaign = CASE WHEN ? THEN ? ELSE utm_campaign END,
-      awaiting_landing = CASE WHEN ? THEN 0 ELSE awaiting_landing END
+      awaiting_landing = CASE WHEN ? THEN 0 ELSE awaiting_landing END,
+      figures_through = max(figures_through, ?)
     WHERE id = ?`;
 }
 
-/** The parameters of `applyTouchSql` for one session, in the order they appear there. */
-function touchArgs(id: string, touch: Touch): Array<string | number | null> {
+/**
+ * The parameters of `applyTouchSql` for one session, in the order they appear there; `through`:
+ * the last event the row then counts (0 says nothing).
+ */
+function touchArgs(id: string, touch: Touch, through: number): Array<string | number | null> {
   const attribution = touch.attribution;
   const attribute = attribution === null ? 0 : 1;
 
@@ -492,6 +578,7 @@ function touchArgs(id: string, touch: Touch): Array<string | number | null> {
     attribute,
     attribution?.utmCampaign ?? null,
     attribute,
+    through,
     id,
   ];
 }
@@ -503,24 +590,32 @@ function touchArgs(id: string, touch: Touch): Array<string | number | null> {
 function replayTouches(db: Db, mark: number): Map<string, Touch> {
   const events = db
     .prepare(
-      `SELECT session_id AS sessionId, ts, type, path, engagement_ms AS engagementMs, channel,
+      `SELECT id, session_id AS sessionId, ts, type, path, engagement_ms AS engagementMs, channel,
          referrer_domain AS referrerDomain, utm_source AS utmSource, utm_medium AS utmMedium,
          utm_campaign AS utmCampaign
        FROM events WHERE id > ? AND origin = 'tracker' ORDER BY id`,
     )
-    .iterate(mark) as IterableIterator<SessionEvent & { sessionId: string }>;
-  const landedNow = db.prepare(
-    'SELECT awaiting_landing = 0 AS landed FROM main.sessions WHERE id = ?',
+    .iterate(mark) as IterableIterator<SessionEvent & { id: number; sessionId: string }>;
+  const rowNow = db.prepare(
+    `SELECT awaiting_landing = 0 AS landed, figures_through AS through
+     FROM main.sessions WHERE id = ?`,
   );
-  const landed = new Map<string, boolean>();
+  const rows = new Map<string, { landed: boolean; through: number }>();
   const touches = new Map<string, Touch>();
   for (const event of events) {
-    const known =
-      landed.get(event.sessionId) ??
-      ((landedNow.get(event.sessionId) as { landed: number } | undefined)?.landed ?? 1) === 1;
+    let row = rows.get(event.sessionId);
+    if (row === undefined) {
+      const found = rowNow.get(event.sessionId) as { landed: number; through: number } | undefined;
+      row = { landed: (found?.landed ?? 1) === 1, through: found?.through ?? 0 };
+      rows.set(event.sessionId, row);
+    }
+    // Written into the row by a slice after the mark (see TenantWriter).
+    if (event.id <= row.through) continue;
+
     const isPage = event.type === 'pageview';
-    touches.set(event.sessionId, addEvent(touches.get(event.sessionId), event, isPage && !known));
-    landed.set(event.sessionId, known || isPage);
+    const lands = isPage && !row.landed;
+    touches.set(event.sessionId, addEvent(touches.get(event.sessionId), event, lands));
+    row.landed ||= isPage;
   }
 
   return touches;
@@ -548,7 +643,7 @@ export function overlayHeldSessions(db: Db): () => void {
   const apply = db.prepare(applyTouchSql('temp.session_overlay'));
   for (const [id, touch] of touches) {
     copy.run(id);
-    apply.run(touchArgs(id, touch));
+    apply.run(touchArgs(id, touch, 0));
   }
   db.exec(`CREATE TEMP VIEW sessions AS
     SELECT * FROM main.sessions WHERE id NOT IN (SELECT id FROM temp.session_overlay)

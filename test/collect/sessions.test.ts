@@ -293,6 +293,16 @@ describe('session figures held in memory by the server', () => {
   const lastEvent = () =>
     (db.prepare('SELECT max(id) AS id FROM events').get() as { id: number }).id;
 
+  /** A writer opening the file replays what its rows lack; another then finds nothing to add. */
+  const expectRecovered = (expected: unknown[]) => {
+    const next = new TenantWriter(db, { sessionFlushMs: 60_000 });
+    expect(figures()).toEqual(expected);
+    expect(mark()).toBe(lastEvent());
+    expect(next.pendingSessions).toBe(0);
+    new TenantWriter(db, { sessionFlushMs: 60_000 });
+    expect(figures()).toEqual(expected);
+  };
+
   it('writes a new session at once, its figures only when due', () => {
     const writer = new TenantWriter(db, { sessionFlushMs: 60_000 });
     for (const commit of visits()) writer.commit(commit, []);
@@ -351,12 +361,7 @@ describe('session figures held in memory by the server', () => {
     expect(figures()).toEqual(expected);
     undo();
 
-    const next = new TenantWriter(db, { sessionFlushMs: 60_000 });
-    expect(figures()).toEqual(expected);
-    expect(mark()).toBe(lastEvent());
-    expect(next.pendingSessions).toBe(0);
-    new TenantWriter(db, { sessionFlushMs: 60_000 });
-    expect(figures()).toEqual(expected);
+    expectRecovered(expected);
   });
 
   it('a session read back from the file while its figures are being written goes on', () => {
@@ -404,14 +409,7 @@ describe('session figures held in memory by the server', () => {
     crashed.commit(third ?? [], []);
     expect(figures()[0]).toMatchObject({ pageviews: 1 });
 
-    const next = new TenantWriter(db, { sessionFlushMs: 60_000 });
-    expect(figures()).toEqual(EXPECTED);
-    expect(mark()).toBe(lastEvent());
-    expect(next.pendingSessions).toBe(0);
-
-    // Replayed once: a third writer finds nothing to add.
-    new TenantWriter(db, { sessionFlushMs: 60_000 });
-    expect(figures()).toEqual(EXPECTED);
+    expectRecovered(EXPECTED);
   });
 
   it("a log import's figures and the server's held ones add up in the same session", () => {

@@ -103,6 +103,42 @@ describe('session figures held in memory count every acknowledged event', () => 
     }
   });
 
+  it('a file locked by another process: tried again now and then, not in a loop (QA)', async () => {
+    const product = await productFlushingEvery(300);
+    const pageviews = async () => {
+      const db = await product.tenantDb();
+      try {
+        return (db.prepare('SELECT sum(pageviews) AS n FROM sessions').get() as { n: number }).n;
+      } finally {
+        db.close();
+      }
+    };
+    const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    try {
+      const page = { site: product.siteId, type: 'pageview', url: 'https://localhost/a' };
+      const from = { 'X-Forwarded-For': '198.51.100.7' };
+      expect((await product.post(JSON.stringify(page), from)).status).toBe(200);
+      while ((await pageviews()) !== 1) await wait(20);
+
+      // The next figures are due 300 ms after the last were begun: meanwhile, another process
+      // (a log import, a migration) takes the file's write lock and holds it for 1.5 s.
+      expect((await product.post(JSON.stringify(page), from)).status).toBe(200);
+      const holder = await product.tenantDb();
+      holder.exec('BEGIN IMMEDIATE');
+      await wait(1_500);
+      holder.exec('ROLLBACK');
+      holder.close();
+
+      const tries = product.logs.filter((line) => line.includes('"ingest.sessions_not_written"'));
+      expect(tries.length).toBeGreaterThanOrEqual(1);
+      expect(tries.length).toBeLessThanOrEqual(8);
+      await wait(600);
+      expect(await pageviews()).toBe(2);
+    } finally {
+      await product.close();
+    }
+  });
+
   it('after a SIGKILL, the restarted server replays them from the stored events', async () => {
     const env = {
       LIGHTTRAIL_DATA_DIR: dir,

@@ -291,25 +291,46 @@ function isBusy(error: unknown): boolean {
 }
 
 /**
+ * After a slice of session figures could not be written (another process holds the file's write
+ * lock, or worse), the next try waits this long: the figures are safe in memory and in the
+ * events, and trying again at once spun the thread and its log for as long as the lock was held.
+ */
+const SESSIONS_RETRY_MS = 250;
+
+/** When writing a tenant's session figures last failed (cleared once a slice is written). */
+const sessionsFailed = new Map<string, number>();
+
+/**
  * Writes a tenant's session figures held in memory, the next slice of them or (`all`) every one;
- * if that fails they wait for the next try.
+ * if that fails they wait for the next try, `SESSIONS_RETRY_MS` later.
  */
 function writeSessions(tenantId: string, writer: TenantWriter, all: boolean): void {
   try {
     if (all) writer.flushSessions();
     else writer.writeSessionSlice();
+    sessionsFailed.delete(tenantId);
   } catch (error) {
     // The events are stored either way, and the next start replays what was never written. A
     // log import holding the file's lock lets go within milliseconds: no warning every 100 ms.
     logger[isBusy(error) ? 'debug' : 'warn']('ingest.sessions_not_written', { tenantId, error });
+    sessionsFailed.set(tenantId, Date.now());
   }
+}
+
+/** Milliseconds until a tenant's session figures may be tried again after a failure (0: now). */
+function sessionsRetryIn(tenantId: string, now: number): number {
+  const failed = sessionsFailed.get(tenantId);
+
+  return failed === undefined ? 0 : Math.max(0, failed + SESSIONS_RETRY_MS - now);
 }
 
 /** Writes a slice of the session figures held `sessionFlushMs` or longer (see TenantWriter). */
 function writeDueSessions(): void {
   const now = Date.now();
   for (const [tenantId, { writer }] of open) {
-    if (writer.sessionsDue(now)) writeSessions(tenantId, writer, false);
+    if (writer.sessionsDue(now) && sessionsRetryIn(tenantId, now) === 0) {
+      writeSessions(tenantId, writer, false);
+    }
   }
 }
 
@@ -324,10 +345,15 @@ function scheduleSessions(): void {
   const wait = options.sessionFlushMs ?? 0;
   if (sessionTimer !== undefined || wait === 0) return;
 
+  const now = Date.now();
   let delay: number | undefined;
-  for (const { writer } of open.values()) {
-    if (writer.writingSessions) delay = 0;
-    else if (writer.pendingSessions > 0) delay ??= wait;
+  for (const [tenantId, { writer }] of open) {
+    const next = writer.writingSessions
+      ? sessionsRetryIn(tenantId, now)
+      : writer.pendingSessions > 0
+        ? Math.max(wait, sessionsRetryIn(tenantId, now))
+        : undefined;
+    if (next !== undefined) delay = Math.min(delay ?? next, next);
   }
   if (delay === undefined) return;
 
@@ -358,6 +384,7 @@ function closeTenant(tenantId: string): void {
   known.db.close();
   open.delete(tenantId);
   cycles.delete(tenantId);
+  sessionsFailed.delete(tenantId);
 }
 
 /** The outcome of a group: what goes back to the request thread (see WriterReply). */

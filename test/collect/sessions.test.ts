@@ -382,6 +382,56 @@ describe('session figures held in memory by the server', () => {
     ]);
   });
 
+  it('the entry and exit pages do not depend on when figures are written (QA)', () => {
+    // Two commits of one visit: a redirect in the same millisecond as its landing page, and a
+    // pageview stored after a later click but timed before it.
+    const cases = {
+      tie: (v: string) => [
+        [event(v, 0, 'pageview', '/landing')],
+        [event(v, 0, 'pageview', '/redirected')],
+      ],
+      order: (v: string) => [
+        [event(v, 90, 'pageview', '/a'), event(v, 100, 'custom', '/a')],
+        [event(v, 95, 'pageview', '/b')],
+      ],
+    };
+    const ends = (visitor: string) =>
+      db
+        .prepare('SELECT entry_path AS entry, exit_path AS exit FROM sessions WHERE visitor_id = ?')
+        .get(visitor);
+
+    const expected = {
+      tie: { entry: '/landing', exit: '/redirected' },
+      order: { entry: '/a', exit: '/b' },
+    };
+    for (const [name, visit] of Object.entries(cases)) {
+      // Written once at the end.
+      const once = new TenantWriter(db, { sessionFlushMs: 60_000 });
+      for (const commit of visit(`${name}-once`)) once.commit(commit, []);
+      once.flushSessions();
+      // Written between the commits.
+      const [first, second] = visit(`${name}-apart`);
+      const apart = new TenantWriter(db, { sessionFlushMs: 60_000 });
+      apart.commit(first ?? [], []);
+      apart.flushSessions();
+      apart.commit(second ?? [], []);
+      apart.flushSessions();
+      // The second commit replayed after a crash.
+      const [before, after] = visit(`${name}-crash`);
+      const crashed = new TenantWriter(db, { sessionFlushMs: 60_000 });
+      crashed.commit(before ?? [], []);
+      crashed.flushSessions();
+      crashed.commit(after ?? [], []);
+      new TenantWriter(db, { sessionFlushMs: 60_000 });
+
+      for (const variant of ['once', 'apart', 'crash']) {
+        expect(ends(`${name}-${variant}`), `${name}, ${variant}`).toEqual(
+          expected[name as keyof typeof expected],
+        );
+      }
+    }
+  });
+
   it('says when the figures are due, and commits never write them', async () => {
     const writer = new TenantWriter(db, { sessionFlushMs: 50 });
     const [first, second, third] = visits();
@@ -478,7 +528,9 @@ describe('tenant migration 2: sessions awaiting their landing page', () => {
     const db = await openTenantDb(organisation.control, organisation.tenantId);
     try {
       // Back to the first schema, as a file written before this migration.
-      db.exec('ALTER TABLE sessions DROP COLUMN figures_through');
+      for (const column of ['figures_through', 'entry_at', 'exit_at']) {
+        db.exec(`ALTER TABLE sessions DROP COLUMN ${column}`);
+      }
       db.exec('ALTER TABLE sessions DROP COLUMN awaiting_landing');
       db.pragma('user_version = 1');
       const t0 = Date.parse('2026-12-03T10:00:00Z');

@@ -185,12 +185,20 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 3,
-    name: "each session's last event written into its figures",
+    name: "each session's last event written into its figures, and its entry and exit times",
     // The server writes held session figures in slices, each its own transaction, and moves the
     // file's mark only after the last: a replay after a crash in between skips, for each session,
     // the events its row already counts (TenantWriter). 0 for earlier rows: the mark covers them.
+    // The entry and exit pages are the earliest and the latest pageview's (on a tie the first and
+    // the last stored), compared by their own times: the session's start and last activity also
+    // count other events, so the page then depended on when the figures were written (QA).
+    // Earlier rows take their start and last activity, close enough for the sessions still open.
     sql: `
       ALTER TABLE sessions ADD COLUMN figures_through INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE sessions ADD COLUMN entry_at INTEGER;
+      ALTER TABLE sessions ADD COLUMN exit_at INTEGER;
+      UPDATE sessions SET entry_at = started_at WHERE entry_path IS NOT NULL;
+      UPDATE sessions SET exit_at = last_at WHERE exit_path IS NOT NULL;
     `,
   },
 ];

@@ -519,9 +519,11 @@ export class TenantWriter {
 
 /**
  * The statement that merges a Touch into a row of `table` (`sessions`, or a reader's overlay of
- * it). Every SET reads the row as it was, so the order of the lines does not matter. An entry at
- * the session's first moment takes the place of one another process wrote first: a new row
- * starts at its first event, whose page may still be in memory at the server.
+ * it). Every SET reads the row as it was, so the order of the lines does not matter. The entry
+ * and exit pages are compared by their own pageviews' times, by the rules of `combined`: so the
+ * row is the same whether touches are written one by one or merged first, wherever the slices
+ * and commits fell (QA). An earlier entry takes the place of one another process wrote first:
+ * a new row starts at its first event, whose page may still be in memory at the server.
  */
 function applyTouchSql(table: string): string {
   // Bound by position (`touchArgs`, in the order the parameters appear): by name, each of the 16
@@ -530,10 +532,14 @@ function applyTouchSql(table: string): string {
     UPDATE ${table} SET
       started_at = min(started_at, ?),
       last_at = max(last_at, ?),
-      entry_path = CASE WHEN ? IS NOT NULL AND (entry_path IS NULL OR ? <= started_at)
+      entry_path = CASE WHEN ? IS NOT NULL AND (entry_path IS NULL OR ? < entry_at)
                    THEN ? ELSE entry_path END,
-      exit_path = CASE WHEN ? IS NOT NULL AND (exit_path IS NULL OR ? >= last_at)
+      entry_at = CASE WHEN ? IS NOT NULL AND (entry_path IS NULL OR ? < entry_at)
+                 THEN ? ELSE entry_at END,
+      exit_path = CASE WHEN ? IS NOT NULL AND (exit_path IS NULL OR ? >= exit_at)
                   THEN ? ELSE exit_path END,
+      exit_at = CASE WHEN ? IS NOT NULL AND (exit_path IS NULL OR ? >= exit_at)
+                THEN ? ELSE exit_at END,
       pageviews = pageviews + ?,
       interactions = interactions + ?,
       engagement_ms = engagement_ms + ?,
@@ -561,9 +567,15 @@ function touchArgs(id: string, touch: Touch, through: number): Array<string | nu
     touch.entryPath,
     touch.entryTs,
     touch.entryPath,
+    touch.entryPath,
+    touch.entryTs,
+    touch.entryTs,
     touch.exitPath,
     touch.exitTs,
     touch.exitPath,
+    touch.exitPath,
+    touch.exitTs,
+    touch.exitTs,
     touch.pageviews,
     touch.interactions,
     touch.engagement,

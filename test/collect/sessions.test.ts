@@ -578,3 +578,54 @@ describe('tenant migration 2: sessions awaiting their landing page', () => {
     }
   });
 });
+
+describe('tenant migration 4: entry and exit pageview times', () => {
+  it('takes them from the pageviews in each row, not its first and last event (QA)', async () => {
+    const organisation = await createOrganisation();
+    const db = await openTenantDb(organisation.control, organisation.tenantId);
+    try {
+      // A file of schema 3 (the first server to write figures in slices), with one session: two
+      // pageviews and a later click, all written into the row.
+      db.exec('ALTER TABLE sessions DROP COLUMN entry_at');
+      db.exec('ALTER TABLE sessions DROP COLUMN exit_at');
+      db.pragma('user_version = 3');
+      const siteId = organisation.siteId;
+      const t0 = Date.parse('2026-12-03T10:00:00Z');
+      const event = db.prepare(
+        `INSERT INTO events (site_id, ts, day, type, hostname, path, channel, visitor_id,
+           session_id) VALUES (?, ?, '2026-12-03', ?, 'a.example', ?, 'Direct', 'v1', 's1')`,
+      );
+      event.run(siteId, t0 + 100, 'pageview', '/a');
+      event.run(siteId, t0 + 200, 'pageview', '/b');
+      event.run(siteId, t0 + 300, 'custom', '/b');
+      db.prepare(
+        `INSERT INTO sessions (id, site_id, visitor_id, day, started_at, last_at, entry_path,
+           exit_path, pageviews, interactions, engagement_ms, channel)
+         VALUES ('s1', ?, 'v1', '2026-12-03', ?, ?, '/a', '/b', 2, 1, 0, 'Direct')`,
+      ).run(siteId, t0 + 100, t0 + 300);
+      db.prepare(`INSERT INTO meta (key, value) VALUES ('sessions_through', 3)`).run();
+
+      migrate(db, TENANT_MIGRATIONS);
+      expect(db.prepare('SELECT entry_at, exit_at FROM sessions').get()).toEqual({
+        entry_at: t0 + 100,
+        exit_at: t0 + 200,
+      });
+
+      // A pageview timed after the exit page's and before the click becomes the exit page.
+      const writer = new TenantWriter(db, { sessionFlushMs: 60_000 });
+      writer.commit(
+        [enrichedEvent({ siteId, ts: t0 + 250, visitorId: 'v1', path: '/c', channel: 'Direct' })],
+        [],
+      );
+      writer.flushSessions();
+      expect(db.prepare('SELECT entry_path, exit_path, pageviews FROM sessions').get()).toEqual({
+        entry_path: '/a',
+        exit_path: '/c',
+        pageviews: 3,
+      });
+    } finally {
+      db.close();
+      organisation.cleanup();
+    }
+  });
+});

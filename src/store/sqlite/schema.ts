@@ -185,20 +185,39 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 3,
-    name: "each session's last event written into its figures, and its entry and exit times",
+    name: "each session's last event written into its figures",
     // The server writes held session figures in slices, each its own transaction, and moves the
     // file's mark only after the last: a replay after a crash in between skips, for each session,
     // the events its row already counts (TenantWriter). 0 for earlier rows: the mark covers them.
-    // The entry and exit pages are the earliest and the latest pageview's (on a tie the first and
-    // the last stored), compared by their own times: the session's start and last activity also
-    // count other events, so the page then depended on when the figures were written (QA).
-    // Earlier rows take their start and last activity, close enough for the sessions still open.
     sql: `
       ALTER TABLE sessions ADD COLUMN figures_through INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
+  {
+    version: 4,
+    name: "each session's entry and exit pageview times",
+    // The entry and exit pages are the earliest and the latest pageview's (on a tie the first and
+    // the last stored), compared by their own times: the session's start and last activity also
+    // count other events, so the page depended on when the figures were written (QA). Earlier
+    // rows take them from the pageviews already written into them, in one pass over the events:
+    // the server's up to the mark (the rest are replayed as touches), the import's all. A row
+    // whose pageviews are gone keeps its start and last activity.
+    sql: `
       ALTER TABLE sessions ADD COLUMN entry_at INTEGER;
       ALTER TABLE sessions ADD COLUMN exit_at INTEGER;
-      UPDATE sessions SET entry_at = started_at WHERE entry_path IS NOT NULL;
-      UPDATE sessions SET exit_at = last_at WHERE exit_path IS NOT NULL;
+      CREATE TEMP TABLE page_times AS
+        SELECT session_id, min(ts) AS first, max(ts) AS last FROM events
+        WHERE type = 'pageview' AND (origin <> 'tracker' OR id <= coalesce(
+          (SELECT value FROM meta WHERE key = 'sessions_through'), id))
+        GROUP BY session_id;
+      CREATE UNIQUE INDEX temp.page_times_session ON page_times (session_id);
+      UPDATE sessions SET
+        entry_at = coalesce(
+          (SELECT first FROM temp.page_times WHERE session_id = sessions.id), started_at),
+        exit_at = coalesce(
+          (SELECT last FROM temp.page_times WHERE session_id = sessions.id), last_at)
+      WHERE entry_path IS NOT NULL;
+      DROP TABLE temp.page_times;
     `,
   },
 ];

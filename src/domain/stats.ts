@@ -62,7 +62,9 @@ export interface Stats {
    * query string"): `/account/welcome?email=[redacted]&utm_source=newsletter`.
    */
   pageUrls: Breakdown[];
+  /** Sessions by their first pageview's path, and by their last's. */
   entryPages: Breakdown[];
+  exitPages: Breakdown[];
   channels: Breakdown[];
   referrers: Breakdown[];
   sources: Breakdown[];

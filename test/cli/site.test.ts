@@ -188,6 +188,8 @@ describe('lighttrail site, apikey, keys and tenant commands', () => {
     const table = await runCli(['stats', '--site', siteId, '--limit', '3'], env);
     expect(table.code).toBe(0);
     expect(table.stdout).toContain('Top pages with query');
+    expect(table.stdout).toMatch(/\nEntry pages(: none|\n)/);
+    expect(table.stdout).toMatch(/\nExit pages(: none|\n)/);
 
     const refused = await runCli(['stats', '--site', siteId, '--limit', '0', '--json'], env);
     expect(refused.code).toBe(2);

@@ -119,6 +119,32 @@ describe('stats API access', () => {
     }
   });
 
+  it('reports sessions by their entry and exit pages (final QA: no exit pages shown)', async () => {
+    // One request, one visitor on loopback: a landing page and its redirect, the same millisecond.
+    const visit = {
+      site: product.siteId,
+      events: ['/ex-landing', '/ex-redirected'].map((path) => ({
+        type: 'pageview',
+        url: `https://localhost${path}`,
+      })),
+    };
+    expect((await product.post(JSON.stringify(visit))).status).toBe(200);
+
+    const read = await product.get(`/api/sites/${product.siteId}/stats`, {
+      Authorization: `Bearer ${product.token}`,
+    });
+    type Row = { key: string; sessions: number };
+    const { entryPages, exitPages } = read.json() as { entryPages: Row[]; exitPages: Row[] };
+    const ours = (rows: Row[]) => rows.filter((row) => row.key.startsWith('/ex-'));
+
+    expect(ours(entryPages)).toEqual([
+      expect.objectContaining({ key: '/ex-landing', sessions: 1 }),
+    ]);
+    expect(ours(exitPages)).toEqual([
+      expect.objectContaining({ key: '/ex-redirected', sessions: 1 }),
+    ]);
+  });
+
   it('lists the outbound links followed and the files downloaded (fresh-clone QA)', async () => {
     const send = (type: string, href: string) =>
       product.post(

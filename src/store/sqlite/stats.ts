@@ -102,6 +102,7 @@ function readStats(db: Db, query: StatsQuery): Stats {
       .all(params) as Breakdown[],
     pageUrls: pageUrls(db, params),
     entryPages: bySession('entry_path', 'entry_path IS NOT NULL'),
+    exitPages: bySession('exit_path', 'exit_path IS NOT NULL'),
     channels: bySession('channel'),
     referrers: bySession('referrer_domain', 'referrer_domain IS NOT NULL'),
     // C14.9: sources that differ only in letter case are one row, shown as their most used form

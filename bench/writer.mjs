@@ -1,7 +1,8 @@
 // Writer benchmark: the server's TenantWriter alone (no HTTP, no threads) on a real encrypted
-// tenant file, fed the ingest benchmark's traffic shape (3,000 visitors, pageviews with campaign
-// fields) in groups of 40 events on a simulated clock of 14,000 events/s, with held session
-// figures written as the writer thread does: a slice whenever one is due after a group.
+// tenant file, fed the load generator's traffic (bench/traffic.mjs: 3,000 visitors, pageviews
+// with campaign fields) enriched beforehand by the product's enricher, in groups of 40 events on
+// a simulated clock of 14,000 events/s, with held session figures written as the writer thread
+// does: a slice whenever one is due after a group.
 //
 // Three ways of writing the held figures, each on a fresh file, in the same run:
 // 1. the baseline: all at once every 100 ms (the writer before the eleventh session);
@@ -19,25 +20,21 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 
+import { Enricher } from '../dist/collect/enricher.js';
+import { validateSiteSettings } from '../dist/domain/site.js';
+import { openGeo } from '../dist/enrich/geo.js';
+import { createSpamReferrerList } from '../dist/enrich/spam-referrers.js';
+import { createMemoryLogger } from '../dist/log/logger.js';
 import { migrate } from '../dist/store/sqlite/migrate.js';
 import { openEncrypted } from '../dist/store/sqlite/open.js';
 import { TENANT_MIGRATIONS } from '../dist/store/sqlite/schema.js';
 import { TenantWriter } from '../dist/store/sqlite/writer.js';
+import { pageview, visitor } from './traffic.mjs';
 
 const EVENTS = Number(process.env.BENCH_WRITER_EVENTS ?? 200_000);
 const GROUP = 40;
 const RATE = 14_000;
 const VISITORS = 3_000;
-const PAGES = [
-  '/',
-  '/services/cardiology',
-  '/services/imaging',
-  '/locations/main-street',
-  '/doctors/find-a-doctor',
-  '/patients/billing',
-  '/careers',
-  '/blog/flu-season-tips',
-];
 
 const WAYS = [
   { name: 'all at once every 100 ms (baseline)', flushMs: 100, slice: Number.MAX_SAFE_INTEGER },
@@ -45,60 +42,63 @@ const WAYS = [
   { name: 'slices of 256 every 1000 ms (default)', flushMs: 1_000, slice: 256 },
 ];
 
-/** A pageview as the writer thread receives it, after enrichment. */
-function pageview(siteId, visitorId, ts, i) {
-  return {
-    siteId,
-    ts,
-    visitorId,
-    day: new Date(ts).toISOString().slice(0, 10),
-    type: 'pageview',
-    name: null,
-    hostname: 'localhost',
-    path: PAGES[i % PAGES.length],
-    query: 'ref=nav&utm_source=newsletter&utm_medium=email',
-    fragment: null,
-    title: null,
-    href: null,
-    referrerHost: null,
-    referrerDomain: null,
-    channel: 'Email',
-    utmSource: 'newsletter',
-    utmMedium: 'email',
-    utmCampaign: null,
-    utmTerm: null,
-    utmContent: null,
-    clickId: null,
-    country: 'US',
-    region: 'California',
-    city: null,
-    browser: 'Chrome',
-    browserVersion: '126',
-    os: 'Windows',
-    device: 'desktop',
-    props: null,
-    engagementMs: null,
-    scrollDepth: null,
-    previousVisitorId: null,
-    flags: '',
-    origin: 'tracker',
-    dedupeKey: null,
+/**
+ * One enriched pageview per visitor, made by the product's own enricher (PHI firewall, bundled
+ * geography, user-agent parsing, visitor hash) from the load generator's traffic: what the
+ * writer thread hands its TenantWriter. Made before any measuring.
+ */
+async function visits(siteId) {
+  const site = {
+    id: siteId,
+    tenantId: randomUUID(),
+    name: 'Bench Clinic',
+    settings: validateSiteSettings({ domains: ['localhost'] }),
+    createdAt: Date.now(),
   };
+  const { logger } = createMemoryLogger('warn');
+  const enricher = new Enricher(await openGeo(undefined, logger), createSpamReferrerList());
+  const salts = { salt: randomBytes(32), previous: null };
+
+  return Array.from({ length: VISITORS }, (_, v) => {
+    const who = visitor(v);
+    const client = {
+      ip: who.address,
+      requestNonce: randomUUID(),
+      userAgent: who.userAgent,
+      secChUa: null,
+      platformHint: null,
+      mobileHint: null,
+      now: Date.now(),
+    };
+    const outcome = enricher.enrichWith(site, pageview('localhost', v), client, salts);
+    if (outcome.kind !== 'event')
+      throw new Error(`the bench pageview was filtered: ${outcome.kind}`);
+
+    return outcome.event;
+  });
 }
 
 /** Runs one way on a fresh encrypted file; the clock is simulated through `Date.now`. */
-function run(way) {
+async function run(way) {
   const dir = mkdtempSync(path.join(tmpdir(), 'lighttrail-bench-writer-'));
+  const siteId = randomUUID();
+  const pool = await visits(siteId);
   const realNow = Date.now;
   let now = realNow();
+  // Every event of the run, each from visitor (k * 7919) % VISITORS as the load generator picks.
+  const events = Array.from({ length: EVENTS }, (_, k) => {
+    const event = { ...pool[(k * 7919) % VISITORS] };
+    event.ts = now + Math.floor((k / RATE) * 1000);
+    event.day = new Date(event.ts).toISOString().slice(0, 10);
+
+    return event;
+  });
   Date.now = () => now;
   const db = openEncrypted(path.join(dir, 'tenant.db'), randomBytes(32), { create: true });
   try {
     migrate(db, TENANT_MIGRATIONS);
     db.pragma('wal_autocheckpoint = 0');
     const writer = new TenantWriter(db, { sessionFlushMs: way.flushMs, sessionSlice: way.slice });
-    const siteId = randomUUID();
-    const visitors = Array.from({ length: VISITORS }, () => randomBytes(16).toString('base64url'));
 
     const cpu = process.cpuUsage();
     let checkpoints = 0;
@@ -110,11 +110,7 @@ function run(way) {
         const spent = process.cpuUsage(before);
         checkpoints += spent.user + spent.system;
       }
-
-      const group = [];
-      for (let k = i; k < i + GROUP; k++) {
-        group.push(pageview(siteId, visitors[(k * 7919) % VISITORS], now, k));
-      }
+      const group = events.slice(i, i + GROUP);
       writer.commit(group, []);
       now += (GROUP / RATE) * 1000;
       if (!writer.sessionsDue(now)) continue;
@@ -139,7 +135,8 @@ function run(way) {
   }
 }
 
-const results = WAYS.map(run);
+const results = [];
+for (const way of WAYS) results.push(await run(way));
 const baseline = results[0].cpu_us_per_event;
 console.log(
   `LightTrail writer benchmark: ${EVENTS} events in groups of ${GROUP}, ${VISITORS} visitors, ` +

@@ -1,6 +1,8 @@
 import { accessSync, constants, existsSync } from 'node:fs';
 
 import { describeConfig, loadConfig } from '../config/load.js';
+import type { Config } from '../config/settings.js';
+import { defaultMasterKeyFile } from '../crypto/keyring.js';
 import { createProxyMatcher } from '../enrich/client-ip.js';
 import { openGeo } from '../enrich/geo.js';
 import { parseIp, type ParsedIp } from '../enrich/ip.js';
@@ -26,7 +28,9 @@ database reads. Exits 1 when a check fails.`,
 
     const config = loadConfig();
     out('Effective configuration:');
-    for (const row of describeConfig(config)) out(`  ${row.env.padEnd(32)} ${row.value}`);
+    for (const row of describeConfig(config)) {
+      out(`  ${row.env.padEnd(32)} ${effective(config, row.env, row.value)}`);
+    }
 
     out('\nChecks:');
     let failed = 0;
@@ -168,4 +172,18 @@ function isBroadRange(cidr: string): boolean {
   if (a === 0x20 && b === 0x02) return bits < 16 + 8;
 
   return bits < 24;
+}
+
+/**
+ * A setting's shown value, with the key file a development start falls back to named: "(unset)"
+ * beside LIGHTTRAIL_MASTER_KEY_FILE read as if no key file were in use (fresh-clone QA).
+ */
+function effective(config: Config, env: string, shown: string): string {
+  const fallsBack =
+    env === 'LIGHTTRAIL_MASTER_KEY_FILE' &&
+    config.masterKey === undefined &&
+    config.masterKeyFile === undefined &&
+    config.env !== 'production';
+
+  return fallsBack ? `(unset: the development default ${defaultMasterKeyFile(config)})` : shown;
 }

@@ -622,6 +622,14 @@ describe('lighttrail start', () => {
     expect(doctor.stdout).not.toContain(key);
     expect(doctor.stdout).not.toContain('tok-secret-123');
 
+    // Without a key setting, the development key file in the data folder is the one in use.
+    const dir = fresh();
+    const fallback = await runCli(['doctor'], { LIGHTTRAIL_DATA_DIR: dir });
+    const keyLine = (text: string) => /^ *LIGHTTRAIL_MASTER_KEY_FILE +(.*)$/m.exec(text)?.[1];
+    const keyFile = path.join(dir, 'master.key');
+    expect(keyLine(fallback.stdout)).toBe(`(unset: the development default ${keyFile})`);
+    expect(keyLine(doctor.stdout)).toBe('(unset)');
+
     for (const command of [
       'start',
       'setup',

@@ -120,6 +120,14 @@ describe('C15 bots, headless browsers and referrer spam', () => {
     expect(detectBot({ userAgent: undefined })).toBe('empty');
   });
 
+  test('a client that sends its name alone, without a version, is a tool too', () => {
+    for (const userAgent of ['curl', 'Wget', 'Java', 'node', 'axios', 'PHP', ' curl ']) {
+      expect(detectBot({ userAgent }), userAgent).toBe('tool');
+    }
+    // A name inside a browser's agent is not a client's name alone.
+    expect(detectBot({ userAgent: `${CHROME} curlew` })).toBeNull();
+  });
+
   test('C15 (f) an ordinary desktop Chrome is counted', () => {
     expect(detectBot({ userAgent: CHROME })).toBeNull();
   });

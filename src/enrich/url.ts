@@ -229,7 +229,9 @@ function hideResolved(
  * section entered this way, and what path rules hide in it (QA); null when it is the stored one.
  */
 function resolvedReading(rawPath: string, stored: readonly string[]): string[] | null {
-  if (!/%2e|%2f|%5c/i.test(rawPath)) return null;
+  // A literal `\` too: URL parsing and Windows servers read it as `/`, so `/x/..\portal/inbox`
+  // is `/portal/inbox` there, while the stored path keeps `portal` under `x` (QA).
+  if (!/%2e|%2f|%5c|\\/i.test(rawPath)) return null;
 
   const out: string[] = [];
   for (const part of stripControl(safeDecode(rawPath)).split(/[/\\]/)) {

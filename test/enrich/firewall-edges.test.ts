@@ -454,6 +454,9 @@ describe('count-only sections (QA)', () => {
     for (const path of [
       '/x/..%2Fportal/messages/jane-doe-diabetes?q=jane',
       '/x/..%5Cportal/messages/jane-doe',
+      // A literal backslash, as URL parsing and Windows servers read it (QA, twelfth session).
+      '/x/..\\portal/qa4b-jane-doe',
+      '/a/b/..\\..\\portal/inbox',
       '/PATIEN~1/inbox?q=x',
       '/portal%C2%A0/inbox',
     ]) {
@@ -473,6 +476,9 @@ describe('count-only sections (QA)', () => {
     });
 
     expect(sanitizePage(`${HOST}/x/..%2Fpatients/jane-doe`, rules).path).toBe('/x/patients/:id');
+    expect(sanitizePage(`${HOST}/x/..\\patients/qa4e-jane-doe`, rules).path).toBe(
+      '/x/patients/:id',
+    );
     expect(sanitizePage(`${HOST}/x/jane-doe`, rules).path).toBe('/x/jane-doe');
   });
 

@@ -53,6 +53,8 @@ export interface EnrichExtra {
 }
 
 const NAME_MAX = 128;
+/** The event types whose name is kept: a custom event's, a form's id or name. */
+const NAMED: ReadonlySet<string> = new Set(['custom', 'form']);
 /** Pages remembered, all sites together, before the table starts over. */
 const PAGE_CACHE_LIMIT = 10_000;
 /** Longer page URLs are sanitised each time, never remembered. */
@@ -205,7 +207,12 @@ export class Enricher {
     const address = client.ip ?? `unknown:${client.requestNonce}`;
     const flags = [...page.flags, ...referrerFlags];
     if (client.ip === null) flags.push('no_client_ip');
-    const name = incoming.name === undefined ? null : scrubWithin(incoming.name, NAME_MAX);
+    // Only a custom event and a form have a name: on any other event it is free text no report
+    // shows, sent by hand, and stored nowhere (QA).
+    const name =
+      incoming.name === undefined || !NAMED.has(incoming.type)
+        ? null
+        : scrubWithin(incoming.name, NAME_MAX);
     const title = sanitizeTitle(incoming.title, settings, { countOnly: page.countOnly });
     const props =
       incoming.props === undefined || page.countOnly ? null : scrubProps(incoming.props);

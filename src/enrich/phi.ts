@@ -107,16 +107,27 @@ const NUMBER_LABELS = [
   'guarantor',
   'rx',
   'prescription',
+  'ssn',
+  'social security',
+  'social-security',
+  'social_security',
+  'socialsecurity',
+  'socialSecurity',
   'dob',
   'birth',
   'birthday',
   'birthdate',
 ];
 const capitalised = (word: string): string => word.charAt(0).toUpperCase() + word.slice(1);
+// Two-word labels in title case (`Social Security`, `Social-Security-Number`), as forms write them.
+const TITLE_CASE = NUMBER_LABELS.filter((word) => /[ _-]/.test(word)).map((word) =>
+  word.replace(/(^|[ _-])([a-z])/g, (_, gap: string, letter: string) => gap + letter.toUpperCase()),
+);
 const LABEL_WORD = [
   ...NUMBER_LABELS,
   ...NUMBER_LABELS.map(capitalised),
   ...NUMBER_LABELS.map((word) => word.toUpperCase()),
+  ...TITLE_CASE,
 ].join('|');
 const GAP = '[\\s_.-]{0,3}';
 const LABELLED_NUMBER = new RegExp(

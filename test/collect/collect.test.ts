@@ -462,6 +462,32 @@ describe('POST /api/collect', () => {
     }
   });
 
+  it('keeps a name only on custom events and forms (QA, twelfth session)', async () => {
+    const types = ['pageview', 'engagement', 'outbound', 'download', 'form', 'custom'];
+    for (const type of types) {
+      const link = type === 'outbound' || type === 'download';
+      const res = await product.post(
+        event({
+          type,
+          url: `https://localhost/named-${type}`,
+          name: `Jane Doe HIV ${type}`,
+          ...(link ? { href: 'https://other.example/f' } : {}),
+        }),
+      );
+      expect([type, res.status]).toEqual([type, 200]);
+    }
+
+    const stored = await rows(`path LIKE '/named-%'`);
+    expect(stored.map((row) => [row.type, row.name])).toEqual([
+      ['pageview', null],
+      ['engagement', null],
+      ['outbound', null],
+      ['download', null],
+      ['form', 'Jane Doe HIV form'],
+      ['custom', 'Jane Doe HIV custom'],
+    ]);
+  });
+
   it('C16 (g) a %00 in the URL never breaks the insert', async () => {
     const res = await product.post(event({ url: 'https://localhost/nul%00byte?q=%00' }));
 

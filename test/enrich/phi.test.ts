@@ -287,7 +287,9 @@ describe('C13 Unicode look-alikes are detected on the NFKC form', () => {
 
   test('C13 what the text as given shows stays redacted when folding would hide it', () => {
     // `²` folds to `2`, turning the SSN into `123-45-67892`, which no longer reads as one.
-    expect(redactPhi('ssn 123-45-6789² and pat＠mail.test')).toBe('ssn [redacted]² and [redacted]');
+    expect(redactPhi('see 123-45-6789² and pat＠mail.test')).toBe('see [redacted]² and [redacted]');
+    // After an SSN label the folded reading is a labelled number: the mark goes along with it.
+    expect(redactPhi('ssn 123-45-6789² and pat＠mail.test')).toBe('ssn [redacted] and [redacted]');
   });
 });
 
@@ -423,6 +425,19 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
     ]) {
       expect(scrubText(`mail ${text} now`), text).toBe('mail [redacted] now');
     }
+  });
+
+  test('C13 a number after SSN or social security is redacted however it is grouped (QA)', () => {
+    for (const text of [
+      'SSN 12345-6789 verified',
+      'SSN 1234 56789',
+      'SSN: 12 345 6789',
+      'social security 1234-56789',
+      'Social-Security-Number 1234-56789',
+    ]) {
+      expect(scrubText(text), text).not.toMatch(/\d{4}/);
+    }
+    expect(componentHasPhi('ssn-1234-56789', false)).toBe(true);
   });
 
   test('C13 mathematical digits fold to their own values (QA)', () => {

@@ -3,7 +3,13 @@ import { domainToUnicode } from 'node:url';
 import { isBuiltInSensitive } from '../domain/sensitive-names.js';
 import type { SiteSettings } from '../domain/site.js';
 import { parseIp } from './ip.js';
-import { safeDecode, stripControl, truncateCodePoints, unescapeScript } from './text.js';
+import {
+  safeDecode,
+  stripControl,
+  truncateCodePoints,
+  unescapeMarkup,
+  unescapeScript,
+} from './text.js';
 
 /**
  * The PHI firewall's detectors. HHS lists e-mail addresses, phone numbers, SSNs, medical record
@@ -880,14 +886,20 @@ export function hasPhi(text: string): boolean {
   return redactPhi(text) !== text;
 }
 
-/** One layer off: percent-escapes, or when there are none to decode, a script's (`\u0040`). */
+/**
+ * One layer off: percent-escapes, or when there are none to decode, a script's (`\u0040`), or
+ * else markup's (`&#64;`).
+ */
 function decodeOnce(text: string): string {
   // A full-width `％` reads as `%` (`pat.doe％40mail.test`, QA).
   if (text.includes('\uff05')) return text.replace(/\uff05/g, '%');
 
   const decoded = text.includes('%') ? safeDecode(text) : text;
+  if (decoded !== text) return decoded;
 
-  return decoded === text ? unescapeScript(text) : decoded;
+  const script = unescapeScript(text);
+
+  return script === text ? unescapeMarkup(text) : script;
 }
 
 /**

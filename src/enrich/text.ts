@@ -88,6 +88,47 @@ export function unescapeScript(text: string): string {
   });
 }
 
+// HTML character references: decimal and hexadecimal (the `;` optional, as browsers read them),
+// and named ones for the characters addresses and numbers are written with.
+const MARKUP_REFERENCE = /&#(?:[xX]([0-9a-fA-F]{1,6})|(\d{1,7}));?|&([a-zA-Z]{2,8});/g;
+const NAMED_REFERENCES: ReadonlyMap<string, string> = new Map([
+  ['commat', '@'],
+  ['period', '.'],
+  ['hyphen', '-'],
+  ['dash', '-'],
+  ['minus', '-'],
+  ['plus', '+'],
+  ['lpar', '('],
+  ['rpar', ')'],
+  ['sol', '/'],
+  ['bsol', '\\'],
+  ['colon', ':'],
+  ['num', '#'],
+  ['lowbar', '_'],
+  ['comma', ','],
+  ['nbsp', ' '],
+  ['amp', '&'],
+]);
+
+/**
+ * Decodes HTML character references (`pat.doe&#64;mail.test`, `&#x36;17`, `&commat;`), which
+ * a page's markup or a copied title can hold and no percent-decoding reads (QA); one that is
+ * not a character stays as written.
+ */
+export function unescapeMarkup(text: string): string {
+  if (!text.includes('&')) return text;
+
+  return text.replace(MARKUP_REFERENCE, (reference, hex, decimal, named) => {
+    if (named !== undefined) return NAMED_REFERENCES.get(named) ?? reference;
+
+    const code = hex !== undefined ? parseInt(hex, 16) : parseInt(decimal, 10);
+
+    return code > 0 && code <= 0x10ffff && (code < 0xd800 || code > 0xdfff)
+      ? String.fromCodePoint(code)
+      : reference;
+  });
+}
+
 /** Decodes a query key or value: `+` is a space in a query (and only there), then one decode. */
 export function decodeQueryComponent(text: string): string {
   return safeDecode(text.includes('+') ? text.replace(/\+/g, ' ') : text);

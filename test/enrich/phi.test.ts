@@ -427,6 +427,24 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
     }
   });
 
+  test('C13 HTML character references cannot hide an address or a number (QA)', () => {
+    for (const text of [
+      'qa1f&#64;mail.test',
+      'Contact pat.doe&#x40;mail.test',
+      'pat.doe&#0064;mail.test',
+      'pat.doe&#x40mail.test',
+      'pat.doe&commat;mail.test',
+      'call &#54;17-555-0123',
+      'call &#x36;&#x31;&#x37;&#x35;&#x35;&#x35;&#x30;&#x31;&#x32;&#x33;',
+    ]) {
+      expect(scrubText(text), text).toContain('[redacted]');
+    }
+    expect(scrubProps({ note: 'call &#54;17-555-0123' })).toEqual({ note: 'call [redacted]' });
+    expect(componentHasPhi('jane&#64;mail.test', false)).toBe(true);
+    // Ordinary references are text like any other.
+    expect(scrubText('Tom &amp; Jerry &#169; 2025')).toBe('Tom &amp; Jerry &#169; 2025');
+  });
+
   test('C13 a number after SSN or social security is redacted however it is grouped (QA)', () => {
     for (const text of [
       'SSN 12345-6789 verified',

@@ -17,7 +17,8 @@ export const importCommand: Command = {
 
 Streams FILE through the same PHI firewall, bot filter and enrichment as live events.
 Successful HTML page requests become pageviews at the log's own timestamps; static assets,
-feeds, errors and bots are left out. Malformed lines are counted and reported without
+downloads and data files of a known kind, feeds and errors are left out, and bots are counted
+as filtered traffic, not pageviews. Malformed lines are counted and reported without
 stopping the import. Importing the same file again stores nothing twice. Client addresses
 in the log are used in memory for geography and visitor counting, never stored.`,
 

@@ -54,7 +54,7 @@ describe('an import while the server takes live traffic for the same organisatio
     });
     await Promise.all(beacons);
 
-    expect(JSON.parse(imported.stdout)).toMatchObject({ pageviews: 1596, filtered: 1278 });
+    expect(JSON.parse(imported.stdout)).toMatchObject({ pageviews: 1600, filtered: 1280 });
     expect(imported.stderr).not.toMatch(/at .*\.js:\d+/);
     expect(statuses.length).toBeGreaterThan(0);
     expect(statuses.every((status) => status === 200)).toBe(true);
@@ -62,7 +62,7 @@ describe('an import while the server takes live traffic for the same organisatio
     const db = await product.tenantDb();
     try {
       const count = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
-      expect(count(`SELECT count(*) AS n FROM events WHERE origin = 'import'`)).toBe(1596);
+      expect(count(`SELECT count(*) AS n FROM events WHERE origin = 'import'`)).toBe(1600);
       expect(count(`SELECT count(*) AS n FROM events WHERE path LIKE '/live/%'`)).toBe(
         statuses.length,
       );

@@ -111,6 +111,21 @@ describe('pageview rule', () => {
     for (const t of files) expect(target(t), t).toBe('non-html');
   });
 
+  it('counts a page whose name holds a dot: only a known kind of file is skipped (QA)', () => {
+    for (const t of [
+      '/providers/dr.smith',
+      '/locations/st.louis',
+      '/team/jane.doe',
+      '/clinics/Mt.Sinai',
+      '/providers/dr.smith/',
+    ]) {
+      expect(target(t), t).toBe('pageview');
+    }
+    for (const t of ['/files/notes.md', '/dl/source.zip', '/x/data.csv', '/a/b.tgz']) {
+      expect(target(t), t).toBe('non-html');
+    }
+  });
+
   it('skips feeds, by path and by query', () => {
     const feeds = [
       '/feed',

@@ -13,14 +13,17 @@ import type { LogRecord } from './parse.js';
  *    cache after asking: a real view. 204 has no page; 206 is a resumed download. 3xx redirects
  *    are counted at their destination, 4xx and 5xx showed no page.
  * 3. `asset`: a style sheet, script, image, font, media file or source map, by extension.
- * 4. `non-html`: every other file with an extension that is not a page (`.pdf` is a document
- *    download, `.txt`, `.xml`, `.json`, archives, source files); a feed (`/feed`, `.rss`, `.atom`,
- *    `?flav=rss20`, `?feed=atom`, `?format=rss`), which a feed reader polls; a path that serves
- *    machines (`/robots.txt`, `/.well-known/`, any dot-segment like `/.env`, `/wp-admin/`,
- *    `/wp-login.php`, `/xmlrpc.php`, `/server-status`); a target that is not a path.
+ * 4. `non-html`: a file of a known kind that is not a page (`.pdf` is a document download,
+ *    `.txt`, `.xml`, `.json`, archives, installers, source files); a feed (`/feed`, `.rss`,
+ *    `.atom`, `?flav=rss20`, `?feed=atom`, `?format=rss`), which a feed reader polls; a path
+ *    that serves machines (`/robots.txt`, `/.well-known/`, any dot-segment like `/.env`,
+ *    `/wp-admin/`, `/wp-login.php`, `/xmlrpc.php`, `/server-status`); a target that is not a
+ *    path.
  *
- * Paths without an extension (`/`, `/clinics/`, `/blog/tags/x`) and page extensions (`.html`,
- * `.htm`, `.xhtml`, `.shtml`, `.php`, `.asp`, `.aspx`, `.jsp`, `.cfm`, `.cgi`) are page views.
+ * Paths without an extension (`/`, `/clinics/`, `/blog/tags/x`), page extensions (`.html`,
+ * `.htm`, `.xhtml`, `.shtml`, `.php`, `.asp`, `.aspx`, `.jsp`, `.cfm`, `.cgi`) and a last segment
+ * whose dot is part of a name rather than a known file kind (`/providers/dr.smith`,
+ * `/locations/st.louis`) are page views.
  * Bots are not judged here: the pipeline's bot filter sees every record, so one list decides for
  * tracked and imported traffic alike.
  *
@@ -38,7 +41,21 @@ const ASSET = new Set(
   ).split(' '),
 );
 
-const PAGE = new Set('html htm xhtml shtml php asp aspx jsp cfm cgi'.split(' '));
+// Files a browser downloads or a program reads: documents, data, archives, packages and
+// installers, source code and logs. Any other text after the last dot is part of a name.
+const NON_PAGE = new Set(
+  (
+    'pdf txt text md markdown rst tex log csv tsv json jsonl xml xsl xslt xsd dtd yaml yml toml ' +
+    'ini conf cfg properties doc docx dot rtf odt ods odp xls xlsx xlsm ppt pptx pps ppsx key ' +
+    'pages numbers epub mobi ps eps ai psd ics vcf vcard rss atom rdf opml ' +
+    'zip gz tgz bz2 tbz xz txz zst lz lzma 7z rar tar z cab iso img dmg deb rpm apk ipa msi ' +
+    'msu exe bin dll so dylib jar war ear class gem egg whl pkg snap appimage torrent ' +
+    'c h cc cpp cxx hh hpp hxx cs java kt kts scala go rs swift m mm py pyc pyo pyw pl pm t rb ' +
+    'lua tcl sh bash zsh ksh csh fish bat cmd ps1 vbs el vim lisp scm clj hs ml mli erl ex exs ' +
+    'r jl dart coffee ts tsx jsx vue sql diff patch spec mk cmake m4 ac am in xs sig asc gpg ' +
+    'pem crt cer der key pub p12 pfx pcap pcapng dump bak old orig swp tmp sqlite db mdb'
+  ).split(' '),
+);
 
 const MACHINE_PATHS = [
   '/wp-admin',
@@ -69,7 +86,7 @@ export function classifyRecord(rec: LogRecord): Classification {
   const path = split.path.toLowerCase();
   const ext = extension(path);
   if (ext !== null && ASSET.has(ext)) return skip('asset');
-  if (ext !== null && !PAGE.has(ext)) return skip('non-html');
+  if (ext !== null && NON_PAGE.has(ext)) return skip('non-html');
   if (isMachinePath(path) || isFeed(path, split.query)) return skip('non-html');
 
   return PAGEVIEW;

@@ -607,6 +607,17 @@ describe('tenant migration 4: entry and exit pageview times', () => {
         exit_at: t0 + 200,
       });
 
+      // A file of an intermediate version, whose step 3 added both columns already, migrates
+      // too (QA): the columns are kept and the times taken again.
+      db.pragma('user_version = 3');
+      db.prepare('UPDATE sessions SET entry_at = NULL, exit_at = NULL').run();
+      migrate(db, TENANT_MIGRATIONS);
+      expect(db.prepare('SELECT entry_at, exit_at FROM sessions').get()).toEqual({
+        entry_at: t0 + 100,
+        exit_at: t0 + 200,
+      });
+      expect(db.pragma('user_version', { simple: true })).toBe(4);
+
       // A pageview timed after the exit page's and before the click becomes the exit page.
       const writer = new TenantWriter(db, { sessionFlushMs: 60_000 });
       writer.commit(

@@ -67,8 +67,12 @@ describe('schema migrations', () => {
       sql: 'UPDATE visits SET n = 1; SELECT * FROM missing_table',
     };
     db.prepare('INSERT INTO visits (n) VALUES (5)').run();
+    // The message says why, in SQLite's words (QA: it said only "failed").
     expect(() => migrate(db, [...MIGRATIONS, broken])).toThrow(
-      expect.objectContaining({ code: 'ERR_DB_MIGRATION' }),
+      expect.objectContaining({
+        code: 'ERR_DB_MIGRATION',
+        message: 'migration 3 (half) failed: no such table: missing_table',
+      }),
     );
     expect(db.prepare('SELECT n FROM visits').pluck().get()).toBe(5);
     expect(db.pragma('user_version', { simple: true })).toBe(2);

@@ -4,6 +4,11 @@ import type { Db } from './open.js';
 export interface Migration {
   version: number;
   name: string;
+  /**
+   * Columns the step adds, each only where the table lacks it, before `sql` runs: a file from
+   * an intermediate version may hold them already (QA: such a file refused every start).
+   */
+  columns?: ReadonlyArray<{ table: string; column: string; definition: string }>;
   sql: string;
 }
 
@@ -32,6 +37,12 @@ export function migrate(db: Db, migrations: readonly Migration[]): { from: numbe
       db.transaction(() => {
         if (version() >= migration.version) return;
 
+        for (const { table, column, definition } of migration.columns ?? []) {
+          const present = (db.pragma(`table_info(${table})`) as Array<{ name: string }>).some(
+            (info) => info.name === column,
+          );
+          if (!present) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
+        }
         db.exec(migration.sql);
         db.pragma(`user_version = ${migration.version}`);
       }).immediate();
@@ -42,11 +53,18 @@ export function migrate(db: Db, migrations: readonly Migration[]): { from: numbe
         busy
           ? `migration ${migration.version} (${migration.name}) waited too long for another ` +
               'process using the file (perhaps migrating it): try again once it is done'
-          : `migration ${migration.version} (${migration.name}) failed`,
+          : `migration ${migration.version} (${migration.name}) failed: ${reason(cause)}`,
         cause,
       );
     }
   }
 
   return { from, to: Math.max(from, latest) };
+}
+
+/** SQLite's reason on one line: it names tables and columns, never a row's values. */
+function reason(cause: unknown): string {
+  const message = cause instanceof Error ? cause.message : String(cause);
+
+  return message.replace(/\s*\n\s*/g, '; ');
 }

@@ -202,9 +202,12 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
     // rows take them from the pageviews already written into them, in one pass over the events:
     // the server's up to the mark (the rest are replayed as touches), the import's all. A row
     // whose pageviews are gone keeps its start and last activity.
+    // Commits 2c3ad69 to 40b9b92 of the eleventh session added both columns in step 3.
+    columns: [
+      { table: 'sessions', column: 'entry_at', definition: 'INTEGER' },
+      { table: 'sessions', column: 'exit_at', definition: 'INTEGER' },
+    ],
     sql: `
-      ALTER TABLE sessions ADD COLUMN entry_at INTEGER;
-      ALTER TABLE sessions ADD COLUMN exit_at INTEGER;
       CREATE TEMP TABLE page_times AS
         SELECT session_id, min(ts) AS first, max(ts) AS last FROM events
         WHERE type = 'pageview' AND (origin <> 'tracker' OR id <= coalesce(

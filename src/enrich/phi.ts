@@ -77,6 +77,20 @@ const INTL_PHONE = new RegExp(
   'g',
 );
 const DIGIT_RUN = /\d{6,}/g;
+// A US number digit by digit, as screen-reader labels and forms dodging scrapers write it
+// (`6 1 7 5 5 5 0 1 2 3`, `6-1-7-5-5-5-0-1-2-3`, QA): area code and exchange as NANP has them.
+const SPELLED_PHONE =
+  /(?<![\d.-])(?:1[ .-])?[2-9](?:[ .-]\d){2}[ .-][2-9](?:[ .-]\d){6}(?![ .-]?\d)/g;
+// An address with its `@` or dots written as words to dodge scrapers (`pat.doe(at)mail.test`,
+// `pat.doe [at] mail [dot] test`, QA).
+const WORD_AT = '\\s{0,2}[(\\[{<]\\s{0,2}at\\s{0,2}[)\\]}>]\\s{0,2}';
+const WORD_DOT = '(?:\\.|\\s{0,2}[(\\[{<]\\s{0,2}dot\\s{0,2}[)\\]}>]\\s{0,2})';
+const WORDED_EMAIL = new RegExp(
+  `[\\p{L}\\p{N}._%+-]{1,64}${WORD_AT}[\\p{L}\\p{N}-]{1,63}` +
+    `(?:${WORD_DOT}[\\p{L}\\p{N}-]{1,63}){1,8}`,
+  'giu',
+);
+const MAYBE_WORDED = /at\s{0,2}[)\]}>]/i;
 // A number in groups after the label that says what it is (`MRN 1234-5678`, `Meeting ID: 812
 // 3456 7890`, `Policy ABC 123 456 789`, QA): six digits or more, whatever the layout, the label
 // joined to it as slugs and form fields join them (`MRN-1234-5678`, `member_id=1234 5678`,
@@ -145,6 +159,20 @@ const LABELLED_NUMBER = new RegExp(
     '(\\d(?:[\\s._/,;-]{0,3}\\d){5,})(?!\\d)',
   'gd',
 );
+// Four or five digits are a record's number too where nothing else can be meant (QA): after a
+// label that names only a record (`MRN 48213`, `mrn-48213`), or after any label with an id word
+// (`Patient #48213`, `member no. 4821`). A year stays (`MRN 2025`).
+const RECORD_ONLY = ['mrn', 'medrec', 'ssn', 'ehr', 'emr'];
+const RECORD_WORD = [...RECORD_ONLY, ...RECORD_ONLY.map((word) => word.toUpperCase())]
+  .concat(RECORD_ONLY.map(capitalised))
+  .join('|');
+const ID_WORD = '(?:id|Id|ID|no|No|NO|num|Num|NUM|number|Number|NUMBER|nbr|#)';
+const SHORT_LABELLED_NUMBER = new RegExp(
+  `(?<![A-Za-z])(?:(?:${RECORD_WORD})(?:${GAP}${ID_WORD}\\.?)?|(?:${LABEL_WORD})(?:s|S)?` +
+    `${GAP}${ID_WORD}\\.?)${GAP}[:#=]?${GAP}(\\d(?:[\\s._/,;-]{0,3}\\d){3,4})(?![\\d])`,
+  'gd',
+);
+
 // A date after a label (`Visit 6/14/2025 12pm`, QA) must have a month and day a calendar has,
 // and nothing but a second date (a range) or the hour of a time may follow it, so a record
 // number laid out like a date (`MRN 12-34-2025`), a claim number that begins with one
@@ -229,6 +257,12 @@ function isDateText(number: string, monthNamed: boolean, after: string): boolean
 }
 
 function findLabelledNumbers(text: string, spans: Span[]): void {
+  SHORT_LABELLED_NUMBER.lastIndex = 0;
+  for (let match; (match = SHORT_LABELLED_NUMBER.exec(text)) !== null;) {
+    const number = match[1] as string;
+    if (!YEARS.test(number)) spans.push(match.indices?.[1] as [number, number]);
+  }
+
   LABELLED_NUMBER.lastIndex = 0;
   for (let match = LABELLED_NUMBER.exec(text); match !== null; match = LABELLED_NUMBER.exec(text)) {
     const number = match[1] as string;
@@ -335,11 +369,11 @@ function findEmails(text: string, spans: Span[]): void {
   let last = 0;
   let at = text.indexOf('@');
   while (at !== -1) {
-    // One space either side of the `@` is how addresses are written to dodge scrapers (QA).
-    const after = text.charAt(at + 1) === ' ' ? at + 2 : at + 1;
+    // A space or two either side of the `@` is how addresses are written to dodge scrapers (QA).
+    const after = at + 1 + spacesAt(text, at + 1, 1);
     EMAIL_DOMAIN.lastIndex = after;
     const domain = EMAIL_DOMAIN.exec(text);
-    const before = text.charAt(at - 1) === ' ' ? at - 1 : at;
+    const before = at - spacesAt(text, at - 1, -1);
     let start = before;
     if (domain) {
       // A quoted local part may hold spaces (`"pat doe"@mail.test`): it goes whole.
@@ -361,6 +395,14 @@ function findEmails(text: string, spans: Span[]): void {
 }
 
 const DENSITY = /^\d(?:\.\d+)?x\.[a-z]{3,4}$/i;
+
+/** How many spaces, at most two, stand at `from` going in `step`'s direction. */
+function spacesAt(text: string, from: number, step: 1 | -1): number {
+  let count = 0;
+  while (count < 2 && text.charAt(from + count * step) === ' ') count++;
+
+  return count;
+}
 
 /** True when `text.slice(start, end)` is an IPv6 address standing on its own, not in a word. */
 function isIpv6At(text: string, start: number, end: number): boolean {
@@ -608,6 +650,7 @@ function findSpans(text: string): Span[] {
   findEncoded(text, spans, BASE64_RUN, base64HasPhi);
   findEncoded(text, spans, HEX_TEXT, hexHasPhi);
   findAll(MBI, text, spans);
+  if (MAYBE_WORDED.test(text)) findAll(WORDED_EMAIL, text, spans);
   if (!MAYBE_PHI.test(text)) return spans;
 
   findEmails(text, spans);
@@ -622,6 +665,7 @@ function findSpans(text: string): Span[] {
   }
 
   findAll(DIGIT_RUN, text, spans);
+  findAll(SPELLED_PHONE, text, spans);
   findLabelledNumbers(text, spans);
   findBirthDates(text, spans);
   if (text.includes('-')) findAll(DASHED_V6, text, spans, isDashedIpv6);

@@ -427,6 +427,47 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
     }
   });
 
+  test('C13 addresses and numbers written to dodge scrapers are caught (QA)', () => {
+    for (const text of [
+      'write to pat.doe(at)mail.test today',
+      'pat.doe [at] mail [dot] test',
+      'pat.doe{AT}mail.test',
+      'pat.doe  @  mail.test',
+      'call 6 1 7 5 5 5 0 1 2 3',
+      'call 6-1-7-5-5-5-0-1-2-3 now',
+      'call 1 6 1 7 5 5 5 0 1 2 3',
+    ]) {
+      expect(scrubText(text), text).toContain('[redacted]');
+      expect(scrubText(text), text).not.toMatch(/mail|5 5 5|5-5-5/);
+    }
+    // Ordinary text with the same words and figures stays.
+    for (const text of [
+      'meet (at) noon',
+      'rated 1 2 3 4 5 6 7 8 9 10',
+      'steps 1-2-3-4-5',
+      'look at [the] map',
+    ]) {
+      expect(scrubText(text), text).toBe(text);
+    }
+  });
+
+  test('C13 four or five digits after a record-only label or an id word are redacted (QA)', () => {
+    for (const text of [
+      'MRN 48213',
+      'mrn-48213',
+      'Patient #48213',
+      'member no. 4821',
+      'EMR: 1234',
+    ]) {
+      expect(scrubText(text), text).not.toMatch(/\d{4}/);
+    }
+    expect(componentHasPhi('mrn-48213', false)).toBe(true);
+    expect(hostHasPhi('mrn-48213.clinic-a.example')).toBe(true);
+    for (const text of ['MRN 2025', 'Patient 2025 survey', 'Visit 1234 Main St', 'patient #12']) {
+      expect(scrubText(text), text).toBe(text);
+    }
+  });
+
   test('C13 HTML character references cannot hide an address or a number (QA)', () => {
     for (const text of [
       'qa1f&#64;mail.test',

@@ -1,10 +1,17 @@
-import { createServer as createHttpServer, STATUS_CODES, type Server } from 'node:http';
+import {
+  createServer as createHttpServer,
+  STATUS_CODES,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { Server as NetServer, type Socket } from 'node:net';
 
 import type { Config } from '../config/settings.js';
 import { ConfigError, RequestError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import { continueWhenRead } from './body.js';
 import { SECURITY_HEADERS } from './headers.js';
 import { createHttpMetrics, type HttpMetrics } from './http-metrics.js';
 import { metricsHandler } from './metrics-endpoint.js';
@@ -191,6 +198,11 @@ function guard(server: Server, guarded: Guarded, sockets?: Set<Socket>) {
   const { timeouts, logger } = guarded;
   server.maxHeadersCount = 100;
   server.timeout = timeouts.idleMs;
+  // Node would answer `Expect: 100-continue` at once; the body's reader decides instead.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    continueWhenRead(req, () => res.writeContinue());
+    guarded.pipeline.listener(req, res);
+  });
 
   if (sockets !== undefined) {
     server.on('connection', (socket: Socket) => {

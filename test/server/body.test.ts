@@ -73,6 +73,38 @@ describe('readBody', () => {
     expect(seen.length).toBe(before);
   });
 
+  it('answers Expect: 100-continue with the 413 when the body would be too large', async () => {
+    const before = seen.length;
+    const reply = await sendRaw(server.port, server.ca, (socket) => {
+      // As curl sends a large upload: headers, then the body only after a `100 Continue`.
+      socket.write(
+        'POST /collect HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n' +
+          'Content-Length: 2097152\r\nExpect: 100-continue\r\n\r\n',
+      );
+    });
+
+    expect(reply.text).not.toContain('100 Continue');
+    expect(statusOf(reply.text)).toBe(413);
+    expect(reply.text).toContain('"code":"ERR_PAYLOAD_TOO_LARGE"');
+    expect(reply.closed).toBe(true);
+    expect(seen.length).toBe(before);
+  });
+
+  it('sends 100 Continue when the handler reads a body that fits, then answers', async () => {
+    const reply = await sendRaw(server.port, server.ca, (socket) => {
+      socket.write(
+        'POST /collect HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n' +
+          'Expect: 100-continue\r\nConnection: close\r\n\r\n',
+      );
+      socket.once('data', (chunk: Buffer) => {
+        if (chunk.toString('latin1').startsWith('HTTP/1.1 100 Continue')) socket.write('hello');
+      });
+    });
+
+    expect(reply.text.match(/HTTP\/1\.1 \d+/g)).toEqual(['HTTP/1.1 100', 'HTTP/1.1 202']);
+    expect(reply.text).toContain('{"bytes":5}');
+  });
+
   it('refuses a chunked body past the limit while the client is still sending', async () => {
     const before = seen.length;
     let written = 0;

@@ -187,19 +187,24 @@ export function parseForwardedHop(entry: string): ParsedIp | null {
     if (close === -1) return null;
 
     const rest = text.slice(close + 1);
-    if (rest !== '' && !/^:\d{1,5}$/.test(rest)) return null;
+    if (rest !== '' && !isPort(rest)) return null;
 
     return parseIp(text.slice(1, close));
   }
 
   const colon = text.indexOf(':');
   if (colon !== -1 && colon === text.lastIndexOf(':')) {
-    if (!/^:\d{1,5}$/.test(text.slice(colon))) return null;
+    if (!isPort(text.slice(colon))) return null;
 
     text = text.slice(0, colon);
   }
 
   return parseIp(text);
+}
+
+/** `:` and a TCP port, 0 to 65535 (`:99999` is no port: the hop is garbage, QA). */
+function isPort(text: string): boolean {
+  return /^:\d{1,5}$/.test(text) && Number(text.slice(1)) <= 65_535;
 }
 
 function parseCidr(text: string): Cidr | null {
@@ -265,9 +270,14 @@ export function compileCidrs(entries: readonly string[]): { list: CidrList; inva
   return { list, invalid };
 }
 
-/** Loopback or unspecified: an address that can never be a real visitor's. */
+/**
+ * Loopback or unspecified: an address that can never be a real visitor's, written as IPv4, as
+ * IPv6, or as an IPv4 one inside IPv6 by a standard translation (`::127.0.0.1`,
+ * `::ffff:0:7f00:1`, `64:ff9b::7f00:1`, QA).
+ */
 export function isLoopbackOrUnspecified(ip: ParsedIp): boolean {
-  if (ip.family === 4) return ip.bytes[0] === 127 || ip.bytes[0] === 0;
+  const v4 = ip.family === 4 ? ip.bytes : embeddedIpv4(ip);
+  if (v4 !== null) return v4[0] === 127 || v4[0] === 0;
 
   for (let i = 0; i < 15; i++) {
     if (ip.bytes[i] !== 0) return false;
@@ -338,13 +348,17 @@ export function geoAddress(ip: ParsedIp): ParsedIp {
 
 /**
  * The IPv4 address inside a 6to4 address (2002::/16, RFC 3056), one under NAT64's well-known
- * prefix (64:ff9b::/96, RFC 6052) or an IPv4-compatible one (::/96, RFC 4291, deprecated);
- * otherwise null. IPv4-mapped addresses are unwrapped by `parseIp` already.
+ * prefix (64:ff9b::/96, RFC 6052), an IPv4-translated one (::ffff:0:0/96, RFC 2765) or an
+ * IPv4-compatible one (::/96, RFC 4291, deprecated); otherwise null. IPv4-mapped addresses are
+ * unwrapped by `parseIp` already.
  */
 function embeddedIpv4(ip: ParsedIp): Uint8Array | null {
   const b = ip.bytes;
   if (ip.family !== 6) return null;
   if (b[0] === 0x20 && b[1] === 0x02) return b.slice(2, 6);
+  if (b.subarray(0, 8).every((byte) => byte === 0) && b[8] === 0xff && b[9] === 0xff) {
+    return b[10] === 0 && b[11] === 0 ? b.slice(12, 16) : null;
+  }
 
   const nat64 = b[0] === 0x00 && b[1] === 0x64 && b[2] === 0xff && b[3] === 0x9b;
   let zeros = nat64 ? 4 : 0;

@@ -72,7 +72,17 @@ describe('C20 client IP derivation behind proxies', () => {
   });
 
   test('C20 (d) loopback is never a visitor: ip null and misconfiguration flagged', () => {
-    for (const forwarded of ['::ffff:127.0.0.1', '127.0.0.1', '::1', '0.0.0.0', '::']) {
+    for (const forwarded of [
+      '::ffff:127.0.0.1',
+      '127.0.0.1',
+      '::1',
+      '0.0.0.0',
+      '::',
+      // Loopback inside IPv6 by a translation: IPv4-compatible, IPv4-translated, NAT64 (QA).
+      '::127.0.0.1',
+      '::ffff:0:7f00:1',
+      '64:ff9b::7f00:1',
+    ]) {
       expect(derive('10.0.0.5', { 'x-forwarded-for': forwarded }), forwarded).toEqual({
         ip: null,
         misconfigured: true,
@@ -80,6 +90,12 @@ describe('C20 client IP derivation behind proxies', () => {
     }
 
     expect(derive('127.0.0.1', {})).toEqual({ ip: null, misconfigured: true });
+  });
+
+  test('C20 a forwarded hop with a port past 65535 is garbage, not an address (QA)', () => {
+    expect(derive('10.0.0.5', { 'x-forwarded-for': '198.51.100.7:99999' }).ip).toBeNull();
+    expect(derive('10.0.0.5', { 'x-forwarded-for': '[2001:db8::7]:70000' }).ip).toBeNull();
+    expect(derive('10.0.0.5', { 'x-forwarded-for': '198.51.100.7:65535' }).ip).toBe('198.51.100.7');
   });
 
   test('C20 (d) loopback visitors are not merged: the caller gets no address to hash', () => {

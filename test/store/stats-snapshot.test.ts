@@ -77,3 +77,48 @@ describe('statistics read as one snapshot', () => {
     expect(reader.pragma('cache_size', { simple: true })).toBe(before);
   });
 });
+
+describe('a session across midnight in the statistics (QA, twelfth session)', () => {
+  let organisation: TestOrganisation;
+  let db: Db;
+
+  beforeEach(async () => {
+    organisation = await createOrganisation();
+    db = await openTenantDb(organisation.control, organisation.tenantId);
+  });
+
+  afterEach(() => {
+    db.close();
+    organisation.cleanup();
+  });
+
+  it('counts each pageview on its own day, the session on the day it began', () => {
+    const siteId = organisation.siteId;
+    const midnight = Date.parse('2026-12-05T00:00:00Z');
+    const writer = new TenantWriter(db);
+    const page = (at: number, path: string) =>
+      enrichedEvent({
+        siteId,
+        ts: midnight + at,
+        visitorId: 'v1',
+        path,
+      });
+    writer.commit([page(-10_000, '/x'), page(20_000, '/y'), page(1_220_000, '/z')], []);
+    const read = (from: string, to: string) => queryStats(db, { siteId, from, to });
+
+    const later = read('2026-12-05', '2026-12-05');
+    expect(later.totals).toMatchObject({ sessions: 0, pageviews: 2 });
+    expect(later.pages.map((row) => [row.key, row.pageviews])).toEqual([
+      ['/y', 1],
+      ['/z', 1],
+    ]);
+    expect(read('2026-12-04', '2026-12-04').totals).toMatchObject({ sessions: 1, pageviews: 1 });
+
+    const both = read('2026-12-04', '2026-12-05');
+    expect(both.totals).toMatchObject({ visitors: 1, sessions: 1, pageviews: 3 });
+    expect(both.days.map((row) => [row.day, row.sessions, row.pageviews])).toEqual([
+      ['2026-12-04', 1, 1],
+      ['2026-12-05', 0, 2],
+    ]);
+  });
+});

@@ -56,7 +56,24 @@ const STATS_CACHE_KIB = -65_536;
 
 function readStats(db: Db, query: StatsQuery): Stats {
   const params = { siteId: query.siteId, from: query.from, to: query.to, limit: query.limit ?? 10 };
-  const totals = db.prepare(TOTALS).get(params) as Totals;
+  // Pageviews count on the day they happened, as the page lists count them; sessions, visitors,
+  // bounce and duration on the day their session began. A session across midnight then shows
+  // its later pages on the later day, not a day with pages listed and no pageviews (QA).
+  const viewsByDay = new Map(
+    (
+      db
+        .prepare(
+          `SELECT day, count(*) AS pageviews FROM events
+           WHERE site_id = @siteId AND day BETWEEN @from AND @to AND type = 'pageview'
+           GROUP BY day`,
+        )
+        .all(params) as Array<{ day: string; pageviews: number }>
+    ).map((row) => [row.day, row.pageviews]),
+  );
+  const totals = {
+    ...(db.prepare(TOTALS).get(params) as Totals),
+    pageviews: [...viewsByDay.values()].reduce((sum, n) => sum + n, 0),
+  };
   const filteredRows = db
     .prepare(
       `SELECT reason, sum(count) AS count FROM filtered
@@ -64,15 +81,15 @@ function readStats(db: Db, query: StatsQuery): Stats {
     )
     .all(params) as Array<{ reason: string; count: number }>;
 
-  const days = db
+  const sessionDays = db
     .prepare(
       `SELECT day, count(DISTINCT visitor_id) AS visitors, count(*) AS sessions,
-              sum(pageviews) AS pageviews,
               avg(CASE WHEN pageviews = 1 AND interactions = 0 THEN 1.0 ELSE 0.0 END) AS bounceRate,
               avg(last_at - started_at) / 1000.0 AS visitDuration
        ${SESSIONS} GROUP BY day ORDER BY day`,
     )
-    .all(params) as DayRow[];
+    .all(params) as Array<Omit<DayRow, 'pageviews'>>;
+  const days = daysWithViews(sessionDays, viewsByDay);
 
   const bySession = (column: string, where = 'TRUE') =>
     db
@@ -215,6 +232,28 @@ function pageUrls(db: Db, params: Record<string, string | number>): Breakdown[] 
     sessions: row.sessions,
     pageviews: row.pageviews,
   }));
+}
+
+/**
+ * One row per day with sessions or pageviews: a day whose only pageviews belong to a session
+ * begun the day before has a row of its own, with no sessions.
+ */
+function daysWithViews(
+  sessionDays: ReadonlyArray<Omit<DayRow, 'pageviews'>>,
+  viewsByDay: ReadonlyMap<string, number>,
+): DayRow[] {
+  const rows = new Map<string, DayRow>();
+  for (const row of sessionDays) rows.set(row.day, { ...row, pageviews: 0 });
+  for (const [day, pageviews] of viewsByDay) {
+    const row = rows.get(day);
+    if (row === undefined) {
+      rows.set(day, { day, visitors: 0, sessions: 0, pageviews, bounceRate: 0, visitDuration: 0 });
+    } else {
+      row.pageviews = pageviews;
+    }
+  }
+
+  return [...rows.values()].sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : 0));
 }
 
 function roundTotals(row: Totals): Totals {

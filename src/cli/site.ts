@@ -134,7 +134,7 @@ function list(value: string): string[] {
 function onOff(flag: string, value: string): boolean {
   if (value === 'on' || value === 'true') return true;
   if (value === 'off' || value === 'false') return false;
-  throw usage(`--${flag} must be on or off`);
+  throw usage(`--${flag} must be on or off (true and false are read as those)`);
 }
 
 function settingsPatch(

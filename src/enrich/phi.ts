@@ -1,5 +1,7 @@
 import { domainToUnicode } from 'node:url';
 
+import { parse } from 'tldts';
+
 import { isBuiltInSensitive } from '../domain/sensitive-names.js';
 import type { SiteSettings } from '../domain/site.js';
 import { parseIp } from './ip.js';
@@ -78,19 +80,38 @@ const INTL_PHONE = new RegExp(
 );
 const DIGIT_RUN = /\d{6,}/g;
 // A US number digit by digit, as screen-reader labels and forms dodging scrapers write it
-// (`6 1 7 5 5 5 0 1 2 3`, `6-1-7-5-5-5-0-1-2-3`, QA): area code and exchange as NANP has them.
-const SPELLED_PHONE =
-  /(?<![\d.-])(?:1[ .-])?[2-9](?:[ .-]\d){2}[ .-][2-9](?:[ .-]\d){6}(?![ .-]?\d)/g;
-// An address with its `@` or dots written as words to dodge scrapers (`pat.doe(at)mail.test`,
-// `pat.doe [at] mail [dot] test`, QA).
-const WORD_AT = '\\s{0,2}[(\\[{<]\\s{0,2}at\\s{0,2}[)\\]}>]\\s{0,2}';
-const WORD_DOT = '(?:\\.|\\s{0,2}[(\\[{<]\\s{0,2}dot\\s{0,2}[)\\]}>]\\s{0,2})';
+// (`6 1 7 5 5 5 0 1 2 3`, `(6 1 7) 5 5 5 - 0 1 2 3`, `6, 1, 7, ...`, QA): single digits apart,
+// area code and exchange as NANP has them. A countdown or a count (`9 8 7 6 5 4 3 2 1 0`) is not
+// one (see `isSpelledPhone`).
+const SPELL = '[\\s.,()-]{1,4}';
+const SPELLED_PHONE = new RegExp(
+  `(?<![\\d.-])(?:\\(\\s?)?(?:1${SPELL})?[2-9](?:${SPELL}\\d){2}${SPELL}[2-9](?:${SPELL}\\d){6}` +
+    '(?![\\s.,-]{0,2}\\d)',
+  'g',
+);
+// An address with its `@` or dots written otherwise to dodge scrapers (`pat.doe(at)mail.test`,
+// `pat.doe [at] mail [dot] test`, `pat.doe[@]gmail[.]com`, `pat.doe -at- mail.test`, QA), or in
+// words (`pat.doe at gmail dot com`: only with a dot spelt out too). Either way the domain must
+// end in a real suffix (`.com`, `.co.uk`) or a reserved one (`.test`, `.example`), so `Flu shots
+// (at) St.Lukes` and `spring(at)home.2024` stay (see `isWordedAddress`).
+const OPEN = '[(\\[{<\\uff08\\uff3b\\u3010]';
+const CLOSE = '[)\\]}>\\uff09\\uff3d\\u3011]';
+const WORD_AT = `\\s{0,3}(?:${OPEN}\\s{0,2}(?:at|@)\\s{0,2}${CLOSE}|[-_]at[-_]|@)\\s{0,3}`;
+const WORD_DOT =
+  `(?:\\s{0,2}\\.\\s{0,2}|\\s{0,2}${OPEN}\\s{0,2}(?:dot|\\.)\\s{0,2}${CLOSE}\\s{0,2}|` +
+  '[-_]dot[-_])';
+const LABEL = '[\\p{L}\\p{N}-]{1,63}';
 const WORDED_EMAIL = new RegExp(
-  `[\\p{L}\\p{N}._%+-]{1,64}${WORD_AT}[\\p{L}\\p{N}-]{1,63}` +
-    `(?:${WORD_DOT}[\\p{L}\\p{N}-]{1,63}){1,8}`,
+  `[\\p{L}\\p{N}._%+-]{1,64}${WORD_AT}${LABEL}(?:${WORD_DOT}${LABEL}){1,8}`,
   'giu',
 );
-const MAYBE_WORDED = /at\s{0,2}[)\]}>]/i;
+const SPOKEN_EMAIL = new RegExp(
+  `[\\p{L}\\p{N}._%+-]{1,64} at ${LABEL}(?: dot ${LABEL}){1,8}`,
+  'giu',
+);
+const MAYBE_WORDED = /at\s{0,2}[)\]}>\uff09\uff3d\u3011_-]|\s@|@\s|[@.]\s{0,2}[)\]]| dot /i;
+// Suffixes kept for documentation and tests (RFC 2606): no registry lists them.
+const RESERVED_SUFFIXES: ReadonlySet<string> = new Set(['test', 'example', 'invalid', 'localhost']);
 // A number in groups after the label that says what it is (`MRN 1234-5678`, `Meeting ID: 812
 // 3456 7890`, `Policy ABC 123 456 789`, QA): six digits or more, whatever the layout, the label
 // joined to it as slugs and form fields join them (`MRN-1234-5678`, `member_id=1234 5678`,
@@ -159,19 +180,51 @@ const LABELLED_NUMBER = new RegExp(
     '(\\d(?:[\\s._/,;-]{0,3}\\d){5,})(?!\\d)',
   'gd',
 );
-// Four or five digits are a record's number too where nothing else can be meant (QA): after a
-// label that names only a record (`MRN 48213`, `mrn-48213`), or after any label with an id word
-// (`Patient #48213`, `member no. 4821`). A year stays (`MRN 2025`).
-const RECORD_ONLY = ['mrn', 'medrec', 'ssn', 'ehr', 'emr'];
-const RECORD_WORD = [...RECORD_ONLY, ...RECORD_ONLY.map((word) => word.toUpperCase())]
-  .concat(RECORD_ONLY.map(capitalised))
-  .join('|');
-const ID_WORD = '(?:id|Id|ID|no|No|NO|num|Num|NUM|number|Number|NUMBER|nbr|#)';
+// Four or five digits are a person's record number too where nothing else can be meant (QA):
+// after a label that names only such a record (`MRN 48213`, `mrn-48213`, `Encounter 48213`,
+// `medical record 48213`), or after a label of a person's record with an id word (`Patient
+// #48213`, `member no. 4821`, `MR# 48213`, `Patient n° 48213`), letters before the digits
+// included (`MRN A48213`, `patient id: PT48213`). Labels of documents and events (`Bill No.
+// 1234`, `Policy #4021`, `Webinar #1234`, `Case No. 1234`) and system names (`EMR 10000 users`)
+// keep theirs, and so does a year (`MRN 2025`). So does SSN's last four, written masked
+// (`***-**-4821`) or named (`ssn_last4=6789`, `SSN ending in 4821`): see MASKED_SSN.
+const RECORD_ONLY = [
+  'mrn',
+  'medrec',
+  'ssn',
+  'encounter',
+  'medical record',
+  'medical-record',
+  'medical_record',
+  'medicalrecord',
+];
+const PERSON_LABELS = [
+  'patient',
+  'pt',
+  'pid',
+  'member',
+  'subscriber',
+  'guarantor',
+  'acct',
+  'account',
+  'chart',
+  'record',
+  'mr',
+  'fin',
+];
+const anyCase = (words: readonly string[]): string =>
+  [...words, ...words.map(capitalised), ...words.map((word) => word.toUpperCase())].join('|');
+const ID_WORD = '(?:id|Id|ID|no|No|NO|num|Num|NUM|number|Number|NUMBER|nbr|n°|N°|nº|Nº|#)';
 const SHORT_LABELLED_NUMBER = new RegExp(
-  `(?<![A-Za-z])(?:(?:${RECORD_WORD})(?:${GAP}${ID_WORD}\\.?)?|(?:${LABEL_WORD})(?:s|S)?` +
-    `${GAP}${ID_WORD}\\.?)${GAP}[:#=]?${GAP}(\\d(?:[\\s._/,;-]{0,3}\\d){3,4})(?![\\d])`,
+  `(?<![A-Za-z])(?:(?:${anyCase(RECORD_ONLY)})(?:${GAP}${ID_WORD}\\.?)?` +
+    `(?:${GAP}(?:last[\\s_-]?(?:4|four)|ending[\\s_-]in))?|` +
+    `(?:${anyCase(PERSON_LABELS)})(?:s|S)?${GAP}${ID_WORD}\\.?)` +
+    `${GAP}[:#=]?${GAP}((?:[A-Za-z]{1,3}-?)?\\d(?:[\\s._/,;-]{0,3}\\d){3,4})(?![\\d])`,
   'gd',
 );
+const RECORD_FIRST = new RegExp(`^(?:${anyCase(RECORD_ONLY)})`);
+// The last four of an SSN behind a mask (`***-**-4821`, `xxx-xx-4821`, `XXX XX 4821`).
+const MASKED_SSN = /(?:\*{3}|[xX]{3}|#{3})[-\s.]?(?:\*{2}|[xX]{2}|#{2})[-\s.]?\d{4}(?!\d)/g;
 
 // A date after a label (`Visit 6/14/2025 12pm`, QA) must have a month and day a calendar has,
 // and nothing but a second date (a range) or the hour of a time may follow it, so a record
@@ -216,6 +269,8 @@ export function isBirthWord(segment: string): boolean {
 }
 // A month of a year is no record number after any label (`Invoice 2025-06`).
 const YEAR_MONTH = /^(?:19|20)\d\d[-./](?:0?[1-9]|1[0-2])$/;
+// A small count and a year (`Webinar #12 2025`, `Visit #3 2024 recap`, QA).
+const COUNT_AND_YEAR = /^\d{1,2}[\s,]{1,2}(?:19|20)\d\d$/;
 
 const num = (text: string | undefined): number => Number(text ?? 'NaN');
 
@@ -262,6 +317,7 @@ function findLabelledNumbers(text: string, spans: Span[]): void {
     const number = match[1] as string;
     if (!YEARS.test(number)) spans.push(match.indices?.[1] as [number, number]);
   }
+  findAll(MASKED_SSN, text, spans);
 
   LABELLED_NUMBER.lastIndex = 0;
   for (let match = LABELLED_NUMBER.exec(text); match !== null; match = LABELLED_NUMBER.exec(text)) {
@@ -271,7 +327,11 @@ function findLabelledNumbers(text: string, spans: Span[]): void {
     const date =
       !BIRTH.test(before) &&
       isDateText(number, MONTH_BEFORE.test(before), text.slice(end, end + 4));
-    const kept = YEARS.test(number) || YEAR_MONTH.test(number) || (date && isEventDate(before));
+    const kept =
+      YEARS.test(number) ||
+      YEAR_MONTH.test(number) ||
+      (COUNT_AND_YEAR.test(number) && !RECORD_FIRST.test(before)) ||
+      (date && isEventDate(before));
     if (!kept) spans.push([start, end]);
   }
 }
@@ -488,6 +548,45 @@ function findAll(
 
 const digitCount = (match: string): number => match.replace(/\D/g, '').length;
 
+// What stands before the domain, and the dots written otherwise, in an address so written.
+const BEFORE_DOMAIN = new RegExp(
+  `^[\\s\\S]*?(?:${OPEN}\\s{0,2}(?:at|@)\\s{0,2}${CLOSE}|[-_]at[-_]|@| at )`,
+  'iu',
+);
+const DOT_WRITTEN = new RegExp(
+  `\\s{0,2}${OPEN}\\s{0,2}(?:dot|\\.)\\s{0,2}${CLOSE}\\s{0,2}|[-_]dot[-_]| dot `,
+  'giu',
+);
+
+/** The domain of an address written otherwise ends in a suffix that exists (see WORDED_EMAIL). */
+function isWordedAddress(match: string): boolean {
+  const domain = match
+    .replace(BEFORE_DOMAIN, '')
+    .replace(DOT_WRITTEN, '.')
+    .replace(/\s/g, '')
+    .toLowerCase();
+  const parsed = parse(domain);
+
+  return (
+    parsed.isIcann === true ||
+    (parsed.publicSuffix !== null && RESERVED_SUFFIXES.has(parsed.publicSuffix))
+  );
+}
+
+/** Ten digits that count up or down by one are a countdown or a count, not a number. */
+function isSpelledPhone(match: string): boolean {
+  const digits = match.replace(/\D/g, '').slice(-10);
+  let up = true;
+  let down = true;
+  for (let i = 1; i < digits.length; i++) {
+    const step = Number(digits[i]) - Number(digits[i - 1]);
+    if (step !== 1) up = false;
+    if (step !== -1 && step !== 9) down = false;
+  }
+
+  return !up && !down;
+}
+
 function isCardNumber(match: string): boolean {
   if (digitCount(match) < CARD_MIN_DIGITS || YEARS.test(match)) return false;
 
@@ -650,7 +749,10 @@ function findSpans(text: string): Span[] {
   findEncoded(text, spans, BASE64_RUN, base64HasPhi);
   findEncoded(text, spans, HEX_TEXT, hexHasPhi);
   findAll(MBI, text, spans);
-  if (MAYBE_WORDED.test(text)) findAll(WORDED_EMAIL, text, spans);
+  if (MAYBE_WORDED.test(text)) {
+    findAll(WORDED_EMAIL, text, spans, isWordedAddress);
+    findAll(SPOKEN_EMAIL, text, spans, isWordedAddress);
+  }
   if (!MAYBE_PHI.test(text)) return spans;
 
   findEmails(text, spans);
@@ -665,7 +767,7 @@ function findSpans(text: string): Span[] {
   }
 
   findAll(DIGIT_RUN, text, spans);
-  findAll(SPELLED_PHONE, text, spans);
+  findAll(SPELLED_PHONE, text, spans, isSpelledPhone);
   findLabelledNumbers(text, spans);
   findBirthDates(text, spans);
   if (text.includes('-')) findAll(DASHED_V6, text, spans, isDashedIpv6);

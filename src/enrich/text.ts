@@ -88,18 +88,32 @@ export function unescapeScript(text: string): string {
   });
 }
 
-// HTML character references: decimal and hexadecimal (the `;` optional, as browsers read them),
-// and named ones for the characters addresses and numbers are written with.
-const MARKUP_REFERENCE = /&#(?:[xX]([0-9a-fA-F]{1,6})|(\d{1,7}));?|&([a-zA-Z]{2,8});/g;
+// HTML character references: decimal and hexadecimal with any number of leading zeros, and
+// named ones for the characters addresses and numbers are written with, spaces and invisible
+// characters included; the `;` optional, as browsers read them (`&nbsp555`, QA). A name is
+// matched longest first, so `&lbrack;` is not read as `&lbr` and the rest.
 const NAMED_REFERENCES: ReadonlyMap<string, string> = new Map([
   ['commat', '@'],
   ['period', '.'],
+  ['fullstop', '.'],
   ['hyphen', '-'],
   ['dash', '-'],
   ['minus', '-'],
+  ['ndash', '-'],
+  ['mdash', '-'],
   ['plus', '+'],
   ['lpar', '('],
   ['rpar', ')'],
+  ['lsqb', '['],
+  ['rsqb', ']'],
+  ['lbrack', '['],
+  ['rbrack', ']'],
+  ['lcub', '{'],
+  ['rcub', '}'],
+  ['lbrace', '{'],
+  ['rbrace', '}'],
+  ['lt', '<'],
+  ['gt', '>'],
   ['sol', '/'],
   ['bsol', '\\'],
   ['colon', ':'],
@@ -107,8 +121,24 @@ const NAMED_REFERENCES: ReadonlyMap<string, string> = new Map([
   ['lowbar', '_'],
   ['comma', ','],
   ['nbsp', ' '],
+  ['NonBreakingSpace', ' '],
+  ['Tab', ' '],
+  ['NewLine', ' '],
+  ['ensp', ' '],
+  ['emsp', ' '],
+  ['thinsp', ' '],
+  ['shy', ''],
+  ['ZeroWidthSpace', ''],
+  ['zwj', ''],
+  ['zwnj', ''],
+  ['NoBreak', ''],
   ['amp', '&'],
 ]);
+const MARKUP_REFERENCE = new RegExp(
+  '&#(?:[xX]0*([0-9a-fA-F]{1,6})(?![0-9a-fA-F])|0*(\\d{1,7})(?!\\d));?|' +
+    `&(${[...NAMED_REFERENCES.keys()].sort((a, b) => b.length - a.length).join('|')});?`,
+  'g',
+);
 
 /**
  * Decodes HTML character references (`pat.doe&#64;mail.test`, `&#x36;17`, `&commat;`), which
@@ -123,7 +153,7 @@ export function unescapeMarkup(text: string): string {
 
     const code = hex !== undefined ? parseInt(hex, 16) : parseInt(decimal, 10);
 
-    return code > 0 && code <= 0x10ffff && (code < 0xd800 || code > 0xdfff)
+    return code <= 0x10ffff && (code < 0xd800 || code > 0xdfff)
       ? String.fromCodePoint(code)
       : reference;
   });

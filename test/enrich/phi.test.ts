@@ -436,9 +436,21 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
       'call 6 1 7 5 5 5 0 1 2 3',
       'call 6-1-7-5-5-5-0-1-2-3 now',
       'call 1 6 1 7 5 5 5 0 1 2 3',
+      'Call (6 1 7) 5 5 5 0 1 2 3',
+      'Call 6 1 7 - 5 5 5 - 0 1 2 3',
+      'call 6 1 7  5 5 5  0 1 2 3',
+      'call 6, 1, 7, 5, 5, 5, 0, 1, 2, 3',
+      'pat.doe(at)mail[.]test',
+      'pat.doe[@]mail.test',
+      'pat.doe(@)mail.test',
+      'pat.doe at mail dot test',
+      'pat.doe   [at]   mail.test',
+      'pat.doe (at) mail . test',
+      'pat.doe -at- mail.test',
+      'pat.doe【at】mail.test',
     ]) {
       expect(scrubText(text), text).toContain('[redacted]');
-      expect(scrubText(text), text).not.toMatch(/mail|5 5 5|5-5-5/);
+      expect(scrubText(text), text).not.toMatch(/mail|5 5 5|5, 5|5-5-5/);
     }
     // Ordinary text with the same words and figures stays.
     for (const text of [
@@ -446,6 +458,12 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
       'rated 1 2 3 4 5 6 7 8 9 10',
       'steps 1-2-3-4-5',
       'look at [the] map',
+      'Countdown 10 9 8 7 6 5 4 3 2 1 0',
+      'Flu shots (at) St.Lukes',
+      'Join us (at) HealthFair.2024',
+      '/events/yoga-[at]-main.street',
+      'spring(at)home.2024',
+      'meet us at the clinic dot',
     ]) {
       expect(scrubText(text), text).toBe(text);
     }
@@ -457,13 +475,36 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
       'mrn-48213',
       'Patient #48213',
       'member no. 4821',
-      'EMR: 1234',
+      'Encounter 48213',
+      'medical record 48213',
+      'MR# 48213',
+      'Patient n° 48213',
+      'MRN A48213',
+      'patient id: PT48213',
+      'SSN ***-**-4821',
+      'card xxx-xx-4821',
+      'ssn_last4=6789',
+      'SSN ending in 4821',
     ]) {
       expect(scrubText(text), text).not.toMatch(/\d{4}/);
     }
     expect(componentHasPhi('mrn-48213', false)).toBe(true);
     expect(hostHasPhi('mrn-48213.clinic-a.example')).toBe(true);
-    for (const text of ['MRN 2025', 'Patient 2025 survey', 'Visit 1234 Main St', 'patient #12']) {
+    for (const text of [
+      'MRN 2025',
+      'Patient 2025 survey',
+      'Visit 1234 Main St',
+      'patient #12',
+      // Documents, events and systems keep their numbers (QA round 3).
+      'Senate Bill No. 1234 explained',
+      'Policy #4021: Visitor Guidelines',
+      'Webinar #1234 replay',
+      'Support Group #1234',
+      'Case No. 1234',
+      'EMR 10000 users',
+      'Webinar #12 2025',
+      'Visit #3 2024 recap',
+    ]) {
       expect(scrubText(text), text).toBe(text);
     }
   });
@@ -477,8 +518,19 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
       'pat.doe&commat;mail.test',
       'call &#54;17-555-0123',
       'call &#x36;&#x31;&#x37;&#x35;&#x35;&#x35;&#x30;&#x31;&#x32;&#x33;',
+      // Leading zeros, more names, and names without `;` (QA round 3).
+      'Call 617&#x000002d;555&#x000002d;0123',
+      'Mail pat.doe&#x0000040;mail.test',
+      'pat.doe&#0000000064;mail.test',
+      'Call 617-555-01&shy;23',
+      '617&ZeroWidthSpace;555&ZeroWidthSpace;0123',
+      'Mail pat.doe &lsqb;at&rsqb; mail&period;test',
+      'Mail pat.doe &lt;at&gt; mail.test',
+      '617&nbsp555&nbsp0123',
+      'pat.doe&NonBreakingSpace;&commat;mail.test',
     ]) {
       expect(scrubText(text), text).toContain('[redacted]');
+      expect(scrubText(text), text).not.toMatch(/555|pat\.doe|mail\.test/);
     }
     expect(scrubProps({ note: 'call &#54;17-555-0123' })).toEqual({ note: 'call [redacted]' });
     expect(componentHasPhi('jane&#64;mail.test', false)).toBe(true);

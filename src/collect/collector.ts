@@ -73,6 +73,15 @@ export class Collector {
 
   constructor(private readonly options: CollectorOptions) {}
 
+  /**
+   * Refuses (415) a body this endpoint would not decode, from the request's headers alone: the
+   * route asks before it reads the body, so a client that sent `Expect: 100-continue` is never
+   * asked for a body that would be refused (QA).
+   */
+  checkBodyHeaders(headers: IncomingHttpHeaders): void {
+    checkMediaType(headers['content-type'], headers['content-encoding']);
+  }
+
   async collect(input: CollectInput): Promise<CollectResult> {
     checkMediaType(input.contentType, input.headers['content-encoding']);
 

@@ -1,3 +1,4 @@
+import { connect } from 'node:tls';
 import { gzipSync } from 'node:zlib';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -273,6 +274,42 @@ describe('POST /api/collect', () => {
       'Content-Encoding': 'Identity',
     });
     expect(identity.status).toBe(200);
+  });
+
+  it('C16 (f) a body refused on its headers is never asked for with 100 Continue', async () => {
+    // As curl sends a body over 1 KB: the headers, then the body only after `100 Continue`.
+    const answer = (headers: string) =>
+      new Promise<string>((resolve) => {
+        let text = '';
+        const socket = connect({
+          host: '127.0.0.1',
+          port: product.port,
+          rejectUnauthorized: false,
+        });
+        socket.on('secureConnect', () => {
+          socket.write(
+            `POST /api/collect HTTP/1.1\r\nHost: localhost\r\n${headers}Content-Length: 60000\r\n` +
+              'Expect: 100-continue\r\n\r\n',
+          );
+        });
+        socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+        socket.on('error', () => undefined);
+        socket.on('close', () => resolve(text));
+        setTimeout(() => socket.destroy(), 3000);
+      });
+
+    for (const headers of [
+      'Content-Type: image/png\r\n',
+      'Content-Type: text/plain\r\nContent-Encoding: gzip\r\n',
+      'Content-Type: text/plain; charset=latin1\r\n',
+    ]) {
+      const text = await answer(headers);
+      expect([headers, text.split('\r\n')[0]]).toEqual([
+        headers,
+        'HTTP/1.1 415 Unsupported Media Type',
+      ]);
+      expect(text).not.toContain('100 Continue');
+    }
   });
 
   it('C16 (f) a charset other than UTF-8 is refused with 415 and nothing is stored', async () => {

@@ -35,6 +35,7 @@ export function collectRoute(
   config: Pick<Config, 'collectMaxBody'>,
 ): Handler {
   return async (ctx): Promise<Reply> => {
+    collector.checkBodyHeaders(ctx.req.headers);
     const body = await readBody(ctx.req, config.collectMaxBody);
     const origin = typeof ctx.req.headers.origin === 'string' ? ctx.req.headers.origin : undefined;
     const result = await collector.collect({

@@ -118,10 +118,32 @@ describe('pageview rule', () => {
       '/team/jane.doe',
       '/clinics/Mt.Sinai',
       '/providers/dr.smith/',
+      // Initials and words after a dot (QA round 3).
+      '/providers/smith.r',
+      '/providers/jones.m',
+      '/team/jane-doe.md',
+      '/partners/acme.ai',
+      '/sign.in',
+      '/hours/9.am-5.pm',
+      '/services/e.n.t',
     ]) {
       expect(target(t), t).toBe('pageview');
     }
-    for (const t of ['/files/notes.md', '/dl/source.zip', '/x/data.csv', '/a/b.tgz']) {
+    for (const t of [
+      '/dl/source.zip',
+      '/x/data.csv',
+      '/a/b.tgz',
+      // ASP.NET handlers, captions, playlists, medical and calendar files (QA round 3).
+      '/WebResource.axd?d=abc',
+      '/ScriptResource.axd',
+      '/image.ashx?id=5',
+      '/api/slots.asmx/List',
+      '/video/intro.vtt',
+      '/video/intro.m3u8',
+      '/scan/image.dcm',
+      '/events/fair.ical',
+      '/site.webmanifest',
+    ]) {
       expect(target(t), t).toBe('non-html');
     }
   });

@@ -42,20 +42,28 @@ const ASSET = new Set(
 );
 
 // Files a browser downloads or a program reads: documents, data, archives, packages and
-// installers, source code and logs. Any other text after the last dot is part of a name.
+// installers, source code and logs, captions and playlists, medical and map files, calendar and
+// mail files, web framework handlers (ASP.NET's `.axd`, `.ashx`). Any other text after the last
+// dot is part of a name: initials and words (`/providers/smith.r`, `/team/jane-doe.md`,
+// `/sign.in`) are pages (QA).
 const NON_PAGE = new Set(
   (
-    'pdf txt text md markdown rst tex log csv tsv json jsonl xml xsl xslt xsd dtd yaml yml toml ' +
-    'ini conf cfg properties doc docx dot rtf odt ods odp xls xlsx xlsm ppt pptx pps ppsx key ' +
-    'pages numbers epub mobi ps eps ai psd ics vcf vcard rss atom rdf opml ' +
+    'pdf txt text markdown rst tex log csv tsv json jsonl xml xsl xslt xsd dtd yaml yml toml ' +
+    'ini conf cfg properties doc docx docm dot dotx dotm rtf odt ods odp xls xlsx xlsm xlsb xltx ' +
+    'ppt pptx pptm potx pps ppsx ppsm key pages numbers epub mobi ps eps psd ' +
+    'ics ical ifb vcs vcf vcard eml msg mbox pkpass rss atom rdf opml webmanifest manifest ' +
+    'appcache vtt srt sbv m3u m3u8 mpd mkv avi wmv mpg mpeg flv 3gp heic heif ' +
+    'dcm dicom hl7 kml kmz gpx axd ashx asmx svc ' +
     'zip gz tgz bz2 tbz xz txz zst lz lzma 7z rar tar z cab iso img dmg deb rpm apk ipa msi ' +
     'msu exe bin dll so dylib jar war ear class gem egg whl pkg snap appimage torrent ' +
-    'c h cc cpp cxx hh hpp hxx cs java kt kts scala go rs swift m mm py pyc pyo pyw pl pm t rb ' +
+    'c h cc cpp cxx hh hpp hxx cs java kt kts scala go rs swift mm py pyc pyo pyw pl pm6 rb ' +
     'lua tcl sh bash zsh ksh csh fish bat cmd ps1 vbs el vim lisp scm clj hs ml mli erl ex exs ' +
-    'r jl dart coffee ts tsx jsx vue sql diff patch spec mk cmake m4 ac am in xs sig asc gpg ' +
-    'pem crt cer der key pub p12 pfx pcap pcapng dump bak old orig swp tmp sqlite db mdb'
+    'jl dart coffee ts tsx jsx vue sql diff patch spec mk cmake m4 ac am xs sig asc gpg ' +
+    'pem crt cer der pub p12 pfx pcap pcapng dump bak old orig swp tmp sqlite db mdb'
   ).split(' '),
 );
+
+const HANDLER_SEGMENT = /\.(?:asmx|svc|axd|ashx)\//;
 
 const MACHINE_PATHS = [
   '/wp-admin',
@@ -87,6 +95,8 @@ export function classifyRecord(rec: LogRecord): Classification {
   const ext = extension(path);
   if (ext !== null && ASSET.has(ext)) return skip('asset');
   if (ext !== null && NON_PAGE.has(ext)) return skip('non-html');
+  // An ASP.NET service or handler answers below its own path too (`/slots.asmx/List`).
+  if (HANDLER_SEGMENT.test(path)) return skip('non-html');
   if (isMachinePath(path) || isFeed(path, split.query)) return skip('non-html');
 
   return PAGEVIEW;
@@ -130,7 +140,7 @@ function decodePath(path: string): string {
 /** Extension of the last segment, if it has a letter (so `/v/1.2` and `/2015.10/` have none). */
 function extension(path: string): string | null {
   const last = path.slice(path.lastIndexOf('/') + 1);
-  const m = /\.([a-z0-9]{1,10})$/.exec(last);
+  const m = /\.([a-z0-9]{1,12})$/.exec(last);
   if (m === null || m[1] === undefined || !/[a-z]/.test(m[1])) return null;
 
   return m[1];

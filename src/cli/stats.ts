@@ -1,4 +1,4 @@
-import type { Breakdown, Stats } from '../domain/stats.js';
+import type { Breakdown, Stats, Totals } from '../domain/stats.js';
 import { StatsReader } from '../analytics/reader.js';
 import { parse, siteNotFound, usage, type Command } from './command.js';
 import { openContext, out } from './context.js';
@@ -86,6 +86,9 @@ function top(
 function render(stats: Stats): string {
   const { totals } = stats;
   const percent = (value: number) => `${Math.round(value * 1000) / 10}%`;
+  // Bounce and duration are a session's: a day with pageviews of a session begun the day
+  // before has none (QA).
+  const perSession = (row: Totals, value: string | number) => (row.sessions === 0 ? 'n/a' : value);
   const days = table(
     ['day', 'visitors', 'sessions', 'pageviews', 'bounce', 'duration s'],
     stats.days.map((day) => [
@@ -93,15 +96,16 @@ function render(stats: Stats): string {
       day.visitors,
       day.sessions,
       day.pageviews,
-      percent(day.bounceRate),
-      day.visitDuration,
+      perSession(day, percent(day.bounceRate)),
+      perSession(day, day.visitDuration),
     ]),
   );
 
   return [
     `Site ${stats.siteId}, ${stats.from} to ${stats.to}`,
     `Visitors ${totals.visitors}  Sessions ${totals.sessions}  Pageviews ${totals.pageviews}  ` +
-      `Bounce ${percent(totals.bounceRate)}  Visit duration ${totals.visitDuration}s  ` +
+      `Bounce ${perSession(totals, percent(totals.bounceRate))}  ` +
+      `Visit duration ${perSession(totals, `${totals.visitDuration}s`)}  ` +
       `Filtered ${totals.filtered}`,
     '',
     days,

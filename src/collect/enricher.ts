@@ -7,7 +7,6 @@ import { classifyChannel } from '../enrich/channel.js';
 import type { GeoLookup } from '../enrich/geo.js';
 import {
   componentHasPhi,
-  hasPhi,
   hostHasPhi,
   REDACTED,
   sanitizeTitle,
@@ -290,7 +289,8 @@ function propsLost(sent: Record<string, unknown>, kept: Record<string, unknown>)
   for (const [key, value] of Object.entries(kept)) {
     // A value taken for its name alone (`phone: 'north'`) held no PHI.
     if (value === REDACTED) {
-      if (sent[key] !== REDACTED && hasPhi(String(sent[key]))) return true;
+      // Read through its encodings, as the scrubbing did (`pat.doe&commat;mail.test`, QA).
+      if (sent[key] !== REDACTED && componentHasPhi(String(sent[key]), false)) return true;
     } else if (typeof value === 'string' && lost(String(sent[key] ?? ''), value)) {
       return true;
     }

@@ -82,34 +82,40 @@ const DIGIT_RUN = /\d{6,}/g;
 // A US number digit by digit, as screen-reader labels and forms dodging scrapers write it
 // (`6 1 7 5 5 5 0 1 2 3`, `(6 1 7) 5 5 5 - 0 1 2 3`, `6, 1, 7, ...`, QA): single digits apart,
 // area code and exchange as NANP has them. A countdown or a count (`9 8 7 6 5 4 3 2 1 0`) is not
-// one (see `isSpelledPhone`).
-const SPELL = '[\\s.,()-]{1,4}';
+// one (see `isSpelledPhone`), nor a list of figures with commas (`Scores 3, 5, 2, 8, ...`, QA).
+const SPELL = '[\\s.()-]{1,4}';
 const SPELLED_PHONE = new RegExp(
   `(?<![\\d.-])(?:\\(\\s?)?(?:1${SPELL})?[2-9](?:${SPELL}\\d){2}${SPELL}[2-9](?:${SPELL}\\d){6}` +
-    '(?![\\s.,-]{0,2}\\d)',
+    '(?![\\s.-]{0,2}\\d)',
   'g',
 );
 // An address with its `@` or dots written otherwise to dodge scrapers (`pat.doe(at)mail.test`,
-// `pat.doe [at] mail [dot] test`, `pat.doe[@]gmail[.]com`, `pat.doe -at- mail.test`, QA), or in
-// words (`pat.doe at gmail dot com`: only with a dot spelt out too). Either way the domain must
-// end in a real suffix (`.com`, `.co.uk`) or a reserved one (`.test`, `.example`), so `Flu shots
-// (at) St.Lukes` and `spring(at)home.2024` stay (see `isWordedAddress`).
+// `pat.doe [at] mail [dot] test`, `pat.doe[@]gmail[.]com`, QA), or in words (`pat.doe at gmail
+// dot com`: with a dot spelt out too, and a local part that is no plain word, so `shots at cvs
+// dot com` stays). Either way the domain must end in a country's suffix, a generic one that
+// addresses use (`.com`, `.org`, `.gov`...) or a reserved one (`.test`), so `Flu shots (at)
+// St.Lukes.Clinic` and `spring(at)home.2024` stay (see `isWordedAddress`). Dashed forms (`-at-`)
+// are left out: slugs are written so, and reading them cost a hostile text seconds (QA).
 const OPEN = '[(\\[{<\\uff08\\uff3b\\u3010]';
 const CLOSE = '[)\\]}>\\uff09\\uff3d\\u3011]';
-const WORD_AT = `\\s{0,3}(?:${OPEN}\\s{0,2}(?:at|@)\\s{0,2}${CLOSE}|[-_]at[-_]|@)\\s{0,3}`;
-const WORD_DOT =
-  `(?:\\s{0,2}\\.\\s{0,2}|\\s{0,2}${OPEN}\\s{0,2}(?:dot|\\.)\\s{0,2}${CLOSE}\\s{0,2}|` +
-  '[-_]dot[-_])';
+const WORD_AT = `\\s{0,3}(?:${OPEN}\\s{0,2}(?:at|@)\\s{0,2}${CLOSE}|@)\\s{0,3}`;
+const WRITTEN_DOT = `${OPEN}\\s{0,2}(?:dot|\\.)\\s{0,2}${CLOSE}`;
+const WORD_DOT = `(?:\\s{0,2}\\.\\s{0,2}|\\s{0,2}${WRITTEN_DOT}\\s{0,2})`;
 const LABEL = '[\\p{L}\\p{N}-]{1,63}';
 const WORDED_EMAIL = new RegExp(
   `[\\p{L}\\p{N}._%+-]{1,64}${WORD_AT}${LABEL}(?:${WORD_DOT}${LABEL}){1,8}`,
   'giu',
 );
 const SPOKEN_EMAIL = new RegExp(
-  `[\\p{L}\\p{N}._%+-]{1,64} at ${LABEL}(?: dot ${LABEL}){1,8}`,
+  `[\\p{L}\\p{N}]{0,32}[._%+\\d-][\\p{L}\\p{N}._%+-]{0,31} at ${LABEL}(?: dot ${LABEL}){1,8}`,
   'giu',
 );
-const MAYBE_WORDED = /at\s{0,2}[)\]}>\uff09\uff3d\u3011_-]|\s@|@\s|[@.]\s{0,2}[)\]]| dot /i;
+const MAYBE_WORDED = /at\s{0,2}[)\]}>\uff09\uff3d\u3011]|\s@|@\s|[@.]\s{0,2}[)\]]| dot /i;
+// Generic suffixes addresses are written with; a country's two letters count too. The newer
+// ones are ordinary words (`.clinic`, `.hospital`, `.center`) that event titles use (QA).
+const ADDRESS_SUFFIXES: ReadonlySet<string> = new Set(
+  'com org net edu gov mil int info biz name pro mobi io me co health'.split(' '),
+);
 // Suffixes kept for documentation and tests (RFC 2606): no registry lists them.
 const RESERVED_SUFFIXES: ReadonlySet<string> = new Set(['test', 'example', 'invalid', 'localhost']);
 // A number in groups after the label that says what it is (`MRN 1234-5678`, `Meeting ID: 812
@@ -315,7 +321,8 @@ function findLabelledNumbers(text: string, spans: Span[]): void {
   SHORT_LABELLED_NUMBER.lastIndex = 0;
   for (let match; (match = SHORT_LABELLED_NUMBER.exec(text)) !== null;) {
     const number = match[1] as string;
-    if (!YEARS.test(number)) spans.push(match.indices?.[1] as [number, number]);
+    const counted = COUNT_AND_YEAR.test(number) && !RECORD_FIRST.test(match[0]);
+    if (!YEARS.test(number) && !counted) spans.push(match.indices?.[1] as [number, number]);
   }
   findAll(MASKED_SSN, text, spans);
 
@@ -550,13 +557,10 @@ const digitCount = (match: string): number => match.replace(/\D/g, '').length;
 
 // What stands before the domain, and the dots written otherwise, in an address so written.
 const BEFORE_DOMAIN = new RegExp(
-  `^[\\s\\S]*?(?:${OPEN}\\s{0,2}(?:at|@)\\s{0,2}${CLOSE}|[-_]at[-_]|@| at )`,
+  `^[\\s\\S]*?(?:${OPEN}\\s{0,2}(?:at|@)\\s{0,2}${CLOSE}|@| at )`,
   'iu',
 );
-const DOT_WRITTEN = new RegExp(
-  `\\s{0,2}${OPEN}\\s{0,2}(?:dot|\\.)\\s{0,2}${CLOSE}\\s{0,2}|[-_]dot[-_]| dot `,
-  'giu',
-);
+const DOT_WRITTEN = new RegExp(`\\s{0,2}${WRITTEN_DOT}\\s{0,2}| dot `, 'giu');
 
 /** The domain of an address written otherwise ends in a suffix that exists (see WORDED_EMAIL). */
 function isWordedAddress(match: string): boolean {
@@ -565,11 +569,11 @@ function isWordedAddress(match: string): boolean {
     .replace(DOT_WRITTEN, '.')
     .replace(/\s/g, '')
     .toLowerCase();
-  const parsed = parse(domain);
+  const suffix = domain.slice(domain.lastIndexOf('.') + 1);
+  if (RESERVED_SUFFIXES.has(suffix)) return parse(domain).domain !== null;
 
   return (
-    parsed.isIcann === true ||
-    (parsed.publicSuffix !== null && RESERVED_SUFFIXES.has(parsed.publicSuffix))
+    (/^[a-z]{2}$/.test(suffix) || ADDRESS_SUFFIXES.has(suffix)) && parse(domain).isIcann === true
   );
 }
 
@@ -580,7 +584,7 @@ function isSpelledPhone(match: string): boolean {
   let down = true;
   for (let i = 1; i < digits.length; i++) {
     const step = Number(digits[i]) - Number(digits[i - 1]);
-    if (step !== 1) up = false;
+    if (step !== 1 && step !== -9) up = false;
     if (step !== -1 && step !== 9) down = false;
   }
 

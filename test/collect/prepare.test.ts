@@ -191,6 +191,21 @@ describe('the writer-side preparer', () => {
     expect(JSON.stringify([...remembered(enricher).values()])).not.toMatch(/jane|88812345/);
   });
 
+  it('counts a property that hid PHI behind an encoding in the firewall report (QA)', () => {
+    const enricher = bareEnricher();
+    for (const note of ['pat.doe&commat;mail.test', 'pat.doe%40mail.test', 'call 617-555-0123']) {
+      const outcome = enricher.enrichWith(
+        SITE,
+        { type: 'custom', name: 'contact', url: 'https://clinic.example/c', props: { note } },
+        job(1)[0].client,
+        SALTS,
+      );
+      const event = outcome.kind === 'event' ? outcome.event : null;
+      expect([note, event?.flags]).toEqual([note, 'phi_detected']);
+      expect(event?.props).toContain('[redacted]');
+    }
+  });
+
   it('never answers a URL with a lone surrogate by another URL remembered before (QA)', () => {
     const enricher = bareEnricher();
     const flags = (url: string) => {

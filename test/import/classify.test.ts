@@ -143,6 +143,8 @@ describe('pageview rule', () => {
       '/scan/image.dcm',
       '/events/fair.ical',
       '/site.webmanifest',
+      '/forms/intake.pdf;jsessionid=ABC',
+      '/map/clinics.geojson',
     ]) {
       expect(target(t), t).toBe('non-html');
     }

@@ -36,8 +36,9 @@ export type Classification = { kind: 'pageview' } | { kind: 'skip'; reason: Skip
 
 const ASSET = new Set(
   (
-    'css js mjs cjs map png jpg jpeg gif svg ico webp avif bmp tif tiff apng cur ' +
-    'woff woff2 ttf eot otf mp4 webm ogv mov m4v mp3 m4a ogg oga wav flac aac wasm swf'
+    'css js mjs cjs map png jpg jpeg gif svg svgz ico webp avif jxl bmp tif tiff apng cur ' +
+    'woff woff2 ttf eot otf mp4 m4s webm ogv mov m4v mp3 m4a ogg oga opus wav wma flac aac ' +
+    'wasm swf glb gltf'
   ).split(' '),
 );
 
@@ -50,6 +51,7 @@ const NON_PAGE = new Set(
   (
     'pdf txt text markdown rst tex log csv tsv json jsonl xml xsl xslt xsd dtd yaml yml toml ' +
     'ini conf cfg properties doc docx docm dot dotx dotm rtf odt ods odp xls xlsx xlsm xlsb xltx ' +
+    'xps oxps geojson topojson ' +
     'ppt pptx pptm potx pps ppsx ppsm key pages numbers epub mobi ps eps psd ' +
     'ics ical ifb vcs vcf vcard eml msg mbox pkpass rss atom rdf opml webmanifest manifest ' +
     'appcache vtt srt sbv m3u m3u8 mpd mkv avi wmv mpg mpeg flv 3gp heic heif ' +
@@ -139,7 +141,9 @@ function decodePath(path: string): string {
 
 /** Extension of the last segment, if it has a letter (so `/v/1.2` and `/2015.10/` have none). */
 function extension(path: string): string | null {
-  const last = path.slice(path.lastIndexOf('/') + 1);
+  // A path parameter is no part of the name (`/forms/intake.pdf;jsessionid=...`, QA).
+  const segment = path.slice(path.lastIndexOf('/') + 1);
+  const last = segment.includes(';') ? segment.slice(0, segment.indexOf(';')) : segment;
   const m = /\.([a-z0-9]{1,12})$/.exec(last);
   if (m === null || m[1] === undefined || !/[a-z]/.test(m[1])) return null;
 

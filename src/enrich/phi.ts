@@ -80,7 +80,7 @@ const INTL_PHONE = new RegExp(
 );
 const DIGIT_RUN = /\d{6,}/g;
 // A US number digit by digit, as screen-reader labels and forms dodging scrapers write it
-// (`6 1 7 5 5 5 0 1 2 3`, `(6 1 7) 5 5 5 - 0 1 2 3`, `6, 1, 7, ...`, QA): single digits apart,
+// (`6 1 7 5 5 5 0 1 2 3`, `(6 1 7) 5 5 5 - 0 1 2 3`, QA): single digits apart,
 // area code and exchange as NANP has them. A countdown or a count (`9 8 7 6 5 4 3 2 1 0`) is not
 // one (see `isSpelledPhone`), nor a list of figures with commas (`Scores 3, 5, 2, 8, ...`, QA).
 const SPELL = '[\\s.()-]{1,4}';

@@ -793,6 +793,10 @@ describe('cost on hostile input', () => {
     'MRN A'.repeat(2_000),
     '&#x0'.repeat(2_500),
     '&commat;'.repeat(1_250),
+    // Letters and digits before a written-out `at` or `dot`, in every reading (QA round 5).
+    `${'a1'.repeat(5_000)} dot %41\u00e9`,
+    `${'11111a'.repeat(1_700)}  @ %41\u00e9`,
+    `${'k9'.repeat(5_000)} dot %25252541\u00e9`,
     'a'.repeat(10_000),
     `${'a'.repeat(10_000)}@`,
     'a@'.repeat(5_000),

@@ -182,7 +182,9 @@ const GAP = '[\\s_.-]{0,3}';
 const LABELLED_NUMBER = new RegExp(
   // A label starts a word, or a capitalised one follows a lower-case letter (camel case).
   `(?:(?<![A-Za-z])(?:${LABEL_WORD})|(?<=[a-z])(?:${NUMBER_LABELS.map(capitalised).join('|')}))` +
-    '(?:s|S)?' +
+    // ...and ends it, or runs on into an id word (`memberid`): `Final`, `Financial` and
+    // `Visitation` are no `fin` or `visit` label (QA).
+    '(?:s|S)?(?:(?![a-z])|(?=id|no|num|nbr))' +
     `(?:${GAP}(?:id|Id|ID|no|No|NO|num|Num|NUM|number|Number|NUMBER|nbr|#)\\.?)?` +
     `${GAP}[:#=]?${GAP}(?:[A-Za-z]{2,8}[\\s_.-]{1,3})?` +
     '(\\d(?:[\\s._/,;-]{0,3}\\d){5,})(?!\\d)',

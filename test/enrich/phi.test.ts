@@ -469,6 +469,10 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
       'Scores 3, 5, 2, 8, 4, 6, 1, 9, 7, 3',
       'Steps: 2 3 4 5 6 7 8 9 0 1',
       'Patient #1 2025 award',
+      // A label begins a word and ends it (QA round 5): these are no `fin` or `visit`.
+      'Final 3-2 4-1 2-0',
+      'Finalists 2024, 2025, 2026',
+      'Visitation 10-12, 14-20',
     ]) {
       expect(scrubText(text), text).toBe(text);
     }
@@ -494,6 +498,9 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
       expect(scrubText(text), text).not.toMatch(/\d{4}/);
     }
     expect(componentHasPhi('mrn-48213', false)).toBe(true);
+    // A label run into its id word is still one (`memberid`, `accountnumber`).
+    expect(scrubText('memberid=1234-5678')).toBe('memberid=[redacted]');
+    expect(scrubText('accountnumber 1234 5678')).toBe('accountnumber [redacted]');
     expect(hostHasPhi('mrn-48213.clinic-a.example')).toBe(true);
     for (const text of [
       'MRN 2025',

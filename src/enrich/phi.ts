@@ -51,20 +51,22 @@ const EMAIL_LOCAL = /[\p{L}\p{N}._%+'"!#$&*=?^`{|}~-]/u;
 // (`203.0.113.50:8080`).
 const JOIN = '(?: {0,3}[-._+/,|;~*\\\\]{1,6} {0,3}| {1,8})';
 const SSN = new RegExp(`(?<!\\d)\\d{3}${JOIN}\\d{2}${JOIN}\\d{4}(?!\\d)`, 'g');
+// A unit after the last figure makes a run of figures a dose or a measure (`500/750/1000 mg`,
+// `400, 800, 1000 IU`, `Doses 250 500 1000 mg`, `Hz`), never a phone number (QA).
+const UNIT =
+  ' ?(?:mg|mcg|µg|ml|iu|g|kg|lbs?|mm|cm|km|mi|kcal|cal|%|hz|khz|db|mmhg)(?![\\p{L}\\p{N}])';
 // US numbers in their usual layouts: groups joined by nothing or one of ` ._-`, the area code
 // in parentheses or not.
 const TIGHT = '[ ._-]?';
 const US_PHONE = new RegExp(
-  `(?<![\\d+])(?:\\+?1${TIGHT})?(?:\\(\\d{3}\\)|\\d{3}\\)?)${TIGHT}\\d{3}${TIGHT}\\d{4}(?!\\d)`,
-  'g',
+  `(?<![\\d+])(?:\\+?1${TIGHT})?(?:\\(\\d{3}\\)|\\d{3}\\)?)${TIGHT}\\d{3}${TIGHT}\\d{4}` +
+    `(?!\\d|${UNIT})`,
+  'giu',
 );
 // Looser joins (`555/234/5678`, `555, 234, 5678`, spaced or repeated separators) also join lists
 // of figures (`100/250/1000 mg`): there only a number whose area code and exchange can exist
 // (NANP: neither starts with 0 or 1) counts. Every real number qualifies.
 const NANP_GROUP = '[2-9]\\d{2}';
-// A unit after the last figure makes the list a dose or a measure (`500/750/1000 mg`, `400, 800,
-// 1000 IU`), never a phone number (QA).
-const UNIT = ' ?(?:mg|mcg|µg|ml|iu|g|kg|lbs?|mm|cm|km|mi|kcal|cal|%)(?![\\p{L}\\p{N}])';
 const US_PHONE_LOOSE = new RegExp(
   `(?<![\\d+])(?:\\+?1${JOIN})?(?:\\(${NANP_GROUP}\\)|${NANP_GROUP})` +
     `${JOIN}${NANP_GROUP}${JOIN}\\d{4}(?!\\d|${UNIT})`,

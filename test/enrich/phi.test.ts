@@ -473,6 +473,9 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
       'Final 3-2 4-1 2-0',
       'Finalists 2024, 2025, 2026',
       'Visitation 10-12, 14-20',
+      // A unit after a tight run of figures makes it a dose or a measure (QA round 5).
+      'Doses 250 500 1000 mg',
+      'Sizes 250-500-1000 ml',
     ]) {
       expect(scrubText(text), text).toBe(text);
     }

@@ -14,9 +14,9 @@ import type { EventSink } from '../store/types.js';
 import type { RateLimiter } from './rate-limit.js';
 import { parsePayload, type IncomingPayload } from './schema.js';
 
+/** A request whose headers passed `checkBodyHeaders`, with the body read after that. */
 export interface CollectInput {
   body: Buffer;
-  contentType: string | undefined;
   origin: string | undefined;
   peerAddress: string | undefined;
   headers: IncomingHttpHeaders;
@@ -83,8 +83,6 @@ export class Collector {
   }
 
   async collect(input: CollectInput): Promise<CollectResult> {
-    checkMediaType(input.contentType, input.headers['content-encoding']);
-
     const text = decode(input.body);
     let json: unknown;
     try {

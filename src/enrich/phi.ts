@@ -96,7 +96,7 @@ const SPELLED_PHONE = new RegExp(
 // dot com`: with a dot spelt out too, and a local part that is no plain word, so `shots at cvs
 // dot com` stays). Either way the domain must end in a country's suffix, a generic one that
 // addresses use (`.com`, `.org`, `.gov`...) or a reserved one (`.test`), so `Flu shots (at)
-// St.Lukes.Clinic` and `spring(at)home.2024` stay (see `isWordedAddress`). Dashed forms (`-at-`)
+// St.Lukes.Clinic` and `spring(at)home.2024` stay (see `isWordedDomain`). Dashed forms (`-at-`)
 // are left out: slugs are written so, and reading them cost a hostile text seconds (QA).
 const OPEN = '[(\\[{<\\uff08\\uff3b\\u3010]';
 const CLOSE = '[)\\]}>\\uff09\\uff3d\\u3011]';
@@ -113,7 +113,7 @@ const SPOKEN_AT = / at /gi;
 const SPOKEN_DOMAIN = new RegExp(`${LABEL}(?: dot ${LABEL}){1,8}`, 'iuy');
 const LOCAL_PART = /[\p{L}\p{N}._%+-]/u;
 // A local part that is a plain word (`shots at cvs dot com`) makes a spoken form prose.
-const PLAIN_WORD_AT = /^\p{L}+ at /iu;
+const PLAIN_WORD = /^\p{L}+$/u;
 const MAYBE_WORDED = /at\s{0,2}[)\]}>\uff09\uff3d\u3011]|\s@|@\s|[@.]\s{0,2}[)\]]| dot /i;
 // Generic suffixes addresses are written with; a country's two letters count too. The newer
 // ones are ordinary words (`.clinic`, `.hospital`, `.center`) that event titles use (QA).
@@ -235,7 +235,8 @@ const SHORT_LABELLED_NUMBER = new RegExp(
   'gd',
 );
 const RECORD_FIRST = new RegExp(`^(?:${anyCase(RECORD_ONLY)})`);
-// The last four of an SSN behind a mask (`***-**-4821`, `xxx-xx-4821`, `XXX XX 4821`).
+// The last four of an SSN behind a mask of stars, letters x or hashes (`***-**-4821`,
+// `xxx-xx-4821`).
 const MASKED_SSN = /(?:\*{3}|[xX]{3}|#{3})[-\s.]?(?:\*{2}|[xX]{2}|#{2})[-\s.]?\d{4}(?!\d)/g;
 
 // A date after a label (`Visit 6/14/2025 12pm`, QA) must have a month and day a calendar has,
@@ -561,11 +562,7 @@ function findAll(
 
 const digitCount = (match: string): number => match.replace(/\D/g, '').length;
 
-// What stands before the domain, and the dots written otherwise, in an address so written.
-const BEFORE_DOMAIN = new RegExp(
-  `^[\\s\\S]*?(?:${OPEN}\\s{0,2}(?:at|@)\\s{0,2}${CLOSE}|@| at )`,
-  'iu',
-);
+// The dots written otherwise in an address so written.
 const DOT_WRITTEN = new RegExp(`\\s{0,2}${WRITTEN_DOT}\\s{0,2}| dot `, 'giu');
 
 /**
@@ -577,7 +574,7 @@ function findWrittenAddresses(
   spans: Span[],
   at: RegExp,
   domain: RegExp,
-  keep: (match: string) => boolean,
+  keep: (local: string, domain: string) => boolean,
 ): void {
   at.lastIndex = 0;
   for (let token = at.exec(text); token !== null; token = at.exec(text)) {
@@ -592,17 +589,13 @@ function findWrittenAddresses(
     if (found === null) continue;
 
     const end = domain.lastIndex;
-    if (keep(text.slice(start, end))) spans.push([start, end]);
+    if (keep(text.slice(start, token.index), found[0])) spans.push([start, end]);
   }
 }
 
 /** The domain of an address written otherwise ends in a suffix that exists (see WORDED_AT). */
-function isWordedAddress(match: string): boolean {
-  const domain = match
-    .replace(BEFORE_DOMAIN, '')
-    .replace(DOT_WRITTEN, '.')
-    .replace(/\s/g, '')
-    .toLowerCase();
+function isWordedDomain(written: string): boolean {
+  const domain = written.replace(DOT_WRITTEN, '.').replace(/\s/g, '').toLowerCase();
   const suffix = domain.slice(domain.lastIndexOf('.') + 1);
   if (RESERVED_SUFFIXES.has(suffix)) return parse(domain).domain !== null;
 
@@ -788,13 +781,15 @@ function findSpans(text: string): Span[] {
   findEncoded(text, spans, HEX_TEXT, hexHasPhi);
   findAll(MBI, text, spans);
   if (MAYBE_WORDED.test(text)) {
-    findWrittenAddresses(text, spans, WORDED_AT, WORDED_DOMAIN, isWordedAddress);
+    findWrittenAddresses(text, spans, WORDED_AT, WORDED_DOMAIN, (_, domain) =>
+      isWordedDomain(domain),
+    );
     findWrittenAddresses(
       text,
       spans,
       SPOKEN_AT,
       SPOKEN_DOMAIN,
-      (match) => !PLAIN_WORD_AT.test(match) && isWordedAddress(match),
+      (local, domain) => !PLAIN_WORD.test(local) && isWordedDomain(domain),
     );
   }
   if (!MAYBE_PHI.test(text)) return spans;

@@ -35,12 +35,12 @@ export function collectRoute(
   config: Pick<Config, 'collectMaxBody'>,
 ): Handler {
   return async (ctx): Promise<Reply> => {
+    // Before the body is read: a client that sent `Expect: 100-continue` is not asked for it.
     collector.checkBodyHeaders(ctx.req.headers);
     const body = await readBody(ctx.req, config.collectMaxBody);
     const origin = typeof ctx.req.headers.origin === 'string' ? ctx.req.headers.origin : undefined;
     const result = await collector.collect({
       body,
-      contentType: ctx.req.headers['content-type'],
       origin,
       peerAddress: ctx.peerAddress,
       headers: ctx.req.headers,

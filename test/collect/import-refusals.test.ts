@@ -6,14 +6,11 @@ import { gzipSync } from 'node:zlib';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { combinedLine, LOG_BROWSER_UA } from '../helpers/access-log.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp.js';
 
-const UA =
-  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 ' +
-  'Safari/537.36';
-const line = (target: string, time = '04/Dec/2026:10:00:00 +0000') =>
-  `198.51.100.7 - - [${time}] "GET ${target} HTTP/1.1" 200 512 "-" "${UA}"`;
+const line = combinedLine;
 
 describe('lighttrail import refusals', () => {
   const { dir, cleanup } = tempDir('lighttrail-import-');
@@ -128,7 +125,7 @@ describe('lighttrail import refusals', () => {
         request: `GET ${target} HTTP/1.1`,
         status: 200,
         body_bytes_sent: 512,
-        http_user_agent: UA,
+        http_user_agent: LOG_BROWSER_UA,
         host,
       });
     writeFileSync(

@@ -118,7 +118,7 @@ database reads. Exits 1 when a check fails.`,
     } else {
       await check('trusted proxies', () =>
         config.trustedProxies.length === 0
-          ? 'none: the connecting address is the visitor'
+          ? 'none: the connecting address is the visitor (a loopback one never is)'
           : config.trustedProxies.join(', '),
       );
     }

@@ -158,6 +158,13 @@ const NUMBER_LABELS = [
   'guarantor',
   'rx',
   'prescription',
+  'accession',
+  'specimen',
+  'requisition',
+  'lab order',
+  'lab-order',
+  'lab_order',
+  'laborder',
   'ssn',
   'social security',
   'social-security',
@@ -170,10 +177,11 @@ const NUMBER_LABELS = [
   'birthdate',
 ];
 const capitalised = (word: string): string => word.charAt(0).toUpperCase() + word.slice(1);
+const titleCased = (word: string): string =>
+  word.replace(/(^|[ _-])([a-z])/g, (_, gap: string, letter: string) => gap + letter.toUpperCase());
+const isTwoWords = (word: string): boolean => /[ _-]/.test(word);
 // Two-word labels in title case (`Social Security`, `Social-Security-Number`), as forms write them.
-const TITLE_CASE = NUMBER_LABELS.filter((word) => /[ _-]/.test(word)).map((word) =>
-  word.replace(/(^|[ _-])([a-z])/g, (_, gap: string, letter: string) => gap + letter.toUpperCase()),
-);
+const TITLE_CASE = NUMBER_LABELS.filter(isTwoWords).map(titleCased);
 const LABEL_WORD = [
   ...NUMBER_LABELS,
   ...NUMBER_LABELS.map(capitalised),
@@ -224,13 +232,41 @@ const PERSON_LABELS = [
   'mr',
   'fin',
 ];
+// A visit's, a claim's, a lab specimen's or order's and a prescription's numbers identify a
+// person as an account number does (45 CFR 164.514(b)(2)(i)), so four or five digits go after
+// these labels too, but only behind an id word (`Visit ID 48213`, `Claim #48213`, `Accession No.
+// A48213`, `Rx# 48213`): each label also heads words about no one (`Visit us at 1234 Main St`,
+// `Claim your free screening 2025`, `Rx 30/60/90`). A lab alone is a room or a team (`Lab 1234`)
+// and an order alone a shop's, so neither is one.
+const CARE_LABELS = [
+  'visit',
+  'claim',
+  'accession',
+  'specimen',
+  'requisition',
+  'lab order',
+  'lab-order',
+  'lab_order',
+  'laborder',
+  'rx',
+  'prescription',
+];
+// Every label as forms write it: lower case, capitalised, upper case, and two words in title
+// case (`Medical Record 48213`, `Lab Order #4821`).
 const anyCase = (words: readonly string[]): string =>
-  [...words, ...words.map(capitalised), ...words.map((word) => word.toUpperCase())].join('|');
+  [
+    ...new Set([
+      ...words,
+      ...words.map(capitalised),
+      ...words.filter(isTwoWords).map(titleCased),
+      ...words.map((word) => word.toUpperCase()),
+    ]),
+  ].join('|');
 const ID_WORD = '(?:id|Id|ID|no|No|NO|num|Num|NUM|number|Number|NUMBER|nbr|n°|N°|nº|Nº|#)';
 const SHORT_LABELLED_NUMBER = new RegExp(
   `(?<![A-Za-z])(?:(?:${anyCase(RECORD_ONLY)})(?:${GAP}${ID_WORD}\\.?)?` +
     `(?:${GAP}(?:last[\\s_-]?(?:4|four)|ending[\\s_-]in))?|` +
-    `(?:${anyCase(PERSON_LABELS)})(?:s|S)?${GAP}${ID_WORD}\\.?)` +
+    `(?:${anyCase([...PERSON_LABELS, ...CARE_LABELS])})(?:s|S)?${GAP}${ID_WORD}\\.?)` +
     `${GAP}[:#=]?${GAP}((?:[A-Za-z]{1,3}-?)?\\d(?:[\\s._/,;-]{0,3}\\d){3,4})(?![\\d])`,
   'gd',
 );
@@ -284,12 +320,30 @@ export function isBirthWord(segment: string): boolean {
 const YEAR_MONTH = /^(?:19|20)\d\d[-./](?:0?[1-9]|1[0-2])$/;
 // A small count and a year (`Webinar #12 2025`, `Visit #3 2024 recap`, QA).
 const COUNT_AND_YEAR = /^\d{1,2}[\s,]{1,2}(?:19|20)\d\d$/;
+// Day supplies right after a prescription's label (`Rx 30/60/90`, `Rx 7/14/30/90`): small figures
+// joined by slashes, which no prescription number is written as. Three that a calendar can read
+// as a date, short year included (`Rx 12/14/30`), are a date of care still, and so is anything
+// after an id word (`Rx #30/60/90`).
+const SUPPLIES = /^\d{1,2}(?: ?\/ ?\d{1,2}){2,3}$/;
+const SUPPLY_LABEL = /^(?:rx|prescription)s?[\s_:-]{0,3}$/i;
 
 const num = (text: string | undefined): number => Number(text ?? 'NaN');
 
 /** Month and day of a date written with both first, month first when it can be. */
 function monthDay(first: number, second: number): [number, number] {
   return first <= 12 ? [first, second] : [second, first];
+}
+
+/** Whether `number` after `before` (the label and the gap) is a list of day supplies. */
+function isSupplyList(number: string, before: string): boolean {
+  if (!SUPPLIES.test(number) || !SUPPLY_LABEL.test(before)) return false;
+
+  const figures = number.split('/').map(num);
+  if (figures.length > 3) return true;
+
+  const [month, day] = monthDay(figures[0] ?? 0, figures[1] ?? 0);
+
+  return month < 1 || month > 12 || day < 1 || day > 31;
 }
 
 /** The length of the date `number` starts with, or 0 when it starts with none. */
@@ -345,7 +399,8 @@ function findLabelledNumbers(text: string, spans: Span[]): void {
       YEARS.test(number) ||
       YEAR_MONTH.test(number) ||
       (COUNT_AND_YEAR.test(number) && !RECORD_FIRST.test(before)) ||
-      (date && isEventDate(before));
+      (date && isEventDate(before)) ||
+      isSupplyList(number, before);
     if (!kept) spans.push([start, end]);
   }
 }

@@ -524,6 +524,69 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
     }
   });
 
+  test('C13 four or five digits after a visit, claim, lab or prescription id word go', () => {
+    for (const [text, redacted] of [
+      ['Visit ID 48213', 'Visit ID [redacted]'],
+      ['visit_id=48213', 'visit_id=[redacted]'],
+      ['visitId: V4821', 'visitId: [redacted]'],
+      ['Claim #48213', 'Claim #[redacted]'],
+      ['claim number: 48213', 'claim number: [redacted]'],
+      ['Claims No. 4821 and 4822', 'Claims No. [redacted] and 4822'],
+      ['Accession #48213', 'Accession #[redacted]'],
+      ['Accession No. A48213', 'Accession No. [redacted]'],
+      ['Specimen ID 48213', 'Specimen ID [redacted]'],
+      ['Lab Order #4821', 'Lab Order #[redacted]'],
+      ['lab requisition no. 48213', 'lab requisition no. [redacted]'],
+      ['Rx #4821', 'Rx #[redacted]'],
+      ['Rx# 48213', 'Rx# [redacted]'],
+      ['RX NO 48213', 'RX NO [redacted]'],
+      ['Prescription No. 48213', 'Prescription No. [redacted]'],
+      // A two-word label in title case, as forms write it.
+      ['Medical Record 48213', 'Medical Record [redacted]'],
+    ] as const) {
+      expect(scrubText(text), text).toBe(redacted);
+    }
+    expect(scrubProps({ note: 'Visit ID 48213' })).toEqual({ note: 'Visit ID [redacted]' });
+    expect(sanitizeTitle('Claim #48213 | Billing', { pageTitles: true })).toBe(
+      'Claim #[redacted] | Billing',
+    );
+    expect(componentHasPhi('claim-no-48213', false)).toBe(true);
+    // Longer numbers after the new labels, grouped, go by the labelled-number rule.
+    expect(scrubText('Accession 1234-5678')).toBe('Accession [redacted]');
+    expect(scrubText('Specimen 1234 5678')).toBe('Specimen [redacted]');
+  });
+
+  test('C13 a visit, claim, lab or prescription label without an id word keeps its figures', () => {
+    for (const text of [
+      'Visit us at 1234 Main St',
+      'Visits 2024',
+      'Claim your free screening 2025',
+      'Rx 30/60/90',
+      'Rx 30 / 60 / 90 day supply',
+      'Prescription savings: 7/14/30/90 days',
+      'Lab 1234',
+      'Lab #1234',
+      'Order #4821',
+      // Counts and years after a label, as the labels of persons keep them.
+      'Visit #12 2025',
+      'Claim #3 2024 recap',
+      'Claim # 2025',
+      'Rx #2025',
+      'Accession No. 2025',
+      // The other labels are unchanged.
+      'Webinar #1234',
+      'Bill No. 1234',
+      'Policy #4021',
+      'Case No. 1234',
+      'Revisit #1234',
+    ]) {
+      expect(scrubText(text), text).toBe(text);
+    }
+    // After an id word, or read as a date, day supplies are a number or a date of care.
+    expect(scrubText('Rx #30/60/90')).toBe('Rx #[redacted]');
+    expect(scrubText('Rx 12/14/30 refill')).toBe('Rx [redacted] refill');
+  });
+
   test('C13 HTML character references cannot hide an address or a number (QA)', () => {
     for (const text of [
       'qa1f&#64;mail.test',

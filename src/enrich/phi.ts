@@ -207,7 +207,8 @@ const LABELLED_NUMBER = new RegExp(
 // included (`MRN A48213`, `patient id: PT48213`). Labels of documents and events (`Bill No.
 // 1234`, `Policy #4021`, `Webinar #1234`, `Case No. 1234`) and system names (`EMR 10000 users`)
 // keep theirs, and so does a year (`MRN 2025`). So does SSN's last four, written masked
-// (`***-**-4821`) or named (`ssn_last4=6789`, `SSN ending in 4821`): see MASKED_SSN.
+// (`***-**-4821`, `•••-••-4821`) or named (`ssn_last4=6789`, `SSN ending in 4821`): see
+// MASKED_SSN.
 const RECORD_ONLY = [
   'mrn',
   'medrec',
@@ -271,9 +272,15 @@ const SHORT_LABELLED_NUMBER = new RegExp(
   'gd',
 );
 const RECORD_FIRST = new RegExp(`^(?:${anyCase(RECORD_ONLY)})`);
-// The last four of an SSN behind a mask of stars, letters x or hashes (`***-**-4821`,
-// `xxx-xx-4821`).
-const MASKED_SSN = /(?:\*{3}|[xX]{3}|#{3})[-\s.]?(?:\*{2}|[xX]{2}|#{2})[-\s.]?\d{4}(?!\d)/g;
+// The last four of an SSN behind a mask of letters x, hashes, stars or the dots that password
+// fields and statements draw (`***-**-4821`, `xxx-xx-4821`, `•••-••-4821`, `●●●-●●-4821`): the
+// bullet, black circle, middle dot, asterisk operator and full-width asterisk. Every group has a
+// fixed length, so a long run of mask characters costs one short try at each.
+const MASK = '[*\u2022\u25cf\u00b7\u2217\uff0a]';
+const MASKED_SSN = new RegExp(
+  `(?:${MASK}{3}|[xX]{3}|#{3})[-\\s.]?(?:${MASK}{2}|[xX]{2}|#{2})[-\\s.]?\\d{4}(?!\\d)`,
+  'g',
+);
 
 // A date after a label (`Visit 6/14/2025 12pm`, QA) must have a month and day a calendar has,
 // and nothing but a second date (a range) or the hour of a time may follow it, so a record

@@ -587,6 +587,39 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
     expect(scrubText('Rx 12/14/30 refill')).toBe('Rx [redacted] refill');
   });
 
+  test('C13 an SSN last four behind bullets, dots or other stars is redacted (QA)', () => {
+    for (const text of [
+      'SSN •••-••-4821',
+      'SSN ●●●-●●-4821',
+      'SSN ···-··-4821',
+      'SSN ∗∗∗-∗∗-4821',
+      'SSN ＊＊＊-＊＊-4821',
+      'SSN ••• •• 4821',
+      'SSN •••••4821',
+    ]) {
+      expect(scrubText(text), text).toBe('SSN [redacted]');
+    }
+    expect(scrubText('•••-••-4821 on file')).toBe('[redacted] on file');
+    expect(scrubProps({ ssn_hint: '●●●-●●-4821' })).toEqual({ ssn_hint: '[redacted]' });
+    for (const encoded of [
+      '%E2%80%A2%E2%80%A2%E2%80%A2-%E2%80%A2%E2%80%A2-4821',
+      '%E2%97%8F%E2%97%8F%E2%97%8F-%E2%97%8F%E2%97%8F-4821',
+      '%C2%B7%C2%B7%C2%B7-%C2%B7%C2%B7-4821',
+      '%E2%88%97%E2%88%97%E2%88%97-%E2%88%97%E2%88%97-4821',
+      '%EF%BC%8A%EF%BC%8A%EF%BC%8A-%EF%BC%8A%EF%BC%8A-4821',
+      '%25E2%2580%25A2%25E2%2580%25A2%25E2%2580%25A2-%25E2%2580%25A2%25E2%2580%25A2-4821',
+    ]) {
+      expect(componentHasPhi(encoded, false), encoded).toBe(true);
+      expect(sanitizePage(`${PAGE}/verify/${encoded}/done`, settings).path, encoded).toBe(
+        '/verify/[redacted]/done',
+      );
+    }
+    // A card's last four behind four dots, and bullets in a list, are no SSN.
+    for (const text of ['Card •••• 4821', 'Steps • 1 • 2 • 3', 'Rated ●●●●○ by 4821 readers']) {
+      expect(scrubText(text), text).toBe(text);
+    }
+  });
+
   test('C13 HTML character references cannot hide an address or a number (QA)', () => {
     for (const text of [
       'qa1f&#64;mail.test',

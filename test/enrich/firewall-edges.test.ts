@@ -1032,3 +1032,38 @@ describe('QA round 6, second pass (eighth session)', () => {
     expect(scrubText('logo@3x.webp and icon@1.5x.png')).toBe('logo@3x.webp and icon@1.5x.png');
   });
 });
+
+describe('labels of care and masked SSN last fours (README: no longer "Not detected")', () => {
+  test('a visit, claim, accession or prescription number in a path, title or property', async () => {
+    for (const [path, redacted] of [
+      ['/claims/claim-no-48213', '/claims/[redacted]'],
+      ['/claims/claim-no-48213/status', '/claims/[redacted]/status'],
+      ['/visits/visit-id-48213', '/visits/[redacted]'],
+      ['/lab/accession-no-A48213', '/lab/[redacted]'],
+      ['/pharmacy/rx%23-48213/refill', '/pharmacy/[redacted]/refill'],
+      ['/ssn/%E2%80%A2%E2%80%A2%E2%80%A2-%E2%80%A2%E2%80%A2-4821', '/ssn/[redacted]'],
+      ['/ssn/%E2%97%8F%E2%97%8F%E2%97%8F-%E2%97%8F%E2%97%8F-4821', '/ssn/[redacted]'],
+    ] as const) {
+      expect(sanitizePage(`${HOST}${path}`, site).path, path).toBe(redacted);
+    }
+    expect(sanitizePage(`${HOST}/search?q=Visit%20ID%2048213`, site).query).toBe('q=[redacted]');
+    expect(sanitizePage(`${HOST}/search?visit_id=48213`, site).query).toBe('visit_id=[redacted]');
+
+    const event = await enrichOne({
+      title: 'Claim #48213 | Billing',
+      props: { visit: 'Visit ID 48213', rx: 'Rx# 48213', ssn: '•••-••-4821' },
+    });
+    expect(event?.title).toBe('Claim #[redacted] | Billing');
+    expect(stored(event)).not.toMatch(/4821/);
+    expect(event?.flags.split(',')).toContain('phi_detected');
+  });
+
+  test('page names that only look so keep their figures, in a path and a title', async () => {
+    for (const path of ['/visit-us/1234-main-st', '/claim-your-screening-2025', '/lab-1234']) {
+      expect(sanitizePage(`${HOST}${path}`, site).path, path).toBe(path);
+    }
+    const event = await enrichOne({ title: 'Rx 30/60/90 day supply | Visit #12 2025' });
+    expect(event?.title).toBe('Rx 30/60/90 day supply | Visit #12 2025');
+    expect(event?.flags.split(',')).not.toContain('phi_detected');
+  });
+});

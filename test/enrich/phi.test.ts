@@ -936,6 +936,16 @@ describe('cost on hostile input', () => {
     // Dash runs that each could start a dashed IPv6 candidate (QA: 25 times the cost once).
     '1--'.repeat(3_400),
     `${':'.repeat(10_000)}a`,
+    // Masks and labels of care that may stand before a short number, run long.
+    `${'\u2022'.repeat(10_000)}1`,
+    `${'\u25cf'.repeat(10_000)}-4821`,
+    `${'\u2022\u2022\u2022-\u2022\u2022-'.repeat(1_400)}1`,
+    `${'%E2%80%A2'.repeat(1_100)}1`,
+    `${'claim # '.repeat(1_250)}1`,
+    `${'Rx# '.repeat(2_500)}1`,
+    `${'Visit ID '.repeat(1_100)}1`,
+    `${'lab order no '.repeat(770)}1`,
+    'Rx 30/'.repeat(1_700),
   ];
 
   test('each detector finishes a 10 KB adversarial string in < 50 ms', () => {

@@ -203,6 +203,10 @@ function guard(server: Server, guarded: Guarded, sockets?: Set<Socket>) {
     continueWhenRead(req, () => res.writeContinue());
     guarded.pipeline.listener(req, res);
   });
+  // Any other expectation: the pipeline refuses it with its 417 (Node would send a bare one).
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    guarded.pipeline.listener(req, res);
+  });
 
   if (sockets !== undefined) {
     server.on('connection', (socket: Socket) => {

@@ -12,6 +12,9 @@ import type { Router } from './router.js';
 
 export const UNMATCHED_ROUTE = '(unmatched)';
 
+// The form in which Node itself recognises `Expect: 100-continue` (checkContinue).
+const CONTINUE_EXPECTATION = /(?:^|\W)100-continue(?:$|\W)/i;
+
 /** The status logged and counted for a request that ended before any answer went out. */
 export const NOT_ANSWERED = 0;
 
@@ -143,6 +146,22 @@ async function dispatch(
   // requireHostHeader, whose bare 400 would skip the security headers and the error format.
   if (req.httpVersion === '1.1' && req.headers.host === undefined) {
     throw new RequestError('ERR_BAD_REQUEST', 400, 'the Host header is required');
+  }
+
+  // RFC 9110 10.1.1: 100-continue is the only expectation there is to meet; any other gets 417
+  // here, in the error format and with the security headers, where Node's own 417 had neither
+  // (QA). Node reads the header only on HTTP/1.1, and so does this.
+  const expectation = req.headers.expect;
+  if (
+    req.httpVersion === '1.1' &&
+    expectation !== undefined &&
+    !CONTINUE_EXPECTATION.test(expectation)
+  ) {
+    throw new RequestError(
+      'ERR_EXPECTATION_FAILED',
+      417,
+      'the only expectation this server meets is 100-continue',
+    );
   }
 
   const { path, query } = parseTarget(req.url ?? '');

@@ -140,6 +140,38 @@ describe('POST /api/collect', () => {
     expect(await count()).toBe(before);
   });
 
+  it('C16 (c) an unpaired surrogate escaped in JSON is refused as invalid UTF-8 is', async () => {
+    const before = await count();
+    const site = product.siteId;
+    // Written as JSON escapes, so the body itself is valid UTF-8.
+    const bodies = [
+      `{"site":"${site}","type":"pageview","url":"https://localhost/\\ud800"}`,
+      `{"site":"${site}","type":"pageview","url":"https://localhost/a","title":"x\\udc00y"}`,
+      `{"site":"${site}","type":"custom","url":"https://localhost/a","name":"go",` +
+        `"props":{"k":"\\udbff"}}`,
+      `{"site":"${site}","type":"custom","url":"https://localhost/a","name":"go",` +
+        `"props":{"\\ud83d":1}}`,
+    ];
+
+    for (const body of bodies) {
+      const res = await product.post(body);
+
+      expect(res.status).toBe(400);
+      expect(res.json()).toMatchObject({
+        error: { code: 'ERR_INVALID_EVENT', message: expect.stringContaining('surrogate') },
+      });
+    }
+
+    // A pair written as two escapes is one character, and is kept.
+    const pair = await product.post(
+      `{"site":"${site}","type":"pageview","url":"https://localhost/pair-\\ud83d\\udca5"}`,
+    );
+    expect(pair.status).toBe(200);
+    expect(await count()).toBe(before + 1);
+    const [row] = await rows(`path LIKE '/pair-%'`);
+    expect(row?.path).toBe('/pair-💥');
+  });
+
   it('C16 (d) a 2 MB body is refused with 413 and nothing is stored', async () => {
     const before = await count();
     const res = await product.post(event({ title: 'x'.repeat(2 * 1024 * 1024) }));

@@ -268,6 +268,48 @@ describe('LightTrail HTTPS app', () => {
     }
   });
 
+  it('refuses an expectation but 100-continue with 417 in the same format (QA)', async () => {
+    const before = server.lines.length;
+    const odd = await sendRaw(server.port, server.ca, (socket) =>
+      socket.write(
+        'GET /healthz HTTP/1.1\r\nHost: localhost\r\nExpect: 200-ok\r\nConnection: close\r\n\r\n',
+      ),
+    );
+    // HTTP/1.0 has no expectations (Node reads none there), and 100-continue is met.
+    const old = await sendRaw(server.port, server.ca, (socket) =>
+      socket.write('GET /healthz HTTP/1.0\r\nHost: localhost\r\nExpect: 200-ok\r\n\r\n'),
+    );
+    const continued = await sendRaw(server.port, server.ca, (socket) =>
+      socket.write(
+        'GET /healthz HTTP/1.1\r\nHost: localhost\r\nExpect: 100-Continue\r\n' +
+          'Connection: close\r\n\r\n',
+      ),
+    );
+
+    const parsed = parseRaw(odd.text);
+    expect(parsed.status).toBe(417);
+    expect(JSON.parse(parsed.body)).toEqual({
+      error: {
+        code: 'ERR_EXPECTATION_FAILED',
+        message: 'the only expectation this server meets is 100-continue',
+      },
+    });
+    expect(parsed.headers['strict-transport-security']).toBe('max-age=63072000; includeSubDomains');
+    expect(parsed.headers['cache-control']).toBe('no-store');
+    const logged = server.lines
+      .slice(before)
+      .map((line) => JSON.parse(line) as { event: string; status?: number; code?: string });
+    expect(logged).toContainEqual(
+      expect.objectContaining({
+        event: 'http.request',
+        status: 417,
+        code: 'ERR_EXPECTATION_FAILED',
+      }),
+    );
+    expect(parseRaw(old.text).status).toBe(200);
+    expect(parseRaw(continued.text).status).toBe(200);
+  });
+
   it('logs one line per request with the route pattern, never path, query or address', async () => {
     const before = server.lines.length;
     const response = await send(server.port, {

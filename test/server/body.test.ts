@@ -129,6 +129,26 @@ describe('readBody', () => {
     expect(failures.at(-1)).toBe('ERR_PAYLOAD_TOO_LARGE');
   });
 
+  it('reads an oversized chunked body to its end, answers 413, keeps the connection', async () => {
+    const before = seen.length;
+    // 64 chunks of 1 KB, written at once: a connection closed at the first byte past the limit
+    // is reset as the rest arrives, and the reset can destroy the 413 unread.
+    const reply = await sendRaw(server.port, server.ca, (socket) => {
+      const chunk = `400\r\n${'z'.repeat(1024)}\r\n`;
+      socket.write(
+        'POST /collect HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n' +
+          chunk.repeat(64) +
+          '0\r\n\r\n' +
+          'GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n',
+      );
+    });
+
+    expect(reply.text.match(/HTTP\/1\.1 \d+/g)).toEqual(['HTTP/1.1 413', 'HTTP/1.1 200']);
+    expect(reply.text).toContain('"code":"ERR_PAYLOAD_TOO_LARGE"');
+    expect(seen.length).toBe(before);
+    expect(failures.at(-1)).toBe('ERR_PAYLOAD_TOO_LARGE');
+  });
+
   it('answers 413 to an ordinary client posting 2 MB with Content-Length', async () => {
     const before = seen.length;
     const response = await send(server.port, {

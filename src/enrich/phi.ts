@@ -252,6 +252,20 @@ const CARE_LABELS = [
   'rx',
   'prescription',
 ];
+// The labels of a person's record that need no id word (`patient-48213`, `Account 48213`,
+// `pt_4821` in a path, fresh-clone QA): four or five digits right after one singular label are
+// the person's number. Plurals and other words keep theirs (`Patients 1500`, `Patient Stories
+// 2024`), as do years and a count with a year.
+const BARE_PERSON_LABELS = [
+  'patient',
+  'pt',
+  'pid',
+  'chart',
+  'acct',
+  'account',
+  'guarantor',
+  'subscriber',
+];
 // Every label as forms write it: lower case, capitalised, upper case, and two words in title
 // case (`Medical Record 48213`, `Lab Order #4821`).
 const anyCase = (words: readonly string[]): string =>
@@ -267,7 +281,8 @@ const ID_WORD = '(?:id|Id|ID|no|No|NO|num|Num|NUM|number|Number|NUMBER|nbr|n°|N
 const SHORT_LABELLED_NUMBER = new RegExp(
   `(?<![A-Za-z])(?:(?:${anyCase(RECORD_ONLY)})(?:${GAP}${ID_WORD}\\.?)?` +
     `(?:${GAP}(?:last[\\s_-]?(?:4|four)|ending[\\s_-]in))?|` +
-    `(?:${anyCase([...PERSON_LABELS, ...CARE_LABELS])})(?:s|S)?${GAP}${ID_WORD}\\.?)` +
+    `(?:${anyCase([...PERSON_LABELS, ...CARE_LABELS])})(?:s|S)?${GAP}${ID_WORD}\\.?|` +
+    `(?:${anyCase(BARE_PERSON_LABELS)}))` +
     `${GAP}[:#=]?${GAP}((?:[A-Za-z]{1,3}-?)?\\d(?:[\\s._/,;-]{0,3}\\d){3,4})(?![\\d])`,
   'gd',
 );

@@ -556,6 +556,39 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
     expect(scrubText('Specimen 1234 5678')).toBe('Specimen [redacted]');
   });
 
+  test('C13 four or five digits right after a singular label of a person go (QA)', () => {
+    for (const [text, redacted] of [
+      ['patient-48213', 'patient-[redacted]'],
+      ['patient 48213', 'patient [redacted]'],
+      ['Patient_48213', 'Patient_[redacted]'],
+      ['patient48213', 'patient[redacted]'],
+      ['pt-48213', 'pt-[redacted]'],
+      ['chart-48213', 'chart-[redacted]'],
+      ['Account 4821', 'Account [redacted]'],
+      ['acct_48213', 'acct_[redacted]'],
+      ['PID 48213', 'PID [redacted]'],
+      ['Guarantor A4821', 'Guarantor [redacted]'],
+    ] as const) {
+      expect(scrubText(text), text).toBe(redacted);
+    }
+    for (const segment of ['patient-48213', 'Patient_48213', 'pt-48213', 'chart-48213']) {
+      expect(componentHasPhi(segment, false), segment).toBe(true);
+    }
+    // Plurals, other words between, years, a count and a year, and short figures stay.
+    for (const text of [
+      'Patients 1500',
+      'Patient Stories 2024',
+      'Patient 2025',
+      'Chart 2020',
+      'Patient 12 2025',
+      'PT 30 minutes',
+      'Accounts 1200',
+      'Subscribers 25000',
+    ]) {
+      expect(scrubText(text), text).toBe(text);
+    }
+  });
+
   test('C13 a visit, claim, lab or prescription label without an id word keeps its figures', () => {
     for (const text of [
       'Visit us at 1234 Main St',

@@ -34,10 +34,18 @@ export async function readBody(req: IncomingMessage, limitBytes: number): Promis
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    // When the body passed the limit: from then on it is only counted.
-    let overflowedAt: number | undefined;
+    // Set once the body passed the limit: from then on it is only counted, for `DRAIN_MS` at most
+    // even if it stops arriving.
+    let overflowed: NodeJS.Timeout | undefined;
+
+    const refuse = () => {
+      cleanup();
+      discard(req);
+      reject(tooLarge(limitBytes));
+    };
 
     const cleanup = () => {
+      clearTimeout(overflowed);
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onFailure);
@@ -51,21 +59,17 @@ export async function readBody(req: IncomingMessage, limitBytes: number): Promis
         return;
       }
 
-      if (overflowedAt === undefined) {
-        overflowedAt = Date.now();
+      if (overflowed === undefined) {
+        overflowed = setTimeout(refuse, DRAIN_MS);
         chunks.length = 0;
       }
 
-      if (size - limitBytes > DRAIN_BYTES || Date.now() - overflowedAt > DRAIN_MS) {
-        cleanup();
-        discard(req);
-        reject(tooLarge(limitBytes));
-      }
+      if (size - limitBytes > DRAIN_BYTES) refuse();
     };
 
     const onEnd = () => {
       cleanup();
-      if (overflowedAt === undefined) resolve(Buffer.concat(chunks, size));
+      if (overflowed === undefined) resolve(Buffer.concat(chunks, size));
       else reject(tooLarge(limitBytes));
     };
 

@@ -149,6 +149,26 @@ describe('readBody', () => {
     expect(failures.at(-1)).toBe('ERR_PAYLOAD_TOO_LARGE');
   });
 
+  it('answers 413 within two seconds when an oversized chunked body stops arriving', async () => {
+    const started = Date.now();
+    const reply = await sendRaw(
+      server.port,
+      server.ca,
+      (socket) => {
+        const chunk = `400\r\n${'s'.repeat(1024)}\r\n`;
+        socket.write(
+          'POST /collect HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n' +
+            chunk.repeat(2),
+        );
+      },
+      4_000,
+    );
+
+    expect(statusOf(reply.text)).toBe(413);
+    expect(reply.closed).toBe(true);
+    expect(Date.now() - started).toBeLessThan(3_500);
+  });
+
   it('answers 413 to an ordinary client posting 2 MB with Content-Length', async () => {
     const before = seen.length;
     const response = await send(server.port, {

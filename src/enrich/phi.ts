@@ -129,6 +129,16 @@ const RESERVED_SUFFIXES: ReadonlySet<string> = new Set(['test', 'example', 'inva
 // bounded: a look-behind with open-ended gaps was tried at each position of the text and took
 // seconds on a run of spaces or escapes (QA). A list of years, a month of a year, and an
 // event's date (`meeting-2025-06-14-minutes`, see `isEventDate`) are not numbers of that kind.
+// A lab's labels are here and among the labels of care (CARE_LABELS) alike.
+const LAB_LABELS = [
+  'accession',
+  'specimen',
+  'requisition',
+  'lab order',
+  'lab-order',
+  'lab_order',
+  'laborder',
+];
 const NUMBER_LABELS = [
   'mrn',
   'record',
@@ -158,13 +168,7 @@ const NUMBER_LABELS = [
   'guarantor',
   'rx',
   'prescription',
-  'accession',
-  'specimen',
-  'requisition',
-  'lab order',
-  'lab-order',
-  'lab_order',
-  'laborder',
+  ...LAB_LABELS,
   'ssn',
   'social security',
   'social-security',
@@ -239,19 +243,7 @@ const PERSON_LABELS = [
 // A48213`, `Rx# 48213`): each label also heads words about no one (`Visit us at 1234 Main St`,
 // `Claim your free screening 2025`, `Rx 30/60/90`). A lab alone is a room or a team (`Lab 1234`)
 // and an order alone a shop's, so neither is one.
-const CARE_LABELS = [
-  'visit',
-  'claim',
-  'accession',
-  'specimen',
-  'requisition',
-  'lab order',
-  'lab-order',
-  'lab_order',
-  'laborder',
-  'rx',
-  'prescription',
-];
+const CARE_LABELS = ['visit', 'claim', ...LAB_LABELS, 'rx', 'prescription'];
 // The labels of a person's record that need no id word (`patient-48213`, `Account 48213`,
 // `pt_4821` in a path, fresh-clone QA): four or five digits right after one singular label are
 // the person's number. Plurals and other words keep theirs (`Patients 1500`, `Patient Stories

@@ -1,6 +1,6 @@
 import { EVENT_TYPES, type EventType } from '../domain/event.js';
 import { scrubWithin } from '../enrich/phi.js';
-import { stripControl } from '../enrich/text.js';
+import { hasLoneSurrogate, stripControl } from '../enrich/text.js';
 import { RequestError } from '../errors.js';
 
 /**
@@ -64,11 +64,9 @@ const QUOTED_MAX = 40;
 // show as a blank row in every report.
 const VISIBLE = /[^\s\p{Cf}\p{Mn}\p{Me}\p{Co}\p{Cn}\u115f\u1160\u3164\uffa0\u2800]/u;
 
-// Half of a UTF-16 surrogate pair standing alone. The body is checked as UTF-8, but JSON may
-// still escape one (`"\ud800"`): such text has no UTF-8 form, and storing it turned it into
-// U+FFFD without a word to the sender (QA), so it is refused as invalid UTF-8 bytes are.
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
+// The body is checked as UTF-8, but JSON may still escape half of a surrogate pair alone
+// (`"\ud800"`): such text has no UTF-8 form, and storing it turned it into U+FFFD without a word
+// to the sender (QA), so it is refused as invalid UTF-8 bytes are.
 function notUnicode(at: string): RequestError {
   return invalid(`${at} holds an unpaired surrogate (\\ud800 to \\udfff), which is no text`);
 }
@@ -157,7 +155,7 @@ function parseEvent(value: unknown, index: number): IncomingEvent {
     if (item === undefined || item === null) continue;
     if (typeof item !== 'string') throw invalid(`${at}.${key} must be a string`);
     if (item.length > limit) throw invalid(`${at}.${key} is longer than ${limit} characters`);
-    if (LONE_SURROGATE.test(item)) throw notUnicode(`${at}.${key}`);
+    if (hasLoneSurrogate(item)) throw notUnicode(`${at}.${key}`);
     event[key] = item;
   }
 
@@ -208,12 +206,12 @@ function parseProps(value: unknown, at: string): Record<string, string | number 
   const props: Record<string, string | number | boolean> = {};
   for (const [key, item] of entries) {
     if (key.length > 64) throw invalid(`${at}.props key longer than 64 characters`);
-    if (LONE_SURROGATE.test(key)) throw notUnicode(`a key of ${at}.props`);
+    if (hasLoneSurrogate(key)) throw notUnicode(`a key of ${at}.props`);
     if (typeof item === 'string' && item.length > 1024) {
       throw invalid(`${at}.props.${quoted(key)} is longer than 1024 characters`);
     }
 
-    if (typeof item === 'string' && LONE_SURROGATE.test(item)) {
+    if (typeof item === 'string' && hasLoneSurrogate(item)) {
       throw notUnicode(`${at}.props.${quoted(key)}`);
     }
 

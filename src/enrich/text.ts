@@ -169,7 +169,15 @@ export function decodeQueryComponent(text: string): string {
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 // eslint-disable-next-line no-control-regex -- the characters stripControl looks for.
 const SUSPECT = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\ud800-\udfff]/;
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+// Half of a UTF-16 surrogate pair standing alone: text that has no UTF-8 form.
+const LONE = '[\\ud800-\\udbff](?![\\udc00-\\udfff])|(?<![\\ud800-\\udbff])[\\udc00-\\udfff]';
+const LONE_SURROGATE = new RegExp(LONE, 'g');
+const HAS_LONE_SURROGATE = new RegExp(LONE);
+
+/** Whether `text` holds half of a surrogate pair standing alone (no UTF-8 form). */
+export function hasLoneSurrogate(text: string): boolean {
+  return HAS_LONE_SURROGATE.test(text);
+}
 
 /**
  * Removes NUL and other control characters and replaces lone surrogates with U+FFFD, so a stored

@@ -244,13 +244,14 @@ const PERSON_LABELS = [
 // `Claim your free screening 2025`, `Rx 30/60/90`). A lab alone is a room or a team (`Lab 1234`)
 // and an order alone a shop's, so neither is one.
 const CARE_LABELS = ['visit', 'claim', ...LAB_LABELS, 'rx', 'prescription'];
-// The labels of a person's record that need no id word (`patient-48213`, `Account 48213`,
-// `pt_4821` in a path, fresh-clone QA): four or five digits right after one singular label are
-// the person's number. Plurals and other words keep theirs (`Patients 1500`, `Patient Stories
-// 2024`), as do years and a count with a year.
+// The labels of a person's record that need no id word (`patient-48213`, `Account 48213` in a
+// path, fresh-clone QA): four or five digits right after one singular label, in one run, are the
+// person's number (BARE_LABELLED_NUMBER). Plurals and other words keep theirs (`Patients 1500`,
+// `patients-1500`, `Patient Stories 2024`), and so do figures joined by a separator (`Chart 1,000
+// steps`, `Patient 18-65`, `Account 20/20`), a measure (`patient 1000 ml`), years and a count
+// with a year. Not `pt`: physical therapy writes its codes after it (`PT 97110`, QA).
 const BARE_PERSON_LABELS = [
   'patient',
-  'pt',
   'pid',
   'chart',
   'acct',
@@ -269,25 +270,44 @@ const anyCase = (words: readonly string[]): string =>
       ...words.map((word) => word.toUpperCase()),
     ]),
   ].join('|');
-const ID_WORD = '(?:id|Id|ID|no|No|NO|num|Num|NUM|number|Number|NUMBER|nbr|n°|N°|nº|Nº|#)';
-const SHORT_LABELLED_NUMBER = new RegExp(
-  `(?<![A-Za-z])(?:(?:${anyCase(RECORD_ONLY)})(?:${GAP}${ID_WORD}\\.?)?` +
-    `(?:${GAP}(?:last[\\s_-]?(?:4|four)|ending[\\s_-]in))?|` +
-    `(?:${anyCase([...PERSON_LABELS, ...CARE_LABELS])})(?:s|S)?${GAP}${ID_WORD}\\.?|` +
-    `(?:${anyCase(BARE_PERSON_LABELS)}))` +
-    `${GAP}[:#=]?${GAP}((?:[A-Za-z]{1,3}-?)?\\d(?:[\\s._/,;-]{0,3}\\d){3,4})(?![\\d])`,
-  'gd',
-);
-const RECORD_FIRST = new RegExp(`^(?:${anyCase(RECORD_ONLY)})`);
-// The last four of an SSN behind a mask of letters x, hashes, stars or the dots that password
-// fields and statements draw (`***-**-4821`, `xxx-xx-4821`, `•••-••-4821`, `●●●-●●-4821`): the
-// bullet, black circle, middle dot, asterisk operator and full-width asterisk. Every group has a
-// fixed length, so a long run of mask characters costs one short try at each.
-const MASK = '[*\u2022\u25cf\u00b7\u2217\uff0a]';
+const ID_WORD =
+  '(?:id|Id|ID|no|No|NO|num|Num|NUM|number|Number|NUMBER|nbr|nr|Nr|NR|ref|Ref|REF|' +
+  'identifier|Identifier|n°|N°|nº|Nº|#)';
+// A label starts a word, or is a capitalised hump of a camelCase name (`getPatient-48213`,
+// `userAccount4821`, QA).
+const labelStart = (words: readonly string[]): string =>
+  `(?:(?<![A-Za-z])(?:${anyCase(words)})|(?<=[a-z])(?:${words.map(titleCased).join('|')}))`;
+// Between a label and its number: spaces and the marks forms and slugs put there, brackets and
+// quotes included (`patient (48213)`, `patient: # 48213`, QA), a few of each at most.
+const LABEL_GAP = `[\\s_.\\-(\\[{"'\u2018\u201c/+|]{0,3}(?:[:#=][\\s_.\\-(\\[{"'\u2018\u201c]{0,3}){0,2}`;
+// The last four of an SSN behind a mask of letters x, hashes, stars or the dots and shapes that
+// password fields and statements draw (`***-**-4821`, `xxx-xx-4821`, `•••-••-4821`, `●●●-●●-4821`,
+// QA: bullets, circles, middle and operator dots, stars, squares). The groups are apart, by a
+// space or two or a mark, so a rating's run of stars before a count is none (`***** 4500
+// reviews`); after an SSN's label the mask needs no layout (`SSN ••••4821`, SHORT_LABELLED_NUMBER).
+// Every group has a fixed length, so a long run of mask characters costs one short try at each.
+const MASK =
+  '[*\u2022\u25cf\u00b7\u2217\uff0a\u2219\u22c5\u204e\u2731\u2732\u26ab\u25e6\u25cb' +
+  '\u25c9\u25a0\u25aa\u2027\u30fb\uff65\u2981\u2b24\u00d7]';
+const MASK_JOIN = '(?: {1,2}|\\s{0,2}[-/_.]\\s{0,2})';
 const MASKED_SSN = new RegExp(
-  `(?:${MASK}{3}|[xX]{3}|#{3})[-\\s.]?(?:${MASK}{2}|[xX]{2}|#{2})[-\\s.]?\\d{4}(?!\\d)`,
+  `(?:${MASK}{3}|[xX]{3}|#{3})${MASK_JOIN}(?:${MASK}{2}|[xX]{2}|#{2})${MASK_JOIN}\\d{4}(?!\\d)`,
   'g',
 );
+const SHORT_LABELLED_NUMBER = new RegExp(
+  `(?:${labelStart(RECORD_ONLY)}(?:${GAP}${ID_WORD}\\.?)?` +
+    `(?:${GAP}(?:last[\\s_-]?(?:4|four)|ending[\\s_-]in))?|` +
+    `${labelStart([...PERSON_LABELS, ...CARE_LABELS])}(?:s|S)?${GAP}${ID_WORD}\\.?)` +
+    `${LABEL_GAP}((?:[A-Za-z]{1,3}-?|(?:${MASK}|[xX#]){2,9}[\\s.-]{0,2})?` +
+    `\\d(?:[\\s._/,;-]{0,3}\\d){3,4})(?![\\d])`,
+  'gd',
+);
+const BARE_LABELLED_NUMBER = new RegExp(
+  `${labelStart(BARE_PERSON_LABELS)}(?![A-Za-z])${LABEL_GAP}` +
+    `((?:[A-Za-z]{1,3}-?)?\\d{4,5})(?![\\d]|[.,/:-]\\d|${UNIT})`,
+  'gdu',
+);
+const RECORD_FIRST = new RegExp(`^(?:${anyCase(RECORD_ONLY)})`);
 
 // A date after a label (`Visit 6/14/2025 12pm`, QA) must have a month and day a calendar has,
 // and nothing but a second date (a range) or the hour of a time may follow it, so a record
@@ -338,7 +358,7 @@ const COUNT_AND_YEAR = /^\d{1,2}[\s,]{1,2}(?:19|20)\d\d$/;
 // joined by slashes, which no prescription number is written as. Three that a calendar can read
 // as a date, short year included (`Rx 12/14/30`), are a date of care still, and so is anything
 // after an id word (`Rx #30/60/90`).
-const SUPPLIES = /^\d{1,2}(?: ?\/ ?\d{1,2}){2,3}$/;
+const SUPPLIES = /^\d{1,2}(?:(?: ?[/,-] ?| )\d{1,2}){2,3}$/;
 const SUPPLY_LABEL = /^(?:rx|prescription)s?[\s_:-]{0,3}$/i;
 
 const num = (text: string | undefined): number => Number(text ?? 'NaN');
@@ -352,7 +372,7 @@ function monthDay(first: number, second: number): [number, number] {
 function isSupplyList(number: string, before: string): boolean {
   if (!SUPPLIES.test(number) || !SUPPLY_LABEL.test(before)) return false;
 
-  const figures = number.split('/').map(num);
+  const figures = number.split(/\D+/).map(num);
   if (figures.length > 3) return true;
 
   const [month, day] = monthDay(figures[0] ?? 0, figures[1] ?? 0);
@@ -393,11 +413,13 @@ function isDateText(number: string, monthNamed: boolean, after: string): boolean
 }
 
 function findLabelledNumbers(text: string, spans: Span[]): void {
-  SHORT_LABELLED_NUMBER.lastIndex = 0;
-  for (let match; (match = SHORT_LABELLED_NUMBER.exec(text)) !== null;) {
-    const number = match[1] as string;
-    const counted = COUNT_AND_YEAR.test(number) && !RECORD_FIRST.test(match[0]);
-    if (!YEARS.test(number) && !counted) spans.push(match.indices?.[1] as [number, number]);
+  for (const pattern of [SHORT_LABELLED_NUMBER, BARE_LABELLED_NUMBER]) {
+    pattern.lastIndex = 0;
+    for (let match; (match = pattern.exec(text)) !== null;) {
+      const number = match[1] as string;
+      const counted = COUNT_AND_YEAR.test(number) && !RECORD_FIRST.test(match[0]);
+      if (!YEARS.test(number) && !counted) spans.push(match.indices?.[1] as [number, number]);
+    }
   }
   findAll(MASKED_SSN, text, spans);
 

@@ -133,6 +133,15 @@ const NAMED_REFERENCES: ReadonlyMap<string, string> = new Map([
   ['zwnj', ''],
   ['NoBreak', ''],
   ['amp', '&'],
+  // The dots and stars a mask is drawn with (`&bull;&bull;&bull;-&bull;&bull;-4821`, QA).
+  ['bull', '\u2022'],
+  ['bullet', '\u2022'],
+  ['middot', '\u00b7'],
+  ['centerdot', '\u00b7'],
+  ['sdot', '\u22c5'],
+  ['ast', '*'],
+  ['lowast', '\u2217'],
+  ['midast', '*'],
 ]);
 const MARKUP_REFERENCE = new RegExp(
   '&#(?:[xX]0*([0-9a-fA-F]{1,6})(?![0-9a-fA-F])|0*(\\d{1,7})(?!\\d));?|' +

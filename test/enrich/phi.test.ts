@@ -562,31 +562,85 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
       ['patient 48213', 'patient [redacted]'],
       ['Patient_48213', 'Patient_[redacted]'],
       ['patient48213', 'patient[redacted]'],
-      ['pt-48213', 'pt-[redacted]'],
       ['chart-48213', 'chart-[redacted]'],
       ['Account 4821', 'Account [redacted]'],
       ['acct_48213', 'acct_[redacted]'],
       ['PID 48213', 'PID [redacted]'],
       ['Guarantor A4821', 'Guarantor [redacted]'],
+      // A camelCase name's hump, brackets, quotes and stacked marks before the number.
+      ['getPatient-48213', 'getPatient-[redacted]'],
+      ['userAccount4821', 'userAccount[redacted]'],
+      ['patient(48213)', 'patient([redacted])'],
+      ['patient [48213]', 'patient [[redacted]]'],
+      ['patient "48213"', 'patient "[redacted]"'],
+      ['patient: # 48213', 'patient: # [redacted]'],
+      // More id words after the labels that need one.
+      ['Visit Ref 48213', 'Visit Ref [redacted]'],
+      ['Visit Nr. 48213', 'Visit Nr. [redacted]'],
+      ['claim identifier 48213', 'claim identifier [redacted]'],
     ] as const) {
       expect(scrubText(text), text).toBe(redacted);
     }
-    for (const segment of ['patient-48213', 'Patient_48213', 'pt-48213', 'chart-48213']) {
+    for (const segment of ['patient-48213', 'Patient_48213', 'chart-48213', 'getPatient-48213']) {
       expect(componentHasPhi(segment, false), segment).toBe(true);
     }
-    // Plurals, other words between, years, a count and a year, and short figures stay.
+    // Plurals, other words between, figures joined by a separator, measures, years, a count
+    // and a year, and physical therapy's codes stay (QA round 2 found all but the first two
+    // over-redacted).
     for (const text of [
       'Patients 1500',
+      'patients-1500',
       'Patient Stories 2024',
       'Patient 2025',
       'Chart 2020',
       'Patient 12 2025',
+      'Chart 1,000 steps',
+      'Patient 1,250 reviews',
+      'Subscriber 10,000 club',
+      'Patient 18-65 years',
+      'Account 20/20 vision',
+      'chart v4.4.10',
+      'patient 1000 ml',
+      'Account 1500 mg',
+      'PT 97110',
+      'PT 30-45 minutes',
       'PT 30 minutes',
       'Accounts 1200',
-      'Subscribers 25000',
     ]) {
       expect(scrubText(text), text).toBe(text);
     }
+  });
+
+  test('C13 an SSN last four behind any mask, with its label or in a masked layout (QA)', () => {
+    for (const [text, redacted] of [
+      ['SSN ••••4821', 'SSN [redacted]'],
+      ['SSN ****4821', 'SSN [redacted]'],
+      ['SSN **** 4821', 'SSN [redacted]'],
+      ['SSN xxxx4821', 'SSN [redacted]'],
+      ['SSN ending in ••4821', 'SSN ending in [redacted]'],
+      ['ssn_last4=••4821', 'ssn_last4=[redacted]'],
+      ['\u2219\u2219\u2219-\u2219\u2219-4821', '[redacted]'],
+      ['\u22c5\u22c5\u22c5-\u22c5\u22c5-4821', '[redacted]'],
+      ['\u25cb\u25cb\u25cb-\u25cb\u25cb-4821', '[redacted]'],
+      ['•••  ••  4821', '[redacted]'],
+      ['••• - •• - 4821', '[redacted]'],
+      ['•••/••/4821', '[redacted]'],
+      ['&bull;&bull;&bull;-&bull;&bull;-4821', '[redacted]'],
+      ['&middot;&middot;&middot;-&middot;&middot;-4821', '[redacted]'],
+    ] as const) {
+      expect(scrubText(text), text).toBe(redacted);
+    }
+    // A card's last four, and a rating's run of stars before a count, are no SSN.
+    for (const text of ['Card •••• 4821', 'Rating: ***** 4500 reviews']) {
+      expect(scrubText(text), text).toBe(text);
+    }
+  });
+
+  test('C13 day supplies after Rx stay in any separator; a date does not (QA)', () => {
+    for (const text of ['Rx 30/60/90', 'Rx 30,60,90', 'Rx 30-60-90', 'Rx 30 60 90']) {
+      expect(scrubText(text), text).toBe(text);
+    }
+    expect(scrubText('Rx 12-14-30')).toBe('Rx [redacted]');
   });
 
   test('C13 a visit, claim, lab or prescription label without an id word keeps its figures', () => {
@@ -979,6 +1033,14 @@ describe('cost on hostile input', () => {
     `${'Visit ID '.repeat(1_100)}1`,
     `${'lab order no '.repeat(770)}1`,
     'Rx 30/'.repeat(1_700),
+    // Labels needing no id word, camelCase humps, brackets and masks with spaced joins (QA).
+    `${'patient ('.repeat(1_100)}1`,
+    `${'getPatient'.repeat(1_000)}1`,
+    `${'patient: # '.repeat(900)}1`,
+    `${'\u2022\u2022\u2022  \u2022\u2022  '.repeat(1_000)}1`,
+    `${'SSN \u2022\u2022\u2022\u2022'.repeat(1_250)}1`,
+    `${'&bull;'.repeat(1_600)}1`,
+    'Rx 30 60 '.repeat(1_100),
   ];
 
   test('each detector finishes a 10 KB adversarial string in < 50 ms', () => {

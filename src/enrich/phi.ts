@@ -279,7 +279,8 @@ const labelStart = (words: readonly string[]): string =>
   `(?:(?<![A-Za-z])(?:${anyCase(words)})|(?<=[a-z])(?:${words.map(titleCased).join('|')}))`;
 // Between a label and its number: spaces and the marks forms and slugs put there, brackets and
 // quotes included (`patient (48213)`, `patient: # 48213`, QA), a few of each at most.
-const LABEL_GAP = `[\\s_.\\-(\\[{"'\u2018\u201c/+|]{0,3}(?:[:#=][\\s_.\\-(\\[{"'\u2018\u201c]{0,3}){0,2}`;
+const OPENERS = `\\s_.\\-(\\[{"'\u2018\u201c`;
+const LABEL_GAP = `[${OPENERS}/+|]{0,3}(?:[:#=][${OPENERS}]{0,3}){0,2}`;
 // The last four of an SSN behind a mask of letters x, hashes, stars or the dots and shapes that
 // password fields and statements draw (`***-**-4821`, `xxx-xx-4821`, `•••-••-4821`, `●●●-●●-4821`,
 // QA: bullets, circles, middle and operator dots, stars, squares). The groups are apart, by a

@@ -150,13 +150,9 @@ async function dispatch(
 
   // RFC 9110 10.1.1: 100-continue is the only expectation there is to meet; any other gets 417
   // here, in the error format and with the security headers, where Node's own 417 had neither
-  // (QA). Node reads the header only on HTTP/1.1, and so does this.
-  const expectation = req.headers.expect;
-  if (
-    req.httpVersion === '1.1' &&
-    expectation !== undefined &&
-    !CONTINUE_EXPECTATION.test(expectation)
-  ) {
+  // (QA). Node reads the header only on HTTP/1.1, and so does this; an empty one expects nothing.
+  const expectation = req.headers.expect?.trim() ?? '';
+  if (req.httpVersion === '1.1' && expectation !== '' && !CONTINUE_EXPECTATION.test(expectation)) {
     throw new RequestError(
       'ERR_EXPECTATION_FAILED',
       417,

@@ -275,9 +275,15 @@ describe('LightTrail HTTPS app', () => {
         'GET /healthz HTTP/1.1\r\nHost: localhost\r\nExpect: 200-ok\r\nConnection: close\r\n\r\n',
       ),
     );
-    // HTTP/1.0 has no expectations (Node reads none there), and 100-continue is met.
+    // HTTP/1.0 has no expectations (Node reads none there), an empty header expects nothing,
+    // and 100-continue is met.
     const old = await sendRaw(server.port, server.ca, (socket) =>
       socket.write('GET /healthz HTTP/1.0\r\nHost: localhost\r\nExpect: 200-ok\r\n\r\n'),
+    );
+    const empty = await sendRaw(server.port, server.ca, (socket) =>
+      socket.write(
+        'GET /healthz HTTP/1.1\r\nHost: localhost\r\nExpect: \r\nConnection: close\r\n\r\n',
+      ),
     );
     const continued = await sendRaw(server.port, server.ca, (socket) =>
       socket.write(
@@ -307,6 +313,7 @@ describe('LightTrail HTTPS app', () => {
       }),
     );
     expect(parseRaw(old.text).status).toBe(200);
+    expect(parseRaw(empty.text).status).toBe(200);
     expect(parseRaw(continued.text).status).toBe(200);
   });
 

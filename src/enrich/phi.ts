@@ -222,6 +222,10 @@ const RECORD_ONLY = [
   'medical-record',
   'medical_record',
   'medicalrecord',
+  'social security',
+  'social-security',
+  'social_security',
+  'socialsecurity',
 ];
 const PERSON_LABELS = [
   'patient',
@@ -273,14 +277,14 @@ const anyCase = (words: readonly string[]): string =>
 const ID_WORD =
   '(?:id|Id|ID|no|No|NO|num|Num|NUM|number|Number|NUMBER|nbr|nr|Nr|NR|ref|Ref|REF|' +
   'identifier|Identifier|n°|N°|nº|Nº|#)';
-// A label starts a word, or is a capitalised hump of a camelCase name (`getPatient-48213`,
-// `userAccount4821`, QA).
-const labelStart = (words: readonly string[]): string =>
-  `(?:(?<![A-Za-z])(?:${anyCase(words)})|(?<=[a-z])(?:${words.map(titleCased).join('|')}))`;
-// Between a label and its number: spaces and the marks forms and slugs put there, brackets and
-// quotes included (`patient (48213)`, `patient: # 48213`, QA), a few of each at most.
-const OPENERS = `\\s_.\\-(\\[{"'\u2018\u201c`;
-const LABEL_GAP = `[${OPENERS}/+|]{0,3}(?:[:#=][${OPENERS}]{0,3}){0,2}`;
+// A label starts a word. Not a camelCase hump: names such as `MyChart` (Epic's patient portal),
+// `GoodRx` and `TeamMember` are followed by counts and prices (QA).
+const labelStart = (words: readonly string[]): string => `(?<![A-Za-z])(?:${anyCase(words)})`;
+// Between a label and its number: spaces and the marks forms and slugs put there, up to two of
+// `:#=` (`patient: # 48213`), and after an id word a bracket or quote that opens the number
+// (`Patient # (48213)`, `claim no. "48213"`, QA).
+const LABEL_GAP = `${GAP}[:#=]?${GAP}(?:[:#=]${GAP})?`;
+const OPENER = `[(\\[{"'\u2018\u201c]?`;
 // The last four of an SSN behind a mask of letters x, hashes, stars or the dots and shapes that
 // password fields and statements draw (`***-**-4821`, `xxx-xx-4821`, `•••-••-4821`, `●●●-●●-4821`,
 // QA: bullets, circles, middle and operator dots, stars, squares). The groups are apart, by a
@@ -289,25 +293,33 @@ const LABEL_GAP = `[${OPENERS}/+|]{0,3}(?:[:#=][${OPENERS}]{0,3}){0,2}`;
 // Every group has a fixed length, so a long run of mask characters costs one short try at each.
 const MASK =
   '[*\u2022\u25cf\u00b7\u2217\uff0a\u2219\u22c5\u204e\u2731\u2732\u26ab\u25e6\u25cb' +
-  '\u25c9\u25a0\u25aa\u2027\u30fb\uff65\u2981\u2b24\u00d7]';
-const MASK_JOIN = '(?: {1,2}|\\s{0,2}[-/_.]\\s{0,2})';
+  '\u25c9\u25a0\u25aa\u2027\u30fb\uff65\u2981\u2b24\u00d7\u2605\u2606\u2733\u2736' +
+  '\u25ef\u25a1\u25fc\u25ab\u25fe\u2715\u2716]';
+const MASK_JOIN = '(?: {1,3}|\\s{0,2}[-/_.|,;]\\s{0,2})';
+// In its layout, or as one run of five to nine right before the digits (`•••••4821`).
 const MASKED_SSN = new RegExp(
-  `(?:${MASK}{3}|[xX]{3}|#{3})${MASK_JOIN}(?:${MASK}{2}|[xX]{2}|#{2})${MASK_JOIN}\\d{4}(?!\\d)`,
+  `(?:(?:${MASK}{3}|[xX]{3}|#{3})${MASK_JOIN}(?:${MASK}{2}|[xX]{2}|#{2})${MASK_JOIN}|` +
+    `(?<!${MASK})${MASK}{5,9})(\\d{4})(?!\\d)`,
   'g',
 );
+// A template of a date or a volume in letters x (`XXX / XX / 2025`, `Vol. XXX. XX. 2024`).
+const X_DATE = /^[xX]{3}\s{0,2}[/.]/;
 const SHORT_LABELLED_NUMBER = new RegExp(
   `(?:${labelStart(RECORD_ONLY)}(?:${GAP}${ID_WORD}\\.?)?` +
     `(?:${GAP}(?:last[\\s_-]?(?:4|four)|ending[\\s_-]in))?|` +
     `${labelStart([...PERSON_LABELS, ...CARE_LABELS])}(?:s|S)?${GAP}${ID_WORD}\\.?)` +
-    `${LABEL_GAP}((?:[A-Za-z]{1,3}-?|(?:${MASK}|[xX#]){2,9}[\\s.-]{0,2})?` +
+    `${LABEL_GAP}${OPENER}((?:[A-Za-z]{1,3}-?|(?:${MASK}|[xX#]){2,9}[\\s.-]{0,2})?` +
     `\\d(?:[\\s._/,;-]{0,3}\\d){3,4})(?![\\d])`,
   'gd',
 );
+// Not before a separator and more figures (`Patient 18-65`, `Account 20/20`, image sizes such as
+// `patient-1024x683.jpg`), nor a unit (`patient 1000 IU`: checked in any case, see BARE_UNIT).
 const BARE_LABELLED_NUMBER = new RegExp(
   `${labelStart(BARE_PERSON_LABELS)}(?![A-Za-z])${LABEL_GAP}` +
-    `((?:[A-Za-z]{1,3}-?)?\\d{4,5})(?![\\d]|[.,/:-]\\d|${UNIT})`,
-  'gdu',
+    `((?:[A-Za-z]{1,3}-?)?\\d{4,5})(?![\\d]|[.,/-]\\d|[xX\u00d7]\\d)`,
+  'gd',
 );
+const BARE_UNIT = new RegExp(`^(?:${UNIT}| ?(?:px|units?)(?![\\p{L}\\p{N}]))`, 'iu');
 const RECORD_FIRST = new RegExp(`^(?:${anyCase(RECORD_ONLY)})`);
 
 // A date after a label (`Visit 6/14/2025 12pm`, QA) must have a month and day a calendar has,
@@ -418,11 +430,19 @@ function findLabelledNumbers(text: string, spans: Span[]): void {
     pattern.lastIndex = 0;
     for (let match; (match = pattern.exec(text)) !== null;) {
       const number = match[1] as string;
+      const span = match.indices?.[1] as [number, number];
       const counted = COUNT_AND_YEAR.test(number) && !RECORD_FIRST.test(match[0]);
-      if (!YEARS.test(number) && !counted) spans.push(match.indices?.[1] as [number, number]);
+      const measured = pattern === BARE_LABELLED_NUMBER && BARE_UNIT.test(text.slice(span[1]));
+      // A year keeps its figures behind a few letters too (`Patient No-2025`, `MRN v2025`).
+      const year = YEARS.test(number.replace(/^[A-Za-z]{1,3}-?/, ''));
+      if (!year && !counted && !measured) spans.push(span);
     }
   }
-  findAll(MASKED_SSN, text, spans);
+  MASKED_SSN.lastIndex = 0;
+  for (let match; (match = MASKED_SSN.exec(text)) !== null;) {
+    if (X_DATE.test(match[0]) && YEARS.test(match[1] as string)) continue;
+    spans.push([match.index, match.index + match[0].length]);
+  }
 
   LABELLED_NUMBER.lastIndex = 0;
   for (let match = LABELLED_NUMBER.exec(text); match !== null; match = LABELLED_NUMBER.exec(text)) {

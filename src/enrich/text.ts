@@ -142,6 +142,8 @@ const NAMED_REFERENCES: ReadonlyMap<string, string> = new Map([
   ['ast', '*'],
   ['lowast', '\u2217'],
   ['midast', '*'],
+  ['CenterDot', '\u00b7'],
+  ['times', '\u00d7'],
 ]);
 const MARKUP_REFERENCE = new RegExp(
   '&#(?:[xX]0*([0-9a-fA-F]{1,6})(?![0-9a-fA-F])|0*(\\d{1,7})(?!\\d));?|' +

@@ -567,13 +567,13 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
       ['acct_48213', 'acct_[redacted]'],
       ['PID 48213', 'PID [redacted]'],
       ['Guarantor A4821', 'Guarantor [redacted]'],
-      // A camelCase name's hump, brackets, quotes and stacked marks before the number.
-      ['getPatient-48213', 'getPatient-[redacted]'],
-      ['userAccount4821', 'userAccount[redacted]'],
-      ['patient(48213)', 'patient([redacted])'],
-      ['patient [48213]', 'patient [[redacted]]'],
-      ['patient "48213"', 'patient "[redacted]"'],
+      // Stacked marks and wide gaps before the number, and a figure after a colon.
       ['patient: # 48213', 'patient: # [redacted]'],
+      ['patient    48213', 'patient    [redacted]'],
+      ['patient 48213:1', 'patient [redacted]:1'],
+      // A bracket or quote opens the number after an id word.
+      ['Patient # (48213)', 'Patient # ([redacted])'],
+      ['claim no. "48213"', 'claim no. "[redacted]"'],
       // More id words after the labels that need one.
       ['Visit Ref 48213', 'Visit Ref [redacted]'],
       ['Visit Nr. 48213', 'Visit Nr. [redacted]'],
@@ -581,7 +581,7 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
     ] as const) {
       expect(scrubText(text), text).toBe(redacted);
     }
-    for (const segment of ['patient-48213', 'Patient_48213', 'chart-48213', 'getPatient-48213']) {
+    for (const segment of ['patient-48213', 'Patient_48213', 'chart-48213']) {
       expect(componentHasPhi(segment, false), segment).toBe(true);
     }
     // Plurals, other words between, figures joined by a separator, measures, years, a count
@@ -606,6 +606,23 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
       'PT 30-45 minutes',
       'PT 30 minutes',
       'Accounts 1200',
+      // QA round 3: camelCase names, brackets without an id word, image sizes, units in any
+      // case.
+      'MyChart 12000 users',
+      'Epic MyChart 10000 users',
+      'GoodRx #4500',
+      'TeamMember #1200',
+      'MyAccount 1500 points',
+      'Account (1500 points)',
+      'Subscriber | 5000 points',
+      'Patient / 1200',
+      'patient-1024x683.jpg',
+      'chart_1024x768',
+      'patient 1000 IU',
+      'patient 1200 mL',
+      'chart 1200px',
+      'patient 1000 units',
+      'Patient No-2025',
     ]) {
       expect(scrubText(text), text).toBe(text);
     }
@@ -627,11 +644,27 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
       ['•••/••/4821', '[redacted]'],
       ['&bull;&bull;&bull;-&bull;&bull;-4821', '[redacted]'],
       ['&middot;&middot;&middot;-&middot;&middot;-4821', '[redacted]'],
+      // QA round 3: a run of five or more right before the digits, the spelt-out label, more
+      // shapes, joins and references.
+      ['•••••4821', '[redacted]'],
+      ['social security number: •••••4821', 'social security number: [redacted]'],
+      ['Social Security ••••4821', 'Social Security [redacted]'],
+      ['\u2605\u2605\u2605-\u2605\u2605-4821', '[redacted]'],
+      ['\u25a1\u25a1\u25a1-\u25a1\u25a1-4821', '[redacted]'],
+      ['•••|••|4821', '[redacted]'],
+      ['•••   ••   4821', '[redacted]'],
+      ['&times;&times;&times;-&times;&times;-4821', '[redacted]'],
     ] as const) {
       expect(scrubText(text), text).toBe(redacted);
     }
-    // A card's last four, and a rating's run of stars before a count, are no SSN.
-    for (const text of ['Card •••• 4821', 'Rating: ***** 4500 reviews']) {
+    // A card's last four, a rating's run of stars before a count, and a template of a date or a
+    // volume in letters x are no SSN.
+    for (const text of [
+      'Card •••• 4821',
+      'Rating: ***** 4500 reviews',
+      'XXX / XX / 2025',
+      'Vol. XXX. XX. 2024',
+    ]) {
       expect(scrubText(text), text).toBe(text);
     }
   });

@@ -1274,11 +1274,13 @@ export function scrubText(text: string): string {
 
     // What only a shallower layer shows must not survive in this one: decoding `%30` after
     // `617-555-0123` made `617-555-01230`, no longer a phone number (QA).
+    // Each piece once: a long text repeating one escape found it thousands of times, and looking
+    // for each in the whole text was quadratic (QA: 1.6 s at 64 KB).
+    const pieces = new Set<string>();
     for (const shallower of forms.slice(0, level)) {
-      for (const [start, end] of phiSpans(shallower)) {
-        if (scrubbed.includes(shallower.slice(start, end))) return REDACTED;
-      }
+      for (const [start, end] of phiSpans(shallower)) pieces.add(shallower.slice(start, end));
     }
+    for (const piece of pieces) if (scrubbed.includes(piece)) return REDACTED;
 
     return scrubbed;
   }

@@ -1074,7 +1074,17 @@ describe('cost on hostile input', () => {
     `${'SSN \u2022\u2022\u2022\u2022'.repeat(1_250)}1`,
     `${'&bull;'.repeat(1_600)}1`,
     'Rx 30 60 '.repeat(1_100),
+    // Deep percent-escapes of a bullet: every piece was looked for in the whole text (QA).
+    '%25252525E2%252525252580%25252525A2'.repeat(280),
   ];
+
+  test('a 64 KB text repeating a deep escape is scrubbed in linear time (QA)', () => {
+    // Each piece a shallower layer shows was looked for in the whole text: 1.6 s here before.
+    const text = '%25252525E2%252525252580%25252525A2'.repeat(1_900);
+    const elapsed = fastestMs(() => scrubText(text));
+
+    expect(elapsed).toBeLessThan(400);
+  });
 
   test('each detector finishes a 10 KB adversarial string in < 50 ms', () => {
     for (const text of hostile) {

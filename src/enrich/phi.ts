@@ -287,9 +287,10 @@ const LABEL_GAP = `${GAP}[:#=]?${GAP}(?:[:#=]${GAP})?`;
 const OPENER = `[(\\[{"'\u2018\u201c]?`;
 // The last four of an SSN behind a mask of letters x, hashes, stars or the dots and shapes that
 // password fields and statements draw (`***-**-4821`, `xxx-xx-4821`, `•••-••-4821`, `●●●-●●-4821`,
-// QA: bullets, circles, middle and operator dots, stars, squares). The groups are apart, by a
-// space or two or a mark, so a rating's run of stars before a count is none (`***** 4500
-// reviews`); after an SSN's label the mask needs no layout (`SSN ••••4821`, SHORT_LABELLED_NUMBER).
+// QA: bullets, circles, middle and operator dots, stars, squares). The groups are apart, by up
+// to three spaces or a mark, or one run right before the digits, so a rating's run of stars
+// before a count is none (`***** 4500 reviews`); after an SSN's label the mask needs no layout
+// (`SSN ••••4821`, SHORT_LABELLED_NUMBER).
 // Every group has a fixed length, so a long run of mask characters costs one short try at each.
 const MASK =
   '[*\u2022\u25cf\u00b7\u2217\uff0a\u2219\u22c5\u204e\u2731\u2732\u26ab\u25e6\u25cb' +

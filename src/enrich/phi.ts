@@ -53,8 +53,8 @@ const JOIN = '(?: {0,3}[-._+/,|;~*\\\\]{1,6} {0,3}| {1,8})';
 const SSN = new RegExp(`(?<!\\d)\\d{3}${JOIN}\\d{2}${JOIN}\\d{4}(?!\\d)`, 'g');
 // A unit after the last figure makes a run of figures a dose or a measure (`500/750/1000 mg`,
 // `400, 800, 1000 IU`, `Doses 250 500 1000 mg`, `Hz`), never a phone number (QA).
-const UNIT =
-  ' ?(?:mg|mcg|µg|ml|iu|g|kg|lbs?|mm|cm|km|mi|kcal|cal|%|hz|khz|db|mmhg)(?![\\p{L}\\p{N}])';
+const UNIT_NAMES = 'mg|mcg|µg|ml|iu|g|kg|lbs?|mm|cm|km|mi|kcal|cal|%|hz|khz|db|mmhg';
+const UNIT = ` ?(?:${UNIT_NAMES})(?![\\p{L}\\p{N}])`;
 // US numbers in their usual layouts: groups joined by nothing or one of ` ._-`, the area code
 // in parentheses or not.
 const TIGHT = '[ ._-]?';
@@ -130,10 +130,14 @@ const RESERVED_SUFFIXES: ReadonlySet<string> = new Set(['test', 'example', 'inva
 // seconds on a run of spaces or escapes (QA). A list of years, a month of a year, and an
 // event's date (`meeting-2025-06-14-minutes`, see `isEventDate`) are not numbers of that kind.
 // A lab's labels are here and among the labels of care (CARE_LABELS) alike.
+// A requisition only as a lab's: careers pages number their job openings so (`Requisition ID
+// 48213`, QA).
 const LAB_LABELS = [
   'accession',
   'specimen',
-  'requisition',
+  'lab requisition',
+  'lab-requisition',
+  'lab_requisition',
   'lab order',
   'lab-order',
   'lab_order',
@@ -307,20 +311,27 @@ const MASKED_SSN = new RegExp(
 const X_DATE = /^[xX]{3}\s{0,2}[/.]/;
 const SHORT_LABELLED_NUMBER = new RegExp(
   `(?:${labelStart(RECORD_ONLY)}(?:${GAP}${ID_WORD}\\.?)?` +
-    `(?:${GAP}(?:last[\\s_-]?(?:4|four)|ending[\\s_-]in))?|` +
+    `(?:${GAP}\\(?(?:last[\\s_-]?(?:4|four)|ending(?:[\\s_-](?:in|with))?|ends[\\s_-]in)\\)?)?|` +
     `${labelStart([...PERSON_LABELS, ...CARE_LABELS])}(?:s|S)?${GAP}${ID_WORD}\\.?)` +
+    `(?:\\s{1,2}(?:is|was))?` +
     `${LABEL_GAP}${OPENER}((?:[A-Za-z]{1,3}-?|(?:${MASK}|[xX#]){2,9}[\\s.-]{0,2})?` +
     `\\d(?:[\\s._/,;-]{0,3}\\d){3,4})(?![\\d])`,
   'gd',
 );
 // Not before a separator and more figures (`Patient 18-65`, `Account 20/20`, image sizes such as
-// `patient-1024x683.jpg`), nor a unit (`patient 1000 IU`: checked in any case, see BARE_UNIT).
+// `patient-1024x683.jpg`, `patient-2400w.jpg`, `1080p`), nor a unit (`patient 1000 IU`,
+// `patient-1000-ml`: checked in any case) or a street (`Patient 1234 Main St`).
+// A round hundred is a count, not a person's number (`Chart 1000 steps challenge`, `Account 2500
+// points`, QA): one number in a hundred that does end so goes unseen without an id word.
 const BARE_LABELLED_NUMBER = new RegExp(
   `${labelStart(BARE_PERSON_LABELS)}(?![A-Za-z])${LABEL_GAP}` +
-    `((?:[A-Za-z]{1,3}-?)?\\d{4,5})(?![\\d]|[.,/-]\\d|[xX\u00d7]\\d)`,
+    `((?:[A-Za-z]{1,3}-?)?\\d{4,5})(?![\\d]|[.,/-]\\d|[xX\u00d7]\\d|[wWpP](?![A-Za-z]))`,
   'gd',
 );
-const BARE_UNIT = new RegExp(`^(?:${UNIT}| ?(?:px|units?)(?![\\p{L}\\p{N}]))`, 'iu');
+const BARE_UNIT = new RegExp(`^[\\s_-]?(?:${UNIT_NAMES}|px|units?)(?![\\p{L}\\p{N}])`, 'iu');
+const BARE_STREET =
+  /^[\s,-]+(?:[A-Z][a-z]+\s+){1,2}(?:St|Street|Ave|Avenue|Rd|Road|Blvd|Dr|Drive|Ln|Lane|Way)\b/;
+const ROUND_HUNDRED = /00$/;
 const RECORD_FIRST = new RegExp(`^(?:${anyCase(RECORD_ONLY)})`);
 
 // A date after a label (`Visit 6/14/2025 12pm`, QA) must have a month and day a calendar has,
@@ -433,7 +444,11 @@ function findLabelledNumbers(text: string, spans: Span[]): void {
       const number = match[1] as string;
       const span = match.indices?.[1] as [number, number];
       const counted = COUNT_AND_YEAR.test(number) && !RECORD_FIRST.test(match[0]);
-      const measured = pattern === BARE_LABELLED_NUMBER && BARE_UNIT.test(text.slice(span[1]));
+      const measured =
+        pattern === BARE_LABELLED_NUMBER &&
+        (ROUND_HUNDRED.test(number) ||
+          BARE_UNIT.test(text.slice(span[1])) ||
+          BARE_STREET.test(text.slice(span[1])));
       // A year keeps its figures behind a few letters too (`Patient No-2025`, `MRN v2025`).
       const year = YEARS.test(number.replace(/^[A-Za-z]{1,3}-?/, ''));
       if (!year && !counted && !measured) spans.push(span);

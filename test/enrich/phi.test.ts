@@ -578,6 +578,12 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
       ['Visit Ref 48213', 'Visit Ref [redacted]'],
       ['Visit Nr. 48213', 'Visit Nr. [redacted]'],
       ['claim identifier 48213', 'claim identifier [redacted]'],
+      ['Visit ID is 48213', 'Visit ID is [redacted]'],
+      ['Claim number is 48213', 'Claim number is [redacted]'],
+      ['SSN ending 4821', 'SSN ending [redacted]'],
+      ['SSN ending with 4821', 'SSN ending with [redacted]'],
+      ['SSN ends in 4821', 'SSN ends in [redacted]'],
+      ['SSN (last 4) 4821', 'SSN (last 4) [redacted]'],
     ] as const) {
       expect(scrubText(text), text).toBe(redacted);
     }
@@ -623,6 +629,18 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
       'chart 1200px',
       'patient 1000 units',
       'Patient No-2025',
+      // QA round 4: round hundreds are counts, units and image sizes after a dash, streets, job
+      // requisitions.
+      'Chart 1000 steps challenge',
+      'chart-10000-steps-challenge',
+      'Account 2500 points bonus',
+      'Patient 1500 calorie diet plan',
+      'patient-1000-ml',
+      'patient-2400w.jpg',
+      'chart-1080p-video',
+      'Patient 1234 Main St entrance',
+      'Account 4821 Elm Street',
+      'Requisition ID 48213 - RN Night Shift',
     ]) {
       expect(scrubText(text), text).toBe(text);
     }

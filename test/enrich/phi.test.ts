@@ -1092,6 +1092,9 @@ describe('cost on hostile input', () => {
     `${'SSN \u2022\u2022\u2022\u2022'.repeat(1_250)}1`,
     `${'&bull;'.repeat(1_600)}1`,
     'Rx 30 60 '.repeat(1_100),
+    `${'SSN (ending with '.repeat(600)}1`,
+    `${'Visit ID is '.repeat(850)}1`,
+    `${'patient 1000 '.repeat(800)}1`,
     // Deep percent-escapes of a bullet: every piece was looked for in the whole text (QA).
     '%25252525E2%252525252580%25252525A2'.repeat(280),
   ];

@@ -332,6 +332,11 @@ const BARE_UNIT = new RegExp(`^[\\s_-]?(?:${UNIT_NAMES}|px|units?)(?![\\p{L}\\p{
 const BARE_STREET =
   /^[\s,-]+(?:[A-Z][a-z]+\s+){1,2}(?:St|Street|Ave|Avenue|Rd|Road|Blvd|Dr|Drive|Ln|Lane|Way)\b/;
 const ROUND_HUNDRED = /00$/;
+// The tax and claim forms a billing page names after a label (`Claim No. 1500 form`, `Claim ID:
+// CMS-1500`, `Guarantor 1099 form`), and the placeholders of examples (`Sample Claim #12345`,
+// `Rx # 00000`): no person's numbers.
+const FORM_NUMBER = /^(?:1040|1095|1098|1099|1450|1500)$/;
+const PLACEHOLDER = /^(?:1234|12345|(\d)\1{3,4})$/;
 const RECORD_FIRST = new RegExp(`^(?:${anyCase(RECORD_ONLY)})`);
 
 // A date after a label (`Visit 6/14/2025 12pm`, QA) must have a month and day a calendar has,
@@ -449,9 +454,11 @@ function findLabelledNumbers(text: string, spans: Span[]): void {
         (ROUND_HUNDRED.test(number) ||
           BARE_UNIT.test(text.slice(span[1])) ||
           BARE_STREET.test(text.slice(span[1])));
-      // A year keeps its figures behind a few letters too (`Patient No-2025`, `MRN v2025`).
-      const year = YEARS.test(number.replace(/^[A-Za-z]{1,3}-?/, ''));
-      if (!year && !counted && !measured) spans.push(span);
+      // A year keeps its figures behind a few letters too (`Patient No-2025`, `MRN v2025`), and
+      // so do the numbers of forms and the placeholders of examples (QA).
+      const digits = number.replace(/^[A-Za-z]{1,3}-?/, '');
+      const kept = YEARS.test(digits) || FORM_NUMBER.test(digits) || PLACEHOLDER.test(digits);
+      if (!kept && !counted && !measured) spans.push(span);
     }
   }
   MASKED_SSN.lastIndex = 0;

@@ -641,6 +641,11 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
       'Patient 1234 Main St entrance',
       'Account 4821 Elm Street',
       'Requisition ID 48213 - RN Night Shift',
+      'Claim No. 1500 form',
+      'Claim ID: CMS-1500',
+      'Guarantor 1099 form',
+      'Sample Claim #12345',
+      'Rx # 00000 example',
     ]) {
       expect(scrubText(text), text).toBe(text);
     }

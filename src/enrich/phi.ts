@@ -279,7 +279,7 @@ const anyCase = (words: readonly string[]): string =>
     ]),
   ].join('|');
 const ID_WORD =
-  '(?:id|Id|ID|no|No|NO|num|Num|NUM|number|Number|NUMBER|nbr|nr|Nr|NR|ref|Ref|REF|' +
+  '(?:id|Id|ID|no|No|NO|num|Num|NUM|number|Number|NUMBER|nbr|Nbr|NBR|nr|Nr|NR|ref|Ref|REF|' +
   'identifier|Identifier|n°|N°|nº|Nº|#)';
 // A label starts a word. Not a camelCase hump: names such as `MyChart` (Epic's patient portal),
 // `GoodRx` and `TeamMember` are followed by counts and prices (QA).
@@ -288,6 +288,11 @@ const labelStart = (words: readonly string[]): string => `(?<![A-Za-z])(?:${anyC
 // `:#=` (`patient: # 48213`), and after an id word a bracket or quote that opens the number
 // (`Patient # (48213)`, `claim no. "48213"`, QA).
 const LABEL_GAP = `${GAP}[:#=]?${GAP}(?:[:#=]${GAP})?`;
+// How forms name a number's last four (`SSN ending in 4821`, `ssnLast4`, `SSN (last four
+// digits): 4821`, `Account ending 4821`).
+const LAST_FOUR =
+  '\\(?(?:[Ll]ast[\\s_-]?(?:4|four)(?:[\\s_-]digits)?|ending(?:[\\s_-](?:in|with))?|' +
+  'ends[\\s_-](?:in|with))\\)?';
 const OPENER = `[(\\[{"'\u2018\u201c]?`;
 // The last four of an SSN behind a mask of letters x, hashes, stars or the dots and shapes that
 // password fields and statements draw (`***-**-4821`, `xxx-xx-4821`, `•••-••-4821`, `●●●-●●-4821`,
@@ -299,20 +304,22 @@ const OPENER = `[(\\[{"'\u2018\u201c]?`;
 const MASK =
   '[*\u2022\u25cf\u00b7\u2217\uff0a\u2219\u22c5\u204e\u2731\u2732\u26ab\u25e6\u25cb' +
   '\u25c9\u25a0\u25aa\u2027\u30fb\uff65\u2981\u2b24\u00d7\u2605\u2606\u2733\u2736' +
-  '\u25ef\u25a1\u25fc\u25ab\u25fe\u2715\u2716]';
-const MASK_JOIN = '(?: {1,3}|\\s{0,2}[-/_.|,;]\\s{0,2})';
-// In its layout, or as one run of five to nine right before the digits (`•••••4821`).
+  '\u25ef\u25a1\u25fc\u25ab\u25fe\u2715\u2716\u22c6\u25c6\u2666]';
+const MASK_JOIN = '(?: {1,3}|\\s{0,2}[-/_.|,;:]\\s{0,2})';
+// In its layout, or as one run of exactly five right before the digits (`•••••4821`: an SSN's
+// hidden five; cards and bank accounts show four or six and more, `Visa ••••••4242`, QA).
 const MASKED_SSN = new RegExp(
   `(?:(?:${MASK}{3}|[xX]{3}|#{3})${MASK_JOIN}(?:${MASK}{2}|[xX]{2}|#{2})${MASK_JOIN}|` +
-    `(?<!${MASK})${MASK}{5,9})(\\d{4})(?!\\d)`,
+    `(?<!${MASK})${MASK}{5})(\\d{4})(?!\\d)`,
   'g',
 );
 // A template of a date or a volume in letters x (`XXX / XX / 2025`, `Vol. XXX. XX. 2024`).
 const X_DATE = /^[xX]{3}\s{0,2}[/.]/;
 const SHORT_LABELLED_NUMBER = new RegExp(
   `(?:${labelStart(RECORD_ONLY)}(?:${GAP}${ID_WORD}\\.?)?` +
-    `(?:${GAP}\\(?(?:last[\\s_-]?(?:4|four)|ending(?:[\\s_-](?:in|with))?|ends[\\s_-]in)\\)?)?|` +
-    `${labelStart([...PERSON_LABELS, ...CARE_LABELS])}(?:s|S)?${GAP}${ID_WORD}\\.?)` +
+    `(?:${GAP}${LAST_FOUR})?|` +
+    `${labelStart([...PERSON_LABELS, ...CARE_LABELS])}(?:s|S)?${GAP}${ID_WORD}\\.?` +
+    `(?:${GAP}${ID_WORD}\\.?)?)` +
     `(?:\\s{1,2}(?:is|was))?` +
     `${LABEL_GAP}${OPENER}((?:[A-Za-z]{1,3}-?|(?:${MASK}|[xX#]){2,9}[\\s.-]{0,2})?` +
     `\\d(?:[\\s._/,;-]{0,3}\\d){3,4})(?![\\d])`,
@@ -324,13 +331,20 @@ const SHORT_LABELLED_NUMBER = new RegExp(
 // A round hundred is a count, not a person's number (`Chart 1000 steps challenge`, `Account 2500
 // points`, QA): one number in a hundred that does end so goes unseen without an id word.
 const BARE_LABELLED_NUMBER = new RegExp(
-  `${labelStart(BARE_PERSON_LABELS)}(?![A-Za-z])${LABEL_GAP}` +
+  `${labelStart(BARE_PERSON_LABELS)}(?![A-Za-z])(?:${GAP}${LAST_FOUR})?${LABEL_GAP}` +
     `((?:[A-Za-z]{1,3}-?)?\\d{4,5})(?![\\d]|[.,/-]\\d|[xX\u00d7]\\d|[wWpP](?![A-Za-z]))`,
   'gd',
 );
-const BARE_UNIT = new RegExp(`^[\\s_-]?(?:${UNIT_NAMES}|px|units?)(?![\\p{L}\\p{N}])`, 'iu');
-const BARE_STREET =
-  /^[\s,-]+(?:[A-Z][a-z]+\s+){1,2}(?:St|Street|Ave|Avenue|Rd|Road|Blvd|Dr|Drive|Ln|Lane|Way)\b/;
+const BARE_UNIT = new RegExp(
+  `^[\\s_-]?(?:${UNIT_NAMES}|px|units?|calories?)(?![\\p{L}\\p{N}])`,
+  'iu',
+);
+// Not `Dr`: a doctor's title follows clinical text (`Patient 48213 Saw Dr. Lee`, QA).
+const STREET_TYPES =
+  'St|Street|Ave|Avenue|Rd|Road|Blvd|Drive|Ln|Lane|Way|Pkwy|Parkway|Ct|Court|Pl|Hwy';
+const BARE_STREET = new RegExp(
+  `^[\\s,-]+(?:[NSEW]\\.?\\s+)?(?:[A-Z][a-z]+\\s+){1,2}(?:${STREET_TYPES})\\b`,
+);
 const ROUND_HUNDRED = /00$/;
 // The tax and claim forms a billing page names after a label (`Claim No. 1500 form`, `Claim ID:
 // CMS-1500`, `Guarantor 1099 form`), and the placeholders of examples (`Sample Claim #12345`,

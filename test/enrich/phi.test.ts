@@ -584,6 +584,15 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
       ['SSN ending with 4821', 'SSN ending with [redacted]'],
       ['SSN ends in 4821', 'SSN ends in [redacted]'],
       ['SSN (last 4) 4821', 'SSN (last 4) [redacted]'],
+      // QA round 5: two id words, NBR, more ways to name a last four, a clinical sentence.
+      ['Visit ID number 48213', 'Visit ID number [redacted]'],
+      ['Patient ID No. 48213', 'Patient ID No. [redacted]'],
+      ['Claim NBR 48213', 'Claim NBR [redacted]'],
+      ['SSN last 4 digits 4821', 'SSN last 4 digits [redacted]'],
+      ['SSN (last four digits): 4821', 'SSN (last four digits): [redacted]'],
+      ['ssnLast4=4821', 'ssnLast4=[redacted]'],
+      ['Account ending in 4821', 'Account ending in [redacted]'],
+      ['Patient 48213 Saw Dr. Lee', 'Patient [redacted] Saw Dr. Lee'],
     ] as const) {
       expect(scrubText(text), text).toBe(redacted);
     }
@@ -646,6 +655,9 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
       'Guarantor 1099 form',
       'Sample Claim #12345',
       'Rx # 00000 example',
+      'Chart 1250 calories meal plan',
+      'Patient 2250 Medical Pkwy',
+      'Patient 2250 N. Main St',
     ]) {
       expect(scrubText(text), text).toBe(text);
     }
@@ -677,6 +689,8 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
       ['•••|••|4821', '[redacted]'],
       ['•••   ••   4821', '[redacted]'],
       ['&times;&times;&times;-&times;&times;-4821', '[redacted]'],
+      ['•••:••:4821', '[redacted]'],
+      ['\u25c6\u25c6\u25c6-\u25c6\u25c6-4821', '[redacted]'],
     ] as const) {
       expect(scrubText(text), text).toBe(redacted);
     }
@@ -684,6 +698,9 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
     // volume in letters x are no SSN.
     for (const text of [
       'Card •••• 4821',
+      // Cards and bank accounts show four, or six and more (QA round 5).
+      'Paid with Visa ••••••4242',
+      'Checking account ******4821',
       'Rating: ***** 4500 reviews',
       'XXX / XX / 2025',
       'Vol. XXX. XX. 2024',

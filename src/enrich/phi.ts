@@ -313,7 +313,7 @@ const MASKED_SSN = new RegExp(
     `(?<!${MASK})${MASK}{5})(\\d{4})(?!\\d)`,
   'g',
 );
-// A template of a date or a volume in letters x (`XXX / XX / 2025`, `Vol. XXX. XX. 2024`).
+// A template of a date or a volume in letters x (`xxx / xx / 2025`, `Vol. xxx. xx. 2024`).
 const X_DATE = /^[xX]{3}\s{0,2}[/.]/;
 const SHORT_LABELLED_NUMBER = new RegExp(
   `(?:${labelStart(RECORD_ONLY)}(?:${GAP}${ID_WORD}\\.?)?` +

@@ -1034,7 +1034,7 @@ describe('QA round 6, second pass (eighth session)', () => {
 });
 
 describe('labels of care and masked SSN last fours (README: no longer "Not detected")', () => {
-  test('a visit, claim, accession or prescription number in a path, title or property', async () => {
+  test('a visit, claim, accession or prescription number in a path, title, property', async () => {
     for (const [path, redacted] of [
       ['/claims/claim-no-48213', '/claims/[redacted]'],
       ['/claims/claim-no-48213/status', '/claims/[redacted]/status'],

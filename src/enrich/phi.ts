@@ -122,14 +122,7 @@ const ADDRESS_SUFFIXES: ReadonlySet<string> = new Set(
 );
 // Suffixes kept for documentation and tests (RFC 2606): no registry lists them.
 const RESERVED_SUFFIXES: ReadonlySet<string> = new Set(['test', 'example', 'invalid', 'localhost']);
-// A number in groups after the label that says what it is (`MRN 1234-5678`, `Meeting ID: 812
-// 3456 7890`, `Policy ABC 123 456 789`, QA): six digits or more, whatever the layout, the label
-// joined to it as slugs and form fields join them (`MRN-1234-5678`, `member_id=1234 5678`,
-// `policy_num=`, `MedicalRecordNumber-...`). Matched forwards from the label with every gap
-// bounded: a look-behind with open-ended gaps was tried at each position of the text and took
-// seconds on a run of spaces or escapes (QA). A list of years, a month of a year, and an
-// event's date (`meeting-2025-06-14-minutes`, see `isEventDate`) are not numbers of that kind.
-// A lab's labels are here and among the labels of care (CARE_LABELS) alike.
+// A lab's labels, among the labels of numbers (NUMBER_LABELS) and of care (CARE_LABELS) alike.
 // A requisition only as a lab's: careers pages number their job openings so (`Requisition ID
 // 48213`, QA).
 const LAB_LABELS = [
@@ -143,6 +136,15 @@ const LAB_LABELS = [
   'lab_order',
   'laborder',
 ];
+// Social Security spelt out, as forms and slugs join it; a label of numbers and of records.
+const SOCIAL_SECURITY = ['social security', 'social-security', 'social_security', 'socialsecurity'];
+// A number in groups after the label that says what it is (`MRN 1234-5678`, `Meeting ID: 812
+// 3456 7890`, `Policy ABC 123 456 789`, QA): six digits or more, whatever the layout, the label
+// joined to it as slugs and form fields join them (`MRN-1234-5678`, `member_id=1234 5678`,
+// `policy_num=`, `MedicalRecordNumber-...`). Matched forwards from the label with every gap
+// bounded: a look-behind with open-ended gaps was tried at each position of the text and took
+// seconds on a run of spaces or escapes (QA). A list of years, a month of a year, and an
+// event's date (`meeting-2025-06-14-minutes`, see `isEventDate`) are not numbers of that kind.
 const NUMBER_LABELS = [
   'mrn',
   'record',
@@ -174,10 +176,7 @@ const NUMBER_LABELS = [
   'prescription',
   ...LAB_LABELS,
   'ssn',
-  'social security',
-  'social-security',
-  'social_security',
-  'socialsecurity',
+  ...SOCIAL_SECURITY,
   'socialSecurity',
   'dob',
   'birth',
@@ -214,9 +213,8 @@ const LABELLED_NUMBER = new RegExp(
 // #48213`, `member no. 4821`, `MR# 48213`, `Patient n° 48213`), letters before the digits
 // included (`MRN A48213`, `patient id: PT48213`). Labels of documents and events (`Bill No.
 // 1234`, `Policy #4021`, `Webinar #1234`, `Case No. 1234`) and system names (`EMR 10000 users`)
-// keep theirs, and so does a year (`MRN 2025`). So does SSN's last four, written masked
-// (`***-**-4821`, `•••-••-4821`) or named (`ssn_last4=6789`, `SSN ending in 4821`): see
-// MASKED_SSN.
+// keep theirs, and so does a year (`MRN 2025`). An SSN's last four goes too, named
+// (`ssn_last4=6789`, `SSN ending in 4821`, LAST_FOUR) or masked (`***-**-4821`, MASKED_SSN).
 const RECORD_ONLY = [
   'mrn',
   'medrec',
@@ -226,10 +224,7 @@ const RECORD_ONLY = [
   'medical-record',
   'medical_record',
   'medicalrecord',
-  'social security',
-  'social-security',
-  'social_security',
-  'socialsecurity',
+  ...SOCIAL_SECURITY,
 ];
 const PERSON_LABELS = [
   'patient',

@@ -14,10 +14,10 @@ import { overlayHeldSessions } from './writer.js';
 const SESSIONS = `FROM sessions
   WHERE site_id = @siteId AND day BETWEEN @from AND @to AND pageviews > 0`;
 
+// Pageviews are counted from the events, by their own day (readStats).
 const TOTALS = `
   SELECT count(DISTINCT visitor_id) AS visitors,
          count(*) AS sessions,
-         coalesce(sum(pageviews), 0) AS pageviews,
          coalesce(avg(CASE WHEN pageviews = 1 AND interactions = 0 THEN 1.0 ELSE 0.0 END), 0)
            AS bounceRate,
          coalesce(avg(last_at - started_at), 0) / 1000.0 AS visitDuration
@@ -71,7 +71,7 @@ function readStats(db: Db, query: StatsQuery): Stats {
     ).map((row) => [row.day, row.pageviews]),
   );
   const totals = {
-    ...(db.prepare(TOTALS).get(params) as Totals),
+    ...(db.prepare(TOTALS).get(params) as Omit<Totals, 'pageviews'>),
     pageviews: [...viewsByDay.values()].reduce((sum, n) => sum + n, 0),
   };
   const filteredRows = db

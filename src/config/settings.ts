@@ -27,6 +27,7 @@ export interface Config {
   rateLimitBurst: number;
   queueMax: number;
   commitIntervalMs: number;
+  commitGatherMs: number;
   sessionFlushMs: number;
   shutdownTimeoutMs: number;
 }
@@ -209,6 +210,17 @@ export const SETTINGS: readonly Setting[] = [
     description:
       'Longest wait before a group commit (ms); ' +
       '0 commits at once, grouping what arrives meanwhile.',
+  },
+  {
+    key: 'commitGatherMs',
+    env: 'LIGHTTRAIL_COMMIT_GATHER_MS',
+    kind: 'int',
+    default: '3',
+    min: 0,
+    max: 100,
+    description:
+      'Shortest time between two groups handed to the writer (ms): under load, events ' +
+      'gather into larger commits; after a quiet spell they go at once. 0: no gathering.',
   },
   {
     key: 'sessionFlushMs',

@@ -157,6 +157,7 @@ export async function createLightTrail(options: {
     logger,
     maxDepth: config.queueMax,
     intervalMs: config.commitIntervalMs,
+    gatherMs: config.commitGatherMs,
     // Session figures may wait this long in the writer's memory (see TenantWriter); every
     // statistics read replays the events behind them (overlayHeldSessions).
     sessionFlushMs: config.sessionFlushMs,

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { MessageChannel, Worker } from 'node:worker_threads';
 
 import type { EnrichedEvent, FilteredHit } from '../../domain/event.js';
@@ -21,6 +22,12 @@ export interface QueueOptions {
   maxDepth: number;
   /** Longest wait before a group commit starts. */
   intervalMs: number;
+  /**
+   * Shortest time between two hand-overs of requests to the writer thread (ms). Requests that
+   * arrive sooner after the last one wait for the next, so under load each group commits more
+   * events; a request after a quiet spell goes at once. Unset or 0: every turn of the loop.
+   */
+  gatherMs?: number;
   /** Commit at once when this many events wait. */
   eagerSize?: number;
   /** Most events and hits per transaction (see WriterOptions.maxGroup). */
@@ -55,6 +62,8 @@ export class IngestQueue implements EventSink {
   private readonly worker: Worker;
   private readonly pending = new Map<number, Pending>();
   private outbox: WireRequest[] = [];
+  /** When the outbox last went to the writer (performance.now()). */
+  private handedOver = -Infinity;
   private outstanding = 0;
   private nextId = 1;
   /** Tenants the writer can open: true once told, or the telling under way. */
@@ -204,18 +213,25 @@ export class IngestQueue implements EventSink {
   }
 
   /**
-   * Sends requests to the writer thread once per turn of the event loop, together: a message
-   * costs both threads a wake-up and a dispatch, and a busy loop turn reads many requests.
+   * Sends requests to the writer thread together, once per turn of the event loop and, with
+   * `gatherMs`, at most once per that many milliseconds: a message costs both threads a wake-up
+   * (6 to 8 µs of the sender's CPU on a virtual machine, the writer asleep) and each group its
+   * commit, whose WAL pages are written and encrypted whole however few events they gained.
    */
   private post(request: WireRequest): void {
     this.outbox.push(request);
     if (this.outbox.length > 1) return;
 
-    setImmediate(() => {
-      const requests = this.outbox;
-      this.outbox = [];
-      this.worker.postMessage(requests);
-    });
+    const wait = this.handedOver + (this.options.gatherMs ?? 0) - performance.now();
+    if (wait > 0) setTimeout(() => this.handOver(), wait);
+    else setImmediate(() => this.handOver());
+  }
+
+  private handOver(): void {
+    const requests = this.outbox;
+    this.outbox = [];
+    this.handedOver = performance.now();
+    this.worker.postMessage(requests);
   }
 
   /** Tells the writer (and the checkpointer) where a tenant's file is and its key. */

@@ -252,7 +252,9 @@ const CARE_LABELS = ['visit', 'claim', ...LAB_LABELS, 'rx', 'prescription'];
 // person's number (BARE_LABELLED_NUMBER). Plurals and other words keep theirs (`Patients 1500`,
 // `patients-1500`, `Patient Stories 2024`), and so do figures joined by a separator (`Chart 1,000
 // steps`, `Patient 18-65`, `Account 20/20`), a measure (`patient 1000 ml`), years and a count
-// with a year. Not `pt`: physical therapy writes its codes after it (`PT 97110`, QA).
+// with a year. Not `pt`: physical therapy writes its codes after it (`PT 97110`, QA). A claim's
+// number is an account's (`claim-48213` in a slug, `Claim 48213 status`); its label's other
+// uses carry a year, a form or a round figure (`Claim your 2025 benefits`, `claim-2500-bonus`).
 const BARE_PERSON_LABELS = [
   'patient',
   'pid',
@@ -261,6 +263,7 @@ const BARE_PERSON_LABELS = [
   'account',
   'guarantor',
   'subscriber',
+  'claim',
 ];
 // Every label as forms write it: lower case, capitalised, upper case, and two words in title
 // case (`Medical Record 48213`, `Lab Order #4821`).

@@ -593,6 +593,10 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
       ['ssnLast4=4821', 'ssnLast4=[redacted]'],
       ['Account ending in 4821', 'Account ending in [redacted]'],
       ['Patient 48213 Saw Dr. Lee', 'Patient [redacted] Saw Dr. Lee'],
+      // A claim's number needs no id word either.
+      ['claim-48213', 'claim-[redacted]'],
+      ['Claim 48213 status', 'Claim [redacted] status'],
+      ['CLAIM 4821', 'CLAIM [redacted]'],
     ] as const) {
       expect(scrubText(text), text).toBe(redacted);
     }
@@ -658,6 +662,10 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
       'Chart 1250 calories meal plan',
       'Patient 2250 Medical Pkwy',
       'Patient 2250 N. Main St',
+      'Claim your 2025 benefits',
+      'claim-2500-bonus',
+      'Claims 4821',
+      'Claim 1500 form',
     ]) {
       expect(scrubText(text), text).toBe(text);
     }

@@ -1,6 +1,7 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 
 import { nameThread } from '../../thread-name.js';
+import { checkpointInPasses } from './checkpoint.js';
 import { openEncrypted, type Db } from './open.js';
 
 /**
@@ -39,7 +40,7 @@ function checkpoint(tenantId: string): void {
   if (db === undefined) return;
 
   try {
-    db.pragma('wal_checkpoint(PASSIVE)');
+    checkpointInPasses(db);
   } catch {
     // A file being rekeyed or deleted: drop it; the writer registers it again when needed.
     forget(tenantId);

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -6,10 +5,8 @@ import { Worker } from 'node:worker_threads';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { checkpointInPasses } from '../../src/store/sqlite/checkpoint.js';
-import { migrate } from '../../src/store/sqlite/migrate.js';
 import { openEncrypted, type Db } from '../../src/store/sqlite/open.js';
-import { TENANT_MIGRATIONS } from '../../src/store/sqlite/schema.js';
-import { tempDir } from '../helpers/temp.js';
+import { useTenantFile } from '../helpers/tenant-file.js';
 
 const OPEN = pathToFileURL(path.resolve(import.meta.dirname, '../../dist/store/sqlite/open.js'));
 
@@ -47,32 +44,22 @@ const message = (worker: Worker) =>
   new Promise<unknown>((resolve) => worker.once('message', resolve));
 
 describe('the checkpointer thread copies in passes', () => {
-  let cleanup: () => void;
-  let file: string;
-  let key: Buffer;
+  const tenant = useTenantFile();
   let db: Db;
 
   beforeEach(() => {
-    const temp = tempDir();
-    cleanup = temp.cleanup;
-    file = path.join(temp.dir, 'tenant.db');
-    key = randomBytes(32);
-    db = openEncrypted(file, key, { create: true });
-    migrate(db, TENANT_MIGRATIONS);
+    db = openEncrypted(tenant.file, tenant.key);
     db.pragma('wal_autocheckpoint = 0');
   });
 
-  afterEach(() => {
-    db.close();
-    cleanup();
-  });
+  afterEach(() => db.close());
 
   it('copies again what was committed during its first pass, leaving the writer little', async () => {
     // A WAL of about 3,000 frames, as the writer leaves one when it asks for a checkpoint.
     const insert = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
     for (let n = 0; n < 3_000; n++)
       db.transaction(() => insert.run(`fill-${n}`, 'y'.repeat(3000)))();
-    const worker = committer(file, key);
+    const worker = committer(tenant.file, tenant.key);
     await message(worker);
     // Let the other thread commit for a while before the checkpoint starts.
     await new Promise((done) => setTimeout(done, 50));

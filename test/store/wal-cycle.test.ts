@@ -1,18 +1,13 @@
-import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
-import path from 'node:path';
 
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import type { EnrichedEvent } from '../../src/domain/event.js';
 import { createMemoryLogger } from '../../src/log/logger.js';
-import { migrate } from '../../src/store/sqlite/migrate.js';
 import { openEncrypted } from '../../src/store/sqlite/open.js';
 import { IngestQueue } from '../../src/store/sqlite/queue.js';
-import { TENANT_MIGRATIONS } from '../../src/store/sqlite/schema.js';
-import type { ControlStore } from '../../src/store/types.js';
 import { enrichedEvent } from '../helpers/events.js';
-import { tempDir } from '../helpers/temp.js';
+import { useTenantFile } from '../helpers/tenant-file.js';
 
 const EVENTS = 3_000;
 /** Requests in flight at once: small groups, as single beacons under load make. */
@@ -33,25 +28,7 @@ function pageview(n: number): EnrichedEvent {
 // never starts the WAL over: it grew to the writer's 80 MB safety net, every commit extending
 // the file. The writer now finishes each checkpoint itself and the WAL is reused.
 describe('the WAL under steady single-event writes', () => {
-  let cleanup: () => void;
-  let file: string;
-  let key: Buffer;
-  const control = {
-    tenantKey: () => Promise.resolve({ version: 1, key }),
-    tenantFile: () => file,
-  } as unknown as ControlStore;
-
-  beforeEach(() => {
-    const temp = tempDir();
-    cleanup = temp.cleanup;
-    file = path.join(temp.dir, 'tenant.db');
-    key = randomBytes(32);
-    const db = openEncrypted(file, key, { create: true });
-    migrate(db, TENANT_MIGRATIONS);
-    db.close();
-  });
-
-  afterEach(() => cleanup());
+  const tenant = useTenantFile();
 
   /** Writes `events` events, `inFlight` requests at a time; returns the WAL's largest size. */
   async function writeAll(
@@ -60,7 +37,7 @@ describe('the WAL under steady single-event writes', () => {
   ): Promise<{ maxWal: number; errors: string[] }> {
     const { logger, lines } = createMemoryLogger('warn');
     const queue = new IngestQueue({
-      control,
+      control: tenant.control,
       logger,
       maxDepth: 100_000,
       intervalMs: 0,
@@ -72,7 +49,7 @@ describe('the WAL under steady single-event writes', () => {
       while (next < events) {
         const result = await queue.enqueue('tenant-1', [pageview(next++)]);
         expect(result.inserted).toBe(1);
-        maxWal = Math.max(maxWal, statSync(`${file}-wal`).size);
+        maxWal = Math.max(maxWal, statSync(`${tenant.file}-wal`).size);
       }
     };
     await Promise.all(Array.from({ length: inFlight }, worker));
@@ -82,7 +59,7 @@ describe('the WAL under steady single-event writes', () => {
   }
 
   function stored(): { events: number; sessions: number; check: string } {
-    const db = openEncrypted(file, key);
+    const db = openEncrypted(tenant.file, tenant.key);
     try {
       const count = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
 

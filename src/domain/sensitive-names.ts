@@ -107,6 +107,13 @@ export const BUILT_IN_SENSITIVE_NAMES: ReadonlySet<string> = new Set([
   'userid',
   'memberid',
   'accountnumber',
+  'accountno',
+  // A claim's number is an account's (45 CFR 164.514(b)(2)(i)(J)).
+  'claimnumber',
+  'claimno',
+  'claimnum',
+  'claimnbr',
+  'claimid',
   'insuranceid',
   'policynumber',
   'driverslicense',

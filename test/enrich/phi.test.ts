@@ -600,6 +600,12 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
     ] as const) {
       expect(scrubText(text), text).toBe(redacted);
     }
+    // Under its own name, as a property or a query value, a claim's number goes whole (QA).
+    expect(scrubProps({ claimNumber: 48213, claim_no: '48213', claimId: 'C-48213' })).toEqual({
+      claimNumber: '[redacted]',
+      claim_no: '[redacted]',
+      claimId: '[redacted]',
+    });
     for (const segment of ['patient-48213', 'Patient_48213', 'chart-48213']) {
       expect(componentHasPhi(segment, false), segment).toBe(true);
     }

@@ -493,7 +493,14 @@ describe('query', () => {
   });
 
   test('built-in sensitive names cannot be allowlisted, and stay redacted if they were', () => {
-    for (const name of ['email', 'mc_eid', 'first_name', 'EMAIL', 'patient_first_name']) {
+    for (const name of [
+      'email',
+      'mc_eid',
+      'first_name',
+      'EMAIL',
+      'patient_first_name',
+      'claimNumber',
+    ]) {
       expect(
         refusal(() => validateSiteSettings({ queryAllowlist: ['q', name] })),
         name,
@@ -501,9 +508,11 @@ describe('query', () => {
     }
 
     // Settings saved before the refusal keep working: the value is still never kept.
-    const site = { ...base, queryAllowlist: ['email', 'mc_eid', 'first_name'] };
-    const page = sanitizePage(`${HOST}/s?email=x&mc_eid=y&first_name=Pat`, site);
+    const site = { ...base, queryAllowlist: ['email', 'mc_eid', 'first_name', 'claim_no'] };
+    const page = sanitizePage(`${HOST}/s?email=x&mc_eid=y&first_name=Pat&claim_no=48213`, site);
 
-    expect(page.query).toBe('email=[redacted]&mc_eid=[redacted]&first_name=[redacted]');
+    expect(page.query).toBe(
+      'email=[redacted]&mc_eid=[redacted]&first_name=[redacted]&claim_no=[redacted]',
+    );
   });
 });

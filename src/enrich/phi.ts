@@ -333,8 +333,11 @@ const BARE_LABELLED_NUMBER = new RegExp(
     `((?:[A-Za-z]{1,3}-?)?\\d{4,5})(?![\\d]|[.,/-]\\d|[xX\u00d7]\\d|[wWpP](?![A-Za-z]))`,
   'gd',
 );
+// A count of a reward or a programme is no one's number either (`Claim 1750 points`, `claim
+// 2750 bonus points`, `Account 4821 miles`, QA): marketing writes `claim` as a verb.
 const BARE_UNIT = new RegExp(
-  `^[\\s_-]?(?:${UNIT_NAMES}|px|units?|calories?)(?![\\p{L}\\p{N}])`,
+  `^[\\s_-]?(?:${UNIT_NAMES}|px|units?|calories?|points?|pts|miles|steps|rewards?|bonus)` +
+    '(?![\\p{L}\\p{N}])',
   'iu',
 );
 // Not `Dr`: a doctor's title follows clinical text (`Patient 48213 Saw Dr. Lee`, QA).

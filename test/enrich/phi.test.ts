@@ -672,6 +672,11 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
       'claim-2500-bonus',
       'Claims 4821',
       'Claim 1500 form',
+      'Claim 1750 points',
+      'Members can claim 2750 bonus points',
+      'claim-1750-bonus-points',
+      'Account 4821 miles',
+      'Claim 4821 pts',
     ]) {
       expect(scrubText(text), text).toBe(text);
     }

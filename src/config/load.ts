@@ -104,7 +104,9 @@ function parseSetting(setting: Setting, value: string | undefined, cwd: string):
 }
 
 function parseInteger(setting: Setting, value: string, min: number, max: number): number {
-  if (!/^\d+$/.test(value.trim())) throw invalid(setting, `must be a whole number, not "${value}"`);
+  // A negative whole number is out of range, not malformed (fresh-clone QA).
+  if (!/^-?\d+$/.test(value.trim()))
+    throw invalid(setting, `must be a whole number, not "${value}"`);
 
   const number = Number(value);
   if (number < min || number > max) throw invalid(setting, `must be between ${min} and ${max}`);

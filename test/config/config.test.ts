@@ -28,6 +28,9 @@ describe('configuration', () => {
     [{ LIGHTTRAIL_TLS_CERT: '/x.pem' }, 'go together'],
     [{ LIGHTTRAIL_MASTER_KEY: 'a', LIGHTTRAIL_MASTER_KEY_FILE: '/k' }, 'not both'],
     [{ LIGHTTRAIL_COLLECT_MAX_BODY: '10' }, 'LIGHTTRAIL_COLLECT_MAX_BODY: must be between'],
+    [{ LIGHTTRAIL_COMMIT_GATHER_MS: '-1' }, 'LIGHTTRAIL_COMMIT_GATHER_MS: must be between 0 and'],
+    [{ LIGHTTRAIL_COMMIT_GATHER_MS: '101' }, 'LIGHTTRAIL_COMMIT_GATHER_MS: must be between 0 and'],
+    [{ LIGHTTRAIL_COMMIT_GATHER_MS: '1.5' }, 'LIGHTTRAIL_COMMIT_GATHER_MS: must be a whole number'],
   ])('refuses %o with ERR_CONFIG_INVALID naming the setting', (env, message) => {
     expect(() => loadConfig({ env, cwd: '/' })).toThrowError(
       expect.objectContaining({

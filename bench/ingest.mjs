@@ -29,7 +29,8 @@
 // Prints a table, the group-commit figures, the CPU each server thread spent per event (the
 // product names its threads: lt-writer, lt-checkpoint, lt-stats; `node` is V8's helpers) and the
 // share of the time each was runnable but waiting for a CPU, for each server's better closed
-// loop and for phase 4, then
+// loop and for phase 4, the machine's speed before each server's turns (a fixed loop, timed;
+// a warning when the product's turn came in a stretch 20% slower than the bare server's), then
 // ONE JSON line:
 // {"events_per_s","p50_ms","p99_ms","baseline_events_per_s","ratio", ...}
 // where the first five figures are those of each server's better closed loop (1 or 1b).
@@ -99,6 +100,8 @@ if (TARGET_RATE !== null && !(Number.isInteger(TARGET_RATE) && TARGET_RATE > 0))
 }
 // Answered per second at least this share of the offered rate: the product kept up.
 const KEPT_UP = 0.98;
+// The product's turn measured on a machine this much slower than the bare server's (speedProbe).
+const DRIFT_WARNING = 0.2;
 const MAX_REQUESTS = 2_000_000;
 const START_TIMEOUT_MS = 15_000;
 
@@ -225,6 +228,26 @@ function fsyncProbe(dir) {
   return { p50: ms(times[25]), max: ms(times[49]) };
 }
 
+/**
+ * The machine's speed right now: the best of five runs of a fixed loop, in ms, taken before each
+ * server's turn once the last turn's stragglers (a commit, a checkpoint) had time to finish. On
+ * a shared virtual machine the same work can take half as long again from one minute to the
+ * next; a turn measured in a slower stretch than the other server's is flagged (DRIFT_WARNING).
+ */
+async function speedProbe() {
+  await new Promise((resolve) => setTimeout(resolve, 250));
+  let best = Infinity;
+  for (let run = 0; run < 5; run++) {
+    const started = performance.now();
+    let x = 0;
+    for (let i = 0; i < 20_000_000; i++) x = (x + i * 7) | 0;
+    if (x === 1) console.log('');
+    best = Math.min(best, performance.now() - started);
+  }
+
+  return Math.round(best * 10) / 10;
+}
+
 /** A port free right now on 127.0.0.1, for the product's metrics listener. */
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -335,6 +358,8 @@ function merge(rounds, batch) {
       Object.entries(waits).map(([name, s]) => [name, Math.round((s / seconds) * 100)]),
     ),
     acked_events_total: rounds.reduce((sum, r) => sum + r.acked_events_total, 0),
+    // The slowest the machine was before one of this server's turns (speedProbe).
+    probe_ms: Math.max(...rounds.map((r) => r.probe_ms)),
   };
 }
 
@@ -415,6 +440,7 @@ async function main() {
           ['baseline', baseline],
           ['product', product],
         ]) {
+          const probeMs = await speedProbe();
           const result = await runLoad({
             ...phase,
             url: `https://127.0.0.1:${server.port}/api/collect`,
@@ -427,7 +453,7 @@ async function main() {
             visitors: VISITORS,
             raw: true,
           });
-          runs[name].push({ ...result, seconds: phase.durationMs / 1000 });
+          runs[name].push({ ...result, seconds: phase.durationMs / 1000, probe_ms: probeMs });
         }
       }
 
@@ -566,6 +592,27 @@ async function main() {
       );
     }
 
+    const turns = [
+      [`closed loop ${CONCURRENCY}`, single],
+      [`closed loop ${SATURATED.concurrency}`, saturated],
+      ['batched', batched],
+      ['open loop', open],
+      ['target', target],
+    ].map(([label, m]) => ({ label, baseline: m.baseline.probe_ms, product: m.product.probe_ms }));
+    const drift = (t) => t.product / t.baseline - 1;
+    console.log(
+      'machine speed (a fixed loop before each turn, ms, bare server / product): ' +
+        turns.map((t) => `${t.label} ${t.baseline} / ${t.product}`).join('; '),
+    );
+    const slowed = turns.filter((t) => drift(t) > DRIFT_WARNING);
+    if (slowed.length > 0) {
+      console.log(
+        `warning: the machine was slower in the product's turn than in the bare server's ` +
+          `(${slowed.map((t) => `${t.label} +${Math.round(drift(t) * 100)}%`).join(', ')}): ` +
+          'those figures compare unlike conditions; run again',
+      );
+    }
+
     console.log(
       `ratio ${ratio.toFixed(2)} (each server's better closed loop: the product's on ` +
         `${peak.product.connections} connections, the bare server's on ` +
@@ -630,6 +677,9 @@ async function main() {
         fsync_max_ms: Math.max(fsyncBefore.max, fsyncAfter.max),
         baseline_loadgen_bound: genBound,
         durable_check: stats.totals.pageviews === acknowledged && exitCode === 0,
+        probe_ms_target_baseline: target.baseline.probe_ms,
+        probe_ms_target_product: target.product.probe_ms,
+        speed_drift_max: round3(Math.max(...turns.map(drift))),
       }),
     );
   } finally {

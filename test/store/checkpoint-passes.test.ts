@@ -54,7 +54,7 @@ describe('the checkpointer thread copies in passes', () => {
 
   afterEach(() => db.close());
 
-  it('copies again what was committed during its first pass, leaving the writer little', async () => {
+  it('copies again what was committed during its first pass', async () => {
     // A WAL of about 3,000 frames, as the writer leaves one when it asks for a checkpoint.
     const insert = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
     for (let n = 0; n < 3_000; n++)

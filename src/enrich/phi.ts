@@ -464,11 +464,10 @@ function findLabelledNumbers(text: string, spans: Span[]): void {
       const number = match[1] as string;
       const span = match.indices?.[1] as [number, number];
       const counted = COUNT_AND_YEAR.test(number) && !RECORD_FIRST.test(match[0]);
+      const after = pattern === BARE_LABELLED_NUMBER ? text.slice(span[1]) : '';
       const measured =
         pattern === BARE_LABELLED_NUMBER &&
-        (ROUND_HUNDRED.test(number) ||
-          BARE_UNIT.test(text.slice(span[1])) ||
-          BARE_STREET.test(text.slice(span[1])));
+        (ROUND_HUNDRED.test(number) || BARE_UNIT.test(after) || BARE_STREET.test(after));
       // A year keeps its figures behind a few letters too (`Patient No-2025`, `MRN v2025`), and
       // so do the numbers of forms and the placeholders of examples (QA).
       const digits = number.replace(/^[A-Za-z]{1,3}-?/, '');

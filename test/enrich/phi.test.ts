@@ -17,6 +17,16 @@ import { displayUrl, sanitizePage } from '../../src/enrich/url.js';
 const PAGE = 'https://portal.clinic-a.example';
 const settings = validateSiteSettings({ domains: ['portal.clinic-a.example'] });
 
+/** Each text comes out of the firewall as it went in. */
+function expectKept(texts: readonly string[]): void {
+  for (const text of texts) expect(scrubText(text), text).toBe(text);
+}
+
+/** Each text comes out of the firewall as the redacted form beside it. */
+function expectRedacted(pairs: ReadonlyArray<readonly [string, string]>): void {
+  for (const [text, redacted] of pairs) expect(scrubText(text), text).toBe(redacted);
+}
+
 /** Every string a sanitised value holds, for "the secret appears nowhere" assertions. */
 function serialised(value: unknown): string {
   return JSON.stringify(value).toLowerCase();
@@ -451,7 +461,7 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
       expect(scrubText(text), text).not.toMatch(/mail|5 5 5|5, 5|5-5-5/);
     }
     // Ordinary text with the same words and figures stays.
-    for (const text of [
+    expectKept([
       'meet (at) noon',
       'rated 1 2 3 4 5 6 7 8 9 10',
       'steps 1-2-3-4-5',
@@ -476,9 +486,7 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
       // A unit after a tight run of figures makes it a dose or a measure (QA round 5).
       'Doses 250 500 1000 mg',
       'Sizes 250-500-1000 ml',
-    ]) {
-      expect(scrubText(text), text).toBe(text);
-    }
+    ]);
   });
 
   test('C13 four or five digits after a record-only label or an id word are redacted (QA)', () => {
@@ -505,7 +513,7 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
     expect(scrubText('memberid=1234-5678')).toBe('memberid=[redacted]');
     expect(scrubText('accountnumber 1234 5678')).toBe('accountnumber [redacted]');
     expect(hostHasPhi('mrn-48213.clinic-a.example')).toBe(true);
-    for (const text of [
+    expectKept([
       'MRN 2025',
       'Patient 2025 survey',
       'Visit 1234 Main St',
@@ -519,13 +527,11 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
       'EMR 10000 users',
       'Webinar #12 2025',
       'Visit #3 2024 recap',
-    ]) {
-      expect(scrubText(text), text).toBe(text);
-    }
+    ]);
   });
 
   test('C13 four or five digits after a visit, claim, lab or prescription id word go', () => {
-    for (const [text, redacted] of [
+    expectRedacted([
       ['Visit ID 48213', 'Visit ID [redacted]'],
       ['visit_id=48213', 'visit_id=[redacted]'],
       ['visitId: V4821', 'visitId: [redacted]'],
@@ -543,9 +549,7 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
       ['Prescription No. 48213', 'Prescription No. [redacted]'],
       // A two-word label in title case, as forms write it.
       ['Medical Record 48213', 'Medical Record [redacted]'],
-    ] as const) {
-      expect(scrubText(text), text).toBe(redacted);
-    }
+    ]);
     expect(scrubProps({ note: 'Visit ID 48213' })).toEqual({ note: 'Visit ID [redacted]' });
     expect(sanitizeTitle('Claim #48213 | Billing', { pageTitles: true })).toBe(
       'Claim #[redacted] | Billing',
@@ -557,7 +561,7 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
   });
 
   test('C13 four or five digits right after a singular label of a person go (QA)', () => {
-    for (const [text, redacted] of [
+    expectRedacted([
       ['patient-48213', 'patient-[redacted]'],
       ['patient 48213', 'patient [redacted]'],
       ['Patient_48213', 'Patient_[redacted]'],
@@ -597,9 +601,7 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
       ['claim-48213', 'claim-[redacted]'],
       ['Claim 48213 status', 'Claim [redacted] status'],
       ['CLAIM 4821', 'CLAIM [redacted]'],
-    ] as const) {
-      expect(scrubText(text), text).toBe(redacted);
-    }
+    ]);
     // Under its own name, as a property or a query value, a claim's number goes whole (QA).
     expect(scrubProps({ claimNumber: 48213, claim_no: '48213', claimId: 'C-48213' })).toEqual({
       claimNumber: '[redacted]',
@@ -612,7 +614,7 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
     // Plurals, other words between, figures joined by a separator, measures, years, a count
     // and a year, and physical therapy's codes stay (QA round 2 found all but the first two
     // over-redacted).
-    for (const text of [
+    expectKept([
       'Patients 1500',
       'patients-1500',
       'Patient Stories 2024',
@@ -677,13 +679,11 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
       'claim-1750-bonus-points',
       'Account 4821 miles',
       'Claim 4821 pts',
-    ]) {
-      expect(scrubText(text), text).toBe(text);
-    }
+    ]);
   });
 
   test('C13 an SSN last four behind any mask, with its label or in a masked layout (QA)', () => {
-    for (const [text, redacted] of [
+    expectRedacted([
       ['SSN ••••4821', 'SSN [redacted]'],
       ['SSN ****4821', 'SSN [redacted]'],
       ['SSN **** 4821', 'SSN [redacted]'],
@@ -710,12 +710,10 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
       ['&times;&times;&times;-&times;&times;-4821', '[redacted]'],
       ['•••:••:4821', '[redacted]'],
       ['\u25c6\u25c6\u25c6-\u25c6\u25c6-4821', '[redacted]'],
-    ] as const) {
-      expect(scrubText(text), text).toBe(redacted);
-    }
+    ]);
     // A card's last four, a rating's run of stars before a count, and a template of a date or a
     // volume in letters x are no SSN.
-    for (const text of [
+    expectKept([
       'Card •••• 4821',
       // Cards and bank accounts show four, or six and more (QA round 5).
       'Paid with Visa ••••••4242',
@@ -723,20 +721,16 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
       'Rating: ***** 4500 reviews',
       'xxx / xx / 2025',
       'Vol. xxx. xx. 2024',
-    ]) {
-      expect(scrubText(text), text).toBe(text);
-    }
+    ]);
   });
 
   test('C13 day supplies after Rx stay in any separator; a date does not (QA)', () => {
-    for (const text of ['Rx 30/60/90', 'Rx 30,60,90', 'Rx 30-60-90', 'Rx 30 60 90']) {
-      expect(scrubText(text), text).toBe(text);
-    }
+    expectKept(['Rx 30/60/90', 'Rx 30,60,90', 'Rx 30-60-90', 'Rx 30 60 90']);
     expect(scrubText('Rx 12-14-30')).toBe('Rx [redacted]');
   });
 
   test('C13 a visit, claim, lab or prescription label without an id word keeps its figures', () => {
-    for (const text of [
+    expectKept([
       'Visit us at 1234 Main St',
       'Visits 2024',
       'Claim your free screening 2025',
@@ -758,9 +752,7 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
       'Policy #4021',
       'Case No. 1234',
       'Revisit #1234',
-    ]) {
-      expect(scrubText(text), text).toBe(text);
-    }
+    ]);
     // After an id word, or read as a date, day supplies are a number or a date of care.
     expect(scrubText('Rx #30/60/90')).toBe('Rx #[redacted]');
     expect(scrubText('Rx 12/14/30 refill')).toBe('Rx [redacted] refill');
@@ -794,9 +786,7 @@ describe('C13 hidden characters, other dashes and other digits cannot split PHI 
       );
     }
     // A card's last four behind four dots, and bullets in a list, are no SSN.
-    for (const text of ['Card •••• 4821', 'Steps • 1 • 2 • 3', 'Rated ●●●●○ by 4821 readers']) {
-      expect(scrubText(text), text).toBe(text);
-    }
+    expectKept(['Card •••• 4821', 'Steps • 1 • 2 • 3', 'Rated ●●●●○ by 4821 readers']);
   });
 
   test('C13 HTML character references cannot hide an address or a number (QA)', () => {

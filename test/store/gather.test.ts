@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
 import { afterEach, describe, expect, it } from 'vitest';
 
 import type { EnrichedEvent } from '../../src/domain/event.js';
@@ -14,8 +16,6 @@ function pageview(n: number): EnrichedEvent {
     visitorId: `visitor-${n % 7}`,
   });
 }
-
-const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
 // Under load the request thread hands events to the writer at most once per `gatherMs`, so a
 // commit carries the events of that time, not of one turn of the event loop.

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { launchBrowser } from '../helpers/browser.js';
@@ -60,8 +61,6 @@ async function waitForPageviews(count: number): Promise<TrackedEvent[]> {
 async function lighttrailDefined(page: Page): Promise<boolean> {
   return page.evaluate(() => 'lighttrail' in window);
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
 
 describe('pageview on load', () => {
   test('exactly one pageview, with the referrer of the page that linked here', async () => {

@@ -3,7 +3,7 @@ import type { Db } from './open.js';
 /**
  * A pass that copied at most this many frames took about a millisecond, so the writer's commits
  * meanwhile left little behind. A pass copies the frames committed before it began: the first,
- * the bulk, takes 20 to 40 ms on a 2-vCPU machine under load, and the frames committed
+ * the bulk, takes tens of milliseconds on a 2-vCPU machine under load, and the frames committed
  * meanwhile took the writer 3 to 7 ms to copy between two of its commits, a stall that every
  * request waiting for the next commit saw. Each further pass copies the frames committed during
  * the one before, fewer each time.

@@ -50,6 +50,7 @@ export type ErrorCode =
   | 'ERR_IMPORT_FORMAT'
   | 'ERR_IMPORT_FILE'
   | 'ERR_IMPORT_READ'
+  | 'ERR_NOT_BUILT'
   | 'ERR_INTERNAL';
 
 export class LightTrailError extends Error {

@@ -123,6 +123,8 @@ export async function createLightTrail(options: {
   const damaged = await checkTenantFiles(control, logger);
 
   const tls = await loadOrCreateCertificate(config, logger);
+  // Read before any thread starts: a start refused from here on leaves nothing running.
+  const tracker = trackerRoute();
   const metrics = createMetricsRegistry();
   const depth = metrics.gauge('lighttrail_ingest_queue_depth', 'Events waiting for commit.');
   // A scrape before the first beacon sees an empty queue, not a missing series.
@@ -177,77 +179,84 @@ export async function createLightTrail(options: {
       } satisfies PreparerOptions,
     },
   });
-  const collector = new Collector({
-    control,
-    queue,
-    salts,
-    limiter: new RateLimiter(config.rateLimitPerSecond, config.rateLimitBurst),
-    proxies: createProxyMatcher(config.trustedProxies),
-    forwardedMode: config.forwardedMode,
-    maxBatch: config.collectMaxBatch,
-    onMisconfiguredProxy: () => {
-      logger.warn('collect.proxy_misconfigured', {
-        advice:
-          'visitor addresses arrive as loopback: the reverse proxy in front of LightTrail is not ' +
-          'in LIGHTTRAIL_TRUSTED_PROXIES, sends no X-Forwarded-For (or Forwarded) header, or ' +
-          'forwards its own address. Such events get no geography and are not merged into ' +
-          'visitors.',
-      });
-      misconfigured.inc();
-    },
-    onRateLimited: (requests) => {
-      logger.warn('collect.rate_limited', {
-        requests,
-        advice:
-          'clients sent events faster than LIGHTTRAIL_RATE_LIMIT allows: each such request ' +
-          'was answered 429 with Retry-After (request lines at debug level)',
-      });
-    },
-  });
-  // Statistics run on a thread of their own: a year of a busy site takes seconds to read.
-  const reader = new StatsReader(control, new StatsThread(control), damaged, logger);
+  // Threads run from here on: a start refused now (TLS material the HTTPS server rejects, say)
+  // must stop them, or the process would stay up without serving.
+  try {
+    const collector = new Collector({
+      control,
+      queue,
+      salts,
+      limiter: new RateLimiter(config.rateLimitPerSecond, config.rateLimitBurst),
+      proxies: createProxyMatcher(config.trustedProxies),
+      forwardedMode: config.forwardedMode,
+      maxBatch: config.collectMaxBatch,
+      onMisconfiguredProxy: () => {
+        logger.warn('collect.proxy_misconfigured', {
+          advice:
+            'visitor addresses arrive as loopback: the reverse proxy in front of LightTrail is ' +
+            'not in LIGHTTRAIL_TRUSTED_PROXIES, sends no X-Forwarded-For (or Forwarded) header, ' +
+            'or forwards its own address. Such events get no geography and are not merged into ' +
+            'visitors.',
+        });
+        misconfigured.inc();
+      },
+      onRateLimited: (requests) => {
+        logger.warn('collect.rate_limited', {
+          requests,
+          advice:
+            'clients sent events faster than LIGHTTRAIL_RATE_LIMIT allows: each such request ' +
+            'was answered 429 with Retry-After (request lines at debug level)',
+        });
+      },
+    });
+    // Statistics run on a thread of their own: a year of a busy site takes seconds to read.
+    const reader = new StatsReader(control, new StatsThread(control), damaged, logger);
 
-  const router = createRouter()
-    .add('POST', '/api/collect', collectRoute(collector, config), {
-      headers: COLLECT_HEADERS,
-      securityHeaders: API_SECURITY_HEADERS,
-      quietSuccess: true,
-    })
-    .add('OPTIONS', '/api/collect', collectPreflight(collector), { headers: COLLECT_HEADERS })
-    .add('GET', '/lt.js', trackerRoute(), { headers: TRACKER_HEADERS })
-    .add('GET', '/api/sites/:siteId/stats', statsRoute(control, reader));
+    const router = createRouter()
+      .add('POST', '/api/collect', collectRoute(collector, config), {
+        headers: COLLECT_HEADERS,
+        securityHeaders: API_SECURITY_HEADERS,
+        quietSuccess: true,
+      })
+      .add('OPTIONS', '/api/collect', collectPreflight(collector), { headers: COLLECT_HEADERS })
+      .add('GET', '/lt.js', tracker, { headers: TRACKER_HEADERS })
+      .add('GET', '/api/sites/:siteId/stats', statsRoute(control, reader));
 
-  let ready = false;
-  // Not ready once the writer thread has died: every collect would answer 503 until a restart.
-  const server = createServer({
-    config,
-    logger,
-    router,
-    metrics,
-    tls,
-    isReady: () => ready && queue.healthy,
-  });
-  const saltTimer = setInterval(() => salts.rotate(), HOUR_MS);
-  saltTimer.unref();
+    let ready = false;
+    // Not ready once the writer thread has died: every collect would answer 503 until a restart.
+    const server = createServer({
+      config,
+      logger,
+      router,
+      metrics,
+      tls,
+      isReady: () => ready && queue.healthy,
+    });
+    const saltTimer = setInterval(() => salts.rotate(), HOUR_MS);
+    saltTimer.unref();
 
-  return {
-    server,
-    tls,
-    metrics,
-    queue,
-    async listen() {
-      const listening = await server.listen();
-      ready = true;
+    return {
+      server,
+      tls,
+      metrics,
+      queue,
+      async listen() {
+        const listening = await server.listen();
+        ready = true;
 
-      return listening;
-    },
-    async close() {
-      ready = false;
-      clearInterval(saltTimer);
-      await server.close();
-      collector.close();
-      await queue.close();
-      reader.close();
-    },
-  };
+        return listening;
+      },
+      async close() {
+        ready = false;
+        clearInterval(saltTimer);
+        await server.close();
+        collector.close();
+        await queue.close();
+        reader.close();
+      },
+    };
+  } catch (error) {
+    await queue.close().catch(() => undefined);
+    throw error;
+  }
 }

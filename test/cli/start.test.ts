@@ -1,13 +1,22 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { request } from 'node:https';
 import path from 'node:path';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { CLI, runCli, startServer } from '../helpers/cli.js';
+import { CLI, cliEnv, runCli, startServer } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp.js';
 
 function get(
@@ -244,6 +253,39 @@ describe('lighttrail start', () => {
     } finally {
       await new Promise((resolve) => blocker.close(resolve));
     }
+  });
+
+  it('refuses a build without its tracker, stops the threads it started and exits', async () => {
+    // An installation whose build stopped half-way: everything but the tracker script. The
+    // refusal came after the writer thread had started, which kept the process up for ever.
+    const install = fresh();
+    const root = path.resolve(import.meta.dirname, '../..');
+    for (const part of ['bin', 'dist', 'package.json']) {
+      cpSync(path.join(root, part), path.join(install, part), { recursive: true });
+    }
+    symlinkSync(path.join(root, 'node_modules'), path.join(install, 'node_modules'));
+    rmSync(path.join(install, 'dist', 'tracker', 'lt.js'));
+    const { env } = await organisationA();
+
+    const started = Date.now();
+    const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [path.join(install, 'bin', 'lighttrail.js'), 'start'], {
+        env: cliEnv(env),
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (chunk) => (stderr += chunk));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stderr });
+      });
+    });
+
+    expect(result.code).toBe(1);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expectOneLine(result.stderr, 'ERR_NOT_BUILT');
+    expect(result.stderr).toContain('npm run build');
   });
 
   it('refuses to start in production without a master key, even with its port taken', async () => {

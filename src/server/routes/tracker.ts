@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
+import { LightTrailError } from '../../errors.js';
 import type { Handler, Reply } from '../context.js';
 
 export const TRACKER_HEADERS = {
@@ -15,10 +16,21 @@ export function trackerFile(): string {
 
 /**
  * `GET /lt.js`: the tracker, read once at start. Cached for an hour with an ETag, so a new
- * release reaches pages within the hour and unchanged copies cost a 304.
+ * release reaches pages within the hour and unchanged copies cost a 304. A checkout whose build
+ * did not finish has no tracker: refused with ERR_NOT_BUILT, so the server does not start
+ * without it.
  */
 export function trackerRoute(file = trackerFile()): Handler {
-  const script = readFileSync(file);
+  let script: Buffer;
+  try {
+    script = readFileSync(file);
+  } catch (cause) {
+    throw new LightTrailError(
+      'ERR_NOT_BUILT',
+      `the tracker script ${file} cannot be read: run \`npm run build\``,
+      { cause },
+    );
+  }
   const etag = `"${createHash('sha256').update(script).digest('base64url').slice(0, 27)}"`;
 
   return (ctx): Reply => {

@@ -216,6 +216,18 @@ export function stripHidden(text: string): string {
   return stripControl(text).replace(HIDDEN, '');
 }
 
+// Every character that shows as nothing, the joiners included.
+const INVISIBLE = /\p{Cf}|[\u115f\u1160\u3164\uffa0\u2800]|\u034f|\u17b4|\u17b5/gu;
+const NOT_ASCII = /[^\x00-\x7f]/;
+
+/**
+ * The text without any character that shows as nothing: what a name is compared by, so that
+ * `portal\u200b` is the `portal` a rule names (fifteenth session's QA).
+ */
+export function withoutInvisible(text: string): string {
+  return NOT_ASCII.test(text) ? text.replace(INVISIBLE, '') : text;
+}
+
 /** Cuts to at most `max` UTF-16 units without splitting a surrogate pair. */
 export function truncateCodePoints(text: string, max: number): string {
   if (text.length <= max) return text;

@@ -13,7 +13,13 @@ import {
   phiSpans,
   REDACTED,
 } from './phi.js';
-import { decodeQueryComponent, safeDecode, stripControl, truncateCodePoints } from './text.js';
+import {
+  decodeQueryComponent,
+  safeDecode,
+  stripControl,
+  truncateCodePoints,
+  withoutInvisible,
+} from './text.js';
 import { splitQuery, splitUrl, type RawParam } from './url-parts.js';
 import {
   emptyUtm,
@@ -98,9 +104,10 @@ const compiledCache = new WeakMap<SiteSettings, CompiledSettings>();
  * `/portal/inbox` there (QA).
  */
 function ruleKey(segment: string): string {
-  const colon = segment.indexOf(':');
+  const visible = withoutInvisible(segment);
+  const colon = visible.indexOf(':');
 
-  return (colon === -1 ? segment : segment.slice(0, colon)).toLowerCase().replace(/[.\s]+$/u, '');
+  return (colon === -1 ? visible : visible.slice(0, colon)).toLowerCase().replace(/[.\s]+$/u, '');
 }
 
 // A Windows short (8.3) name: the first six characters of a long one, `~` and a number.
@@ -365,6 +372,8 @@ interface Segment {
   decoded: string;
   /** Which literal `/`-separated piece of the path it came from (see `readSegments`). */
   piece: number;
+  /** Its piece, read whole, holds PHI: a decoded `\` split it (see `readSegments`). */
+  phi?: boolean;
 }
 
 /** A double-dot path segment as URL parsing knows it (WHATWG URL: `..`, `.%2e`, `%2E%2E`...). */
@@ -379,7 +388,7 @@ const DOUBLE_DOT = /^(?:\.|%2e){2}$/i;
  */
 function readSegments(rawPath: string, flags: string[]): { segments: Segment[]; slash: boolean } {
   const segments: Segment[] = [];
-  const add = (raw: string, decoded: string, piece: number, whole: boolean): void => {
+  const add = (raw: string, decoded: string, piece: number, whole: boolean, phi = false): void => {
     if (decoded === '' || decoded === '.') return;
     if (decoded === '..') {
       // Only a whole `..` piece (`%2e` counts as a dot, as in URL parsing) goes up a level: one
@@ -388,7 +397,7 @@ function readSegments(rawPath: string, flags: string[]): { segments: Segment[]; 
       return;
     }
 
-    segments.push({ raw, decoded, piece });
+    segments.push(phi ? { raw, decoded, piece, phi } : { raw, decoded, piece });
   };
 
   const pieces = rawPath.split('/');
@@ -405,15 +414,23 @@ function readSegments(rawPath: string, flags: string[]): { segments: Segment[]; 
       raw = raw.includes(';') ? raw.slice(0, raw.indexOf(';')) : raw;
     }
 
-    if (!/[/\\]/.test(decoded)) add(raw, decoded, piece, true);
-    else for (const part of decoded.split(/[/\\]/)) add(part, part, piece, false);
+    if (!/[/\\]/.test(decoded)) {
+      add(raw, decoded, piece, true);
+      continue;
+    }
+
+    // Split, each part is read alone, but `%5C` is also the backslash of a script escape:
+    // `pat.doe%5Cu0040mail.test` is an address only read whole (QA). Then every part goes.
+    const phi = componentHasPhi(raw, false);
+    for (const part of decoded.split(/[/\\]/)) add(part, part, piece, false, phi);
   }
 
   return { segments, slash: rawPath.length > 1 && rawPath.endsWith('/') };
 }
 
 function cleanSegment(segment: Segment, collapseIds: boolean, flags: string[]): string {
-  const phi = (): boolean => componentHasPhi(segment.raw, false) || isDashedIpv6(segment.decoded);
+  const phi = (): boolean =>
+    segment.phi === true || componentHasPhi(segment.raw, false) || isDashedIpv6(segment.decoded);
   if (collapseIds && isIdSegment(segment.decoded)) {
     // Hidden either way; the site's firewall report still hears of an SSN as an id (final QA).
     if (phi()) flags.push('phi_detected');

@@ -439,6 +439,11 @@ describe('count-only sections (QA)', () => {
     '/Portal. /x',
     '/portal::$DATA/inbox',
     '/portal:$i30:$INDEX_ALLOCATION/inbox',
+    // Invisible characters, which the firewall's reading of PHI folds away too (fifteenth QA).
+    '/portal%E2%80%8B/messages',
+    '/portal%E2%80%8D/messages',
+    '/%E2%80%8Eportal/messages',
+    '/por%C2%ADtal/messages',
   ])('%s is in /portal/** as Windows servers read it', (path) => {
     const page = sanitizePage(`${HOST}${path}/jane-doe?q=x&utm_term=jane+doe`, site);
 
@@ -1065,5 +1070,33 @@ describe('labels of care and masked SSN last fours (README: no longer "Not detec
     const event = await enrichOne({ title: 'Rx 30/60/90 day supply | Visit #12 2025' });
     expect(event?.title).toBe('Rx 30/60/90 day supply | Visit #12 2025');
     expect(event?.flags.split(',')).not.toContain('phi_detected');
+  });
+});
+
+describe("the fifteenth session's QA round", () => {
+  test('an escape whose backslash was %5C in a path is read with it (it also splits)', () => {
+    for (const path of [
+      '/p1/pat.doe%5Cu0040mail.test',
+      '/p2/123%5Cu002d45%5Cu002d6789',
+      '/p21/pat.doe%5Cx40mail.test',
+    ]) {
+      const page = sanitizePage(`${HOST}${path}`, site);
+      // Every part of the piece goes (`123` is an id segment and shown as one).
+      expect(page.path, path).toMatch(/^\/p\d+\/(?:\[redacted\]|:id)\/\[redacted\]/);
+      expect(page.path, path).not.toMatch(/pat|mail|u00|x40|45|6789/);
+      expect(page.flags, path).toContain('phi_detected');
+    }
+    // A backslash between plain words still splits, as URL parsing reads it.
+    expect(sanitizePage(`${HOST}/a%5Cb`, site).path).toBe('/a/b');
+  });
+
+  test('path rules see through invisible characters', () => {
+    const rules = validateSiteSettings({
+      domains: ['www.clinic-a.example'],
+      pathRules: ['/patients/*/**'],
+    });
+    for (const path of ['/patients%E2%80%8B/jane-doe/x', '/patients%E2%81%A0/jane-doe/x']) {
+      expect(sanitizePage(`${HOST}${path}`, rules).path, path).not.toContain('jane');
+    }
   });
 });

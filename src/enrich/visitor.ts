@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto';
 
 import { LightTrailError } from '../errors.js';
-import { parseIp } from './ip.js';
+import { geoAddress, parseIp } from './ip.js';
 
 /** A salt shorter than this would make the keyed hash guessable. */
 export const MIN_SALT_BYTES = 16;
@@ -11,16 +11,20 @@ const DOMAIN_TAG = 'lighttrail.visitor.v1';
 /**
  * The address part of the visitor key. IPv6 is cut to its /64 because one household or phone
  * rotates through many addresses of its /64 (RFC 8981 temporary addresses); IPv4-mapped addresses
- * are unwrapped so a dual-stack socket and a proxy header give the same visitor. Text that is not
- * an address (a caller's per-request stand-in when no address could be derived) is used as is,
- * marked so it can never equal an address.
+ * are unwrapped so a dual-stack socket and a proxy header give the same visitor, and so is the
+ * IPv4 sender inside a NAT64, IPv4-compatible or 6to4 address: behind a NAT64 gateway every IPv4
+ * client shares one /64, and were one visitor and one rate-limit bucket (fifteenth session's
+ * QA). Text that is not an address (a caller's per-request stand-in when no address could be
+ * derived) is used as is, marked so it can never equal an address.
  */
 export function normaliseIpForVisitor(ip: string): string {
   const parsed = parseIp(ip.trim());
   if (!parsed) return `opaque:${ip}`;
-  if (parsed.family === 4) return parsed.text;
 
-  return `${Buffer.from(parsed.bytes.subarray(0, 8)).toString('hex')}/64`;
+  const sender = geoAddress(parsed);
+  if (sender.family === 4) return sender.text;
+
+  return `${Buffer.from(sender.bytes.subarray(0, 8)).toString('hex')}/64`;
 }
 
 const TAG = Buffer.from(DOMAIN_TAG, 'utf8');

@@ -23,6 +23,15 @@ describe('rate limiter', () => {
     expect(limiter.take('2001:db8:aa:bb:ffff::c8', 1, t)).toBeGreaterThan(0);
     expect(limiter.take('2001:db8:aa:cc::1', 1, t)).toBe(0);
   });
+
+  it('gives IPv4 clients behind NAT64 a bucket each, as without it (QA)', () => {
+    const limiter = new RateLimiter(1, 3);
+    const t = 1_000_000;
+
+    expect(limiter.take('64:ff9b::203.0.113.10', 3, t)).toBe(0);
+    expect(limiter.take('64:ff9b::203.0.113.11', 3, t)).toBe(0);
+    expect(limiter.take('203.0.113.10', 1, t)).toBeGreaterThan(0);
+  });
 });
 
 describe('site domains', () => {

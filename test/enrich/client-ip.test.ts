@@ -408,6 +408,21 @@ describe('visitor id', () => {
     expect(normaliseIpForVisitor('unknown:abc')).toBe('opaque:unknown:abc');
   });
 
+  test('IPv4 clients behind NAT64 or in IPv4-compatible form are told apart (QA)', () => {
+    // All of 64:ff9b::/96 is one /64: cut there, every IPv4 client was one visitor.
+    for (const wrap of ['64:ff9b::', '::']) {
+      expect(normaliseIpForVisitor(`${wrap}203.0.113.10`)).toBe('203.0.113.10');
+      expect(visitorId(salt, 's', `${wrap}203.0.113.10`, UA)).not.toBe(
+        visitorId(salt, 's', `${wrap}203.0.113.11`, UA),
+      );
+      expect(visitorId(salt, 's', `${wrap}203.0.113.10`, UA)).toBe(
+        visitorId(salt, 's', '203.0.113.10', UA),
+      );
+    }
+    // 6to4 carries its sender's IPv4 address in bits 16 to 48.
+    expect(normaliseIpForVisitor('2002:cb00:710a::1')).toBe('203.0.113.10');
+  });
+
   test('a short salt is refused with ERR_INVALID_ARGUMENT', () => {
     let code: string | undefined;
     try {

@@ -196,6 +196,10 @@ const LABEL_WORD = [
   ...TITLE_CASE,
 ].join('|');
 const GAP = '[\\s_.-]{0,3}';
+// A label and its number quoted apart, as JSON and forms write them (`{"mrn":"48213"}`,
+// `MRN <48213>`, fifteenth session's QA): a quote that closes the label, one that opens the number.
+const CLOSER = `["'\u2019\u201d]?`;
+const OPENER = `[(\\[{<"'\u2018\u201c]?`;
 const LABELLED_NUMBER = new RegExp(
   // A label starts a word, or a capitalised one follows a lower-case letter (camel case).
   `(?:(?<![A-Za-z])(?:${LABEL_WORD})|(?<=[a-z])(?:${NUMBER_LABELS.map(capitalised).join('|')}))` +
@@ -203,7 +207,7 @@ const LABELLED_NUMBER = new RegExp(
     // `Visitation` are no `fin` or `visit` label (QA).
     '(?:s|S)?(?:(?![a-z])|(?=id|no|num|nbr))' +
     `(?:${GAP}(?:id|Id|ID|no|No|NO|num|Num|NUM|number|Number|NUMBER|nbr|#)\\.?)?` +
-    `${GAP}[:#=]?${GAP}(?:[A-Za-z]{2,8}[\\s_.-]{1,3})?` +
+    `${CLOSER}${GAP}[:#=|~]?${GAP}${OPENER}(?:[A-Za-z]{2,8}[\\s_.-]{1,3})?` +
     '(\\d(?:[\\s._/,;-]{0,3}\\d){5,})(?!\\d)',
   'gd',
 );
@@ -282,16 +286,15 @@ const ID_WORD =
 // A label starts a word. Not a camelCase hump: names such as `MyChart` (Epic's patient portal),
 // `GoodRx` and `TeamMember` are followed by counts and prices (QA).
 const labelStart = (words: readonly string[]): string => `(?<![A-Za-z])(?:${anyCase(words)})`;
-// Between a label and its number: spaces and the marks forms and slugs put there, up to two of
-// `:#=` (`patient: # 48213`), and after an id word a bracket or quote that opens the number
-// (`Patient # (48213)`, `claim no. "48213"`, QA).
-const LABEL_GAP = `${GAP}[:#=]?${GAP}(?:[:#=]${GAP})?`;
+// Between a label and its number: a quote that closes the label, spaces and the marks forms and
+// slugs put there, up to two of `:#=|~` (`patient: # 48213`, `MRN|48213`), and then (OPENER) a
+// bracket or quote that opens the number (`Patient # (48213)`, `claim no. "48213"`, QA).
+const LABEL_GAP = `${CLOSER}${GAP}[:#=|~]?${GAP}(?:[:#=|~]${GAP})?`;
 // How forms name a number's last four (`SSN ending in 4821`, `ssnLast4`, `SSN (last four
 // digits): 4821`, `Account ending 4821`).
 const LAST_FOUR =
   '\\(?(?:[Ll]ast[\\s_-]?(?:4|four)(?:[\\s_-]digits)?|ending(?:[\\s_-](?:in|with))?|' +
   'ends[\\s_-](?:in|with))\\)?';
-const OPENER = `[(\\[{"'\u2018\u201c]?`;
 // The last four of an SSN behind a mask of letters x, hashes, stars or the dots and shapes that
 // password fields and statements draw (`***-**-4821`, `xxx-xx-4821`, `•••-••-4821`, `●●●-●●-4821`,
 // QA: bullets, circles, middle and operator dots, stars, squares). The groups are apart, by up
@@ -329,7 +332,7 @@ const SHORT_LABELLED_NUMBER = new RegExp(
 // A round hundred is a count, not a person's number (`Chart 1000 steps challenge`, `Account 2500
 // points`, QA): one number in a hundred that does end so goes unseen without an id word.
 const BARE_LABELLED_NUMBER = new RegExp(
-  `${labelStart(BARE_PERSON_LABELS)}(?![A-Za-z])(?:${GAP}${LAST_FOUR})?${LABEL_GAP}` +
+  `${labelStart(BARE_PERSON_LABELS)}(?![A-Za-z])(?:${GAP}${LAST_FOUR})?${LABEL_GAP}${OPENER}` +
     `((?:[A-Za-z]{1,3}-?)?\\d{4,5})(?![\\d]|[.,/-]\\d|[xX\u00d7]\\d|[wWpP](?![A-Za-z]))`,
   'gd',
 );
@@ -517,7 +520,7 @@ function isEventDate(before: string): boolean {
 // A date after a birth word, in any layout, short years too (`DOB: 3/12/61`, `Birthdate
 // 1961-03-12`, `D.O.B. 03/12/1961`, `/dob/1980-02-01`, QA).
 const BIRTH_DATE = new RegExp(
-  `\\b(?:${BIRTH_WORDS})(?:\\s+(?:is|on))?[\\s_.:#=/;(-]{0,4}` +
+  `\\b(?:${BIRTH_WORDS})(?:\\s+(?:is|on))?[\\s_.:#=/;("'\u2018\u2019\u201c\u201d-]{0,4}` +
     `(\\d{1,4}[./-]\\d{1,2}[./-]\\d{2,4}|\\d{1,2}[\\s-]${MONTH_NAME}[\\s,-]{1,2}\\d{2,4}|` +
     `${MONTH_NAME}\\s\\d{1,2},?\\s\\d{2,4})(?!\\d)`,
   'dgi',

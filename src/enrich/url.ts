@@ -421,8 +421,9 @@ function readSegments(rawPath: string, flags: string[]): { segments: Segment[]; 
 
     // Split, each part is read alone, but `%5C` is also the backslash of a script escape:
     // `pat.doe%5Cu0040mail.test` is an address only read whole (QA). Then every part goes.
-    const phi = componentHasPhi(raw, false);
-    for (const part of decoded.split(/[/\\]/)) add(part, part, piece, false, phi);
+    const parts = decoded.split(/[/\\]/);
+    const phi = componentHasPhi(raw, false) && !parts.some((part) => componentHasPhi(part, false));
+    for (const part of parts) add(part, part, piece, false, phi);
   }
 
   return { segments, slash: rawPath.length > 1 && rawPath.endsWith('/') };

@@ -1202,3 +1202,25 @@ describe('cost on hostile input', () => {
     }
   });
 });
+
+describe("a label and its number quoted apart (the fifteenth session's QA)", () => {
+  test('JSON text in a title, a name or a property: keys quoted, values quoted or not', () => {
+    expectRedacted([
+      [
+        'Record {"mrn":"48213","dob":"1961-03-12"}',
+        'Record {"mrn":"[redacted]","dob":"[redacted]"}',
+      ],
+      ['lookup {"patient_id":"48213"}', 'lookup {"patient_id":"[redacted]"}'],
+      ['{"mrn": 48213}', '{"mrn": [redacted]}'],
+      ["{'account':'4821'}", "{'account':'[redacted]'}"],
+      ['{"member_number":"1234 5678"}', '{"member_number":"[redacted]"}'],
+      ['MRN|48213', 'MRN|[redacted]'],
+      ['MRN<48213>', 'MRN<[redacted]>'],
+      ['MRN~48213', 'MRN~[redacted]'],
+    ]);
+  });
+
+  test('counts stay counts, quoted or not', () => {
+    expectKept(['{"patients": 1500}', '"Claim" 1750 points', '{"chart":"1,000 steps"}']);
+  });
+});

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -210,6 +210,80 @@ describe('encrypted embedded store', () => {
       expect.objectContaining({ tenantId: a.id, version: 2, state: 'active' }),
     ]);
   });
+
+  it('a tenant key rotation killed at any moment leaves every event readable', async () => {
+    // Fifteenth session's QA: killed half-way, the in-place rekey left a file neither key read.
+    const masterKey = randomBytes(32).toString('hex');
+    store.close();
+    cleanup();
+    ({ dir, cleanup } = tempDir());
+    provider = LocalKeyProvider.fromKey(masterKey);
+    store = await SqliteControlStore.open(dir, provider);
+    const a = await store.createTenant('Clinic A', 'test');
+    const rows = 60_000;
+    const db = await openTenantDb(store, a.id);
+    const insert = db.prepare(
+      `INSERT INTO events (site_id, ts, day, type, hostname, path, channel, visitor_id, session_id)
+       VALUES ('s', 1, '2026-01-01', 'pageview', 'h', ?, 'Direct', 'v', 's')`,
+    );
+    db.transaction(() => {
+      for (let i = 0; i < rows; i++) insert.run(`/${randomBytes(80).toString('hex')}`);
+    })();
+    db.close();
+    store.close();
+
+    const dist = (module: string) => pathToFileURL(path.resolve(DIST, module)).href;
+    const script = `
+      import { LocalKeyProvider } from '${dist('crypto/local-provider.js')}';
+      import { SqliteControlStore } from '${dist('store/sqlite/control.js')}';
+      const [dir, key, tenant] = process.argv.slice(1);
+      const store = await SqliteControlStore.open(dir, LocalKeyProvider.fromKey(key));
+      process.stdout.write('rotating\\n');
+      await store.rotateTenantKey(tenant, 'test');
+      process.stdout.write('rotated\\n');
+    `;
+    // One rotation run through first: the kills then fall at fractions of its length.
+    const rotate = () =>
+      spawn(process.execPath, ['--input-type=module', '-e', script, dir, masterKey, a.id], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+    const started = Date.now();
+    await new Promise((resolve) => rotate().once('exit', resolve));
+    const fullMs = Date.now() - started;
+    const outcomes = new Set<string>();
+    for (const share of [0.2, 0.4, 0.55, 0.7, 0.8, 0.9, 1.2]) {
+      const delayMs = Math.round(fullMs * share);
+      const child = rotate();
+      let out = '';
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      await new Promise<void>((resolve) =>
+        child.stdout.on('data', (chunk) => {
+          out += chunk;
+          if (out.includes('rotating')) resolve();
+        }),
+      );
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      child.kill('SIGKILL');
+      await exited;
+      outcomes.add(out.includes('rotated') ? 'finished' : 'killed');
+
+      // The next open finishes or undoes the rotation: every event is there, under one key.
+      store = await SqliteControlStore.open(dir, provider);
+      const reopened = await openTenantDb(store, a.id);
+      const count = reopened.prepare('SELECT count(*) AS n FROM events').get() as { n: number };
+      expect(count.n, `killed after ${delayMs} ms`).toBe(rows);
+      expect(reopened.pragma('quick_check(1)', { simple: true })).toBe('ok');
+      reopened.close();
+      expect(store.listKeys().filter((key) => key.tenantId === a.id)).toEqual([
+        expect.objectContaining({ state: 'active' }),
+      ]);
+      store.close();
+      expect((await listFiles(dir)).filter((file) => file.includes('.rekey'))).toEqual([]);
+    }
+    // The delays reached into the rotation, not only before or after it.
+    expect(outcomes.has('killed')).toBe(true);
+    store = await SqliteControlStore.open(dir, provider);
+  }, 120_000);
 
   it('rotates the master key: all re-wrapped, the old key opens nothing', async () => {
     const file = path.join(dir, 'ring.key');

@@ -26,7 +26,7 @@ import type {
   User,
 } from '../types.js';
 import { migrate } from './migrate.js';
-import { integrityCheck, openEncrypted, rekey, type Db } from './open.js';
+import { integrityCheck, openEncrypted, rekeyFile, removeRekeyCopy, type Db } from './open.js';
 import { CONTROL_MIGRATIONS, TENANT_MIGRATIONS } from './schema.js';
 import { openTenantStore } from './tenant.js';
 
@@ -466,12 +466,7 @@ export class SqliteControlStore implements ControlStore {
       )
       .run(tenantId, version, wrapped.masterVersion, wrapped.sealed, Date.now());
 
-    const db = openEncrypted(this.tenantFile(tenantId), current.key);
-    try {
-      rekey(db, key);
-    } finally {
-      db.close();
-    }
+    rekeyFile(this.tenantFile(tenantId), current.key, key);
 
     this.promoteKey(tenantId, version, wrapped, actor, 'tenant.key_rotated');
     this.tenantKeys.set(tenantId, { version, key });
@@ -653,6 +648,8 @@ export class SqliteControlStore implements ControlStore {
       tenantContext(tenantId, pending.version),
     );
 
+    // The file is whole under one of the two keys (see rekeyFile); a copy half made is dropped.
+    removeRekeyCopy(this.tenantFile(tenantId));
     try {
       openEncrypted(this.tenantFile(tenantId), active.key).close();
       // The file was never rekeyed: drop the pending key.

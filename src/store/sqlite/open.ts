@@ -1,4 +1,15 @@
-import { chmodSync, existsSync, readSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  fsyncSync,
+  openSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
+import path from 'node:path';
 
 import Database from 'better-sqlite3-multiple-ciphers';
 
@@ -79,8 +90,69 @@ export function applyKey(db: Db, key: Buffer): void {
   db.pragma(`key = "x'${key.toString('hex')}'"`);
 }
 
+/**
+ * Re-encrypts the file under `newKey` so that a crash at any moment leaves it whole under one of
+ * the two keys. Rekeying the file in place did not: SQLite3MultipleCiphers writes the rollback
+ * journal of a rekey so that neither key reads it back, and a rotation killed half-way left a
+ * file neither key opened (fifteenth session's QA). So the file is copied (`VACUUM INTO`, under
+ * the old key still), the copy rekeyed, made durable, and renamed over the file: the rename is
+ * atomic, and until it happens the file is untouched. It needs the file's size again in free
+ * space for the while, and no other connection on the file (its callers hold the data folder).
+ */
+export function rekeyFile(file: string, oldKey: Buffer, newKey: Buffer): void {
+  const copy = rekeyCopy(file);
+  removeRekeyCopy(file);
+
+  const db = openEncrypted(file, oldKey);
+  try {
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    db.prepare('VACUUM INTO ?').run(copy);
+  } finally {
+    db.close();
+  }
+
+  chmodSync(copy, 0o600);
+  const fresh = openEncrypted(copy, oldKey);
+  try {
+    rekey(fresh, newKey);
+  } finally {
+    fresh.close();
+  }
+
+  // The last connection closed: its WAL is gone, or empty (a stray one would be read into the
+  // new file as frames of its own).
+  if (existsSync(`${file}-wal`) && statSync(`${file}-wal`).size > 0) {
+    throw new StoreError('ERR_DB_CORRUPT', `database file ${file} is in use by another process`);
+  }
+  syncFile(copy);
+  renameSync(copy, file);
+  rmSync(`${file}-shm`, { force: true });
+  syncFile(path.dirname(file));
+}
+
+/** Where `rekeyFile` builds the new file. */
+function rekeyCopy(file: string): string {
+  return `${file}.rekey`;
+}
+
+/** Removes what an interrupted `rekeyFile` left beside `file`: the copy and its journals. */
+export function removeRekeyCopy(file: string): void {
+  const copy = rekeyCopy(file);
+  for (const suffix of ['', '-journal', '-wal', '-shm'])
+    rmSync(`${copy}${suffix}`, { force: true });
+}
+
+function syncFile(target: string): void {
+  const fd = openSync(target, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Re-encrypts the whole file under `newKey`. SQLite3MultipleCiphers cannot rekey in WAL mode. */
-export function rekey(db: Db, newKey: Buffer): void {
+function rekey(db: Db, newKey: Buffer): void {
   db.pragma('wal_checkpoint(TRUNCATE)');
   db.pragma('journal_mode = DELETE');
   db.pragma(`rekey = "x'${newKey.toString('hex')}'"`);

@@ -19,11 +19,16 @@ export interface LoadOptions {
 export function loadConfig(options: LoadOptions = {}): Config {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
-  const fileValues = readConfigFile(options.file ?? env.LIGHTTRAIL_CONFIG, cwd);
+  const fileValues = readConfigFile(options.file ?? (env.LIGHTTRAIL_CONFIG || undefined), cwd);
   const raw: Record<string, string | undefined> = {};
 
   for (const setting of SETTINGS) {
-    const fromEnv = env[setting.env];
+    // An empty variable is an unset one, as compose files and environment files write it
+    // (`LIGHTTRAIL_PORT=${PORT}` with PORT unset): the file's value or the default applies. Read
+    // as a value, it skipped both, and an empty body limit refused every beacon (QA). A list
+    // set empty is an empty list.
+    const given = env[setting.env];
+    const fromEnv = given === '' && setting.kind !== 'list' ? undefined : given;
     const fromFile = fileValues[setting.key];
     raw[setting.key] = fromEnv ?? (fromFile === undefined ? undefined : String(fromFile));
   }

@@ -40,6 +40,24 @@ describe('configuration', () => {
     );
   });
 
+  it('an empty variable is an unset one: the default or the file applies (QA)', () => {
+    const empty = Object.fromEntries(
+      SETTINGS.filter((setting) => setting.kind !== 'list').map((setting) => [setting.env, '']),
+    );
+    expect(loadConfig({ env: empty, cwd: '/srv/lt' })).toEqual(
+      loadConfig({ env: {}, cwd: '/srv/lt' }),
+    );
+    const config = loadConfig({ env: empty, cwd: '/srv/lt' });
+    expect(config).toMatchObject({ dataDir: '/srv/lt/data', port: 8443, host: '127.0.0.1' });
+    expect(config.collectMaxBody).toBeGreaterThan(0);
+    expect(config.rateLimitPerSecond).toBeGreaterThan(0);
+
+    const { dir, cleanup } = tempDir();
+    writeFileSync(path.join(dir, 'lighttrail.config.json'), JSON.stringify({ port: 9443 }));
+    expect(loadConfig({ env: { LIGHTTRAIL_PORT: '' }, cwd: dir }).port).toBe(9443);
+    cleanup();
+  });
+
   it('refuses the PostgreSQL URL until that backend exists', () => {
     expect(() =>
       loadConfig({ env: { LIGHTTRAIL_DATABASE_URL: 'postgres://x' }, cwd: '/' }),

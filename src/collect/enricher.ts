@@ -29,6 +29,11 @@ export interface ClientContext {
   /** Random per request: stands in for the address when there is none. */
   requestNonce: string;
   userAgent: string;
+  /**
+   * The source records no User-Agent (a Common Log Format import): the browser is unknown, and
+   * not a bot for want of one, as a live request without the header is.
+   */
+  userAgentUnknown?: boolean;
   secChUa: string | null;
   platformHint: string | null;
   mobileHint: string | null;
@@ -72,6 +77,9 @@ interface KnownAgent {
   parsed: ReturnType<typeof parseUserAgent>;
   bot: ReturnType<typeof detectBot>;
 }
+
+/** What a log without User-Agents says of every visitor's browser: nothing. */
+const UNKNOWN_AGENT: KnownAgent = { parsed: parseUserAgent(''), bot: null };
 
 /**
  * Turns one validated incoming event into what may be stored, or into a filtered-traffic count.
@@ -134,6 +142,8 @@ export class Enricher {
   private agent(client: ClientContext): KnownAgent {
     // Most requests carry no client hints: their key is the User-Agent itself, hashed once per
     // string rather than a new string built and hashed for every event.
+    if (client.userAgentUnknown === true) return UNKNOWN_AGENT;
+
     const hinted =
       client.platformHint !== null || client.mobileHint !== null || client.secChUa !== null;
     const key = hinted

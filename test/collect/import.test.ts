@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
@@ -179,4 +179,46 @@ describe('lighttrail import of the shared Apache access log', () => {
       expect(haystack).not.toContain('q=');
     }
   });
+});
+
+describe('the same log in Common Log Format (no referrer, no User-Agent)', () => {
+  let product: Product;
+
+  afterAll(async () => {
+    await product?.close();
+  });
+
+  it('counts its page requests as pageviews: no User-Agent logged is no bot (QA)', async () => {
+    // Before, every line was filtered as a bot for its empty User-Agent: the format stored nothing.
+    product = await startProduct({
+      site: { domains: ['semicomplete.com', 'www.semicomplete.com'] },
+    });
+    const common = path.join(product.dataDir, 'access-common.log');
+    const lines = readFileSync(LOG, 'utf8')
+      .split('\n')
+      .map((line) => line.replace(/ "(?:[^"\\]|\\.)*" "(?:[^"\\]|\\.)*"$/, ''));
+    writeFileSync(common, lines.join('\n'));
+
+    const { stdout } = await run(
+      process.execPath,
+      [CLI, 'import', '--site', product.siteId, '--format', 'common', common, '--json'],
+      {
+        env: {
+          ...process.env,
+          LIGHTTRAIL_DATA_DIR: product.dataDir,
+          LIGHTTRAIL_MASTER_KEY: product.config.masterKey,
+        },
+      },
+    );
+
+    // The combined import's 1,600 pageviews and the 1,280 its agents showed to be bots.
+    expect(JSON.parse(stdout)).toMatchObject({ lines: 10000, pageviews: 2880, filtered: 0 });
+    const res = await product.get(
+      `/api/sites/${product.siteId}/stats?from=2015-05-17&to=2015-05-20`,
+      { Authorization: `Bearer ${product.token}` },
+    );
+    const stats = res.json() as Stats;
+    expect(stats.totals).toMatchObject({ pageviews: 2880, filtered: 0 });
+    expect(stats.browsers).toEqual([]);
+  }, 120_000);
 });

@@ -12,6 +12,7 @@ const BASE: LogRecord = {
   bytes: 100,
   referrer: null,
   userAgent: null,
+  userAgentLogged: true,
   host: null,
 };
 

@@ -28,6 +28,7 @@ describe('combined and common lines', () => {
       bytes: 5120,
       referrer: 'https://search.example/',
       userAgent: UA,
+      userAgentLogged: true,
       host: null,
     });
   });
@@ -38,6 +39,8 @@ describe('combined and common lines', () => {
     expect(rec).toMatchObject({ method: 'GET', target: '/', status: 304, bytes: null });
     expect(rec?.referrer).toBeNull();
     expect(rec?.userAgent).toBeNull();
+    // Not logged at all: an unknown browser, not the empty agent of a script.
+    expect(rec?.userAgentLogged).toBe(false);
   });
 
   it('drops %u: a portal user name never reaches the record', () => {
@@ -177,6 +180,7 @@ describe('nginx-json lines', () => {
       bytes: 512,
       referrer: 'https://search.example/',
       userAgent: UA,
+      userAgentLogged: true,
       host: 'www.clinic.example',
     });
   });

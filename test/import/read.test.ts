@@ -110,6 +110,7 @@ describe('the real Apache log', () => {
       userAgent:
         'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_1) AppleWebKit/537.36 (KHTML, like Gecko) ' +
         'Chrome/32.0.1700.77 Safari/537.36',
+      userAgentLogged: true,
       host: null,
     });
   });

@@ -29,6 +29,11 @@ export interface LogRecord {
   readonly bytes: number | null;
   readonly referrer: string | null;
   readonly userAgent: string | null;
+  /**
+   * False where the format has no User-Agent at all (Common Log Format, an nginx-json line
+   * without the field): an unknown agent, not the empty one that marks a script as a bot.
+   */
+  readonly userAgentLogged: boolean;
   /** Only nginx-json carries it. */
   readonly host: string | null;
 }
@@ -156,6 +161,7 @@ function parseApache(line: string, combined: boolean): LogRecord | null {
     bytes: size,
     referrer: dash(referrer),
     userAgent: dash(userAgent),
+    userAgentLogged: combined,
     host: null,
   };
 }
@@ -316,6 +322,7 @@ function parseNginxJson(line: string): LogRecord | null {
     bytes,
     referrer: referrer ?? null,
     userAgent: userAgent ?? null,
+    userAgentLogged: 'http_user_agent' in obj,
     // `host` when it names one, else `http_host`: a "-" in one must not hide the other.
     host: host ?? httpHost ?? null,
   };

@@ -197,6 +197,7 @@ function clientOf(record: LogRecord) {
     ip: parsed === null || isNonPublic(parsed) ? null : record.ip,
     requestNonce: randomUUID(),
     userAgent: record.userAgent ?? '',
+    userAgentUnknown: !record.userAgentLogged,
     secChUa: null,
     platformHint: null,
     mobileHint: null,

@@ -206,6 +206,30 @@ function flag(field: string, value: unknown): boolean {
   return value;
 }
 
+/** Longest name of an organisation or a site, in characters. */
+export const NAME_MAX = 200;
+
+// Control characters, line and paragraph separators and the bidirectional overrides: in a name
+// they rewrite a terminal (`\e]0;...\a` retitles it, `\e[2J` clears it), break the line-based
+// output of `site list`, or show a name reversed (fifteenth session's QA).
+const NAME_FORBIDDEN = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
+
+/**
+ * An organisation's or a site's name as given, its ends trimmed; refused with
+ * ERR_INVALID_ARGUMENT when empty, longer than NAME_MAX or holding a character that controls
+ * how text is shown.
+ */
+export function validateName(field: string, name: string): string {
+  const trimmed = name.trim();
+  if (trimmed === '') throw bad(field, 'must not be empty');
+  if ([...trimmed].length > NAME_MAX) throw bad(field, `must be at most ${NAME_MAX} characters`);
+  if (NAME_FORBIDDEN.test(trimmed)) {
+    throw bad(field, 'must not hold control characters, line breaks or direction overrides');
+  }
+
+  return trimmed;
+}
+
 export function isTimeZone(value: string): boolean {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: value });

@@ -184,6 +184,54 @@ describe('lighttrail site, apikey, keys and tenant commands', () => {
     );
   });
 
+  it('refuses a name that would rewrite a terminal, and creates nothing', async () => {
+    // Fifteenth session's QA: `site list` printed escapes raw (retitled and cleared the screen).
+    const sitesBefore = (await runCli(['site', 'list', '--json'], env)).stdout;
+    for (const name of [
+      '\u001b]0;PWNED\u0007\u001b[2J',
+      'two\nlines',
+      '\u202eevil',
+      ' ',
+      'x'.repeat(201),
+    ]) {
+      const created = await runCli(
+        ['site', 'create', '--tenant', organisationId, '--name', name, '--domains', 'b.example'],
+        env,
+      );
+      expect(created.code, JSON.stringify(name)).toBe(2);
+      expect(created.stderr).toMatch(/^lighttrail: ERR_INVALID_ARGUMENT: site name: /);
+    }
+    expect((await runCli(['site', 'list', '--json'], env)).stdout).toBe(sitesBefore);
+
+    const tenantFiles = () => readdirSync(path.join(dir, 'tenants')).sort();
+    const filesBefore = tenantFiles();
+    const org = await runCli(
+      ['setup', '--org', 'Bad\u0007Org', '--domain', 'c.example', '--email', 'c@c.example'],
+      env,
+    );
+    expect(org.code).toBe(2);
+    expect(org.stderr).toMatch(/ERR_INVALID_ARGUMENT: organisation name: /);
+    expect(tenantFiles()).toEqual(filesBefore);
+
+    // Ends are trimmed; a name of letters from any script, emoji included, is kept.
+    const kept = await runCli(
+      [
+        'site',
+        'create',
+        '--tenant',
+        organisationId,
+        '--name',
+        '  Klinik Süd 🏥 ',
+        '--domains',
+        'd.example',
+        '--json',
+      ],
+      env,
+    );
+    expect(kept.code).toBe(0);
+    expect(JSON.parse(kept.stdout)).toMatchObject({ name: 'Klinik Süd 🏥' });
+  });
+
   it('stats --limit sets the rows per top list and refuses what is not 1 to 1000', async () => {
     const table = await runCli(['stats', '--site', siteId, '--limit', '3'], env);
     expect(table.code).toBe(0);

@@ -11,7 +11,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 
-import type { Site, SiteSettings } from '../../domain/site.js';
+import { validateName, type Site, type SiteSettings } from '../../domain/site.js';
 import { newDataKey, type KeyContext } from '../../crypto/envelope.js';
 import type { KeyProvider, WrappedKey } from '../../crypto/provider.js';
 import { KeyError, LightTrailError, StoreError } from '../../errors.js';
@@ -127,7 +127,12 @@ export class SqliteControlStore implements ControlStore {
     actor: string,
     within?: (tenant: Tenant) => void,
   ): Promise<Tenant> {
-    const tenant: Tenant = { id: randomUUID(), name, createdAt: Date.now(), deletedAt: null };
+    const tenant: Tenant = {
+      id: randomUUID(),
+      name: validateName('organisation name', name),
+      createdAt: Date.now(),
+      deletedAt: null,
+    };
     const key = newDataKey();
     const wrapped = await this.provider.wrap(key, tenantContext(tenant.id, 1));
     const file = this.tenantFile(tenant.id);
@@ -256,18 +261,24 @@ export class SqliteControlStore implements ControlStore {
       throw new StoreError('ERR_TENANT_NOT_FOUND', `no organisation ${tenantId}`);
     }
 
-    const site: Site = { id: randomUUID(), tenantId, name, settings, createdAt: Date.now() };
+    const site: Site = {
+      id: randomUUID(),
+      tenantId,
+      name: validateName('site name', name),
+      settings,
+      createdAt: Date.now(),
+    };
     this.db.transaction(() => {
       this.db
         .prepare(
           'INSERT INTO sites (id, tenant_id, name, settings, created_at) VALUES (?, ?, ?, ?, ?)',
         )
-        .run(site.id, tenantId, name, JSON.stringify(settings), site.createdAt);
+        .run(site.id, tenantId, site.name, JSON.stringify(settings), site.createdAt);
       this.insertEvent({
         type: 'site.created',
         tenantId,
         actor,
-        detail: { siteId: site.id, name, settings },
+        detail: { siteId: site.id, name: site.name, settings },
       });
     })();
 

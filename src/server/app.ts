@@ -306,19 +306,23 @@ function createMetricsServer(
 }
 
 /** Listens, refusing as `lighttrail start` reports it: ERR_PORT_IN_USE or ERR_CONFIG_INVALID. */
+/** The setting that names the address a port setting listens on. */
+function hostSetting(portSetting: string): string {
+  return portSetting === 'LIGHTTRAIL_PORT' ? 'LIGHTTRAIL_HOST' : `${portSetting} (its host)`;
+}
+
 export async function listenOn(server: NetServer, port: number, host: string, setting: string) {
   await new Promise<void>((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
       // Another server holds the port: the setting is fine, something is in the way (exit 1).
       // Any other refusal (a privileged port, an address not on this machine) is the setting's.
       const inUse = error.code === 'EADDRINUSE';
-      reject(
-        new ConfigError(
-          inUse ? 'ERR_PORT_IN_USE' : 'ERR_CONFIG_INVALID',
-          `${setting}: cannot listen on port ${port} (${error.code})`,
-          error,
-        ),
-      );
+      // An address this machine does not have is the host's fault, not the port's (QA).
+      const message =
+        error.code === 'EADDRNOTAVAIL'
+          ? `${hostSetting(setting)}: ${host} is not an address of this machine (${error.code})`
+          : `${setting}: cannot listen on port ${port} (${error.code})`;
+      reject(new ConfigError(inUse ? 'ERR_PORT_IN_USE' : 'ERR_CONFIG_INVALID', message, error));
     };
     server.once('error', onError);
     server.listen(port, host, () => {

@@ -217,6 +217,22 @@ describe('lighttrail start', () => {
     expect(result.stdout).toBe('');
   });
 
+  it('blames the host, not the port, for an address this machine does not have (QA)', async () => {
+    for (const port of ['0', '18443']) {
+      const result = await runCli(['start'], {
+        LIGHTTRAIL_DATA_DIR: fresh(),
+        LIGHTTRAIL_HOST: '192.0.2.1',
+        LIGHTTRAIL_PORT: port,
+      });
+
+      expect(result.code).toBe(2);
+      expectOneLine(result.stderr, 'ERR_CONFIG_INVALID');
+      expect(result.stderr).toContain(
+        'LIGHTTRAIL_HOST: 192.0.2.1 is not an address of this machine',
+      );
+    }
+  });
+
   it('says so when another server holds the port: exit 1 and one line', async () => {
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));

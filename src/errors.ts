@@ -51,6 +51,7 @@ export type ErrorCode =
   | 'ERR_IMPORT_FILE'
   | 'ERR_IMPORT_READ'
   | 'ERR_NOT_BUILT'
+  | 'ERR_DATA_ACCESS'
   | 'ERR_INTERNAL';
 
 export class LightTrailError extends Error {

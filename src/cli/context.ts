@@ -1,4 +1,13 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 
 import Database from 'better-sqlite3-multiple-ciphers';
@@ -7,7 +16,7 @@ import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/settings.js';
 import { openKeyProvider } from '../crypto/keyring.js';
 import type { KeyProvider } from '../crypto/provider.js';
-import { LightTrailError } from '../errors.js';
+import { ConfigError, LightTrailError } from '../errors.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { SqliteControlStore } from '../store/sqlite/control.js';
 import type { ControlStore } from '../store/types.js';
@@ -31,6 +40,7 @@ export async function openContext(
   // Only the commands that create data create its folder: any other, pointed at the wrong place,
   // says so and leaves nothing behind (QA).
   if (options.allowGenerate !== true) requireDataFolder(config);
+  checkDataFolder(config);
 
   // Before the key is read: a key rotation finishing meanwhile would leave this command sealing
   // new keys under the retired master key.
@@ -57,6 +67,37 @@ export function requireDataFolder(config: Config): void {
     `${config.dataDir} does not exist: run "lighttrail setup" first, or set ` +
       'LIGHTTRAIL_DATA_DIR to the data folder of the server',
   );
+}
+
+/**
+ * Refuses a data folder that is a file (ERR_CONFIG_INVALID), or one this user cannot read and
+ * write (ERR_DATA_ACCESS): reported so, not as a raw system error or, further on, as a database
+ * that "does not open with its key" (QA).
+ */
+export function checkDataFolder(config: Config): void {
+  if (!existsSync(config.dataDir)) return;
+
+  if (!statSync(config.dataDir).isDirectory()) {
+    throw new ConfigError(
+      'ERR_CONFIG_INVALID',
+      `LIGHTTRAIL_DATA_DIR: ${config.dataDir} is a file, not a folder`,
+    );
+  }
+  for (const name of ['', 'tenants', 'control.db']) {
+    const target = path.join(config.dataDir, name);
+    if (name !== '' && !existsSync(target)) continue;
+
+    const folder = name !== 'control.db';
+    try {
+      accessSync(target, constants.R_OK | constants.W_OK | (folder ? constants.X_OK : 0));
+    } catch (cause) {
+      throw new LightTrailError(
+        'ERR_DATA_ACCESS',
+        `${target} is not readable and writable by this user: check its owner and mode`,
+        { cause },
+      );
+    }
+  }
 }
 
 const DATA_LOCK_FILE = 'data.lock';

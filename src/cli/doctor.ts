@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 
 import { describeConfig, loadConfig } from '../config/load.js';
 import type { Config } from '../config/settings.js';
@@ -11,7 +11,14 @@ import { createLogger } from '../log/logger.js';
 import { loadOrCreateCertificate } from '../server/certificate.js';
 import { checkTenantFile } from '../store/sqlite/tenant.js';
 import { parse, type Command } from './command.js';
-import { openContext, out, requireDataFolder, serverPid, serverRunning } from './context.js';
+import {
+  checkDataFolder,
+  openContext,
+  out,
+  requireDataFolder,
+  serverPid,
+  serverRunning,
+} from './context.js';
 
 export const doctor: Command = {
   name: 'doctor',
@@ -47,10 +54,9 @@ database reads. Exits 1 when a check fails.`,
     await check('data folder', () => {
       // A check changes nothing: a missing folder is reported, not made (QA).
       requireDataFolder(config);
+      checkDataFolder(config);
 
-      accessSync(config.dataDir, constants.W_OK);
-
-      return `${config.dataDir} is writable`;
+      return `${config.dataDir} is a folder this user can read and write`;
     });
     await check('master key and databases', async () => {
       const context = await openContext({ config });

@@ -47,6 +47,9 @@ async function checkTenantFiles(control: ControlStore, logger: Logger): Promise<
       // Read-only: a damaged file and its WAL stay as they are for whoever restores them.
       await checkTenantFile(control, tenant.id);
     } catch (error) {
+      // Not the file's fault: the data folder's owner or mode is wrong, for every organisation.
+      if ((error as { code?: string }).code === 'ERR_DATA_ACCESS') throw error;
+
       damaged.add(tenant.id);
       logger.error('store.tenant_damaged', {
         tenantId: tenant.id,

@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
+  chmodSync,
+  chownSync,
   cpSync,
   existsSync,
   readdirSync,
@@ -216,6 +218,71 @@ describe('lighttrail start', () => {
     expect(result.stderr).toContain('LIGHTTRAIL_PORT');
     expect(result.stdout).toBe('');
   });
+
+  it('says a data folder that is a file is one, in one line', async () => {
+    const file = path.join(fresh(), 'data');
+    writeFileSync(file, 'not a folder');
+    const env = { LIGHTTRAIL_DATA_DIR: file, LIGHTTRAIL_PORT: '0' };
+    for (const args of [['start'], ['stats', '--site', 'x']]) {
+      const result = await runCli(args, env);
+
+      expect(result.code, args[0]).toBe(2);
+      expectOneLine(result.stderr, 'ERR_CONFIG_INVALID');
+      expect(result.stderr).toContain(`LIGHTTRAIL_DATA_DIR: ${file} is a file, not a folder`);
+    }
+    // It had called the file a writable data folder.
+    const doctor = await runCli(['doctor'], env);
+    expect(doctor.code).toBe(1);
+    expect(doctor.stdout).toMatch(
+      /FAIL +data folder: ERR_CONFIG_INVALID: .* is a file, not a folder/,
+    );
+  });
+
+  // Another user: only root can make one here (setpriv), as CI on this machine runs.
+  const asNobody = process.getuid?.() === 0 && existsSync('/usr/bin/setpriv');
+  it.runIf(asNobody)(
+    'says a folder or file this user may not write is one, not damage',
+    async () => {
+      const { dir, env } = await organisationA();
+      chmodSync(path.dirname(dir), 0o755);
+      const run = (args: string[]) =>
+        new Promise<{ code: number | null; stderr: string }>((resolve) => {
+          const child = spawn(
+            '/usr/bin/setpriv',
+            ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, ...args],
+            { env: cliEnv(env), stdio: ['ignore', 'ignore', 'pipe'] },
+          );
+          let stderr = '';
+          child.stderr.on('data', (chunk) => (stderr += chunk));
+          const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+          child.on('close', (code) => {
+            clearTimeout(timer);
+            resolve({ code, stderr });
+          });
+        });
+
+      // The folder still root's alone (0700).
+      const folder = await run(['start']);
+      expect(folder.code).toBe(1);
+      expectOneLine(folder.stderr, 'ERR_DATA_ACCESS');
+      expect(folder.stderr).toContain('check its owner and mode');
+
+      // The folder the user's, an organisation's file not: not "damaged", not set aside.
+      const tenants = path.join(dir, 'tenants');
+      for (const name of [dir, tenants, ...readdirSync(dir).map((f) => path.join(dir, f))]) {
+        chownSync(name, 65534, 65534);
+      }
+      for (const name of readdirSync(tenants)) chownSync(path.join(tenants, name), 65534, 65534);
+      const file = readdirSync(tenants).find((name) => name.endsWith('.db')) as string;
+      chownSync(path.join(tenants, file), 0, 0);
+      chmodSync(path.join(tenants, file), 0o644);
+      const tenantFile = await run(['start']);
+      expect(tenantFile.code).toBe(1);
+      expectOneLine(tenantFile.stderr, 'ERR_DATA_ACCESS');
+      expect(tenantFile.stderr).toContain(file);
+      expect(tenantFile.stderr).not.toContain('damaged');
+    },
+  );
 
   it('blames the host, not the port, for an address this machine does not have (QA)', async () => {
     for (const port of ['0', '18443']) {

@@ -1,5 +1,7 @@
 import {
+  accessSync,
   chmodSync,
+  constants,
   closeSync,
   existsSync,
   fsyncSync,
@@ -37,6 +39,22 @@ export function openEncrypted(
 
   if (!options.create && statSync(file).size === 0) {
     throw new StoreError('ERR_DB_CORRUPT', `database file ${file} is empty`);
+  }
+
+  // A file this user may not write (or read) would fail below as one that "does not open with
+  // this key": said as it is instead (QA).
+  if (existsSync(file)) {
+    const readonly = options.readonly === true;
+    try {
+      accessSync(file, constants.R_OK | (readonly ? 0 : constants.W_OK));
+    } catch (cause) {
+      const access = readonly ? 'readable' : 'readable and writable';
+      throw new StoreError(
+        'ERR_DATA_ACCESS',
+        `database file ${file} is not ${access} by this user: check its owner and mode`,
+        cause,
+      );
+    }
   }
 
   const creating = options.create === true && !existsSync(file);

@@ -71,7 +71,12 @@ function open(file: string, key: Buffer, what: string, readonly: boolean): Db {
   try {
     return openEncrypted(file, key, { readonly });
   } catch (error) {
-    if (error instanceof StoreError && error.code === 'ERR_DB_CORRUPT') throw error;
+    if (
+      error instanceof StoreError &&
+      (error.code === 'ERR_DB_CORRUPT' || error.code === 'ERR_DATA_ACCESS')
+    ) {
+      throw error;
+    }
 
     const reason = error instanceof StoreError ? 'does not open with its key' : 'cannot be read';
     throw new StoreError('ERR_DB_CORRUPT', `${what} is damaged: it ${reason}`, error);

@@ -79,6 +79,7 @@ export class Collector {
    * asked for a body that would be refused (QA).
    */
   checkBodyHeaders(headers: IncomingHttpHeaders): void {
+    checkTransferCoding(headers['transfer-encoding']);
     checkMediaType(headers['content-type'], headers['content-encoding']);
   }
 
@@ -363,6 +364,21 @@ function checkEncoding(encoding: string | undefined): void {
   if (codings.some((coding) => coding !== 'identity')) {
     throw unsupported('send the body without a content encoding');
   }
+}
+
+/**
+ * Node reads the body of `Transfer-Encoding: gzip, chunked` as chunked and hands over the
+ * compressed bytes undecoded; a transfer coding other than chunked is refused as RFC 9112
+ * (section 6.1) says, 501, as a content coding is with 415 (QA).
+ */
+function checkTransferCoding(coding: string | undefined): void {
+  if (coding === undefined || coding.trim().toLowerCase() === 'chunked') return;
+
+  throw new RequestError(
+    'ERR_TRANSFER_CODING',
+    501,
+    'send the body with no transfer coding but chunked',
+  );
 }
 
 function decode(body: Buffer): string {

@@ -119,6 +119,8 @@ function parseInteger(setting: Setting, value: string, min: number, max: number)
   return number;
 }
 
+const METRICS_TOKEN_MIN = 32;
+
 function crossCheck(config: Config): Config {
   const find = (key: keyof Config) => SETTINGS.find((s) => s.key === key) as Setting;
 
@@ -138,6 +140,15 @@ function crossCheck(config: Config): Config {
     throw invalid(
       find('masterKey'),
       'set LIGHTTRAIL_MASTER_KEY or LIGHTTRAIL_MASTER_KEY_FILE, not both',
+    );
+  }
+
+  // A bearer token that opens /metrics on the public port: one guessed in a few tries opens it
+  // to anyone (QA). 32 characters, as `openssl rand -hex 16` gives.
+  if (config.metricsToken !== undefined && config.metricsToken.length < METRICS_TOKEN_MIN) {
+    throw invalid(
+      find('metricsToken'),
+      `must be at least ${METRICS_TOKEN_MIN} characters (for example \`openssl rand -hex 32\`)`,
     );
   }
 

@@ -129,7 +129,9 @@ export const SETTINGS: readonly Setting[] = [
     env: 'LIGHTTRAIL_METRICS_TOKEN',
     kind: 'string',
     secret: true,
-    description: 'Bearer token that opens /metrics on the HTTPS port; unset keeps it closed.',
+    description:
+      'Bearer token that opens /metrics on the HTTPS port (at least 32 characters); unset keeps ' +
+      'it closed.',
   },
   {
     key: 'trustedProxies',

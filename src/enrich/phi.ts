@@ -1337,7 +1337,7 @@ export function scrubText(text: string): string {
 export function scrubWithin(text: string, max: number): string {
   let out = scrubText(text);
   for (let round = 0; round < 4; round++) {
-    const cut = truncateCodePoints(out, max);
+    const cut = cutOutsideMarkers(out, max);
     if (cut === out) return out;
 
     out = scrubText(cut);
@@ -1345,6 +1345,21 @@ export function scrubWithin(text: string, max: number): string {
   }
 
   return truncateCodePoints(REDACTED, max);
+}
+
+/**
+ * Cuts to `max` as truncateCodePoints does, but never through a `[redacted]` marker: a marker
+ * the cut would split is kept whole at the end (fifteenth session's QA: `... [red` was stored,
+ * and the firewall report, which counts markers, missed the redaction).
+ */
+function cutOutsideMarkers(text: string, max: number): string {
+  const cut = truncateCodePoints(text, max);
+  if (cut === text || max < REDACTED.length) return cut;
+
+  const split = text.lastIndexOf(REDACTED, cut.length - 1);
+  if (split === -1 || split + REDACTED.length <= cut.length) return cut;
+
+  return truncateCodePoints(text.slice(0, split), max - REDACTED.length) + REDACTED;
 }
 
 export const PROPS_MAX_KEYS = 20;

@@ -1,6 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-import { isLightTrailError, type ErrorCode, type LightTrailError } from '../errors.js';
+import {
+  isLightTrailError,
+  RequestError,
+  type ErrorCode,
+  type LightTrailError,
+} from '../errors.js';
 import type { Reply } from './context.js';
 
 /** The one error body: `{"error":{"code":"ERR_...","message":"..."}}`. */
@@ -35,7 +40,11 @@ export function mapError(error: unknown): MappedError {
 function isExposed(error: unknown): error is LightTrailError {
   if (!isLightTrailError(error)) return false;
 
-  return (error.status >= 400 && error.status < 500) || error.status === 503;
+  // A client's refusals, and the two server answers that are about the request or the moment,
+  // not a fault: 501 (a transfer coding this server does not take) and 503 (try again).
+  if ((error.status >= 400 && error.status < 500) || error.status === 503) return true;
+
+  return error instanceof RequestError && error.status === 501;
 }
 
 const INTERNAL: MappedError = {

@@ -739,13 +739,13 @@ describe('lighttrail start', () => {
     const doctor = await runCli(['doctor'], {
       LIGHTTRAIL_DATA_DIR: fresh(),
       LIGHTTRAIL_MASTER_KEY: key,
-      LIGHTTRAIL_METRICS_TOKEN: 'tok-secret-123',
+      LIGHTTRAIL_METRICS_TOKEN: 'tok-secret-123-0123456789abcdef-0123456789',
     });
 
     expect(doctor.code).toBe(0);
     expect(doctor.stdout).toMatch(/LIGHTTRAIL_MASTER_KEY\s+\*+ \(set\)/);
     expect(doctor.stdout).not.toContain(key);
-    expect(doctor.stdout).not.toContain('tok-secret-123');
+    expect(doctor.stdout).not.toContain('tok-secret-123-0123456789abcdef-0123456789');
 
     // Without a key setting, the development key file in the data folder is the one in use.
     const dir = fresh();

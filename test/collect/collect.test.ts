@@ -344,6 +344,42 @@ describe('POST /api/collect', () => {
     }
   });
 
+  it('a transfer coding other than chunked is refused with 501 and nothing is stored', async () => {
+    // Node frames `gzip, chunked` as chunked and hands over the bytes undecoded (QA).
+    const before = await written();
+    const send = (coding: string, path: string) =>
+      new Promise<string>((resolve) => {
+        let text = '';
+        const body = event({ url: `https://localhost${path}` });
+        const socket = connect({
+          host: '127.0.0.1',
+          port: product.port,
+          rejectUnauthorized: false,
+        });
+        socket.on('secureConnect', () => {
+          socket.write(
+            `POST /api/collect HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\n` +
+              `Transfer-Encoding: ${coding}\r\nConnection: close\r\n\r\n` +
+              `${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n0\r\n\r\n`,
+          );
+        });
+        socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+        socket.on('error', () => undefined);
+        socket.on('close', () => resolve(text));
+        setTimeout(() => socket.destroy(), 3000);
+      });
+
+    for (const coding of ['gzip, chunked', 'deflate,chunked']) {
+      const text = await send(coding, '/te-refused');
+      expect([coding, text.split('\r\n')[0]]).toEqual([coding, 'HTTP/1.1 501 Not Implemented']);
+      expect(text).toContain('"ERR_TRANSFER_CODING"');
+    }
+    expect(await written()).toBe(before);
+    expect(await rows(`path = '/te-refused'`)).toHaveLength(0);
+
+    expect((await send('chunked', '/te-chunked')).split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
+  });
+
   it('C16 (f) a charset other than UTF-8 is refused with 415 and nothing is stored', async () => {
     const before = await written();
     const plain = event({ url: 'https://localhost/f-charset' });

@@ -31,6 +31,7 @@ describe('configuration', () => {
     [{ LIGHTTRAIL_COMMIT_GATHER_MS: '-1' }, 'LIGHTTRAIL_COMMIT_GATHER_MS: must be between 0 and'],
     [{ LIGHTTRAIL_COMMIT_GATHER_MS: '101' }, 'LIGHTTRAIL_COMMIT_GATHER_MS: must be between 0 and'],
     [{ LIGHTTRAIL_COMMIT_GATHER_MS: '1.5' }, 'LIGHTTRAIL_COMMIT_GATHER_MS: must be a whole number'],
+    [{ LIGHTTRAIL_METRICS_TOKEN: 'abc' }, 'LIGHTTRAIL_METRICS_TOKEN: must be at least 32'],
   ])('refuses %o with ERR_CONFIG_INVALID naming the setting', (env, message) => {
     expect(() => loadConfig({ env, cwd: '/' })).toThrowError(
       expect.objectContaining({
@@ -95,7 +96,7 @@ describe('configuration', () => {
 
   it('masks every secret in the effective configuration', () => {
     const config = loadConfig({
-      env: { LIGHTTRAIL_MASTER_KEY: 'ab'.repeat(32), LIGHTTRAIL_METRICS_TOKEN: 'zzz' },
+      env: { LIGHTTRAIL_MASTER_KEY: 'ab'.repeat(32), LIGHTTRAIL_METRICS_TOKEN: 'z'.repeat(40) },
       cwd: '/',
     });
     const shown = JSON.stringify(describeConfig(config));

@@ -10,6 +10,7 @@ import {
   sanitizeTitle,
   scrubProps,
   scrubText,
+  scrubWithin,
 } from '../../src/enrich/phi.js';
 import { sanitizeReferrer } from '../../src/enrich/referrer.js';
 import { displayUrl, sanitizePage } from '../../src/enrich/url.js';
@@ -1222,5 +1223,27 @@ describe("a label and its number quoted apart (the fifteenth session's QA)", () 
 
   test('counts stay counts, quoted or not', () => {
     expectKept(['{"patients": 1500}', '"Claim" 1750 points', '{"chart":"1,000 steps"}']);
+  });
+});
+
+describe('a cut to a length limit keeps the redaction marker whole (QA)', () => {
+  test('names, titles and property values ending in PHI', () => {
+    const name = `${'a'.repeat(120)} pat.doe@mail.test`;
+    const cut = scrubWithin(name, 128);
+    expect(cut).toBe(`${'a'.repeat(118)}[redacted]`);
+
+    const title = sanitizeTitle(`${'y '.repeat(124)}x pat.doe@mail.test`, { pageTitles: true });
+    expect(title?.endsWith('[redacted]')).toBe(true);
+    expect(title?.length).toBeLessThanOrEqual(256);
+
+    const props = scrubProps({ note: `${'z'.repeat(250)} 617-555-0123` });
+    expect(props.note).toMatch(/\[redacted\]$/);
+    // Text that fits, or a marker wholly inside the limit, is cut as before.
+    expect(scrubWithin(`${'b'.repeat(10)} pat.doe@mail.test`, 128)).toBe(
+      `${'b'.repeat(10)} [redacted]`,
+    );
+    expect(scrubWithin(`pat.doe@mail.test ${'c'.repeat(300)}`, 50)).toBe(
+      `[redacted] ${'c'.repeat(39)}`,
+    );
   });
 });

@@ -181,7 +181,7 @@ describe('metrics registry', () => {
 });
 
 describe('/metrics on the HTTPS port', () => {
-  const token = 'metrics-token-0123456789abcdef';
+  const token = 'metrics-token-0123456789abcdef-0123456789';
   let server: TestServer;
   let closed: TestServer;
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startProduct, type Product } from '../helpers/product.js';
 
-const TOKEN = 'metrics-token-for-this-test';
+const TOKEN = 'metrics-token-for-this-test-0123456789';
 
 describe("the product's own metrics", () => {
   let product: Product;

@@ -114,7 +114,12 @@ const SPOKEN_DOMAIN = new RegExp(`${LABEL}(?: dot ${LABEL}){1,8}`, 'iuy');
 const LOCAL_PART = /[\p{L}\p{N}._%+-]/u;
 // A local part that is a plain word (`shots at cvs dot com`) makes a spoken form prose.
 const PLAIN_WORD = /^\p{L}+$/u;
-const MAYBE_WORDED = /at\s{0,2}[)\]}>\uff09\uff3d\u3011]|\s@|@\s|[@.]\s{0,2}[)\]]| dot /i;
+// Spaces around a dot of the domain alone count too (`pat.doe@gmail . com`, QA).
+const MAYBE_WORDED = new RegExp(
+  'at\\s{0,2}[)\\]}>\\uff09\\uff3d\\u3011]|\\s@|@\\s|[@.]\\s{0,2}[)\\]]| dot |' +
+    '@[\\w-]{1,63}(?:\\s{1,2}\\.|\\.\\s)',
+  'i',
+);
 // Generic suffixes addresses are written with; a country's two letters count too. The newer
 // ones are ordinary words (`.clinic`, `.hospital`, `.center`) that event titles use (QA).
 const ADDRESS_SUFFIXES: ReadonlySet<string> = new Set(
@@ -221,7 +226,15 @@ const LABELLED_NUMBER = new RegExp(
 // (`ssn_last4=6789`, `SSN ending in 4821`, LAST_FOUR) or masked (`***-**-4821`, MASKED_SSN).
 const RECORD_ONLY = [
   'mrn',
+  'm\\.r\\.n\\.?',
   'medrec',
+  'medRec',
+  'med rec',
+  'med-rec',
+  'med_rec',
+  'med\\. rec\\.',
+  // An enterprise master patient index's number (QA).
+  'empi',
   'ssn',
   'encounter',
   'medical record',
@@ -232,6 +245,8 @@ const RECORD_ONLY = [
 ];
 const PERSON_LABELS = [
   'patient',
+  // `Hospital number 48213`, as British and Irish hospitals name a patient's number (QA).
+  'hospital',
   'pt',
   'pid',
   'member',
@@ -316,13 +331,18 @@ const MASKED_SSN = new RegExp(
 );
 // A template of a date or a volume in letters x (`xxx / xx / 2025`, `Vol. xxx. xx. 2024`).
 const X_DATE = /^[xX]{3}\s{0,2}[/.]/;
+// Epic's contact serial number and hospital account record, in capitals only: `har` and `csn`
+// are words in other languages (Norwegian `har 2000`).
+const RECORD_ACRONYMS = '(?<![A-Za-z])(?:CSN|HAR)';
 const SHORT_LABELLED_NUMBER = new RegExp(
-  `(?:${labelStart(RECORD_ONLY)}(?:${GAP}${ID_WORD}\\.?)?` +
+  `(?:(?:${labelStart(RECORD_ONLY)}|${RECORD_ACRONYMS})(?:${GAP}${ID_WORD}\\.?)?` +
     `(?:${GAP}${LAST_FOUR})?|` +
     `${labelStart([...PERSON_LABELS, ...CARE_LABELS])}(?:s|S)?${GAP}${ID_WORD}\\.?` +
     `(?:${GAP}${ID_WORD}\\.?)?)` +
     `(?:\\s{1,2}(?:is|was))?` +
-    `${LABEL_GAP}${OPENER}((?:[A-Za-z]{1,3}-?|(?:${MASK}|[xX#]){2,9}[\\s.-]{0,2})?` +
+    // Letters before the digits, joined or a capital's prefix apart (`MRN A48213`, `MRN AB
+    // 48213`, QA).
+    `${LABEL_GAP}${OPENER}((?:[A-Za-z]{1,3}-?|[A-Z]{1,3}\\s|(?:${MASK}|[xX#]){2,9}[\\s.-]{0,2})?` +
     `\\d(?:[\\s._/,;-]{0,3}\\d){3,4})(?![\\d])`,
   'gd',
 );

@@ -1247,3 +1247,38 @@ describe('a cut to a length limit keeps the redaction marker whole (QA)', () => 
     );
   });
 });
+
+describe("more record labels and spaced domains (the fifteenth session's QA)", () => {
+  test('record labels hospitals write', () => {
+    expectRedacted([
+      ['Med Rec 48213', 'Med Rec [redacted]'],
+      ['MedRec#48213', 'MedRec#[redacted]'],
+      ['Med. Rec. No. 48213', 'Med. Rec. No. [redacted]'],
+      ['M.R.N. 48213', 'M.R.N. [redacted]'],
+      ['EMPI 48213', 'EMPI [redacted]'],
+      ['CSN 48213', 'CSN [redacted]'],
+      ['HAR 48213', 'HAR [redacted]'],
+      ['Hospital number 48213', 'Hospital number [redacted]'],
+      ['MRN AB 48213', 'MRN [redacted]'],
+    ]);
+  });
+
+  test('the same words about no one keep their figures', () => {
+    expectKept([
+      'Jeg har 2000 kr',
+      'har 48213',
+      'Hospital 2024 rankings',
+      'Hospital Rooms 1200',
+      'Visit ID at 1234 Main St',
+    ]);
+  });
+
+  test('spaces around a dot of the domain alone', () => {
+    expectRedacted([
+      ['pat.doe@gmail . com', '[redacted]'],
+      ['write pat.doe@gmail .com today', 'write [redacted] today'],
+      ['pat.doe@gmail. com', '[redacted]'],
+    ]);
+    expectKept(['e-mail me@home. Then', 'Meet me@noon . ok']);
+  });
+});

@@ -33,12 +33,55 @@ export function loadConfig(options: LoadOptions = {}): Config {
     raw[setting.key] = fromEnv ?? (fromFile === undefined ? undefined : String(fromFile));
   }
 
+  refuseUnknownVariables(env);
+
   const config = {} as Record<string, unknown>;
   for (const setting of SETTINGS) {
     config[setting.key] = parseSetting(setting, raw[setting.key] ?? setting.default, cwd);
   }
 
   return crossCheck(config as unknown as Config);
+}
+
+// Read elsewhere: the config file's path, and the key `keys rotate --master` switches to.
+const OTHER_VARIABLES = ['LIGHTTRAIL_CONFIG', 'LIGHTTRAIL_NEW_MASTER_KEY'];
+
+/**
+ * A LIGHTTRAIL_* variable that names no setting is a typo whose setting silently kept its
+ * default (`LIGHTTRAIL_TRUSTED_PROXYS`): refused as the config file refuses an unknown key (QA).
+ */
+function refuseUnknownVariables(env: NodeJS.ProcessEnv): void {
+  const known = new Set([...SETTINGS.map((setting) => setting.env as string), ...OTHER_VARIABLES]);
+  for (const name of Object.keys(env)) {
+    if (!name.startsWith('LIGHTTRAIL_') || known.has(name)) continue;
+
+    const near = [...known].find((candidate) => editDistance(candidate, name) <= 2);
+    throw new ConfigError(
+      'ERR_CONFIG_INVALID',
+      `${name}: no such setting${near === undefined ? '' : ` (did you mean ${near}?)`}`,
+    );
+  }
+}
+
+/** Levenshtein distance, for the names of settings (a few dozen characters). */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row.push(
+        Math.min(
+          (previous[j] as number) + 1,
+          (row[j - 1] as number) + 1,
+          (previous[j - 1] as number) + cost,
+        ),
+      );
+    }
+    previous = row;
+  }
+
+  return previous[b.length] as number;
 }
 
 function readConfigFile(file: string | undefined, cwd: string): Record<string, unknown> {

@@ -32,6 +32,11 @@ describe('configuration', () => {
     [{ LIGHTTRAIL_COMMIT_GATHER_MS: '101' }, 'LIGHTTRAIL_COMMIT_GATHER_MS: must be between 0 and'],
     [{ LIGHTTRAIL_COMMIT_GATHER_MS: '1.5' }, 'LIGHTTRAIL_COMMIT_GATHER_MS: must be a whole number'],
     [{ LIGHTTRAIL_METRICS_TOKEN: 'abc' }, 'LIGHTTRAIL_METRICS_TOKEN: must be at least 32'],
+    [
+      { LIGHTTRAIL_PROT: '8443' },
+      'LIGHTTRAIL_PROT: no such setting (did you mean LIGHTTRAIL_PORT?)',
+    ],
+    [{ LIGHTTRAIL_WHATEVER: 'x' }, 'LIGHTTRAIL_WHATEVER: no such setting'],
   ])('refuses %o with ERR_CONFIG_INVALID naming the setting', (env, message) => {
     expect(() => loadConfig({ env, cwd: '/' })).toThrowError(
       expect.objectContaining({

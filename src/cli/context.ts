@@ -161,6 +161,30 @@ export function requireSoleUse(config: Config, action: string): void {
   }
 }
 
+const importLocks: Database.Database[] = [];
+
+/**
+ * One import per site at a time: two imports of one site each kept its own sessions in memory,
+ * and their visitors and sessions counted twice (QA; pageviews were deduplicated). An
+ * exclusive SQLite lock on `<dataDir>/import-<siteId>.lock`, dropped when the process ends.
+ */
+export function holdImportLock(config: Config, siteId: string): void {
+  const db = new Database(path.join(config.dataDir, `import-${siteId}.lock`));
+  db.pragma('busy_timeout = 0');
+  try {
+    db.exec('BEGIN EXCLUSIVE');
+  } catch {
+    db.close();
+    throw new LightTrailError(
+      'ERR_DATA_BUSY',
+      `another import into site ${siteId} is running: run one at a time, or the second would ` +
+        'count its visitors and sessions again',
+      { status: 409 },
+    );
+  }
+  importLocks.push(db);
+}
+
 const PID_FILE = 'server.pid';
 const LOCK_FILE = 'server.lock';
 

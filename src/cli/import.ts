@@ -6,7 +6,7 @@ import { isLogFormat, LOG_FORMATS } from '../collect/import/parse.js';
 import { openLogFile } from '../collect/import/read.js';
 import { EphemeralSalts } from '../collect/salts.js';
 import { parse, siteNotFound, usage, type Command } from './command.js';
-import { openContext, out } from './context.js';
+import { holdImportLock, openContext, out } from './context.js';
 import { createPipeline } from '../server/lighttrail.js';
 import { checkTenantFile } from '../store/sqlite/tenant.js';
 
@@ -49,6 +49,7 @@ in the log are used in memory for geography and visitor counting, never stored.`
 
     // Read-only first: a damaged file is refused before anything is written into it.
     try {
+      holdImportLock(context.config, site.id);
       await checkTenantFile(context.control, site.tenantId);
     } catch (error) {
       context.control.close();

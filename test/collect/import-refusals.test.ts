@@ -4,6 +4,8 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 
+import Database from 'better-sqlite3-multiple-ciphers';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { combinedLine, LOG_BROWSER_UA } from '../helpers/access-log.js';
@@ -57,6 +59,25 @@ describe('lighttrail import refusals', () => {
     expect([pipe.code, pipe.stderr]).toEqual([2, folder.stderr]);
     // Told before any data was opened: no import was recorded, nothing counted.
     expect((await runCli(['stats', '--site', siteId, '--json'], env)).stdout).toBe(before);
+  });
+
+  it('refuses a second import into a site while one runs (QA: visitors counted twice)', async () => {
+    const file = path.join(dir, 'one.log');
+    writeFileSync(file, `${line('/busy-page')}\n`);
+    // The lock a running import holds, taken here as it takes it.
+    const running = new Database(path.join(dir, `import-${siteId}.lock`));
+    running.exec('BEGIN EXCLUSIVE');
+    try {
+      const refused = await importFile(file);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/^lighttrail: ERR_DATA_BUSY: another import into site /);
+    } finally {
+      running.close();
+    }
+
+    const done = await importFile(file);
+    expect(done.code).toBe(0);
+    expect(JSON.parse(done.stdout)).toMatchObject({ pageviews: 1 });
   });
 
   it('refuses a compressed log instead of reading junk', async () => {

@@ -37,7 +37,12 @@ export function parse<const T extends Options>(
     // Node's own wording goes on (about positionals after `--`, or on further lines about how
     // to pass a value starting with a dash): the first sentence says it all.
     const first = (cause as Error).message.split(/(?<=\.)\s/)[0] ?? 'invalid arguments';
-    const message = first.replace(/\.$/, '');
+    let message = first.replace(/\.$/, '');
+    // `--limit -5`: the value looks like an option; say how to give it (QA).
+    const ambiguous = /^Option '(--[\w-]+)' argument is ambiguous$/.exec(message);
+    if (ambiguous !== null) {
+      message += `: a value there, or one that begins with "-" written as ${ambiguous[1]}=VALUE`;
+    }
     throw new LightTrailError('ERR_USAGE', `${message} (see --help)`, { status: 400, cause });
   }
 }

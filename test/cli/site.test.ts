@@ -180,7 +180,8 @@ describe('lighttrail site, apikey, keys and tenant commands', () => {
     const ambiguous = await runCli(['stats', '--site', '--from', '2026-11-01'], env);
     expect(ambiguous.code).toBe(2);
     expect(ambiguous.stderr).toBe(
-      "lighttrail: ERR_USAGE: Option '--site' argument is ambiguous (see --help)\n",
+      "lighttrail: ERR_USAGE: Option '--site' argument is ambiguous: a value there, or one that " +
+        'begins with "-" written as --site=VALUE (see --help)\n',
     );
   });
 

@@ -4,15 +4,22 @@ import { openContext, out, requireSoleUse } from './context.js';
 export const tenant: Command = {
   name: 'tenant',
   summary: 'list organisations or delete one (crypto-shredding)',
-  help: `Usage: lighttrail tenant list
+  help: `Usage: lighttrail tenant list [--json]
        lighttrail tenant delete ID --confirm ID
+
+list prints one organisation a line (id, state, name), or with --json one JSON array of
+{id, name, createdAt, deletedAt}.
 
 delete destroys the organisation's data keys, then its database files. Without the keys
 no copy of those files (a backup, a stolen disk) can be read again. The deletion is
 recorded as a system event. The server must be stopped.`,
 
   async run(argv) {
-    const { values, positionals } = parse(argv, { confirm: { type: 'string' } }, true);
+    const { values, positionals } = parse(
+      argv,
+      { confirm: { type: 'string' }, json: { type: 'boolean' } },
+      true,
+    );
     if (values.help) return (out(this.help), 0);
 
     const [action, id] = positionals;
@@ -20,6 +27,8 @@ recorded as a system event. The server must be stopped.`,
     try {
       const { control, config } = context;
       if (action === 'list') {
+        if (values.json) return (out(JSON.stringify(control.listTenants())), 0);
+
         for (const item of control.listTenants()) {
           const state = item.deletedAt === null ? 'active' : 'deleted';
           out(`${item.id}  ${state}  ${item.name}`);

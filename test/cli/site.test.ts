@@ -358,6 +358,14 @@ describe('lighttrail site, apikey, keys and tenant commands', () => {
     );
     expect(deleted.code).toBe(0);
     expect(await events('tenant.deleted')).toHaveLength(1);
+    const listed = await runCli(['tenant', 'list', '--json'], env);
+    expect(JSON.parse(listed.stdout)).toContainEqual(
+      expect.objectContaining({
+        id: organisationId,
+        name: 'Clinic A',
+        deletedAt: expect.any(Number),
+      }),
+    );
     expect((await runCli(['site', 'list'], env)).stdout).not.toContain(siteId);
     // The owner belonged to no other organisation: the account went with it.
     const reuse = await runCli(

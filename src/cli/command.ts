@@ -26,6 +26,7 @@ export function parse<const T extends Options>(
   options: T,
   allowPositionals = false,
 ): { values: Values<T>; positionals: string[] } {
+  refuseRepeats(argv, Object.keys(options));
   try {
     return parseArgs({
       args: argv,
@@ -44,6 +45,23 @@ export function parse<const T extends Options>(
       message += `: a value there, or one that begins with "-" written as ${ambiguous[1]}=VALUE`;
     }
     throw new LightTrailError('ERR_USAGE', `${message} (see --help)`, { status: 400, cause });
+  }
+}
+
+/**
+ * An option given twice is refused: taken last without a word, `--site A --site B` read one
+ * site's figures for the other's (QA), as the stats API refuses a repeated parameter.
+ */
+function refuseRepeats(argv: readonly string[], names: readonly string[]): void {
+  const seen = new Set<string>();
+  for (const arg of argv) {
+    if (arg === '--') return;
+
+    const name = /^--([\w-]+)/.exec(arg)?.[1];
+    if (name === undefined || !names.includes(name)) continue;
+    if (seen.has(name)) throw usage(`--${name} is given more than once (see --help)`);
+
+    seen.add(name);
   }
 }
 

@@ -176,6 +176,12 @@ describe('lighttrail site, apikey, keys and tenant commands', () => {
       "lighttrail: ERR_USAGE: Unknown option '--bogus' (see --help)",
     );
 
+    const twice = await runCli(['stats', '--site', siteId, '--site', 'other'], env);
+    expect(twice.code).toBe(2);
+    expect(twice.stderr).toBe(
+      'lighttrail: ERR_USAGE: --site is given more than once (see --help)\n',
+    );
+
     // A value that looks like the next option: Node's three lines of advice become one.
     const ambiguous = await runCli(['stats', '--site', '--from', '2026-11-01'], env);
     expect(ambiguous.code).toBe(2);

@@ -70,8 +70,14 @@ in the log are used in memory for geography and visitor counting, never stored.`
     // The import keeps the settings it started with: a time zone changed meanwhile moves its
     // rows afterwards (QA: part of an import stayed on the old zone's days).
     const mark = tenant.mark();
+    // Ctrl+C or a stop: what was read is committed and said so, instead of a silent exit (QA).
+    const stop = new AbortController();
+    const interrupt = () => stop.abort();
+    process.once('SIGINT', interrupt);
+    process.once('SIGTERM', interrupt);
     try {
       const report = await importLog({
+        signal: stop.signal,
         site,
         file,
         format: values.format,
@@ -84,7 +90,7 @@ in the log are used in memory for geography and visitor counting, never stored.`
       const zone = context.control.getSite(site.id)?.settings.timeZone ?? site.settings.timeZone;
       if (zone !== site.settings.timeZone) tenant.redate(site.id, zone, mark);
       context.control.recordSystemEvent({
-        type: 'import.completed',
+        type: report.interrupted === true ? 'import.interrupted' : 'import.completed',
         tenantId: site.tenantId,
         actor: 'cli:import',
         detail: { siteId: site.id, format: values.format, ...report, malformedSamples: undefined },
@@ -104,8 +110,19 @@ in the log are used in memory for geography and visitor counting, never stored.`
   malformed lines    ${report.malformed}${samples(report.malformedSamples, report.malformed)}`);
       }
 
+      if (report.interrupted === true) {
+        process.stderr.write(
+          `lighttrail: import interrupted after ${report.lines} lines, all of them stored; run ` +
+            'the same command again to import the rest (lines already in are not stored twice)\n',
+        );
+
+        return 130;
+      }
+
       return 0;
     } finally {
+      process.off('SIGINT', interrupt);
+      process.off('SIGTERM', interrupt);
       await queue.close();
       tenant.close();
       context.control.close();

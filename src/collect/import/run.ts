@@ -23,6 +23,8 @@ export interface ImportReport {
    *  request target for another host, as a forward proxy logs it) and `future` (a timestamp more
    *  than a day ahead of this machine's clock). */
   skipped: Record<SkipReason | 'foreign-host' | 'future', number>;
+  /** Set when `signal` stopped the import before the end of the file (see ImportOptions). */
+  interrupted?: true;
 }
 
 export interface ImportOptions {
@@ -34,6 +36,11 @@ export interface ImportOptions {
   /** The tenant's store, which keeps the import deduplication key. */
   tenant: TenantStore;
   onProgress?(bytesRead: number, totalBytes: number, lines: number): void;
+  /**
+   * Stops the import at the next line: what was read is committed and reported, and the same
+   * import run again adds the rest (its lines' keys say what is in already).
+   */
+  signal?: AbortSignal;
 }
 
 const CHUNK = 500;
@@ -98,6 +105,11 @@ export async function importLog(options: ImportOptions): Promise<ImportReport> {
     onProgress: (read) => options.onProgress?.(read, total, report.lines),
   });
   for await (const line of lines) {
+    if (options.signal?.aborted === true) {
+      report.interrupted = true;
+      break;
+    }
+
     report.lines += 1;
     if (line.record === null) {
       report.malformed += 1;

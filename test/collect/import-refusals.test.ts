@@ -61,7 +61,7 @@ describe('lighttrail import refusals', () => {
     expect((await runCli(['stats', '--site', siteId, '--json'], env)).stdout).toBe(before);
   });
 
-  it('refuses a second import into a site while one runs (QA: visitors counted twice)', async () => {
+  it('refuses a second import into a site while one runs (QA: visitors twice)', async () => {
     const file = path.join(dir, 'one.log');
     writeFileSync(file, `${line('/busy-page')}\n`);
     // The lock a running import holds, taken here as it takes it.

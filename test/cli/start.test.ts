@@ -18,7 +18,7 @@ import path from 'node:path';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { CLI, cliEnv, runCli, startServer } from '../helpers/cli.js';
+import { CLI, runCli, spawnCommand, startServer } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp.js';
 
 function get(
@@ -245,21 +245,9 @@ describe('lighttrail start', () => {
     async () => {
       const { dir, env } = await organisationA();
       chmodSync(path.dirname(dir), 0o755);
+      const setpriv = ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI];
       const run = (args: string[]) =>
-        new Promise<{ code: number | null; stderr: string }>((resolve) => {
-          const child = spawn(
-            '/usr/bin/setpriv',
-            ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, ...args],
-            { env: cliEnv(env), stdio: ['ignore', 'ignore', 'pipe'] },
-          );
-          let stderr = '';
-          child.stderr.on('data', (chunk) => (stderr += chunk));
-          const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-          child.on('close', (code) => {
-            clearTimeout(timer);
-            resolve({ code, stderr });
-          });
-        });
+        spawnCommand('/usr/bin/setpriv', [...setpriv, ...args], env, 20_000).result;
 
       // The folder still root's alone (0700).
       const folder = await run(['start']);
@@ -351,19 +339,8 @@ describe('lighttrail start', () => {
     const { env } = await organisationA();
 
     const started = Date.now();
-    const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [path.join(install, 'bin', 'lighttrail.js'), 'start'], {
-        env: cliEnv(env),
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      let stderr = '';
-      child.stderr.on('data', (chunk) => (stderr += chunk));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stderr });
-      });
-    });
+    const bin = path.join(install, 'bin', 'lighttrail.js');
+    const result = await spawnCommand(process.execPath, [bin, 'start'], env, 20_000).result;
 
     expect(result.code).toBe(1);
     expect(Date.now() - started).toBeLessThan(15_000);

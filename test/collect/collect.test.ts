@@ -44,6 +44,19 @@ describe('POST /api/collect', () => {
   }
 
   /** Events stored plus filtered hits counted: a refusal must leave both alone. */
+  /** Writes `request` as is over TLS and gives what came back until the server closed (3 s). */
+  function exchange(request: string): Promise<string> {
+    return new Promise((resolve) => {
+      let text = '';
+      const socket = connect({ host: '127.0.0.1', port: product.port, rejectUnauthorized: false });
+      socket.on('secureConnect', () => socket.write(request));
+      socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+      socket.on('error', () => undefined);
+      socket.on('close', () => resolve(text));
+      setTimeout(() => socket.destroy(), 3000);
+    });
+  }
+
   async function written(): Promise<number> {
     const db = await product.tenantDb();
     try {
@@ -311,24 +324,10 @@ describe('POST /api/collect', () => {
   it('C16 (f) a body refused on its headers is never asked for with 100 Continue', async () => {
     // As curl sends a body over 1 KB: the headers, then the body only after `100 Continue`.
     const answer = (headers: string) =>
-      new Promise<string>((resolve) => {
-        let text = '';
-        const socket = connect({
-          host: '127.0.0.1',
-          port: product.port,
-          rejectUnauthorized: false,
-        });
-        socket.on('secureConnect', () => {
-          socket.write(
-            `POST /api/collect HTTP/1.1\r\nHost: localhost\r\n${headers}Content-Length: 60000\r\n` +
-              'Expect: 100-continue\r\n\r\n',
-          );
-        });
-        socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
-        socket.on('error', () => undefined);
-        socket.on('close', () => resolve(text));
-        setTimeout(() => socket.destroy(), 3000);
-      });
+      exchange(
+        `POST /api/collect HTTP/1.1\r\nHost: localhost\r\n${headers}Content-Length: 60000\r\n` +
+          'Expect: 100-continue\r\n\r\n',
+      );
 
     for (const headers of [
       'Content-Type: image/png\r\n',
@@ -347,27 +346,15 @@ describe('POST /api/collect', () => {
   it('a transfer coding other than chunked is refused with 501 and nothing is stored', async () => {
     // Node frames `gzip, chunked` as chunked and hands over the bytes undecoded (QA).
     const before = await written();
-    const send = (coding: string, path: string) =>
-      new Promise<string>((resolve) => {
-        let text = '';
-        const body = event({ url: `https://localhost${path}` });
-        const socket = connect({
-          host: '127.0.0.1',
-          port: product.port,
-          rejectUnauthorized: false,
-        });
-        socket.on('secureConnect', () => {
-          socket.write(
-            `POST /api/collect HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\n` +
-              `Transfer-Encoding: ${coding}\r\nConnection: close\r\n\r\n` +
-              `${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n0\r\n\r\n`,
-          );
-        });
-        socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
-        socket.on('error', () => undefined);
-        socket.on('close', () => resolve(text));
-        setTimeout(() => socket.destroy(), 3000);
-      });
+    const send = (coding: string, path: string) => {
+      const body = event({ url: `https://localhost${path}` });
+
+      return exchange(
+        `POST /api/collect HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\n` +
+          `Transfer-Encoding: ${coding}\r\nConnection: close\r\n\r\n` +
+          `${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n0\r\n\r\n`,
+      );
+    };
 
     for (const coding of ['gzip, chunked', 'deflate,chunked']) {
       const text = await send(coding, '/te-refused');

@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -9,7 +9,7 @@ import Database from 'better-sqlite3-multiple-ciphers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { combinedLine, LOG_BROWSER_UA } from '../helpers/access-log.js';
-import { CLI, cliEnv, runCli } from '../helpers/cli.js';
+import { CLI, runCli, spawnCommand } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp.js';
 
 const line = combinedLine;
@@ -87,24 +87,14 @@ describe('lighttrail import refusals', () => {
       file,
       Array.from({ length: total }, (_, i) => line(`/long/page-${i}`)).join('\n') + '\n',
     );
-    const child = spawn(
-      process.execPath,
-      [CLI, 'import', '--site', siteId, '--format', 'combined', file, '--json'],
-      {
-        env: cliEnv(env),
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    const code = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const args = ['import', '--site', siteId, '--format', 'combined', file, '--json'];
+    const { child, result } = spawnCommand(process.execPath, [CLI, ...args], env);
     // About a third of the way in here (the whole file takes some 5 s on a 2-vCPU machine).
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     child.kill('SIGINT');
 
-    expect(await code).toBe(130);
+    const { code, stdout, stderr } = await result;
+    expect(code).toBe(130);
     const first = JSON.parse(stdout) as { lines: number; pageviews: number; interrupted: boolean };
     expect(first.interrupted).toBe(true);
     expect(first.lines).toBeLessThan(total);

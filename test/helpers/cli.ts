@@ -15,15 +15,25 @@ export function runCli(
   env: Record<string, string>,
   timeoutMs = 60_000,
 ): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: cliEnv(env),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+  return spawnCommand(process.execPath, [CLI, ...args], env, timeoutMs).result;
+}
+
+/**
+ * Starts `command ...args` as runCli does (another installation's `lighttrail`, or the CLI as
+ * another user): the child, to signal it, and its result once it ends, killed after `timeoutMs`.
+ */
+export function spawnCommand(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs = 60_000,
+): { child: ChildProcess; result: Promise<CliResult> } {
+  const child = spawn(command, args, { env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const result = new Promise<CliResult>((resolve, reject) => {
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.stdout?.on('data', (chunk) => (stdout += chunk));
+    child.stderr?.on('data', (chunk) => (stderr += chunk));
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('error', reject);
     child.on('close', (code) => {
@@ -31,6 +41,8 @@ export function runCli(
       resolve({ code, stdout, stderr });
     });
   });
+
+  return { child, result };
 }
 
 export function cliEnv(env: Record<string, string>): NodeJS.ProcessEnv {

@@ -140,7 +140,8 @@ export function rekeyFile(file: string, oldKey: Buffer, newKey: Buffer): void {
   // The last connection closed: its WAL is gone, or empty (a stray one would be read into the
   // new file as frames of its own).
   if (existsSync(`${file}-wal`) && statSync(`${file}-wal`).size > 0) {
-    throw new StoreError('ERR_DB_CORRUPT', `database file ${file} is in use by another process`);
+    removeRekeyCopy(file);
+    throw new StoreError('ERR_DATA_BUSY', `database file ${file} is in use by another process`);
   }
   syncFile(copy);
   renameSync(copy, file);

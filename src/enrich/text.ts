@@ -218,7 +218,7 @@ export function stripHidden(text: string): string {
 
 // Every character that shows as nothing, the joiners included.
 const INVISIBLE = /\p{Cf}|[\u115f\u1160\u3164\uffa0\u2800]|\u034f|\u17b4|\u17b5/gu;
-const NOT_ASCII = /[^\x00-\x7f]/;
+const NOT_ASCII = /[\u0080-\uffff]/;
 
 /**
  * The text without any character that shows as nothing: what a name is compared by, so that

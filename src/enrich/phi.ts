@@ -102,7 +102,8 @@ const OPEN = '[(\\[{<\\uff08\\uff3b\\u3010]';
 const CLOSE = '[)\\]}>\\uff09\\uff3d\\u3011]';
 const WORD_AT = `\\s{0,3}(?:${OPEN}\\s{0,2}(?:at|@)\\s{0,2}${CLOSE}|@)\\s{0,3}`;
 const WRITTEN_DOT = `${OPEN}\\s{0,2}(?:dot|\\.)\\s{0,2}${CLOSE}`;
-const WORD_DOT = `(?:\\s{0,2}\\.\\s{0,2}|\\s{0,2}${WRITTEN_DOT}\\s{0,2})`;
+// A dot spelt out after a real `@` too (`pat.doe@gmail dot com`, QA).
+const WORD_DOT = `(?:\\s{0,2}\\.\\s{0,2}|\\s{0,2}${WRITTEN_DOT}\\s{0,2}| dot )`;
 const LABEL = '[\\p{L}\\p{N}-]{1,63}';
 // Found from the `@` or `at` written otherwise, the local part widened backwards and the domain
 // matched forwards (sticky), as for plain addresses: an unanchored pattern tried a local part at
@@ -116,7 +117,7 @@ const LOCAL_PART = /[\p{L}\p{N}._%+-]/u;
 const PLAIN_WORD = /^\p{L}+$/u;
 // Spaces around a dot of the domain alone count too (`pat.doe@gmail . com`, QA).
 const MAYBE_WORDED = new RegExp(
-  'at\\s{0,2}[)\\]}>\\uff09\\uff3d\\u3011]|\\s@|@\\s|[@.]\\s{0,2}[)\\]]| dot |' +
+  '(?:at|dot)\\s{0,2}[)\\]}>\\uff09\\uff3d\\u3011]|\\s@|@\\s|[@.]\\s{0,2}[)\\]]| dot |' +
     '@[\\w-]{1,63}(?:\\s{1,2}\\.|\\.\\s)',
   'i',
 );
@@ -233,8 +234,11 @@ const RECORD_ONLY = [
   'med-rec',
   'med_rec',
   'med\\. rec\\.',
+  'med\\.rec\\.?',
+  'med\\.Rec\\.?',
   // An enterprise master patient index's number (QA).
   'empi',
+  'e\\.m\\.p\\.i\\.?',
   'ssn',
   'encounter',
   'medical record',
@@ -245,8 +249,10 @@ const RECORD_ONLY = [
 ];
 const PERSON_LABELS = [
   'patient',
-  // `Hospital number 48213`, as British and Irish hospitals name a patient's number (QA).
+  // `Hospital number 48213`, as British and Irish hospitals name a patient's number, and the
+  // enterprise id of a master patient index (QA).
   'hospital',
+  'enterprise',
   'pt',
   'pid',
   'member',
@@ -302,9 +308,10 @@ const ID_WORD =
 // `GoodRx` and `TeamMember` are followed by counts and prices (QA).
 const labelStart = (words: readonly string[]): string => `(?<![A-Za-z])(?:${anyCase(words)})`;
 // Between a label and its number: a quote that closes the label, spaces and the marks forms and
-// slugs put there, up to two of `:#=|~` (`patient: # 48213`, `MRN|48213`), and then (OPENER) a
-// bracket or quote that opens the number (`Patient # (48213)`, `claim no. "48213"`, QA).
-const LABEL_GAP = `${CLOSER}${GAP}[:#=|~]?${GAP}(?:[:#=|~]${GAP})?`;
+// slugs put there, up to two of `:#=|~>` (`patient: # 48213`, `MRN|48213`, `"mrn"=>"48213"`),
+// and then (OPENER) a bracket or quote that opens the number (`Patient # (48213)`, `claim no.
+// "48213"`, QA).
+const LABEL_GAP = `${CLOSER}${GAP}[:#=|~>]?${GAP}(?:[:#=|~>]${GAP})?`;
 // How forms name a number's last four (`SSN ending in 4821`, `ssnLast4`, `SSN (last four
 // digits): 4821`, `Account ending 4821`).
 const LAST_FOUR =

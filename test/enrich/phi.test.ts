@@ -1260,6 +1260,10 @@ describe("more record labels and spaced domains (the fifteenth session's QA)", (
       ['HAR 48213', 'HAR [redacted]'],
       ['Hospital number 48213', 'Hospital number [redacted]'],
       ['MRN AB 48213', 'MRN [redacted]'],
+      ['Med.Rec 48213', 'Med.Rec [redacted]'],
+      ['E.M.P.I. 48213', 'E.M.P.I. [redacted]'],
+      ['"mrn"=>"48213"', '"mrn"=>"[redacted]"'],
+      ['enterprise id 48213', 'enterprise id [redacted]'],
     ]);
   });
 
@@ -1280,5 +1284,16 @@ describe("more record labels and spaced domains (the fifteenth session's QA)", (
       ['pat.doe@gmail. com', '[redacted]'],
     ]);
     expectKept(['e-mail me@home. Then', 'Meet me@noon . ok']);
+  });
+
+  test('a real @ with its dot spelt out or bracketed (final QA)', () => {
+    expectRedacted([
+      ['pat.doe@gmail dot com', '[redacted]'],
+      ['Contact pat.doe@gmail[dot]com', 'Contact [redacted]'],
+      ['pat.doe@gmail(dot)com', '[redacted]'],
+      ['pat.doe@gmail{dot}com', '[redacted]'],
+      ['pat.doe@kaiser DOT org', '[redacted]'],
+    ]);
+    expectKept(['spring@home dot 2024', 'meet@noon dot then', 'Enterprise 2024 plan 1500']);
   });
 });

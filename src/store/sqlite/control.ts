@@ -232,6 +232,8 @@ export class SqliteControlStore implements ControlStore {
     const file = this.tenantFile(id);
     for (const suffix of ['', '-wal', '-shm', '-journal'])
       rmSync(`${file}${suffix}`, { force: true });
+    // A key rotation's copy, left by one interrupted before the next open (final QA).
+    removeRekeyCopy(file);
   }
 
   createUser(email: string, passwordHash: string): User {

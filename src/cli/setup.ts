@@ -1,4 +1,4 @@
-import { validateSiteSettings, type Site } from '../domain/site.js';
+import { validateName, validateSiteSettings, type Site } from '../domain/site.js';
 import { generatePassword, hashPassword } from '../identity/password.js';
 import type { User } from '../store/types.js';
 import { parse, usage, type Command } from './command.js';
@@ -32,10 +32,11 @@ shown once and never stored in clear; it must be changed at first sign-in.
     });
     if (values.help) return (out(this.help), 0);
 
-    const org = values.org?.trim();
     const domain = values.domain?.trim().toLowerCase();
     const email = values.email?.trim();
-    if (!org || org.length > 200) throw usage('--org NAME is required (at most 200 characters)');
+    if (values.org === undefined) throw usage('--org NAME is required');
+    // Named as the store names it: one rule and one message for every name (final QA).
+    const org = validateName('organisation name', values.org);
     if (!domain) throw usage('--domain HOST is required');
     if (!email || !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email) || email.length > 254) {
       throw usage('--email must be an e-mail address');

@@ -31,7 +31,7 @@ export const site: Command = {
   help: `Usage: lighttrail site list [--tenant ID] [--json]
        lighttrail site show ID
        lighttrail site create --tenant ID --name NAME --domains HOSTS [settings]
-       lighttrail site update ID [settings]
+       lighttrail site update ID [--name NAME] [settings]
 
 Settings (lists are comma-separated; an empty value clears a list):
   --domains HOSTS             hostnames allowed to send events (*.host for subdomains)
@@ -103,12 +103,16 @@ Every change is validated first and recorded as a system event.`,
         const found = id === undefined ? undefined : control.getSite(id);
         if (found === undefined) throw siteNotFound(id);
         const patch = settingsPatch(values);
-        if (Object.keys(patch).length === 0) throw usage('site update needs at least one setting');
-        const updated = control.updateSiteSettings(
-          found.id,
-          validateSiteSettings(patch, found.settings),
-          'cli:site',
-        );
+        if (Object.keys(patch).length === 0 && values.name === undefined) {
+          throw usage('site update needs --name or at least one setting');
+        }
+        // Both checked before either is written: a bad setting leaves the name as it was.
+        const settings = validateSiteSettings(patch, found.settings);
+        if (values.name !== undefined) control.renameSite(found.id, values.name, 'cli:site');
+        const updated =
+          Object.keys(patch).length === 0
+            ? (control.getSite(found.id) ?? found)
+            : control.updateSiteSettings(found.id, settings, 'cli:site');
         const zone = updated.settings.timeZone;
         const redated = zone === found.settings.timeZone ? null : await redate(context, updated);
         if (values.json) out(JSON.stringify(redated === null ? updated : { ...updated, redated }));

@@ -212,7 +212,9 @@ export const NAME_MAX = 200;
 // Control characters, line and paragraph separators and the bidirectional overrides: in a name
 // they rewrite a terminal (`\e]0;...\a` retitles it, `\e[2J` clears it), break the line-based
 // output of `site list`, or show a name reversed (fifteenth session's QA).
-const NAME_FORBIDDEN = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
+// Format characters too (zero-width space, byte order mark, soft hyphen, direction marks): two
+// names that look the same must be the same (final QA). Not the joiners emoji and Persian need.
+const NAME_FORBIDDEN = /[\p{Cc}\u2028\u2029]|(?![\u200c\u200d])\p{Cf}/u;
 
 /**
  * An organisation's or a site's name as given, its ends trimmed; refused with
@@ -224,7 +226,7 @@ export function validateName(field: string, name: string): string {
   if (trimmed === '') throw bad(field, 'must not be empty');
   if ([...trimmed].length > NAME_MAX) throw bad(field, `must be at most ${NAME_MAX} characters`);
   if (NAME_FORBIDDEN.test(trimmed)) {
-    throw bad(field, 'must not hold control characters, line breaks or direction overrides');
+    throw bad(field, 'must not hold control, invisible or direction characters, nor line breaks');
   }
 
   return trimmed;

@@ -64,6 +64,8 @@ export interface ControlStore {
   getSite(id: string): Site | undefined;
   listSites(tenantId?: string): Site[];
   updateSiteSettings(id: string, settings: SiteSettings, actor: string): Site;
+  /** A site's new name (checked as at creation), recorded as a system event. */
+  renameSite(id: string, name: string, actor: string): Site;
 
   createApiKey(record: Omit<ApiKeyRecord, 'createdAt' | 'revokedAt'>, actor: string): ApiKeyRecord;
   getApiKey(id: string): ApiKeyRecord | undefined;

@@ -200,6 +200,8 @@ describe('lighttrail site, apikey, keys and tenant commands', () => {
       '\u202eevil',
       ' ',
       'x'.repeat(201),
+      'Bad\u200bname',
+      'Bad\ufeffname',
     ]) {
       const created = await runCli(
         ['site', 'create', '--tenant', organisationId, '--name', name, '--domains', 'b.example'],
@@ -219,6 +221,18 @@ describe('lighttrail site, apikey, keys and tenant commands', () => {
     expect(org.code).toBe(2);
     expect(org.stderr).toMatch(/ERR_INVALID_ARGUMENT: organisation name: /);
     expect(tenantFiles()).toEqual(filesBefore);
+
+    // Renamed by site update, checked the same way; the refusal leaves the name as it was.
+    const badRename = await runCli(['site', 'update', siteId, '--name', 'x\u0007'], env);
+    expect(badRename.code).toBe(2);
+    const renamed = await runCli(
+      ['site', 'update', siteId, '--name', 'Clinic A main', '--json'],
+      env,
+    );
+    expect(JSON.parse(renamed.stdout)).toMatchObject({ id: siteId, name: 'Clinic A main' });
+    expect(await events('site.renamed')).toEqual([
+      expect.objectContaining({ detail: expect.objectContaining({ to: 'Clinic A main' }) }),
+    ]);
 
     // Ends are trimmed; a name of letters from any script, emoji included, is kept.
     const kept = await runCli(

@@ -328,6 +328,24 @@ export class SqliteControlStore implements ControlStore {
     return { ...before, settings };
   }
 
+  renameSite(id: string, name: string, actor: string): Site {
+    const before = this.getSite(id);
+    if (before === undefined) throw new StoreError('ERR_SITE_NOT_FOUND', `no site ${id}`);
+
+    const renamed = validateName('site name', name);
+    this.db.transaction(() => {
+      this.db.prepare('UPDATE sites SET name = ? WHERE id = ?').run(renamed, id);
+      this.insertEvent({
+        type: 'site.renamed',
+        tenantId: before.tenantId,
+        actor,
+        detail: { siteId: id, from: before.name, to: renamed },
+      });
+    })();
+
+    return { ...before, name: renamed };
+  }
+
   createApiKey(record: Omit<ApiKeyRecord, 'createdAt' | 'revokedAt'>, actor: string): ApiKeyRecord {
     const full: ApiKeyRecord = { ...record, createdAt: Date.now(), revokedAt: null };
     this.db.transaction(() => {

@@ -117,7 +117,7 @@ let dataLock: Database.Database | undefined;
 function holdDataLock(config: Config): void {
   if (dataLock !== undefined) return;
 
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  makeDataFolder(config);
   const db = new Database(path.join(config.dataDir, DATA_LOCK_FILE));
   try {
     db.pragma('busy_timeout = 0');
@@ -161,6 +161,32 @@ export function requireSoleUse(config: Config, action: string): void {
   }
 }
 
+/**
+ * Creates the data folder (and the folders above it) for the commands that may: a path through
+ * a file, a broken link or a folder this user may not write is said so, not as a raw system
+ * error (final QA).
+ */
+function makeDataFolder(config: Config): void {
+  try {
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code ?? 'error';
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+      throw new LightTrailError(
+        'ERR_DATA_ACCESS',
+        `${config.dataDir} cannot be created: this user may not write where it goes (${code})`,
+        { cause },
+      );
+    }
+    throw new ConfigError(
+      'ERR_CONFIG_INVALID',
+      `LIGHTTRAIL_DATA_DIR: ${config.dataDir} cannot be created: a part of its path is a file ` +
+        `or a broken link (${code})`,
+      cause,
+    );
+  }
+}
+
 const importLocks: Database.Database[] = [];
 
 /**
@@ -197,7 +223,7 @@ let heldLock: Database.Database | undefined;
  * beside it is only for people to read.
  */
 export function holdServerLock(config: Config): void {
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  makeDataFolder(config);
   const db = new Database(path.join(config.dataDir, LOCK_FILE));
   db.pragma('busy_timeout = 0');
   try {

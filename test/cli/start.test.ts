@@ -230,6 +230,19 @@ describe('lighttrail start', () => {
       expectOneLine(result.stderr, 'ERR_CONFIG_INVALID');
       expect(result.stderr).toContain(`LIGHTTRAIL_DATA_DIR: ${file} is a file, not a folder`);
     }
+    // A path through the file, or a link to nothing: said so, not a raw ENOTDIR (final QA).
+    const dangling = path.join(fresh(), 'data');
+    symlinkSync(path.join(path.dirname(dangling), 'missing'), dangling);
+    for (const dataDir of [path.join(file, 'sub'), dangling]) {
+      const setup = await runCli(
+        ['setup', '--org', 'A', '--domain', 'a.example', '--email', 'a@a.example'],
+        { LIGHTTRAIL_DATA_DIR: dataDir },
+      );
+      expect(setup.code, dataDir).toBe(2);
+      expectOneLine(setup.stderr, 'ERR_CONFIG_INVALID');
+      expect(setup.stderr).toContain('a part of its path is a file or a broken link');
+    }
+
     // It had called the file a writable data folder.
     const doctor = await runCli(['doctor'], env);
     expect(doctor.code).toBe(1);

@@ -21,6 +21,8 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const cwd = options.cwd ?? process.cwd();
   const fileValues = readConfigFile(options.file ?? (env.LIGHTTRAIL_CONFIG || undefined), cwd);
   const raw: Record<string, string | undefined> = {};
+  // Settings whose value came from the file: their errors name it (final QA).
+  const fromFileKeys = new Set<string>();
 
   for (const setting of SETTINGS) {
     // An empty variable is an unset one, as compose files and environment files write it
@@ -31,13 +33,21 @@ export function loadConfig(options: LoadOptions = {}): Config {
     const fromEnv = given === '' && setting.kind !== 'list' ? undefined : given;
     const fromFile = fileValues[setting.key];
     raw[setting.key] = fromEnv ?? (fromFile === undefined ? undefined : String(fromFile));
+    if (fromEnv === undefined && fromFile !== undefined) fromFileKeys.add(setting.key);
   }
 
   refuseUnknownVariables(env);
 
   const config = {} as Record<string, unknown>;
   for (const setting of SETTINGS) {
-    config[setting.key] = parseSetting(setting, raw[setting.key] ?? setting.default, cwd);
+    try {
+      config[setting.key] = parseSetting(setting, raw[setting.key] ?? setting.default, cwd);
+    } catch (error) {
+      if (!(error instanceof ConfigError) || !fromFileKeys.has(setting.key)) throw error;
+
+      const where = `${setting.key} in the config file (${setting.env} not set)`;
+      throw new ConfigError(error.code, error.message.replace(setting.env, where), error);
+    }
   }
 
   return crossCheck(config as unknown as Config);
@@ -111,9 +121,11 @@ function readConfigFile(file: string | undefined, cwd: string): Record<string, u
   const known = new Set(SETTINGS.map((s) => s.key as string));
   for (const key of Object.keys(parsed)) {
     if (!known.has(key)) {
+      const near = [...known].find((name) => editDistance(name, key) <= 2);
       throw new ConfigError(
         'ERR_CONFIG_FILE',
-        `config file ${candidate}: unknown setting "${key}"`,
+        `config file ${candidate}: unknown setting "${key}"` +
+          (near === undefined ? '' : ` (did you mean "${near}"?)`),
       );
     }
   }

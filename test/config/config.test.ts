@@ -82,7 +82,20 @@ describe('configuration', () => {
 
     writeFileSync(file, JSON.stringify({ prot: 9443 }));
     expect(() => loadConfig({ env: {}, cwd: dir })).toThrowError(
-      expect.objectContaining({ code: 'ERR_CONFIG_FILE' }),
+      expect.objectContaining({
+        code: 'ERR_CONFIG_FILE',
+        message: expect.stringContaining('unknown setting "prot" (did you mean "port"?)'),
+      }),
+    );
+    // A wrong value from the file names the file's key, not only a variable never set (QA).
+    writeFileSync(file, JSON.stringify({ collectMaxBody: 1000 }));
+    expect(() => loadConfig({ env: {}, cwd: dir })).toThrowError(
+      expect.objectContaining({
+        code: 'ERR_CONFIG_INVALID',
+        message: expect.stringMatching(
+          /^collectMaxBody in the config file \(LIGHTTRAIL_COLLECT_MAX_BODY not set\): must be/,
+        ),
+      }),
     );
     writeFileSync(file, '{ not json');
     expect(() => loadConfig({ env: {}, cwd: dir })).toThrowError(

@@ -51,6 +51,9 @@ const EMAIL_LOCAL = /[\p{L}\p{N}._%+'"!#$&*=?^`{|}~-]/u;
 // (`203.0.113.50:8080`).
 const JOIN = '(?: {0,3}[-._+/,|;~*\\\\]{1,6} {0,3}| {1,8})';
 const SSN = new RegExp(`(?<!\\d)\\d{3}${JOIN}\\d{2}${JOIN}\\d{4}(?!\\d)`, 'g');
+// By colons too in an SSN's own layout, three, two and four, which no time and no address has
+// (`/x/123:45:6789`, QA); not inside a longer run of colons and figures (an IPv6 address).
+const SSN_COLONS = /(?<![\d:.])\d{3}:\d{2}:\d{4}(?![\d:])/g;
 // A unit after the last figure makes a run of figures a dose or a measure (`500/750/1000 mg`,
 // `400, 800, 1000 IU`, `Doses 250 500 1000 mg`, `Hz`), never a phone number (QA).
 const UNIT_NAMES = 'mg|mcg|µg|ml|iu|g|kg|lbs?|mm|cm|km|mi|kcal|cal|%|hz|khz|db|mmhg';
@@ -978,6 +981,7 @@ function findSpans(text: string): Span[] {
   findAll(IPV4, text, spans);
   findAll(CARD, text, spans, isCardNumber);
   findAll(SSN, text, spans);
+  findAll(SSN_COLONS, text, spans);
   findAll(US_PHONE, text, spans);
   findAll(US_PHONE_LOOSE, text, spans);
   if (text.includes('+')) {

@@ -1297,3 +1297,12 @@ describe("more record labels and spaced domains (the fifteenth session's QA)", (
     expectKept(['spring@home dot 2024', 'meet@noon dot then', 'Enterprise 2024 plan 1500']);
   });
 });
+
+describe('an SSN joined by colons (final QA)', () => {
+  test('in its own layout, in a path and in text; times and verses stay', () => {
+    const site = validateSiteSettings({ domains: ['a.example'] });
+    expect(sanitizePage('https://a.example/x/123:45:6789', site).path).toBe('/x/[redacted]');
+    expectRedacted([['SSN 123:45:6789', 'SSN [redacted]']]);
+    expectKept(['12:45:30', 'John 3:16', 'Runs 10:30:45 today']);
+  });
+});

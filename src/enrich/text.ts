@@ -69,8 +69,14 @@ export function safeDecode(text: string): string {
   return text.replace(ESCAPE_RUN, decodeRun);
 }
 
-// JavaScript and old `escape()` forms: `\u0040`, `\u{40}`, `%u0040`, `\x40`.
-const JS_ESCAPE = /\\u\{([0-9a-f]{1,6})\}|\\u([0-9a-f]{4})|%u([0-9a-f]{4})|\\x([0-9a-f]{2})/gi;
+// JavaScript and old `escape()` forms: `\u0040`, `\u{40}`, `%u0040`, `\x40`; C's octal `\100`;
+// and an escaped backslash, `\\`, so that an escape written inside a string inside another
+// (`\\u0040`, JSON in JSON) decodes a layer later (final QA).
+const JS_ESCAPE = new RegExp(
+  '\\\\u\\{([0-9a-f]{1,6})\\}|\\\\u([0-9a-f]{4})|%u([0-9a-f]{4})|\\\\x([0-9a-f]{2})|' +
+    '\\\\([0-3][0-7]{2})|\\\\(\\\\)',
+  'gi',
+);
 
 /**
  * Decodes the escapes a script writes (`pat.doe\u0040mail.test`, `%u0040`), which percent-decoding
@@ -79,8 +85,11 @@ const JS_ESCAPE = /\\u\{([0-9a-f]{1,6})\}|\\u([0-9a-f]{4})|%u([0-9a-f]{4})|\\x([
 export function unescapeScript(text: string): string {
   if (!text.includes('\\') && !/%u/i.test(text)) return text;
 
-  return text.replace(JS_ESCAPE, (escape, braced, u, percentU, x) => {
-    const code = parseInt(braced ?? u ?? percentU ?? x, 16);
+  return text.replace(JS_ESCAPE, (escape, braced, u, percentU, x, octal, backslash) => {
+    if (backslash !== undefined) return backslash;
+
+    const code =
+      octal === undefined ? parseInt(braced ?? u ?? percentU ?? x, 16) : parseInt(octal, 8);
 
     return code <= 0x10ffff && (code < 0xd800 || code > 0xdfff)
       ? String.fromCodePoint(code)

@@ -1306,3 +1306,20 @@ describe('an SSN joined by colons (final QA)', () => {
     expectKept(['12:45:30', 'John 3:16', 'Runs 10:30:45 today']);
   });
 });
+
+describe('escapes inside escapes, and octal ones (final QA)', () => {
+  test('an address behind an escaped backslash or a C octal escape', () => {
+    const site = validateSiteSettings({ domains: ['a.example'] });
+    for (const path of [
+      '/c3/pat.doe%5C%5Cu0040mail.test',
+      '/c3/pat.doe%5C%5C%5C%5Cu0040mail.test',
+    ]) {
+      expect(sanitizePage(`https://a.example${path}`, site).path, path).not.toMatch(/pat|mail/);
+    }
+    expectRedacted([
+      ['pat.doe\\100mail.test', '[redacted]'],
+      ['pat.doe\\\\u0040mail.test', '[redacted]'],
+    ]);
+    expectKept(['C:\\100files', 'a\\\\b']);
+  });
+});

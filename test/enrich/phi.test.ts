@@ -1323,3 +1323,13 @@ describe('escapes inside escapes, and octal ones (final QA)', () => {
     expectKept(['C:\\100files', 'a\\\\b']);
   });
 });
+
+describe('an address spelt out letter by letter (final QA)', () => {
+  test('its spaces gone, it is an address; spaced letters that are none stay', () => {
+    expectRedacted([
+      ['p a t . d o e @ m a i l . t e s t', '[redacted]'],
+      ['mail p a t . d o e @ m a i l . t e s t now', 'mail [redacted] now'],
+    ]);
+    expectKept(['a b c @ d e f', 'I @ home', 'T h e @ e n d']);
+  });
+});

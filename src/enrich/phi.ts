@@ -730,6 +730,44 @@ function findIpv6(text: string, spans: Span[]): void {
 }
 
 /** Every match of the global `pattern` that `keep` accepts (all of them without `keep`). */
+// A US number with digits written as words, alone or among figures (`six-one-seven-555-0123`,
+// `six one seven five five five zero one two three`, final QA): a run of words and figures
+// whose digits make ten (eleven after a 1) in a US number's layout, with two words or more.
+const DIGIT_WORDS: Readonly<Record<string, string>> = {
+  zero: '0',
+  oh: '0',
+  one: '1',
+  two: '2',
+  three: '3',
+  four: '4',
+  five: '5',
+  six: '6',
+  seven: '7',
+  eight: '8',
+  nine: '9',
+};
+const DIGIT_WORD = Object.keys(DIGIT_WORDS).join('|');
+const WORDED_NUMBER = new RegExp(
+  `(?<![\\p{L}\\p{N}])(?:${DIGIT_WORD}|\\d{1,4})(?:[\\s.-]{1,3}(?:${DIGIT_WORD}|\\d{1,4})){2,13}` +
+    '(?![\\p{L}\\p{N}])',
+  'giu',
+);
+const MAYBE_DIGIT_WORD = /(?:zero|one|two|three|four|five|six|seven|eight|nine)[\s.-]/i;
+const WORDED_DIGIT = new RegExp(`\\b(?:${DIGIT_WORD})\\b`, 'gi');
+
+/** A run of digit words and figures that reads as a US number (see WORDED_NUMBER). */
+function isWordedPhone(match: string): boolean {
+  if ((match.match(WORDED_DIGIT)?.length ?? 0) < 2) return false;
+
+  const digits = match
+    .toLowerCase()
+    .replace(WORDED_DIGIT, (word) => DIGIT_WORDS[word] as string)
+    .replace(/\D/g, '');
+  const national = digits.length === 11 && digits.startsWith('1') ? digits.slice(1) : digits;
+
+  return /^[2-9]\d{2}[2-9]\d{6}$/.test(national) && isSpelledPhone(national);
+}
+
 // Characters one space apart, an address spelt out to dodge scrapers (`p a t . d o e @ m a i l .
 // t e s t`, final QA); bounded, so a hostile run of them stays linear.
 const LETTER_SPACED = /(?<!\S)(?:\S ){5,120}\S(?!\S)/g;
@@ -987,6 +1025,8 @@ function findSpans(text: string): Span[] {
       (local, domain) => !PLAIN_WORD.test(local) && isWordedDomain(domain),
     );
   }
+  // Before the test for digits: a number all in words has none.
+  if (MAYBE_DIGIT_WORD.test(text)) findAll(WORDED_NUMBER, text, spans, isWordedPhone);
   if (!MAYBE_PHI.test(text)) return spans;
 
   if (text.includes(' @ ')) findAll(LETTER_SPACED, text, spans, isLetterSpacedAddress);

@@ -1333,3 +1333,18 @@ describe('an address spelt out letter by letter (final QA)', () => {
     expectKept(['a b c @ d e f', 'I @ home', 'T h e @ e n d']);
   });
 });
+
+describe('a US number with its digits in words (final QA)', () => {
+  test('words alone or among figures; counting and prose stay', () => {
+    expectRedacted([
+      ['six-one-seven-555-0123', '[redacted]'],
+      ['call six one seven five five five zero one two three today', 'call [redacted] today'],
+      ['Six One Seven 555 0123', '[redacted]'],
+    ]);
+    expectKept([
+      'one two three four five six seven eight nine zero',
+      'oh no, two three times',
+      'Top 10: one, two, three',
+    ]);
+  });
+});

@@ -40,7 +40,6 @@ export async function openContext(
   // Only the commands that create data create its folder: any other, pointed at the wrong place,
   // says so and leaves nothing behind (QA).
   if (options.allowGenerate !== true) requireDataFolder(config);
-  checkDataFolder(config);
 
   // Before the key is read: a key rotation finishing meanwhile would leave this command sealing
   // new keys under the retired master key.
@@ -162,11 +161,13 @@ export function requireSoleUse(config: Config, action: string): void {
 }
 
 /**
- * Creates the data folder (and the folders above it) for the commands that may: a path through
- * a file, a broken link or a folder this user may not write is said so, not as a raw system
- * error (final QA).
+ * Creates the data folder (and the folders above it) if it is missing, after checking the one
+ * there (checkDataFolder): every command that opens the folder comes through here. A path
+ * through a file, a broken link or a folder this user may not write is said so, not as a raw
+ * system error (final QA).
  */
 function makeDataFolder(config: Config): void {
+  checkDataFolder(config);
   try {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   } catch (cause) {

@@ -8,14 +8,7 @@ import { checkMasterKeySettings } from '../crypto/keyring.js';
 import { listenOn } from '../server/app.js';
 import { createLightTrail } from '../server/lighttrail.js';
 import { parse, type Command } from './command.js';
-import {
-  checkDataFolder,
-  holdServerLock,
-  openContext,
-  out,
-  releaseServerLock,
-  sharedSettings,
-} from './context.js';
+import { holdServerLock, openContext, out, releaseServerLock, sharedSettings } from './context.js';
 
 export const start: Command = {
   name: 'start',
@@ -34,7 +27,6 @@ commits queued events and closes the databases.`,
 
     const config = loadConfig();
     checkMasterKeySettings(config);
-    checkDataFolder(config);
     // A start refused for its port must not leave new keys, a certificate and a control file
     // behind (with data there already, a running server's own refusal comes first).
     if (!existsSync(path.join(config.dataDir, 'control.db'))) await checkPortsFree(config);

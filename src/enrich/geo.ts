@@ -4,7 +4,7 @@ import { open, type Reader, type Response } from 'maxmind';
 
 import type { GeoPrecision } from '../domain/site.js';
 import type { Logger } from '../log/logger.js';
-import { geoAddress, isNonPublic, parseIp, type ParsedIp } from './ip.js';
+import { senderAddress, isNonPublic, parseIp, type ParsedIp } from './ip.js';
 
 /** Where a visitor was, at the precision the site allows. Never derived from Accept-Language. */
 export interface GeoResult {
@@ -114,7 +114,7 @@ function lookupWith(readers: AnyReader[], ip: string, precision: GeoPrecision): 
   const given = parseIp(ip);
   if (!given || isNonPublic(given)) return { ...UNKNOWN_GEO };
 
-  const parsed = geoAddress(given);
+  const parsed = senderAddress(given);
 
   const chosen = readerFor(readers, parsed);
   if (!chosen) return { ...UNKNOWN_GEO };

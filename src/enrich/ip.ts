@@ -336,11 +336,12 @@ export function isNonPublic(ip: ParsedIp): boolean {
 }
 
 /**
- * The address whose place a geography lookup answers: the IPv4 address inside a 6to4, NAT64 or
- * IPv4-compatible address, which says where its sender is (a database places 2002::/16 itself
- * wherever the prefix was registered, QA); otherwise the address itself.
+ * The address that says who sent a request: the IPv4 address inside a 6to4, NAT64 or
+ * IPv4-compatible address (its sender's; a database places 2002::/16 itself wherever the prefix
+ * was registered, QA, and every IPv4 client behind NAT64 shares one /64); otherwise the address
+ * itself. Geography and the visitor key both read this one.
  */
-export function geoAddress(ip: ParsedIp): ParsedIp {
+export function senderAddress(ip: ParsedIp): ParsedIp {
   const inner = embeddedIpv4(ip);
 
   return inner === null ? ip : ipFromBytes(inner);

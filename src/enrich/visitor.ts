@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto';
 
 import { LightTrailError } from '../errors.js';
-import { geoAddress, parseIp } from './ip.js';
+import { senderAddress, parseIp } from './ip.js';
 
 /** A salt shorter than this would make the keyed hash guessable. */
 export const MIN_SALT_BYTES = 16;
@@ -21,7 +21,7 @@ export function normaliseIpForVisitor(ip: string): string {
   const parsed = parseIp(ip.trim());
   if (!parsed) return `opaque:${ip}`;
 
-  const sender = geoAddress(parsed);
+  const sender = senderAddress(parsed);
   if (sender.family === 4) return sender.text;
 
   return `${Buffer.from(sender.bytes.subarray(0, 8)).toString('hex')}/64`;

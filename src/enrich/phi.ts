@@ -752,7 +752,8 @@ const WORDED_NUMBER = new RegExp(
     '(?![\\p{L}\\p{N}])',
   'giu',
 );
-const MAYBE_DIGIT_WORD = /(?:zero|one|two|three|four|five|six|seven|eight|nine)[\s.-]/i;
+// `oh` is no sign of one alone: prose says it.
+const MAYBE_DIGIT_WORD = new RegExp(`(?:${DIGIT_WORD.replace('oh|', '')})[\\s.-]`, 'i');
 const WORDED_DIGIT = new RegExp(`\\b(?:${DIGIT_WORD})\\b`, 'gi');
 
 /** A run of digit words and figures that reads as a US number (see WORDED_NUMBER). */

@@ -123,11 +123,14 @@ export function resolveRange(
   const to = range.to ?? dayIn(timeZone, now);
   const from = range.from ?? addDays(to, -29);
   if (from > to) throw new RequestError('ERR_INVALID_ARGUMENT', 400, 'from must not be after to');
-  if (Date.parse(to) - Date.parse(from) > MAX_RANGE_DAYS * 86_400_000) {
+  // Both ends count, as in the default 30 days: 2020-01-01 to 2022-01-01 is 732 days (QA).
+  const days = (Date.parse(to) - Date.parse(from)) / 86_400_000 + 1;
+  if (days > MAX_RANGE_DAYS) {
+    const open = range.to === undefined ? ` (without to, from ${from} runs to today, ${to})` : '';
     throw new RequestError(
       'ERR_INVALID_ARGUMENT',
       400,
-      `a range spans at most ${MAX_RANGE_DAYS} days`,
+      `a range spans at most ${MAX_RANGE_DAYS} days, both ends included${open}`,
     );
   }
 

@@ -84,6 +84,28 @@ describe('stats API access', () => {
     }
   });
 
+  it('takes 731 days counted with both ends, and says why a longer range is refused', async () => {
+    const read = (query: string) =>
+      product.get(`/api/sites/${product.siteId}/stats?${query}`, {
+        Authorization: `Bearer ${product.token}`,
+      });
+    expect((await read('from=2020-01-01&to=2021-12-31')).status).toBe(200);
+    // 732 days: it passed before (QA).
+    const long = await read('from=2020-01-01&to=2022-01-01');
+    expect(long.status).toBe(400);
+    expect(long.json()).toEqual({
+      error: {
+        code: 'ERR_INVALID_ARGUMENT',
+        message: 'a range spans at most 731 days, both ends included',
+      },
+    });
+    const open = await read('from=2015-05-17');
+    expect(open.status).toBe(400);
+    expect((open.json() as { error: { message: string } }).error.message).toMatch(
+      /without to, from 2015-05-17 runs to today, \d{4}-\d{2}-\d{2}\)$/,
+    );
+  });
+
   it('gives the rows per top list that limit asks, 1 to 1000, and refuses the rest', async () => {
     for (let i = 0; i < 12; i++) {
       const res = await product.post(

@@ -1,3 +1,5 @@
+import { statSync } from 'node:fs';
+
 import { parse, usage, type Command } from './command.js';
 import { openContext, out, requireSoleUse } from './context.js';
 
@@ -59,6 +61,7 @@ plaintext files: re-encryption happens page by page inside the encrypted databas
       }
 
       const tenantId = values.tenant as string;
+      announceRotation(control.tenantFile(tenantId), tenantId);
       const version = await control.rotateTenantKey(tenantId, 'cli:keys');
       out(`tenant ${tenantId}: data key v${version} is active and the database is re-encrypted`);
 
@@ -68,3 +71,27 @@ plaintext files: re-encryption happens page by page inside the encrypted databas
     }
   },
 };
+
+/**
+ * Said before a tenant's file is re-encrypted, which holds the process for as long as copying
+ * the file takes and leaves no moment to speak when Ctrl+C cuts it (QA: an interrupted
+ * rotation exited without a word). What the user needs then is known beforehand.
+ */
+function announceRotation(file: string, tenantId: string): void {
+  let size: number;
+  try {
+    size = statSync(file).size;
+  } catch {
+    // An unknown or unreadable organisation: the rotation itself says which.
+    return;
+  }
+
+  out(
+    `tenant ${tenantId}: re-encrypting ${megabytes(size)} into a copy; stopping it now is ` +
+      'safe (the file stays under its current key and the next command removes the copy)',
+  );
+}
+
+function megabytes(bytes: number): string {
+  return `${(bytes / 1_048_576).toFixed(1)} MB`;
+}

@@ -70,6 +70,12 @@ describe('commands that rewrite keys run alone', () => {
     // Alone, the same rotation goes through.
     const rotated = await runCli(['keys', 'rotate', '--tenant', organisationId], env);
     expect(rotated.code, rotated.stderr).toBe(0);
+    // Said before the copy begins, since an interrupted copy leaves no moment to say it.
+    const [announced, done] = rotated.stdout.trim().split('\n');
+    expect(announced).toMatch(
+      new RegExp(`^tenant ${organisationId}: re-encrypting \\d+\\.\\d MB into a copy; stopping`),
+    );
+    expect(done).toMatch(/data key v2 is active/);
   });
 
   it('refuses every other command while a rotation runs, before it reads a key', async () => {

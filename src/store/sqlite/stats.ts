@@ -189,6 +189,9 @@ function firewallReport(db: Db, params: Record<string, string | number>): Firewa
        ${range}`,
     )
     .get(params) as Omit<FirewallReport, 'pages'>;
+  // The pages list scans the range's events again; with no detection in it, it is empty.
+  if (counts.phiDetected === 0) return { ...counts, pages: [] };
+
   const pages = db
     .prepare(
       `SELECT path AS key, count(*) AS events ${range} AND ${flagged('phi_detected')}

@@ -248,6 +248,8 @@ const RECORD_ONLY = [
   'medical-record',
   'medical_record',
   'medicalrecord',
+  // As JSON keys and form fields name it (`{"medicalRecordNumber":"48213"}`).
+  'medicalRecord',
   ...SOCIAL_SECURITY,
 ];
 const PERSON_LABELS = [
@@ -341,16 +343,21 @@ const MASKED_SSN = new RegExp(
 );
 // A template of a date or a volume in letters x (`xxx / xx / 2025`, `Vol. xxx. xx. 2024`).
 const X_DATE = /^[xX]{3}\s{0,2}[/.]/;
-// Epic's contact serial number and hospital account record, in capitals only: `har` and `csn`
-// are words in other languages (Norwegian `har 2000`).
-const RECORD_ACRONYMS = '(?<![A-Za-z])(?:CSN|HAR)';
+// Epic's contact serial number and hospital account record, in capitals: `har` and `csn` are
+// words in other languages (Norwegian `har 2000`). As the quoted key of JSON or a form they name
+// nothing else in any case, nor does Cerner's financial number (`{"csn":48213}`, `{"fin":...}`).
+const RECORD_ACRONYMS =
+  '(?<![A-Za-z])(?:CSN|HAR)|["\'](?:csn|har|fin|Csn|Har|Fin|FIN)(?=["\']\\s{0,2}[:=])';
+// A key and the key inside it, as nested JSON writes a label and its id word (`{"patient":{"id":
+// 48213}}` says `patient id: 48213`).
+const NESTED_KEY = `["']\\s{0,2}:\\s{0,2}\\{\\s{0,2}["']`;
 // The labels that say a number is a person's record: a record's own (`MRN`, `EMPI`, `CSN`), or a
 // person's, a visit's or a claim's with an id word (`Patient ID`, `member no.`, `Claim #`).
 const RECORD_LABEL =
   `(?:(?:${labelStart(RECORD_ONLY)}|${RECORD_ACRONYMS})(?:${GAP}${ID_WORD}\\.?)?` +
   `(?:${GAP}${LAST_FOUR})?|` +
-  `${labelStart([...PERSON_LABELS, ...CARE_LABELS])}(?:s|S)?${GAP}${ID_WORD}` +
-  `\\.?(?:${GAP}${ID_WORD}\\.?)?)` +
+  `${labelStart([...PERSON_LABELS, ...CARE_LABELS])}(?:s|S)?(?:${GAP}|${NESTED_KEY})` +
+  `${ID_WORD}\\.?(?:${GAP}${ID_WORD}\\.?)?)` +
   `(?:\\s{1,2}(?:is|was))?`;
 const SHORT_LABELLED_NUMBER = new RegExp(
   // Letters before the digits, joined or a capital's prefix apart (`MRN A48213`, `MRN AB

@@ -1127,11 +1127,14 @@ describe('cost on hostile input', () => {
     `${'SSN (ending with '.repeat(600)}1`,
     `${'Visit ID is '.repeat(850)}1`,
     `${'patient 1000 '.repeat(800)}1`,
-    // Ids of letters and digits after a label (fifteenth session's QA).
+    // Ids of letters and digits after a label, nested and quoted JSON keys (fifteenth QA).
     `MRN ${'A1-'.repeat(3_300)}`,
     'MRN X7Y8Z9 '.repeat(900),
     `${'FIN '.repeat(2_500)}A1`,
     'mrn a1-b2-c3-d4-e5-f6-'.repeat(450),
+    `${'"patient":{"'.repeat(800)}id:1`,
+    `${'"csn"'.repeat(2_000)}:1`,
+    `${'\\"'.repeat(5_000)}1`,
     // Deep percent-escapes of a bullet: every piece was looked for in the whole text (QA).
     '%25252525E2%252525252580%25252525A2'.repeat(280),
   ];
@@ -1418,6 +1421,31 @@ describe("an id of letters and digits after a record's label (the fifteenth sess
       'Sample MRN AB-12345',
       // Four or five digits after a bare FIN stay, as before.
       'FIN 48213',
+    ]);
+  });
+});
+
+describe('JSON that names a record, nested or inside a JSON string (fifteenth QA)', () => {
+  test('a nested key, an escaped quote, a quoted acronym and a camelCase key go', () => {
+    expectRedacted([
+      ['{"patient":{"id":"48213"}}', '{"patient":{"id":"[redacted]"}}'],
+      ['{"patient": {"id": 48213, "name": "x"}}', '{"patient": {"id": [redacted], "name": "x"}}'],
+      ['{"visit":{"no":"4821"}}', '{"visit":{"no":"[redacted]"}}'],
+      ['state {\\"mrn\\":\\"48213\\"}', 'state {"mrn":"[redacted]"}'],
+      ['{"csn":48213}', '{"csn":[redacted]}'],
+      ["{'har':'4821'}", "{'har':'[redacted]'}"],
+      ['{"fin":"48213"}', '{"fin":"[redacted]"}'],
+      ['{"medicalRecordNumber":"48213"}', '{"medicalRecordNumber":"[redacted]"}'],
+    ]);
+  });
+
+  test('counts, years and quoted words that are no key stay', () => {
+    expectKept([
+      '{"patients":1500}',
+      '{"patient":{"steps":4821}}',
+      '{"fin":2025}',
+      '"fin" 48213',
+      'C:\\"Program Files\\"',
     ]);
   });
 });

@@ -521,10 +521,12 @@ function keptFigures(number: string): boolean {
   return YEARS.test(digits) || FORM_NUMBER.test(digits) || PLACEHOLDER.test(digits);
 }
 
-// An ordinal, a measure and a word with a small figure are no one's id (`Patient ID 100th`, `Rx
-// # 500mg`, `Member ID COVID19`); nor is anything shorter than five letters and digits.
+// An ordinal, a measure, a word with a small figure and a year's quarter or half are no one's id
+// (`Patient ID 100th`, `Rx # 500mg`, `Member ID COVID19`, `Claim # 2025-Q1`); nor is anything
+// shorter than five letters and digits.
 const NOT_AN_ID = new RegExp(
-  `^(?:\\d{1,4}(?:st|nd|rd|th)|\\d{1,6}(?:${UNIT_NAMES}|px)|[A-Za-z]{3,}\\d{1,2})$`,
+  `^(?:\\d{1,4}(?:st|nd|rd|th)|\\d{1,6}(?:${UNIT_NAMES}|px)|[A-Za-z]{3,}\\d{1,2}|` +
+    '(?:19|20)\\d\\d-?(?:q[1-4]|h[12]))$',
   'i',
 );
 const ID_MIN = 5;

@@ -1410,6 +1410,8 @@ describe("an id of letters and digits after a record's label (the fifteenth sess
       'Patient ID 100th',
       'Rx # 500mg',
       'Member ID COVID19',
+      'Claim # 2025-Q1 report',
+      'Encounter 2024H2',
       'Member ID card',
       'Account number 10-digit',
       'Final X7Y8Z9',

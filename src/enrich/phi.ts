@@ -248,6 +248,8 @@ const RECORD_ONLY = [
   'medical-record',
   'medical_record',
   'medicalrecord',
+  // As JSON keys and form fields name it (`{"medicalRecordNumber":"48213"}`).
+  'medicalRecord',
   ...SOCIAL_SECURITY,
 ];
 const PERSON_LABELS = [
@@ -341,19 +343,38 @@ const MASKED_SSN = new RegExp(
 );
 // A template of a date or a volume in letters x (`xxx / xx / 2025`, `Vol. xxx. xx. 2024`).
 const X_DATE = /^[xX]{3}\s{0,2}[/.]/;
-// Epic's contact serial number and hospital account record, in capitals only: `har` and `csn`
-// are words in other languages (Norwegian `har 2000`).
-const RECORD_ACRONYMS = '(?<![A-Za-z])(?:CSN|HAR)';
-const SHORT_LABELLED_NUMBER = new RegExp(
+// Epic's contact serial number and hospital account record, in capitals: `har` and `csn` are
+// words in other languages (Norwegian `har 2000`). As the quoted key of JSON or a form they name
+// nothing else in any case, nor does Cerner's financial number (`{"csn":48213}`, `{"fin":...}`).
+const RECORD_ACRONYMS =
+  '(?<![A-Za-z])(?:CSN|HAR)|["\'](?:csn|har|fin|Csn|Har|Fin|FIN)(?=["\']\\s{0,2}[:=])';
+// A key and the key inside it, as nested JSON writes a label and its id word (`{"patient":{"id":
+// 48213}}` says `patient id: 48213`).
+const NESTED_KEY = `["']\\s{0,2}:\\s{0,2}\\{\\s{0,2}["']`;
+// The labels that say a number is a person's record: a record's own (`MRN`, `EMPI`, `CSN`), or a
+// person's, a visit's or a claim's with an id word (`Patient ID`, `member no.`, `Claim #`).
+const RECORD_LABEL =
   `(?:(?:${labelStart(RECORD_ONLY)}|${RECORD_ACRONYMS})(?:${GAP}${ID_WORD}\\.?)?` +
-    `(?:${GAP}${LAST_FOUR})?|` +
-    `${labelStart([...PERSON_LABELS, ...CARE_LABELS])}(?:s|S)?${GAP}${ID_WORD}\\.?` +
-    `(?:${GAP}${ID_WORD}\\.?)?)` +
-    `(?:\\s{1,2}(?:is|was))?` +
-    // Letters before the digits, joined or a capital's prefix apart (`MRN A48213`, `MRN AB
-    // 48213`, QA).
-    `${LABEL_GAP}${OPENER}((?:[A-Za-z]{1,3}-?|[A-Z]{1,3}\\s|(?:${MASK}|[xX#]){2,9}[\\s.-]{0,2})?` +
+  `(?:${GAP}${LAST_FOUR})?|` +
+  `${labelStart([...PERSON_LABELS, ...CARE_LABELS])}(?:s|S)?(?:${GAP}|${NESTED_KEY})` +
+  `${ID_WORD}\\.?(?:${GAP}${ID_WORD}\\.?)?)` +
+  `(?:\\s{1,2}(?:is|was))?`;
+const SHORT_LABELLED_NUMBER = new RegExp(
+  // Letters before the digits, joined or a capital's prefix apart (`MRN A48213`, `MRN AB
+  // 48213`, QA).
+  `${RECORD_LABEL}${LABEL_GAP}${OPENER}` +
+    `((?:[A-Za-z]{1,3}-?|[A-Z]{1,3}\\s|(?:${MASK}|[xX#]){2,9}[\\s.-]{0,2})?` +
     `\\d(?:[\\s._/,;-]{0,3}\\d){3,4})(?![\\d])`,
+  'gd',
+);
+// An id of letters and digits after the same labels (`MRN: X7Y8Z9`, `Patient ID: PT-00A1B2`,
+// `/records/mrn-x7y8z9`, fifteenth session's QA), and after Cerner's financial number in capitals
+// (`FIN AB-48213`): letters with the digits make it no year, count or course number, which is
+// what keeps four or five digits after a bare `FIN`. Letters and digits in pieces joined by
+// dashes, up to a word's end; `alphanumericId` says how much of it is the id.
+const LABELLED_ID = new RegExp(
+  `(?:${RECORD_LABEL}|(?<![A-Za-z])FIN)${LABEL_GAP}${OPENER}` +
+    '(?<![A-Za-z0-9])([A-Za-z0-9]{1,32}(?:-[A-Za-z0-9]{1,32}){0,5})(?![A-Za-z0-9])',
   'gd',
 );
 // Not before a separator and more figures (`Patient 18-65`, `Account 20/20`, image sizes such as
@@ -490,6 +511,47 @@ function isDateText(number: string, monthNamed: boolean, after: string): boolean
   return rest === '' || (HOUR.test(rest) && TIME_AFTER.test(after));
 }
 
+/**
+ * A year keeps its figures behind a few letters too (`Patient No-2025`, `MRN v2025`), and so do
+ * the numbers of forms and the placeholders of examples (`Claim ID: CMS-1500`, QA).
+ */
+function keptFigures(number: string): boolean {
+  const digits = number.replace(/^[A-Za-z]{1,3}-?/, '');
+
+  return YEARS.test(digits) || FORM_NUMBER.test(digits) || PLACEHOLDER.test(digits);
+}
+
+// An ordinal, a measure, a word with a small figure and a year's quarter or half are no one's id
+// (`Patient ID 100th`, `Rx # 500mg`, `Member ID COVID19`, `Claim # 2025-Q1`); nor is anything
+// shorter than five letters and digits.
+const NOT_AN_ID = new RegExp(
+  `^(?:\\d{1,4}(?:st|nd|rd|th)|\\d{1,6}(?:${UNIT_NAMES}|px)|[A-Za-z]{3,}\\d{1,2}|` +
+    '(?:19|20)\\d\\d-?(?:q[1-4]|h[12]))$',
+  'i',
+);
+const ID_MIN = 5;
+
+/**
+ * How much of `token` (pieces of letters and digits joined by dashes, after a record's label) is
+ * an id of letters and digits, or 0 when none is: a prefix of up to three letters (`AB-48213`,
+ * `PT-00A1B2`), then the pieces that hold a digit. A piece of letters alone ends it, as the rest
+ * of a slug does (`mrn-x7y8z9-view`), and words joined to a year are no id (`mrn-lookup-2024`,
+ * `patient-id-bands-2025`). Numbers without letters are the numeric rules' to judge.
+ */
+function alphanumericId(token: string): number {
+  const pieces = token.split('-');
+  const prefixed = /^[A-Za-z]{1,3}$/.test(pieces[0] as string) ? 1 : 0;
+  let end = prefixed;
+  while (end < pieces.length && /\d/.test(pieces[end] as string)) end++;
+  if (end === prefixed) return 0;
+
+  const id = pieces.slice(0, end).join('-');
+  if (!/[A-Za-z]/.test(id) || id.replace(/-/g, '').length < ID_MIN) return 0;
+  if (NOT_AN_ID.test(id) || keptFigures(id)) return 0;
+
+  return id.length;
+}
+
 function findLabelledNumbers(text: string, spans: Span[]): void {
   for (const pattern of [SHORT_LABELLED_NUMBER, BARE_LABELLED_NUMBER]) {
     pattern.lastIndex = 0;
@@ -501,13 +563,17 @@ function findLabelledNumbers(text: string, spans: Span[]): void {
       const measured =
         pattern === BARE_LABELLED_NUMBER &&
         (ROUND_HUNDRED.test(number) || BARE_UNIT.test(after) || BARE_STREET.test(after));
-      // A year keeps its figures behind a few letters too (`Patient No-2025`, `MRN v2025`), and
-      // so do the numbers of forms and the placeholders of examples (QA).
-      const digits = number.replace(/^[A-Za-z]{1,3}-?/, '');
-      const kept = YEARS.test(digits) || FORM_NUMBER.test(digits) || PLACEHOLDER.test(digits);
-      if (!kept && !counted && !measured) spans.push(span);
+      if (!keptFigures(number) && !counted && !measured) spans.push(span);
     }
   }
+
+  LABELLED_ID.lastIndex = 0;
+  for (let match; (match = LABELLED_ID.exec(text)) !== null;) {
+    const [start] = match.indices?.[1] as Span;
+    const length = alphanumericId(match[1] as string);
+    if (length > 0) spans.push([start, start + length]);
+  }
+
   MASKED_SSN.lastIndex = 0;
   for (let match; (match = MASKED_SSN.exec(text)) !== null;) {
     if (X_DATE.test(match[0]) && YEARS.test(match[1] as string)) continue;

@@ -70,11 +70,12 @@ export function safeDecode(text: string): string {
 }
 
 // JavaScript and old `escape()` forms: `\u0040`, `\u{40}`, `%u0040`, `\x40`; C's octal `\100`;
-// and an escaped backslash, `\\`, so that an escape written inside a string inside another
-// (`\\u0040`, JSON in JSON) decodes a layer later (final QA).
+// an escaped backslash, `\\`, so that an escape written inside a string inside another
+// (`\\u0040`, JSON in JSON) decodes a layer later (final QA); and an escaped quote, so that JSON
+// inside a JSON string (`{\"mrn\":\"48213\"}`) reads as the JSON it holds.
 const JS_ESCAPE = new RegExp(
   '\\\\u\\{([0-9a-f]{1,6})\\}|\\\\u([0-9a-f]{4})|%u([0-9a-f]{4})|\\\\x([0-9a-f]{2})|' +
-    '\\\\([0-3][0-7]{2})|\\\\(\\\\)',
+    '\\\\([0-3][0-7]{2})|\\\\([\\\\"\'])',
   'gi',
 );
 
@@ -85,8 +86,8 @@ const JS_ESCAPE = new RegExp(
 export function unescapeScript(text: string): string {
   if (!text.includes('\\') && !/%u/i.test(text)) return text;
 
-  return text.replace(JS_ESCAPE, (escape, braced, u, percentU, x, octal, backslash) => {
-    if (backslash !== undefined) return backslash;
+  return text.replace(JS_ESCAPE, (escape, braced, u, percentU, x, octal, escaped) => {
+    if (escaped !== undefined) return escaped;
 
     const code =
       octal === undefined ? parseInt(braced ?? u ?? percentU ?? x, 16) : parseInt(octal, 8);

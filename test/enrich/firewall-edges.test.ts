@@ -1100,3 +1100,42 @@ describe("the fifteenth session's QA round", () => {
     }
   });
 });
+
+describe("base64 of JSON that holds a record number (the fifteenth session's QA)", () => {
+  const off = validateSiteSettings({
+    domains: ['www.clinic-a.example'],
+    queryAllowlist: ['q'],
+    collapseIds: false,
+  });
+  const records = [
+    '{"mrn":"48213"}',
+    '{"patient":{"mrn":48213}}',
+    '{"patient":{"id":"48213"}}',
+    '{"state":"{\\"mrn\\":\\"48213\\"}"}',
+    '{"mrn":"X7Y8Z9"}',
+    '{"csn":48213}',
+    '{"medicalRecordNumber":"48213"}',
+  ];
+
+  test('goes from a query value, a path segment, text and a property', () => {
+    for (const json of records) {
+      for (const encoded of [
+        Buffer.from(json).toString('base64'),
+        Buffer.from(json).toString('base64url'),
+      ]) {
+        const page = sanitizePage(`${HOST}/r/${encoded}/view?q=${encoded}`, off);
+        expect(page.path, json).toBe('/r/[redacted]/view');
+        expect(page.query, json).toBe('q=[redacted]');
+        expect(scrubText(`ref ${encoded}`), json).toBe('ref [redacted]');
+        expect(scrubProps({ state: encoded }), json).toEqual({ state: '[redacted]' });
+      }
+    }
+  });
+
+  test('base64 of JSON without a record number stays', () => {
+    for (const json of ['{"patients":1500}', '{"page":2,"lang":"en"}', '{"mrn":"lookup"}']) {
+      const encoded = Buffer.from(json).toString('base64url');
+      expect(sanitizePage(`${HOST}/s?q=${encoded}`, off).query, json).toBe(`q=${encoded}`);
+    }
+  });
+});

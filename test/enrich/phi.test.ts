@@ -1127,6 +1127,14 @@ describe('cost on hostile input', () => {
     `${'SSN (ending with '.repeat(600)}1`,
     `${'Visit ID is '.repeat(850)}1`,
     `${'patient 1000 '.repeat(800)}1`,
+    // Ids of letters and digits after a label, nested and quoted JSON keys (fifteenth QA).
+    `MRN ${'A1-'.repeat(3_300)}`,
+    'MRN X7Y8Z9 '.repeat(900),
+    `${'FIN '.repeat(2_500)}A1`,
+    'mrn a1-b2-c3-d4-e5-f6-'.repeat(450),
+    `${'"patient":{"'.repeat(800)}id:1`,
+    `${'"csn"'.repeat(2_000)}:1`,
+    `${'\\"'.repeat(5_000)}1`,
     // Deep percent-escapes of a bullet: every piece was looked for in the whole text (QA).
     '%25252525E2%252525252580%25252525A2'.repeat(280),
   ];
@@ -1345,6 +1353,101 @@ describe('a US number with its digits in words (final QA)', () => {
       'one two three four five six seven eight nine zero',
       'oh no, two three times',
       'Top 10: one, two, three',
+    ]);
+  });
+});
+
+describe("an id of letters and digits after a record's label (the fifteenth session's QA)", () => {
+  test('goes after a record label or a label with an id word, as a number there does', () => {
+    expectRedacted([
+      ['MRN: X7Y8Z9', 'MRN: [redacted]'],
+      ['MRN is X7Y8Z9', 'MRN is [redacted]'],
+      ['FIN AB-48213', 'FIN [redacted]'],
+      ['FIN: AB48213', 'FIN: [redacted]'],
+      ['Results for MRN A12B34C', 'Results for MRN [redacted]'],
+      ['Patient ID: PT-00A1B2', 'Patient ID: [redacted]'],
+      ['Account# AB48213', 'Account# [redacted]'],
+      ['member id ABC123456', 'member id [redacted]'],
+      ['EMPI E12345A', 'EMPI [redacted]'],
+      ['CSN A1B2C3', 'CSN [redacted]'],
+      ['Medical Record Number: 7F3K9Q2', 'Medical Record Number: [redacted]'],
+      ['Claim # C48213B', 'Claim # [redacted]'],
+      ['{"mrn":"X7Y8Z9"}', '{"mrn":"[redacted]"}'],
+      // In a slug the words after the id stay.
+      ['mrn-x7y8z9-view', 'mrn-[redacted]-view'],
+    ]);
+  });
+
+  test('goes from a page path, a query value, a title and a property', () => {
+    const site = validateSiteSettings({
+      domains: ['portal.clinic-a.example'],
+      queryAllowlist: ['note'],
+      collapseIds: false,
+    });
+    const page = sanitizePage(`${PAGE}/records/mrn-X7Y8Z9/view?note=MRN%20X7Y8Z9`, site);
+    expect(page.path).toBe('/records/[redacted]/view');
+    expect(page.query).toBe('note=[redacted]');
+    expect(sanitizePage(`${PAGE}/records/mrn-x7y8z9`, settings).path).toBe('/records/[redacted]');
+    expect(sanitizeTitle('Results for MRN A12B34C | Lab', { pageTitles: true })).toBe(
+      'Results for MRN [redacted] | Lab',
+    );
+    expect(scrubProps({ note: 'Patient ID: PT-00A1B2', acct: 'Account# AB48213' })).toEqual({
+      note: 'Patient ID: [redacted]',
+      acct: 'Account# [redacted]',
+    });
+  });
+
+  test('words, pure letters, codes and labels that need an id word stay', () => {
+    expectKept([
+      'MRN lookup',
+      'FIN department',
+      'Account settings',
+      'Patient Portal v2',
+      'Visit 2nd floor',
+      'Rx 2go',
+      'Chart A1B2C3',
+      'Patient ID 2FA',
+      'Patient ID 100th',
+      'Rx # 500mg',
+      'Member ID COVID19',
+      'Claim # 2025-Q1 report',
+      'Encounter 2024H2',
+      'Member ID card',
+      'Account number 10-digit',
+      'Final X7Y8Z9',
+      // Words of a slug joined to a year, and the years, forms and samples numbers keep.
+      'mrn-lookup-2024',
+      'patient-id-bands-2025',
+      'MRN AB-2025',
+      'Claim ID: CMS-1500',
+      'Sample MRN AB-12345',
+      // Four or five digits after a bare FIN stay, as before.
+      'FIN 48213',
+    ]);
+  });
+});
+
+describe('JSON that names a record, nested or inside a JSON string (fifteenth QA)', () => {
+  test('a nested key, an escaped quote, a quoted acronym and a camelCase key go', () => {
+    expectRedacted([
+      ['{"patient":{"id":"48213"}}', '{"patient":{"id":"[redacted]"}}'],
+      ['{"patient": {"id": 48213, "name": "x"}}', '{"patient": {"id": [redacted], "name": "x"}}'],
+      ['{"visit":{"no":"4821"}}', '{"visit":{"no":"[redacted]"}}'],
+      ['state {\\"mrn\\":\\"48213\\"}', 'state {"mrn":"[redacted]"}'],
+      ['{"csn":48213}', '{"csn":[redacted]}'],
+      ["{'har':'4821'}", "{'har':'[redacted]'}"],
+      ['{"fin":"48213"}', '{"fin":"[redacted]"}'],
+      ['{"medicalRecordNumber":"48213"}', '{"medicalRecordNumber":"[redacted]"}'],
+    ]);
+  });
+
+  test('counts, years and quoted words that are no key stay', () => {
+    expectKept([
+      '{"patients":1500}',
+      '{"patient":{"steps":4821}}',
+      '{"fin":2025}',
+      '"fin" 48213',
+      'C:\\"Program Files\\"',
     ]);
   });
 });

@@ -49,7 +49,18 @@ commits queued events and closes the databases.`,
     // Handlers first, then the banner: a signal sent as soon as the banner shows still drains.
     const running = app;
     const stopped = new Promise<void>((resolve) => {
+      let stopping = false;
       const stop = (signal: string) => {
+        // Ctrl+C under `npm start` reaches the server twice, from the terminal and forwarded by
+        // npm: with a one-time handler the second copy met Node's default and cut the drain
+        // short, resetting requests in flight (QA). Repeats wait for the drain, which the
+        // shutdown timeout bounds.
+        if (stopping) {
+          logger.info('server.stop_pending', { signal });
+          return;
+        }
+
+        stopping = true;
         logger.info('server.stopping', { signal });
         void (async () => {
           await running.close();
@@ -59,8 +70,8 @@ commits queued events and closes the databases.`,
           resolve();
         })();
       };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
     });
 
     const host = config.host === '127.0.0.1' || config.host === '::1' ? 'localhost' : config.host;

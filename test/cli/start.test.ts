@@ -182,6 +182,25 @@ describe('lighttrail start', () => {
     expect(server.output().stderr).toContain('server.stopped');
   });
 
+  it('drains once when the stop signal comes twice, as Ctrl+C under npm start sends it', async () => {
+    const dir = fresh();
+    const server = await startServer({ LIGHTTRAIL_DATA_DIR: dir });
+    const ca = readFileSync(path.join(dir, 'tls', 'localhost.crt'));
+    expect((await get(server.port, ca, '/healthz')).status).toBe(200);
+
+    // The terminal's copy and npm's forwarded one, a moment apart, then a SIGTERM for luck.
+    server.child.kill('SIGINT');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    server.child.kill('SIGINT');
+    server.child.kill('SIGTERM');
+
+    expect(await server.stop('SIGINT')).toBe(0);
+    const { stderr } = server.output();
+    expect(stderr.match(/"server\.stopping"/g)).toHaveLength(1);
+    expect(stderr).toContain('server.stop_pending');
+    expect(stderr).toContain('server.stopped');
+  });
+
   it('key rotation refuses under a running server, pid file or not, and not after', async () => {
     const dir = fresh();
     const env = {

@@ -2,12 +2,15 @@
 // from a running LightTrail, a visitor navigates, clicks and submits, and exactly the expected
 // events are stored, encrypted, and show in the stats API. Nothing typed into the form, and no
 // address, reaches the database or the logs.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { launchBrowser } from '../helpers/browser.js';
 import { CHROME_UA, dumpDatabase, startProduct, type Product } from '../helpers/product.js';
-import { serveTestSite, type TestSite } from '../helpers/tracker-site.js';
+import { BUILT_TRACKER, serveTestSite, type TestSite } from '../helpers/tracker-site.js';
 
 interface Row {
   type: string;
@@ -191,6 +194,33 @@ describe('tracker to stats, end to end in chromium', () => {
     for (const secret of ['Pat Doe', 'pat.doe', 'mail.test', VISITOR_ADDRESS, '127.0.0.1:']) {
       expect(dump).not.toContain(secret);
       expect(logs).not.toContain(secret);
+    }
+  });
+
+  // Last: its visit would change the figures above. Its context adds no forwarded address: a
+  // header of the page's own makes the script's CORS request need a preflight, which a real
+  // visitor's browser does not send.
+  it('loads the tracker through a tag with Subresource Integrity (tracker QA)', async () => {
+    const script = readFileSync(BUILT_TRACKER);
+    const integrity = `sha384-${createHash('sha384').update(script).digest('base64')}`;
+    const sri = await serveTestSite({
+      scriptSrc: `${product.origin}/lt.js`,
+      siteId: product.siteId,
+      integrity,
+    });
+    const plain = await browser.newContext({ ignoreHTTPSErrors: true, userAgent: CHROME_UA });
+    try {
+      // Blocked (no Access-Control-Allow-Origin), the script never runs and nothing arrives.
+      const visit = await plain.newPage();
+      await visit.goto(`${sri.origin}/app/sri`);
+      const stored = await waitFor((all) => all.some((row) => row.path === '/app/sri'));
+
+      expect(stored.filter((row) => row.path === '/app/sri').map((row) => row.type)).toEqual([
+        'pageview',
+      ]);
+    } finally {
+      await plain.close();
+      await sri.close();
     }
   });
 });

@@ -10,7 +10,7 @@
  *
  * Good to know when asserting on what the server sees: headless chromium announces itself as
  * `HeadlessChrome` in its User-Agent (see case C15, bot filtering), and playwright-core disables
- * the back/forward cache.
+ * the back/forward cache unless asked to keep it.
  *
  * @example
  * const browser = await launchBrowser();
@@ -42,6 +42,15 @@ export const CHROMIUM_ARGS: readonly string[] = [
  * Launches headless chromium with a throwaway profile, so a test starts from a browser that has
  * never seen a cookie. Close the returned Browser in teardown: that also removes the profile.
  */
-export async function launchBrowser(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS] });
+export async function launchBrowser(
+  options: { backForwardCache?: boolean } = {},
+): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    args: [...CHROMIUM_ARGS],
+    // playwright-core turns the cache off by default; a test of restored pages needs it on.
+    ...(options.backForwardCache === true
+      ? { ignoreDefaultArgs: ['--disable-back-forward-cache'] }
+      : {}),
+  });
 }

@@ -57,6 +57,8 @@ export interface TestSiteOptions {
   api?: string;
   /** How many times the page includes the tracker tag. Default 1. */
   scriptTags?: number;
+  /** Subresource Integrity for the tag (`sha384-...`), with `crossorigin="anonymous"`. */
+  integrity?: string;
 }
 
 /** One request that reached the capture endpoint, whatever its method. */
@@ -274,6 +276,9 @@ function trackedPage({ options, origins }: RouteContext): string {
     `src="${escape(options.scriptSrc ?? '/lt.js')}"`,
     siteId === null ? '' : `data-site="${escape(siteId)}"`,
     options.api === undefined ? '' : `data-api="${escape(options.api)}"`,
+    options.integrity === undefined
+      ? ''
+      : `integrity="${escape(options.integrity)}" crossorigin="anonymous"`,
   ].join(' ');
   const tag = `<script defer ${attributes}></script>`;
   const other = origins.altOrigin;

@@ -190,6 +190,31 @@ describe('link clicks', () => {
   });
 });
 
+describe('links the tracker QA found unseen', () => {
+  test('an SVG link is seen; a name and password in a link never leave the page', async () => {
+    const page = await visit();
+    await page.evaluate((other) => {
+      const away = other.replace('https://', 'https://pat:s3cret@');
+      document.body.insertAdjacentHTML(
+        'afterbegin',
+        `<svg width="300" height="40"><a id="svg-link" href="${other}/svg-away"
+           onclick="event.preventDefault()"><text x="5" y="25">Partner map</text></a></svg>
+         <a id="userinfo" href="${away}/login" onclick="event.preventDefault()">Portal</a>`,
+      );
+    }, site!.altOrigin);
+    await page.click('#svg-link text');
+    await page.click('#userinfo');
+    await site!.waitForEvents((event) => event.type === 'outbound', 2);
+    await settle(page, site!);
+
+    expect(interactionEvents()).toEqual([
+      { type: 'outbound', url: `${site!.origin}/`, href: `${site!.altOrigin}/svg-away` },
+      { type: 'outbound', url: `${site!.origin}/`, href: `${site!.altOrigin}/login` },
+    ]);
+    expect(site!.requests.some((r) => r.body.includes('s3cret'))).toBe(false);
+  });
+});
+
 describe('form submissions', () => {
   const typed = {
     patient: 'Pat Doe',
@@ -311,7 +336,87 @@ describe('custom events', () => {
   });
 });
 
+describe('custom events past the bounds, and before the tracker (tracker QA)', () => {
+  test('props are kept within the endpoint bounds; throwing props send nothing', async () => {
+    const page = await visit();
+    await page.evaluate(() => {
+      const track = window.lighttrail!.track as (name: unknown, props?: unknown) => void;
+      const many: Record<string, string | number> = { long: 'v'.repeat(2000) };
+      many['k'.repeat(65)] = 'dropped';
+      for (let n = 0; n < 40; n++) many[`p${n}`] = n;
+      track('Many', many);
+      track('Listed', ['a', 'b']);
+      track('   ');
+      track('Getter', {
+        get boom() {
+          throw new Error('boom');
+        },
+      });
+      track(
+        'Proxy',
+        new Proxy(
+          {},
+          {
+            ownKeys() {
+              throw new Error('keys');
+            },
+          },
+        ),
+      );
+    });
+    await site!.waitForEvents((event) => event.name === 'Listed');
+    await settle(page, site!);
+
+    const [many, listed] = interactionEvents();
+    expect(interactionEvents()).toHaveLength(2);
+    const props = many?.props as Record<string, unknown>;
+    expect(Object.keys(props)).toHaveLength(30);
+    expect(props.long).toBe('v'.repeat(1024));
+    expect(Object.keys(props).some((key) => key.length > 64)).toBe(false);
+    expect(listed).toMatchObject({ name: 'Listed', props: {} });
+    expect(opened!.errors).toEqual([]);
+  });
+
+  test('calls held by a stub before the tag go after the pageview', async () => {
+    site = await serveTestSite({ trackerFile });
+    opened = await openPage(
+      browser,
+      `window.lighttrail = window.lighttrail || { q: [], track: function () {
+         this.q.push(arguments) } };
+       window.lighttrail.track('Early', { clinic: 'north' });`,
+    );
+    await opened.page.goto(`${site.origin}/`);
+    await site.waitForEvents((event) => event.name === 'Early');
+    await settle(opened.page, site);
+
+    const sent = site.events().filter((e) => !String(e.name ?? '').startsWith(SETTLE_MARK));
+    expect(sent.map((event) => [event.type, event.name ?? null])).toEqual([
+      ['pageview', null],
+      ['custom', 'Early'],
+    ]);
+    expect(await opened.page.evaluate(() => 'q' in window.lighttrail!)).toBe(false);
+  });
+});
+
 describe('engagement', () => {
+  test('an SPA route starts at no depth: the old route scrolled to the end is not read', async () => {
+    const page = await visit();
+    await page.evaluate(() => scrollTo(0, document.documentElement.scrollHeight));
+    await sleep(100);
+    await page.evaluate(() => {
+      history.pushState({}, '', '/app/next');
+      scrollTo(0, 0);
+    });
+    await sleep(100);
+    await setVisibility(page, 'hidden');
+    await site!.waitForEvents((event) => event.type === 'engagement', 2);
+
+    const depths = ofType('engagement').map((event) => [event.url, event.scrollDepth]);
+    expect(depths[0]).toEqual([`${site!.origin}/`, 100]);
+    expect(depths[1]?.[0]).toBe(`${site!.origin}/app/next`);
+    expect(depths[1]?.[1]).toBeLessThan(50);
+  });
+
   test('sent once when the page is hidden, with visible time and the deepest scroll', async () => {
     const page = await visit();
     await sleep(400);

@@ -194,6 +194,98 @@ describe('SPA route changes', () => {
   });
 });
 
+describe('replaceState, restores and long fields (tracker QA)', () => {
+  test('a replaceState that keeps the path counts nothing: a router tidying, a search box', async () => {
+    const page = await start();
+    await page.goto(`${site!.origin}/app/about?utm_source=mail`);
+    await waitForPageviews(1);
+
+    await page.evaluate(() => {
+      // A router dropping the campaign query it read, then adding a final slash.
+      history.replaceState({}, '', '/app/about');
+      history.replaceState({}, '', '/app/about/');
+      // Search as you type, the text kept in the query.
+      for (const typed of ['c', 'ch', 'che', 'chest', 'chest pain']) {
+        history.replaceState(null, '', `?q=${encodeURIComponent(typed)}`);
+      }
+      // Pushing the address the page now has is no new page either.
+      history.pushState({}, '', location.pathname + location.search);
+    });
+    await settle(page, site!);
+
+    expect(pageviews().map((view) => view.url)).toEqual([
+      `${site!.origin}/app/about?utm_source=mail`,
+    ]);
+    expect(pageviews().some((view) => String(view.url).includes('chest'))).toBe(false);
+
+    // A push to another page still counts, and so does a redirect that changes the path.
+    await page.evaluate(() => history.pushState({}, '', '/app/next'));
+    await page.evaluate(() => history.replaceState({}, '', '/app/moved'));
+    await waitForPageviews(3);
+    expect(pageviews().map((view) => new URL(view.url as string).pathname)).toEqual([
+      '/app/about',
+      '/app/next',
+      '/app/moved',
+    ]);
+  });
+
+  test('a page restored from the back/forward cache counts again, as a load would', async () => {
+    const cached = await launchBrowser({ backForwardCache: true });
+    try {
+      site = await serveTestSite({ trackerFile });
+      const context = await cached.newContext({ ignoreHTTPSErrors: true });
+      await context.addInitScript(() =>
+        addEventListener('pageshow', (event) => {
+          if (event.persisted) (window as { restored?: boolean }).restored = true;
+        }),
+      );
+      const page = await context.newPage();
+      await page.goto(`${site.origin}/`);
+      await waitForPageviews(1);
+      await page.goto(`${site.origin}/app/second`);
+      await waitForPageviews(2);
+
+      // A restore fires no load event, what goBack waits for by default.
+      await page.goBack({ waitUntil: 'commit' });
+      await page.waitForFunction(() => (window as { restored?: boolean }).restored === true);
+      await waitForPageviews(3);
+
+      expect(
+        pageviews().map((view) => [new URL(view.url as string).pathname, view.referrer]),
+      ).toEqual([
+        ['/', ''],
+        ['/app/second', ''],
+        ['/', ''],
+      ]);
+      await context.close();
+    } finally {
+      await cached.close();
+    }
+  });
+
+  test('a title or an address past the endpoint bounds is cut, never the pageview lost', async () => {
+    const page = await start();
+    await page.goto(`${site!.origin}/`);
+    await waitForPageviews(1);
+
+    await page.evaluate(() => {
+      document.title = 'Cardiology appointment '.repeat(50);
+      history.pushState({}, '', `/app/long?text=${'x'.repeat(9000)}`);
+    });
+    await page.evaluate(() => {
+      // An emoji cut in half by the page's own code.
+      document.title = 'Clinic news \ud83d';
+      history.pushState({}, '', '/app/news');
+    });
+    const views = await waitForPageviews(3);
+
+    expect(views[1]?.title).toHaveLength(1024);
+    expect(views[1]?.url).toHaveLength(8192);
+    expect(views[2]?.title).toBe('Clinic news \ufffd');
+    expect(opened!.errors).toEqual([]);
+  });
+});
+
 describe('runs once, and only when it should', () => {
   test('included twice, it records one pageview and sends each event once', async () => {
     const page = await start({ scriptTags: 2 });

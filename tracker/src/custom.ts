@@ -1,17 +1,29 @@
+import { fitText } from './fit.js';
 import type { CustomTrackEvent, PropValue } from './types.js';
+
+// The collect schema's bounds on props: more keys, a longer key or value refuse the request.
+const MAX_PROPS = 30;
+const MAX_KEY = 64;
+const MAX_VALUE = 1024;
 
 /**
  * Turns a `lighttrail.track(name, props)` call into an event, or undefined for a call without a
  * usable name. Only string, boolean and finite number props survive: objects, arrays and
- * functions could drag page state (a form model, a user record) into the payload.
+ * functions could drag page state (a form model, a user record) into the payload. Props past the
+ * server's bounds are left out (keys) or cut (values), so one prop never loses the event.
  */
 export function customEvent(name: unknown, props?: unknown): CustomTrackEvent | undefined {
-  if (typeof name !== 'string' || !name) return undefined;
+  if (typeof name !== 'string' || !name.trim()) return undefined;
 
   const kept: Record<string, PropValue> = {};
-  if (props && typeof props === 'object') {
-    for (const [key, value] of Object.entries(props)) {
-      if (isPropValue(value)) kept[key] = value;
+  let count = 0;
+  if (props && typeof props === 'object' && !Array.isArray(props)) {
+    for (const key of Object.keys(props)) {
+      const value: unknown = (props as Record<string, unknown>)[key];
+      if (count === MAX_PROPS || key.length > MAX_KEY || !isPropValue(value)) continue;
+
+      kept[fitText(key, MAX_KEY)] = typeof value === 'string' ? fitText(value, MAX_VALUE) : value;
+      count++;
     }
   }
 

@@ -24,10 +24,13 @@ export function startEngagement(send: Send): EngagementMeter {
     if (document.visibilityState === 'visible') visibleSince ??= performance.now();
   };
 
+  // Depth is read on scrolling and when the visit is reported, never at the start: a tag that
+  // runs before the body exists saw a short page as read to its end, and an SPA route measured
+  // at pushState inherited the old route's scroll before the router moved it (QA).
   const restart = (): void => {
     visibleSince = undefined;
     resume();
-    deepest = scrollDepth();
+    deepest = 0;
   };
 
   const take = (nextUrl = url): EngagementEvent | undefined => {
@@ -37,7 +40,8 @@ export function startEngagement(send: Send): EngagementMeter {
         ? {
             type: 'engagement',
             url,
-            engagementMs: ms,
+            // The collect schema's bound: a tab left visible over a day says a day.
+            engagementMs: Math.min(ms, 86_400_000),
             scrollDepth: Math.max(deepest, scrollDepth()),
           }
         : undefined;

@@ -16,31 +16,46 @@ const CONTACT = /^(mailto|tel|sms):$/;
  * attribute; it wins over outbound), an outbound click (another host, or a contact link), or
  * nothing.
  */
-export function classifyLink(link: HTMLAnchorElement): LinkEvent['type'] | undefined {
-  if (CONTACT.test(link.protocol)) return 'outbound';
-  if (!/^https?:$/.test(link.protocol)) return undefined;
+export function classifyLink(target: URL, download: boolean): LinkEvent['type'] | undefined {
+  if (CONTACT.test(target.protocol)) return 'outbound';
+  if (!/^https?:$/.test(target.protocol)) return undefined;
 
-  if (link.hasAttribute('download') || FILE_EXTENSION.test(link.pathname)) return 'download';
+  if (download || FILE_EXTENSION.test(target.pathname)) return 'download';
 
-  return link.hostname === location.hostname ? undefined : 'outbound';
+  return target.hostname === location.hostname ? undefined : 'outbound';
+}
+
+/** The address a link goes to: an HTML link's, or an SVG one's (QA: those were not seen). */
+function linkTarget(link: Element): URL | undefined {
+  const href = link instanceof SVGAElement ? link.href.baseVal : (link as HTMLAnchorElement).href;
+  try {
+    return new URL(href, document.baseURI);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
  * Watches left clicks and middle clicks (`auxclick`, button 1; a middle click fires no `click`)
  * on links, in the capture phase so a page handler that stops propagation cannot hide them. The
- * composed path finds the link inside shadow roots and from any element nested in it.
+ * composed path finds the link inside open shadow roots and from any element nested in it.
  */
 export function watchLinks(send: Send): void {
   const onClick = (event: MouseEvent): void => {
     if (event.type === 'auxclick' && event.button !== 1) return;
 
-    const link = event.composedPath().find((node) => node instanceof HTMLAnchorElement);
-    if (!(link instanceof HTMLAnchorElement)) return;
+    const link = event
+      .composedPath()
+      .find((node) => node instanceof HTMLAnchorElement || node instanceof SVGAElement);
+    const target = link && linkTarget(link as Element);
+    if (!target) return;
 
     // A `mailto:` or `tel:` target is an e-mail address or a phone number (on a patient portal,
-    // possibly the patient's own): only its scheme is sent, so click-to-call still counts.
-    const type = classifyLink(link);
-    const href = CONTACT.test(link.protocol) ? link.protocol : link.href;
+    // possibly the patient's own): only its scheme is sent, so click-to-call still counts. A
+    // name and password written into a link never leave the page.
+    const type = classifyLink(target, (link as Element).hasAttribute('download'));
+    target.username = target.password = '';
+    const href = CONTACT.test(target.protocol) ? target.protocol : target.href;
     if (type) send([{ type, url: location.href, href }]);
   };
 

@@ -4,7 +4,8 @@
  * Install on each page of the site:
  * `<script defer src="https://ANALYTICS_HOST/lt.js" data-site="SITE_ID"></script>`
  * and, optionally, `data-api="https://…/api/collect"` when the collect endpoint is elsewhere.
- * Custom events: `window.lighttrail.track('Booked', { clinic: 'north' })`.
+ * Custom events: `window.lighttrail.track('Booked', { clinic: 'north' })`; calls made before the
+ * tracker loads wait in a stub's `q` (see the README) and are sent after the pageview.
  *
  * No cookie, no storage, no identifier and no fingerprint: whatever visitor counting there is
  * happens on the server. The tracker runs once per document, only on http(s) pages, and does
@@ -22,7 +23,10 @@ import { createSender } from './transport.js';
 import type { PropValue } from './types.js';
 
 function main(): void {
-  if (typeof window.lighttrail?.track === 'function') return;
+  // Another copy of the tracker already runs; a page's stub holding calls (`q`) is replaced.
+  const before = window.lighttrail;
+  const queued = before && Array.isArray(before.q) ? before.q : undefined;
+  if (before && !queued) return;
 
   if (!/^https?:$/.test(location.protocol)) return;
 
@@ -30,17 +34,23 @@ function main(): void {
   if (!config) return;
 
   const send = createSender(config);
-  window.lighttrail = Object.freeze({
+  const api = Object.freeze({
     track(name: string, props?: Record<string, PropValue>): void {
-      const event = customEvent(name, props);
-      if (event) send([event]);
+      try {
+        const event = customEvent(name, props);
+        if (event) send([event]);
+      } catch {
+        // A props object whose getters or keys throw (QA): the page's own error, not sent.
+      }
     },
   });
+  window.lighttrail = api;
 
   const start = (): void => {
     startPageviews(send, startEngagement(send));
     watchLinks(send);
     watchForms(send);
+    for (const call of queued || []) api.track(call[0] as string, call[1] as never);
   };
 
   if (document.prerendering) document.addEventListener('prerenderingchange', start, { once: true });

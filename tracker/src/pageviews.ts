@@ -1,23 +1,41 @@
 import type { EngagementMeter } from './engagement.js';
 import type { Send, TrackerEvent } from './types.js';
 
+// How a pageview came about: the load, pushState or popstate; a replaceState; a page restored.
+const NAVIGATE = 0;
+const REPLACE = 1;
+const RESTORE = 2;
+type Cause = typeof NAVIGATE | typeof REPLACE | typeof RESTORE;
+
 /**
  * Records the pageview of this load, then one per SPA route change. A route change is a change of
- * pathname or search from the last recorded pageview, seen through `history.pushState`,
- * `history.replaceState` and `popstate`: re-pushing the same URL or changing only the hash is not
- * a new page. The engagement of the page being left goes in the same request, ahead of the new
- * pageview.
+ * pathname or search from the last recorded pageview, seen through `history.pushState` and
+ * `popstate`: re-pushing the same URL or changing only the hash is not a new page. A
+ * `replaceState` rewrites the current page's address, so it counts only when the path changes
+ * (a router's redirect), not when a router tidies the address of the page just counted (a
+ * final `/`, a query dropped after reading it) or a search box keeps its text in the query as
+ * the visitor types (QA: eleven pageviews for "chest pain"). A page the browser restores from
+ * its back/forward cache is shown again, so it counts again, as a load would. The engagement of
+ * the page being left goes in the same request, ahead of the new pageview.
  */
 export function startPageviews(send: Send, meter: EngagementMeter): void {
   let current: string | undefined;
+  let currentPath: string | undefined;
 
-  const record = (): void => {
+  const record = (cause: Cause): void => {
     const key = location.pathname + location.search;
-    if (key === current) return;
+    const path = location.pathname.replace(/(.)\/$/, '$1');
+    if (cause === REPLACE && path === currentPath) {
+      current = key;
+      return;
+    }
+
+    if (key === current && cause !== RESTORE) return;
 
     const events: TrackerEvent[] = [];
     const left = meter.take(location.href);
-    if (left) events.push(left);
+    // After a restore, the time measured is the moment since the page came back: nothing read.
+    if (left && cause !== RESTORE) events.push(left);
 
     events.push({
       type: 'pageview',
@@ -29,17 +47,22 @@ export function startPageviews(send: Send, meter: EngagementMeter): void {
     });
 
     current = key;
+    currentPath = path;
     send(events);
   };
 
   for (const method of ['pushState', 'replaceState'] as const) {
     const original = history[method];
+    const cause = method === 'pushState' ? NAVIGATE : REPLACE;
     history[method] = function (this: History, ...args: Parameters<History['pushState']>) {
       original.apply(this, args);
-      record();
+      record(cause);
     };
   }
 
-  addEventListener('popstate', record);
-  record();
+  addEventListener('popstate', () => record(NAVIGATE));
+  addEventListener('pageshow', (event) => {
+    if (event.persisted) record(RESTORE);
+  });
+  record(NAVIGATE);
 }

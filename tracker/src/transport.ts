@@ -1,4 +1,5 @@
 import type { TrackerConfig } from './config.js';
+import { fitEvent } from './fit.js';
 import type { Payload, Send, TrackerEvent } from './types.js';
 
 /**
@@ -12,7 +13,7 @@ export function createSender(config: TrackerConfig): Send {
   const held: TrackerEvent[] = [];
 
   return (events) => {
-    held.push(...events);
+    held.push(...events.map(fitEvent));
     if (document.prerendering) return;
 
     const payload: Payload = { site: config.site, events: held.splice(0) };
@@ -30,11 +31,15 @@ function post(endpoint: string, body: string): void {
     // No sendBeacon (or it threw): the fetch below is the fallback.
   }
 
-  fetch(endpoint, {
-    method: 'POST',
-    body,
-    keepalive: true,
-    headers: { 'Content-Type': 'text/plain' },
-    credentials: 'omit',
-  }).catch(() => undefined);
+  try {
+    fetch(endpoint, {
+      method: 'POST',
+      body,
+      keepalive: true,
+      headers: { 'Content-Type': 'text/plain' },
+      credentials: 'omit',
+    }).catch(() => undefined);
+  } catch {
+    // No fetch either (QA: a page that removed both): there is no way to send.
+  }
 }

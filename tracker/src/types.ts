@@ -67,6 +67,8 @@ export type Send = (events: TrackerEvent[]) => void;
 /** What the page sees as `window.lighttrail`. */
 export interface LightTrailApi {
   track(name: string, props?: Record<string, PropValue>): void;
+  /** A page's stub before the tracker loads: the arguments of each call, in order. */
+  q?: ArrayLike<unknown>[];
 }
 
 declare global {

@@ -5,8 +5,12 @@ import { fileURLToPath } from 'node:url';
 import { LightTrailError } from '../../errors.js';
 import type { Handler, Reply } from '../context.js';
 
+// Loaded by every page of every customer site. Any origin may also read it through CORS, as a
+// tag with Subresource Integrity (`integrity` and `crossorigin`) requires (QA: such a tag was
+// blocked): the script is public, and the answer carries no credentials.
 export const TRACKER_HEADERS = {
   'Cross-Origin-Resource-Policy': 'cross-origin',
+  'Access-Control-Allow-Origin': '*',
 };
 
 /** Where the build puts the minified tracker (see scripts/build-tracker.mjs). */

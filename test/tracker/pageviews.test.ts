@@ -195,7 +195,7 @@ describe('SPA route changes', () => {
 });
 
 describe('replaceState, restores and long fields (tracker QA)', () => {
-  test('a replaceState that keeps the path counts nothing: a router tidying, a search box', async () => {
+  test('a replaceState keeping the path counts nothing: a router tidying, a search box', async () => {
     const page = await start();
     await page.goto(`${site!.origin}/app/about?utm_source=mail`);
     await waitForPageviews(1);
@@ -263,7 +263,7 @@ describe('replaceState, restores and long fields (tracker QA)', () => {
     }
   });
 
-  test('a title or an address past the endpoint bounds is cut, never the pageview lost', async () => {
+  test('a title or address past the endpoint bounds is cut, the pageview kept', async () => {
     const page = await start();
     await page.goto(`${site!.origin}/`);
     await waitForPageviews(1);

@@ -399,7 +399,7 @@ describe('custom events past the bounds, and before the tracker (tracker QA)', (
 });
 
 describe('engagement', () => {
-  test('an SPA route starts at no depth: the old route's scroll is not read', async () => {
+  test('an SPA route starts at no depth: the scroll of the old route is not read', async () => {
     const page = await visit();
     await page.evaluate(() => scrollTo(0, document.documentElement.scrollHeight));
     await sleep(100);

@@ -195,7 +195,7 @@ describe('SPA route changes', () => {
 });
 
 describe('replaceState, restores and long fields (tracker QA)', () => {
-  test('a replaceState keeping the path counts nothing: a router tidying, a search box', async () => {
+  test('replaceState keeping the path counts nothing: a router tidying, a search box', async () => {
     const page = await start();
     await page.goto(`${site!.origin}/app/about?utm_source=mail`);
     await waitForPageviews(1);

@@ -105,6 +105,13 @@ export function resolveLimit(limit: string | undefined): number {
   return Number(limit);
 }
 
+/** The first day a range may name: the Unix epoch's. */
+const FIRST_DAY = '1970-01-01';
+
+function maxDay(a: string, b: string): string {
+  return a > b ? a : b;
+}
+
 /** Defaults to the last 30 days (today included) in the site's time zone. */
 export function resolveRange(
   range: { from?: string; to?: string },
@@ -118,10 +125,16 @@ export function resolveRange(
     if (value !== undefined && !isDay(value)) {
       throw new RequestError('ERR_INVALID_ARGUMENT', 400, `${name} must be a date YYYY-MM-DD`);
     }
+
+    // Nothing was counted before then, and a year below 0000 has no YYYY-MM-DD (QA: `to=
+    // 0000-01-10` answered from `-000001-12`).
+    if (value !== undefined && value < FIRST_DAY) {
+      throw new RequestError('ERR_INVALID_ARGUMENT', 400, `${name} must be ${FIRST_DAY} or later`);
+    }
   }
 
   const to = range.to ?? dayIn(timeZone, now);
-  const from = range.from ?? addDays(to, -29);
+  const from = range.from ?? maxDay(addDays(to, -29), FIRST_DAY);
   if (from > to) throw new RequestError('ERR_INVALID_ARGUMENT', 400, 'from must not be after to');
   // Both ends count, as in the default 30 days: 2020-01-01 to 2022-01-01 is 732 days (QA).
   const days = (Date.parse(to) - Date.parse(from)) / 86_400_000 + 1;

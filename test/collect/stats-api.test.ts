@@ -99,6 +99,18 @@ describe('stats API access', () => {
         message: 'a range spans at most 731 days, both ends included',
       },
     });
+    // A year before any count, or before the year 0000 (QA: its range began at `-000001-12`).
+    for (const query of ['to=0000-01-10', 'from=1969-12-31&to=1970-01-05']) {
+      const early = await read(query);
+      expect([query, early.status]).toEqual([query, 400]);
+      expect(early.json()).toMatchObject({
+        error: { code: 'ERR_INVALID_ARGUMENT', message: expect.stringMatching(/1970-01-01/) },
+      });
+    }
+
+    const first = await read('to=1970-01-10');
+    expect(first.status).toBe(200);
+    expect(first.json()).toMatchObject({ from: '1970-01-01', to: '1970-01-10' });
     const open = await read('from=2015-05-17');
     expect(open.status).toBe(400);
     expect((open.json() as { error: { message: string } }).error.message).toMatch(

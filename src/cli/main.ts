@@ -85,6 +85,9 @@ function ignoreClosedOutput(): void {
  */
 export async function run(argv: string[]): Promise<number> {
   ignoreClosedOutput();
+  // Every file a command makes is its owner's alone: the databases set their modes, but SQLite's
+  // journals, the lock files and a rotation's copy took the shell's 0644 (QA).
+  process.umask(0o077);
   const [name, ...rest] = argv;
   if (name === '--version' || name === '-v') {
     process.stdout.write(`lighttrail ${version()}\n`);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 import Database from 'better-sqlite3-multiple-ciphers';
@@ -70,6 +70,12 @@ describe('commands that rewrite keys run alone', () => {
     // Alone, the same rotation goes through.
     const rotated = await runCli(['keys', 'rotate', '--tenant', organisationId], env);
     expect(rotated.code, rotated.stderr).toBe(0);
+    // Whatever a command leaves in the folder is its owner's alone, lock files included (QA).
+    for (const name of readdirSync(dir)) {
+      if (statSync(path.join(dir, name)).isFile()) {
+        expect([name, statSync(path.join(dir, name)).mode & 0o777]).toEqual([name, 0o600]);
+      }
+    }
     // Said before the copy begins, since an interrupted copy leaves no moment to say it.
     const [announced, done] = rotated.stdout.trim().split('\n');
     expect(announced).toMatch(

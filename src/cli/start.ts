@@ -5,7 +5,9 @@ import path from 'node:path';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/settings.js';
 import { checkMasterKeySettings } from '../crypto/keyring.js';
+import { createMemoryLogger } from '../log/logger.js';
 import { listenOn } from '../server/app.js';
+import { loadOrCreateCertificate } from '../server/certificate.js';
 import { createLightTrail } from '../server/lighttrail.js';
 import { parse, type Command } from './command.js';
 import { holdServerLock, openContext, out, releaseServerLock, sharedSettings } from './context.js';
@@ -29,7 +31,15 @@ commits queued events and closes the databases.`,
     checkMasterKeySettings(config);
     // A start refused for its port must not leave new keys, a certificate and a control file
     // behind (with data there already, a running server's own refusal comes first).
-    if (!existsSync(path.join(config.dataDir, 'control.db'))) await checkPortsFree(config);
+    if (!existsSync(path.join(config.dataDir, 'control.db'))) {
+      await checkPortsFree(config);
+      // Nor one refused for its certificate (QA: production without one left a control file
+      // sealed under the key it was given). A configured pair is read and checked here, its
+      // warnings left for the start itself; development makes its own certificate later.
+      if (config.env === 'production' || config.tlsCertFile !== undefined) {
+        await loadOrCreateCertificate(config, createMemoryLogger().logger);
+      }
+    }
     holdServerLock(config);
     const context = await openContext({ allowGenerate: true, config });
     const { control, logger } = context;

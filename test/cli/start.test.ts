@@ -380,6 +380,19 @@ describe('lighttrail start', () => {
     expect(result.stderr).toContain('npm run build');
   });
 
+  it('makes nothing when production is refused for its certificate (QA)', async () => {
+    const dataDir = fresh();
+    const result = await runCli(['start'], {
+      LIGHTTRAIL_DATA_DIR: dataDir,
+      LIGHTTRAIL_ENV: 'production',
+      LIGHTTRAIL_MASTER_KEY: randomBytes(32).toString('hex'),
+    });
+
+    expect(result.code).toBe(1);
+    expectOneLine(result.stderr, 'ERR_TLS_CONFIG');
+    expect(readdirSync(dataDir)).toEqual([]);
+  });
+
   it('refuses to start in production without a master key, even with its port taken', async () => {
     // The key is the mistake to report: the port held here (another server, `npm start` while
     // the tests run) must not hide it.

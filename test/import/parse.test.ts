@@ -64,6 +64,15 @@ describe('combined and common lines', () => {
     expect(rec?.userAgent).toBe('Agent "quoted" \\ \\x01');
   });
 
+  it('reads a byte escaped in a URL as the URL writes it: /q15\\x22 is /q15%22 (QA)', () => {
+    const tail = '200 1 "https://r.example/a\\x5Cb" "Agent \\x01"';
+    const rec = parseLine(combined({ req: '"GET /q15\\x22 HTTP/1.1"', tail }), 'combined');
+
+    expect(rec?.target).toBe('/q15%22');
+    expect(rec?.referrer).toBe('https://r.example/a%5Cb');
+    expect(rec?.userAgent).toBe('Agent \\x01');
+  });
+
   it('keeps an escaped quote in the request target', () => {
     const rec = parseLine(combined({ req: '"GET /a\\"b HTTP/1.1"' }), 'combined');
 

@@ -15,6 +15,8 @@ export type LogFormat = 'combined' | 'common' | 'nginx-json';
 
 export const LOG_FORMATS: readonly LogFormat[] = ['combined', 'common', 'nginx-json'];
 
+const HEX_PAIR = /^[0-9A-Fa-f]{2}$/;
+
 /** One request as the web server logged it. Values are kept raw; redaction happens downstream. */
 export interface LogRecord {
   readonly ip: string;
@@ -91,8 +93,11 @@ class Fields {
   /**
    * `"..."` with Apache's escapes (mod_log_config, "Security Considerations"): `\"` and `\\` are
    * undone; `\xhh` and C escapes stay as written, since they stand for bytes that were never text.
+   * In a URL (`url`: the request line, the referrer) `\xhh` is written `%hh`, the way a URL
+   * carries a byte: nginx logs a quote in a request so (`/q\x22` was stored as the page
+   * `/q/x22`, its backslash read as a path's, QA).
    */
-  quoted(): string | null {
+  quoted(url = false): string | null {
     if (!this.separator() || this.line[this.at] !== '"') return null;
 
     let out = '';
@@ -107,6 +112,14 @@ class Fields {
       if (ch === '\\' && (next === '"' || next === '\\')) {
         out += next;
         i += 1;
+      } else if (
+        url &&
+        ch === '\\' &&
+        next === 'x' &&
+        HEX_PAIR.test(this.line.slice(i + 2, i + 4))
+      ) {
+        out += `%${this.line.slice(i + 2, i + 4)}`;
+        i += 3;
       } else {
         out += ch;
       }
@@ -137,14 +150,14 @@ function parseApache(line: string, combined: boolean): LogRecord | null {
   const ident = f.token();
   const user = f.token();
   const stamp = f.bracketed();
-  const request = f.quoted();
+  const request = f.quoted(true);
   const status = f.token();
   const bytes = f.token();
   if (ip === null || ident === null || user === null || stamp === null || request === null) {
     return null;
   }
 
-  const referrer = combined ? f.quoted() : '-';
+  const referrer = combined ? f.quoted(true) : '-';
   const userAgent = combined ? f.quoted() : '-';
   if (referrer === null || userAgent === null || !f.atEnd()) return null;
 

@@ -64,12 +64,12 @@ describe('combined and common lines', () => {
     expect(rec?.userAgent).toBe('Agent "quoted" \\ \\x01');
   });
 
-  it('reads a byte escaped in a URL as the URL writes it: /q15\\x22 is /q15%22 (QA)', () => {
-    const tail = '200 1 "https://r.example/a\\x5Cb" "Agent \\x01"';
+  it('reads a byte escaped in the request as a URL writes it: /q15\\x22 is /q15%22 (QA)', () => {
+    const tail = '200 1 "http://\\xe4\\xe5.example/" "Agent \\x01"';
     const rec = parseLine(combined({ req: '"GET /q15\\x22 HTTP/1.1"', tail }), 'combined');
 
     expect(rec?.target).toBe('/q15%22');
-    expect(rec?.referrer).toBe('https://r.example/a%5Cb');
+    expect(rec?.referrer).toBe('http://\\xe4\\xe5.example/');
     expect(rec?.userAgent).toBe('Agent \\x01');
   });
 

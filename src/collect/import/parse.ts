@@ -93,9 +93,10 @@ class Fields {
   /**
    * `"..."` with Apache's escapes (mod_log_config, "Security Considerations"): `\"` and `\\` are
    * undone; `\xhh` and C escapes stay as written, since they stand for bytes that were never text.
-   * In a URL (`url`: the request line, the referrer) `\xhh` is written `%hh`, the way a URL
-   * carries a byte: nginx logs a quote in a request so (`/q\x22` was stored as the page
-   * `/q/x22`, its backslash read as a path's, QA).
+   * In the request line (`url`) `\xhh` is written `%hh`, the way a URL carries a byte: nginx
+   * logs a quote in a request so (`/q\x22` was stored as the page `/q/x22`, its backslash read
+   * as a path's, QA). A referrer keeps them: there they are bytes of a host name in a legacy
+   * charset (`http://\xe4\xe5...`, spam in the shared log), no URL's.
    */
   quoted(url = false): string | null {
     if (!this.separator() || this.line[this.at] !== '"') return null;
@@ -157,7 +158,7 @@ function parseApache(line: string, combined: boolean): LogRecord | null {
     return null;
   }
 
-  const referrer = combined ? f.quoted(true) : '-';
+  const referrer = combined ? f.quoted() : '-';
   const userAgent = combined ? f.quoted() : '-';
   if (referrer === null || userAgent === null || !f.atEnd()) return null;
 

@@ -4,6 +4,7 @@ import { parse } from 'tldts';
 
 import { isBuiltInSensitive } from '../domain/sensitive-names.js';
 import type { SiteSettings } from '../domain/site.js';
+import { findCareDates } from './care-dates.js';
 import { parseIp } from './ip.js';
 import {
   safeDecode,
@@ -1141,6 +1142,7 @@ function findSpans(text: string): Span[] {
   findAll(SPELLED_PHONE, text, spans, isSpelledPhone);
   findLabelledNumbers(text, spans);
   findBirthDates(text, spans);
+  findCareDates(text, spans);
   if (text.includes('-')) findAll(DASHED_V6, text, spans, isDashedIpv6);
   findAll(MEETING_ID, text, spans);
 

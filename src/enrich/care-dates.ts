@@ -73,24 +73,56 @@ export function findCareDates(text: string, spans: Array<[number, number]>): voi
  * The indexes of path segments that hold a date of care: a segment starting with a full date
  * right after one that names care or a person (`/admission/2025-06-14`,
  * `/patients/jane-doe/appointments/2025-06-14-0900`), or a date in three segments there
- * (`/appointments/2025/06/14`). `segments` are read fully decoded.
+ * (`/appointments/2025/06/14`). The segments after a care word are read as `read` gives them
+ * (fully decoded, say), the others as they are.
  */
-export function careDateSegments(segments: readonly string[]): number[] {
+export function careDateSegments(
+  segments: readonly string[],
+  read: (segment: string) => string = (segment) => segment,
+): number[] {
   const found: number[] = [];
   for (let i = 0; i + 1 < segments.length; i++) {
     if (!CARE_SEGMENT.test(segments[i] as string)) continue;
 
-    const next = DATE_START.exec(segments[i + 1] as string);
+    const next = DATE_START.exec(read(segments[i + 1] as string));
     if (next !== null && isCalendarDate(next[0])) {
       found.push(i + 1);
       continue;
     }
 
-    const three = segments.slice(i + 1, i + 4).join('-');
+    const three = segments
+      .slice(i + 1, i + 4)
+      .map(read)
+      .join('-');
     if (i + 3 < segments.length && DATE_ONLY.test(three) && isCalendarDate(three)) {
       found.push(i + 1, i + 2, i + 3);
     }
   }
 
   return found;
+}
+
+// A date in free text standing apart from other figures and words, in a full layout or with a
+// short year after slashes (`3/12/61`), as a birth date is typed into a search box.
+const DATE_IN_TEXT = new RegExp(
+  `(?<![\\p{L}\\p{N}])(?:${FULL_DATE}|\\d{1,2}/\\d{1,2}/\\d{2})(?![\\p{L}\\p{N}])`,
+  'giu',
+);
+const WORD = /\p{L}{2,}/u;
+
+/**
+ * Free text that holds a full date and words beside it (`Jane Doe 03/12/1961`), as a site's
+ * search can be sent a person's name and date of birth. Nothing tells that from an event's
+ * date searched for (`flu clinic 2025-06-14`), so both go; a date alone (`2025-06-14`, a date
+ * picker's value) stays.
+ */
+export function isDatedText(text: string): boolean {
+  let dated = false;
+  const rest = text.replace(DATE_IN_TEXT, (date) => {
+    dated ||= isCalendarDate(date);
+
+    return ' ';
+  });
+
+  return dated && WORD.test(rest);
 }

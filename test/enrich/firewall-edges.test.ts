@@ -1218,3 +1218,37 @@ describe("dates of care in a path (the sixteenth session's QA)", () => {
     }
   });
 });
+
+describe("a date beside words in an allowlisted value (the sixteenth session's QA)", () => {
+  test('a search holding a name and a date of birth loses its value', () => {
+    for (const query of [
+      'q=Jane%20Doe%2003%2F12%2F1961',
+      'q=jane+doe+1961-03-12',
+      'q=jane+doe+3/12/61',
+      'q=Jane+Doe+March+12+1961',
+      'q=doe%2C+jane+12.03.1961',
+      'q=jane%252Bdoe%252B1961-03-12',
+    ]) {
+      const page = sanitizePage(`${HOST}/search?${query}`, site);
+      expect(page.query, query).toBe('q=[redacted]');
+      expect(page.flags, query).toContain('phi_detected');
+    }
+    // The same in a kept fragment's query.
+    expect(sanitizePage(`${HOST}/#/search?q=jane+doe+1961-03-12`, site).fragment).toBe(
+      '/search?q=[redacted]',
+    );
+  });
+
+  test('search terms without a full date, and a date alone, stay', () => {
+    for (const [query, kept] of [
+      ['q=flu+shot+hours', 'q=flu%20shot%20hours'],
+      ['q=cardiology', 'q=cardiology'],
+      ['q=2025-06-14', 'q=2025-06-14'],
+      ['q=covid+19+2025+2026', 'q=covid%2019%202025%202026'],
+      ['q=visiting+hours+june+2025', 'q=visiting%20hours%20june%202025'],
+      ['q=rx+30/60/90', 'q=rx%2030/60/90'],
+    ] as const) {
+      expect(sanitizePage(`${HOST}/search?${query}`, site).query, query).toBe(kept);
+    }
+  });
+});

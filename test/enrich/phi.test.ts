@@ -1488,7 +1488,12 @@ describe('a record number joined to its label in one slug or word (sixteenth QA)
       'Patient Records 2025',
       'world-record-12345',
     ]);
-    for (const path of ['/recipes-2024', '/rec-center-2', '/records-2025', '/record-breaking-100']) {
+    for (const path of [
+      '/recipes-2024',
+      '/rec-center-2',
+      '/records-2025',
+      '/record-breaking-100',
+    ]) {
       expect(sanitizePage(`${PAGE}${path}`, settings).path, path).toBe(path);
     }
   });

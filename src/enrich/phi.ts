@@ -4,6 +4,7 @@ import { parse } from 'tldts';
 
 import { isBuiltInSensitive } from '../domain/sensitive-names.js';
 import type { SiteSettings } from '../domain/site.js';
+import { findCareDates } from './care-dates.js';
 import { parseIp } from './ip.js';
 import {
   safeDecode,
@@ -250,6 +251,14 @@ const RECORD_ONLY = [
   'medicalrecord',
   // As JSON keys and form fields name it (`{"medicalRecordNumber":"48213"}`).
   'medicalRecord',
+  // A health or patient record's number, in a slug too (`/t/health-record-48213`, QA).
+  ...['health', 'patient'].flatMap((word) => [
+    `${word} record`,
+    `${word}-record`,
+    `${word}_record`,
+    `${word}record`,
+    `${word}Record`,
+  ]),
   ...SOCIAL_SECURITY,
 ];
 const PERSON_LABELS = [
@@ -385,6 +394,16 @@ const LABELLED_ID = new RegExp(
 const BARE_LABELLED_NUMBER = new RegExp(
   `${labelStart(BARE_PERSON_LABELS)}(?![A-Za-z])(?:${GAP}${LAST_FOUR})?${LABEL_GAP}${OPENER}` +
     `((?:[A-Za-z]{1,3}-?)?\\d{4,5})(?![\\d]|[.,/-]\\d|[xX\u00d7]\\d|[wWpP](?![A-Za-z]))`,
+  'gd',
+);
+// Five digits joined to `record` or its short form `rec` (`/record-48213`, `rec48213`, QA): no
+// year, form or placeholder has five, and six or more go as any run does. `rec` only joined by
+// `-`, `_` or nothing, since it starts words (`Rec 12345` may be a centre's programme code);
+// `record` by any gap (`Record 48213`). Counts stay as after a bare label (`record 10000 steps`,
+// a round hundred).
+const RECORD_JOINED = new RegExp(
+  `(?:${labelStart(['record'])}(?:s|S)?${LABEL_GAP}${OPENER}|` +
+    '(?<![A-Za-z])(?:rec|Rec|REC)[-_]?)(\\d{5})(?!\\d)',
   'gd',
 );
 // A count of a reward or a programme is no one's number either (`Claim 1750 points`, `claim
@@ -552,6 +571,11 @@ function alphanumericId(token: string): number {
   return id.length;
 }
 
+/** A number after a bare label that is a count, a measure or a street's (`after` follows it). */
+function isCount(number: string, after: string): boolean {
+  return ROUND_HUNDRED.test(number) || BARE_UNIT.test(after) || BARE_STREET.test(after);
+}
+
 function findLabelledNumbers(text: string, spans: Span[]): void {
   for (const pattern of [SHORT_LABELLED_NUMBER, BARE_LABELLED_NUMBER]) {
     pattern.lastIndex = 0;
@@ -560,11 +584,16 @@ function findLabelledNumbers(text: string, spans: Span[]): void {
       const span = match.indices?.[1] as [number, number];
       const counted = COUNT_AND_YEAR.test(number) && !RECORD_FIRST.test(match[0]);
       const after = pattern === BARE_LABELLED_NUMBER ? text.slice(span[1]) : '';
-      const measured =
-        pattern === BARE_LABELLED_NUMBER &&
-        (ROUND_HUNDRED.test(number) || BARE_UNIT.test(after) || BARE_STREET.test(after));
+      const measured = pattern === BARE_LABELLED_NUMBER && isCount(number, after);
       if (!keptFigures(number) && !counted && !measured) spans.push(span);
     }
+  }
+
+  RECORD_JOINED.lastIndex = 0;
+  for (let match; (match = RECORD_JOINED.exec(text)) !== null;) {
+    const number = match[1] as string;
+    const span = match.indices?.[1] as Span;
+    if (!keptFigures(number) && !isCount(number, text.slice(span[1]))) spans.push(span);
   }
 
   LABELLED_ID.lastIndex = 0;
@@ -1113,6 +1142,7 @@ function findSpans(text: string): Span[] {
   findAll(SPELLED_PHONE, text, spans, isSpelledPhone);
   findLabelledNumbers(text, spans);
   findBirthDates(text, spans);
+  findCareDates(text, spans);
   if (text.includes('-')) findAll(DASHED_V6, text, spans, isDashedIpv6);
   findAll(MEETING_ID, text, spans);
 

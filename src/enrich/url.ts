@@ -4,6 +4,7 @@ import { encodeQueryPart, pageWithQuery } from '../domain/page.js';
 import { foldName, isBuiltInSensitive } from '../domain/sensitive-names.js';
 import type { SiteSettings } from '../domain/site.js';
 import { RequestError } from '../errors.js';
+import { careDateSegments, isDatedText } from './care-dates.js';
 import {
   componentHasPhi,
   decodedFully,
@@ -475,7 +476,8 @@ function joinSegments(
   // Read as sent, not as cleaned: a segment redacted on its own (`%252536...`, where escapes
   // read as separators) must not hide the number it ends (QA). A number that collapse-ids hid
   // (`/617/555/0123`) is reported too, and stays `:id`.
-  const across = acrossSegments(sent);
+  // A date in the segment after one that names care or a person (`/admission/2025-06-14`).
+  const across = [...acrossSegments(sent), ...careDateSegments(sent, decodedFully)];
   if (across.length > 0) opts.flags.push('redacted', 'phi_detected');
   for (const i of across) if (parts[i] !== ':id') parts[i] = REDACTED;
   let path = parts.map((part) => `/${part}`).join('');
@@ -588,13 +590,16 @@ function paramValue(param: RawParam, compiled: CompiledSettings, flags: string[]
     return REDACTED;
   }
 
-  if (componentHasPhi(raw, true)) {
+  // An allowlisted value is free text when it is a search: a date beside words there may be a
+  // name and a date of birth (`?q=Jane%20Doe%2003%2F12%2F1961`, sixteenth QA).
+  const value = stripControl(decodeQueryComponent(raw));
+  if (componentHasPhi(raw, true) || isDatedText(decodedFully(value))) {
     flags.push('redacted', 'phi_detected');
 
     return REDACTED;
   }
 
-  return encodeQueryPart(stripControl(decodeQueryComponent(raw)));
+  return encodeQueryPart(value);
 }
 
 /** The stored query: campaign parameters removed, values redacted by policy, bounded. */

@@ -1139,3 +1139,116 @@ describe("base64 of JSON that holds a record number (the fifteenth session's QA)
     }
   });
 });
+
+describe("dates of care in a path (the sixteenth session's QA)", () => {
+  const off = validateSiteSettings({ domains: ['www.clinic-a.example'], collapseIds: false });
+
+  test('a full date after or within a segment naming care or a person goes', () => {
+    for (const [path, redacted] of [
+      ['/admission/2025-06-14', '/admission/[redacted]'],
+      ['/discharge-date/2025-06-14', '/discharge-date/[redacted]'],
+      ['/patients/jane-doe/appointments/2025-06-14', '/patients/jane-doe/appointments/[redacted]'],
+      ['/patient/2019-03-12', '/patient/[redacted]'],
+      ['/person/2019-03-12', '/person/[redacted]'],
+      ['/admissions/2025-06-14', '/admissions/[redacted]'],
+      ['/my-appointments/06-14-2025', '/my-appointments/[redacted]'],
+      ['/appointments/june-14-2025', '/appointments/[redacted]'],
+      ['/appointments/2025-06-14T09:00', '/appointments/[redacted]'],
+      ['/date-of-service/2025-06-14', '/date-of-service/[redacted]'],
+      ['/surgery-date/06.14.2025', '/surgery-date/[redacted]'],
+      ['/procedure-date/2025-06-14', '/procedure-date/[redacted]'],
+      ['/visit-date/2025-06-14', '/visit-date/[redacted]'],
+      ['/admission-2025-06-14', '/[redacted]'],
+      ['/p/discharge-date-2025-06-14', '/p/[redacted]'],
+      ['/admission/2025%252D06%252D14', '/admission/[redacted]'],
+    ] as const) {
+      const page = sanitizePage(`${HOST}${path}`, site);
+      expect(page.path, path).toBe(redacted);
+      expect(page.flags, path).toContain('phi_detected');
+    }
+    // Over three segments, as a calendar's route writes it, with collapse-ids off.
+    expect(sanitizePage(`${HOST}/appointments/2025/06/14`, off).path).toBe(
+      '/appointments/[redacted]/[redacted]/[redacted]',
+    );
+    // A single-page app's route is a path too.
+    expect(sanitizePage(`${HOST}/#/appointments/2025-06-14`, site).fragment).toBe(
+      '/appointments/[redacted]',
+    );
+  });
+
+  test("a year, a month, or a date after other words stays: it is a calendar's or a post's", () => {
+    for (const path of [
+      '/events/2025-06-14',
+      '/blog/2025-06-14-flu-season',
+      '/board-meeting/2025-06-14',
+      '/visiting-hours',
+      '/admissions/2025-06',
+      '/admissions-open-house/2025-06-14',
+      '/admissions-open-house-2025-06-14',
+      '/visit/2025-06-14',
+      '/appointments/2025-13-45',
+    ]) {
+      expect(sanitizePage(`${HOST}${path}`, site).path, path).toBe(path);
+    }
+    expect(sanitizePage(`${HOST}/appointments/2025`, off).path).toBe('/appointments/2025');
+    expect(sanitizePage(`${HOST}/appointments/2025/06`, off).path).toBe('/appointments/2025/06');
+    expect(sanitizePage(`${HOST}/news/2025/06/14/new-wing-opens`, off).path).toBe(
+      '/news/2025/06/14/new-wing-opens',
+    );
+  });
+
+  test('in text, a full date right after a care word goes; after other words it stays', () => {
+    for (const [text, redacted] of [
+      ['Admission 2025-06-14', 'Admission [redacted]'],
+      ['Discharged on June 14, 2025', 'Discharged on [redacted]'],
+      ['Visit Date 2025-06-14', 'Visit Date [redacted]'],
+      ['DOS: 06/14/2025', 'DOS: [redacted]'],
+      ['Appointment: 14 Jun 2025', 'Appointment: [redacted]'],
+    ] as const) {
+      expect(scrubText(text), text).toBe(redacted);
+    }
+    for (const text of [
+      'Visit: May 12, 2025',
+      'Appointment Reminder 06/14/2025',
+      'Admissions Open House 2025-06-14',
+      'Admissions 2025-06',
+      'Appointments 2025',
+    ]) {
+      expect(scrubText(text), text).toBe(text);
+    }
+  });
+});
+
+describe("a date beside words in an allowlisted value (the sixteenth session's QA)", () => {
+  test('a search holding a name and a date of birth loses its value', () => {
+    for (const query of [
+      'q=Jane%20Doe%2003%2F12%2F1961',
+      'q=jane+doe+1961-03-12',
+      'q=jane+doe+3/12/61',
+      'q=Jane+Doe+March+12+1961',
+      'q=doe%2C+jane+12.03.1961',
+      'q=jane%252Bdoe%252B1961-03-12',
+    ]) {
+      const page = sanitizePage(`${HOST}/search?${query}`, site);
+      expect(page.query, query).toBe('q=[redacted]');
+      expect(page.flags, query).toContain('phi_detected');
+    }
+    // The same in a kept fragment's query.
+    expect(sanitizePage(`${HOST}/#/search?q=jane+doe+1961-03-12`, site).fragment).toBe(
+      '/search?q=[redacted]',
+    );
+  });
+
+  test('search terms without a full date, and a date alone, stay', () => {
+    for (const [query, kept] of [
+      ['q=flu+shot+hours', 'q=flu%20shot%20hours'],
+      ['q=cardiology', 'q=cardiology'],
+      ['q=2025-06-14', 'q=2025-06-14'],
+      ['q=covid+19+2025+2026', 'q=covid%2019%202025%202026'],
+      ['q=visiting+hours+june+2025', 'q=visiting%20hours%20june%202025'],
+      ['q=rx+30/60/90', 'q=rx%2030/60/90'],
+    ] as const) {
+      expect(sanitizePage(`${HOST}/search?${query}`, site).query, query).toBe(kept);
+    }
+  });
+});

@@ -1451,3 +1451,50 @@ describe('JSON that names a record, nested or inside a JSON string (fifteenth QA
     ]);
   });
 });
+
+describe('a record number joined to its label in one slug or word (sixteenth QA)', () => {
+  test('five digits joined to record, rec, medical, health or patient record go', () => {
+    expectRedacted([
+      ['record-48213', 'record-[redacted]'],
+      ['Record 48213', 'Record [redacted]'],
+      ['records_48213', 'records_[redacted]'],
+      ['rec-48213', 'rec-[redacted]'],
+      ['rec48213', 'rec[redacted]'],
+      ['REC_48213', 'REC_[redacted]'],
+      ['MedicalRecord48213', 'MedicalRecord[redacted]'],
+      ['health-record-48213', 'health-record-[redacted]'],
+      ['HealthRecord48213', 'HealthRecord[redacted]'],
+      ['patient-record-48213', 'patient-record-[redacted]'],
+      // A health or patient record is a record's own label: four digits go after it too.
+      ['Patient Record 4821', 'Patient Record [redacted]'],
+      ['health_record 4821', 'health_record [redacted]'],
+    ]);
+    for (const path of ['/record-48213', '/rec-48213', '/t/MedicalRecord48213']) {
+      expect(sanitizePage(`${PAGE}${path}`, settings).path, path).not.toMatch(/4821/);
+    }
+    expect(sanitizePage(`${PAGE}/t/health-record-48213`, settings).path).toBe('/t/[redacted]');
+  });
+
+  test('slugs that start with rec or record, years, counts and four digits stay', () => {
+    expectKept([
+      'recipes-2024',
+      'rec-center-2',
+      'records-2025',
+      'record-breaking-100',
+      'Rec 48213',
+      'prec-48213',
+      'record-10000-steps',
+      'record 4821',
+      'Patient Records 2025',
+      'world-record-12345',
+    ]);
+    for (const path of [
+      '/recipes-2024',
+      '/rec-center-2',
+      '/records-2025',
+      '/record-breaking-100',
+    ]) {
+      expect(sanitizePage(`${PAGE}${path}`, settings).path, path).toBe(path);
+    }
+  });
+});

@@ -4,7 +4,7 @@ import { importLog } from '../collect/import/run.js';
 import { createProgressBar } from '../collect/import/progress.js';
 import { isLogFormat, LOG_FORMATS } from '../collect/import/parse.js';
 import { openLogFile } from '../collect/import/read.js';
-import { EphemeralSalts } from '../collect/salts.js';
+import { ImportSalts } from '../collect/salts.js';
 import { parse, siteNotFound, usage, type Command } from './command.js';
 import { holdImportLock, openContext, out } from './context.js';
 import { createPipeline } from '../server/lighttrail.js';
@@ -57,7 +57,8 @@ in the log are used in memory for geography and visitor counting, never stored.`
     }
 
     const tenant = await context.control.openTenant(site.tenantId);
-    const { enricher, queue } = await createPipeline(context, new EphemeralSalts());
+    const salts = await ImportSalts.forSite(context.control, site.id);
+    const { enricher, queue } = await createPipeline(context, salts);
     const size = (() => {
       try {
         return statSync(file).size;

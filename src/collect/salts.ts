@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 
 import { SESSION_TIMEOUT_MS } from '../domain/event.js';
 import { addDays, utcDay } from '../domain/time.js';
@@ -63,11 +63,33 @@ export class DailySalts implements VisitorSalts {
 }
 
 /**
- * Salts for a log import: derived per day from a secret made for this run and never stored, so
- * imported visitor ids cannot be recomputed once the import ends.
+ * Salts for a log import: derived per day of the log from a secret of the site's imports. The
+ * secret is stored sealed beside the day salts, under the day it was made, and destroyed with
+ * them two days later (`DailySalts.rotate`), so imported visitor ids cannot be recomputed after
+ * that. Imports within that time share it: an import resumed after Ctrl+C, or a log rotated
+ * mid-day and imported as two files, counts a visitor once (QA: each run had its own secret,
+ * and 979 visitors showed where one run counted 974).
  */
-export class EphemeralSalts implements VisitorSalts {
-  private readonly secret = randomBytes(32);
+export class ImportSalts implements VisitorSalts {
+  private constructor(private readonly secret: Buffer) {}
+
+  /**
+   * The secret made yesterday if it is still kept, else today's, made now when missing. Salts past
+   * their two days go first, as the server destroys them hourly: with no server running, an
+   * import's secret would otherwise outlive them.
+   */
+  static async forSite(
+    control: ControlStore,
+    siteId: string,
+    now = Date.now(),
+  ): Promise<ImportSalts> {
+    const today = utcDay(now);
+    control.destroySaltsBefore(addDays(today, -1));
+    const kept = await control.daySalt(importSecretKey(addDays(today, -1), siteId), false);
+    const secret = kept ?? (await control.daySalt(importSecretKey(today, siteId), true));
+
+    return new ImportSalts(secret as Buffer);
+  }
 
   async forTime(ts: number): Promise<{ salt: Buffer; previous: Buffer | null }> {
     const day = utcDay(ts);
@@ -82,4 +104,12 @@ export class EphemeralSalts implements VisitorSalts {
   private derive(day: string): Buffer {
     return createHmac('sha256', this.secret).update(day).digest();
   }
+}
+
+/**
+ * Where a site's import secret made on `day` is kept among the day salts: after the day, so
+ * that destroying the salts before a day destroys it with that day's salt.
+ */
+export function importSecretKey(day: string, siteId: string): string {
+  return `${day}/import/${siteId}`;
 }

@@ -222,3 +222,58 @@ describe('the same log in Common Log Format (no referrer, no User-Agent)', () =>
     expect(stats.browsers).toEqual([]);
   }, 120_000);
 });
+
+describe('lighttrail import of a log split in two (QA)', () => {
+  let product: Product;
+
+  afterAll(async () => {
+    await product?.close();
+  });
+
+  it('counts a visitor once across the two runs, as one run does', async () => {
+    product = await startProduct({
+      site: { domains: ['semicomplete.com', 'www.semicomplete.com'] },
+    });
+    // Rotated mid-day, as logrotate leaves it; each half imported by its own run.
+    const lines = readFileSync(LOG, 'utf8').split('\n');
+    const halves = [lines.slice(0, 5000), lines.slice(5000)].map((half, n) => {
+      const file = path.join(product.dataDir, `access-${n}.log`);
+      writeFileSync(file, half.join('\n'));
+
+      return file;
+    });
+    const env = {
+      ...process.env,
+      LIGHTTRAIL_DATA_DIR: product.dataDir,
+      LIGHTTRAIL_MASTER_KEY: product.config.masterKey,
+    };
+    for (const file of halves) {
+      const args = ['import', '--site', product.siteId, '--format', 'combined', file, '--json'];
+      await run(process.execPath, [CLI, ...args], { env });
+    }
+
+    const res = await product.get(
+      `/api/sites/${product.siteId}/stats?from=2015-05-17&to=2015-05-20`,
+      { Authorization: `Bearer ${product.token}` },
+    );
+    // The whole file in one run: 974 visitors in 1,085 sessions (each run its own secret: 979).
+    expect((res.json() as Stats).totals).toMatchObject({
+      visitors: 974,
+      sessions: 1085,
+      pageviews: 1600,
+    });
+
+    // The secret both runs shared is kept sealed with the day salts, and goes with them.
+    const secrets = () =>
+      (product.control as unknown as { db: { prepare(sql: string): { all(): unknown[] } } }).db
+        .prepare(`SELECT day FROM salts WHERE day LIKE '%/import/%'`)
+        .all();
+    expect(secrets()).toEqual([
+      { day: `${new Date().toISOString().slice(0, 10)}/import/${product.siteId}` },
+    ]);
+    product.control.destroySaltsBefore(
+      new Date(Date.now() + 2 * 86_400_000).toISOString().slice(0, 10),
+    );
+    expect(secrets()).toEqual([]);
+  }, 120_000);
+});

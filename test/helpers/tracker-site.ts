@@ -59,6 +59,8 @@ export interface TestSiteOptions {
   scriptTags?: number;
   /** Subresource Integrity for the tag (`sha384-...`), with `crossorigin="anonymous"`. */
   integrity?: string;
+  /** `data-hash` on the tag: the page routes by its fragment. */
+  hashRoutes?: boolean;
 }
 
 /** One request that reached the capture endpoint, whatever its method. */
@@ -276,6 +278,7 @@ function trackedPage({ options, origins }: RouteContext): string {
     `src="${escape(options.scriptSrc ?? '/lt.js')}"`,
     siteId === null ? '' : `data-site="${escape(siteId)}"`,
     options.api === undefined ? '' : `data-api="${escape(options.api)}"`,
+    options.hashRoutes === true ? 'data-hash' : '',
     options.integrity === undefined
       ? ''
       : `integrity="${escape(options.integrity)}" crossorigin="anonymous"`,

@@ -229,6 +229,32 @@ describe('replaceState, restores and long fields (tracker QA)', () => {
     ]);
   });
 
+  test('with data-hash, each route of a hash router is a page, however it is reached', async () => {
+    const page = await start({ hashRoutes: true });
+    await page.goto(`${site!.origin}/#/portal/inbox`);
+    await waitForPageviews(1);
+
+    await page.evaluate(() => {
+      document.body.insertAdjacentHTML('afterbegin', '<a id="route" href="#/appointments">Go</a>');
+    });
+    await page.click('#route');
+    await waitForPageviews(2);
+    await page.evaluate(() => (location.hash = '#/doctors'));
+    await waitForPageviews(3);
+    await page.evaluate(() => history.back());
+    await waitForPageviews(4);
+    // The same route again is no new page.
+    await page.evaluate(() => (location.hash = '#/appointments'));
+    await settle(page, site!);
+
+    expect(pageviews().map((view) => new URL(view.url as string).hash)).toEqual([
+      '#/portal/inbox',
+      '#/appointments',
+      '#/doctors',
+      '#/appointments',
+    ]);
+  });
+
   test('a page restored from the back/forward cache counts again, as a load would', async () => {
     const cached = await launchBrowser({ backForwardCache: true });
     try {

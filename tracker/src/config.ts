@@ -2,6 +2,8 @@
 export interface TrackerConfig {
   site: string;
   endpoint: string;
+  /** `data-hash`: the site routes by the fragment (`/#/inbox`), so a new fragment is a page. */
+  hash: boolean;
 }
 
 /**
@@ -25,5 +27,5 @@ export function readConfig(script: Element | null): TrackerConfig | undefined {
 
   if (!/^https?:$/.test(endpoint.protocol)) return undefined;
 
-  return { site, endpoint: endpoint.href };
+  return { site, endpoint: endpoint.href, hash: script.hasAttribute('data-hash') };
 }

@@ -31,9 +31,5 @@ export function customEvent(name: unknown, props?: unknown): CustomTrackEvent | 
 }
 
 function isPropValue(value: unknown): value is PropValue {
-  return (
-    typeof value === 'string' ||
-    typeof value === 'boolean' ||
-    (typeof value === 'number' && isFinite(value))
-  );
+  return typeof value === 'string' || typeof value === 'boolean' || Number.isFinite(value);
 }

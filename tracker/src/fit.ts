@@ -14,15 +14,15 @@ const BOUNDS: Readonly<Record<string, number>> = {
   name: 256,
 };
 
-/** `event` with each text field cut to its bound and made well-formed. */
+/** Cuts each text field of `event`, one the tracker made, to its bound and makes it well-formed. */
 export function fitEvent(event: TrackerEvent): TrackerEvent {
-  const fitted: Record<string, unknown> = Object.assign({}, event as unknown);
+  const fields = event as unknown as Record<string, unknown>;
   for (const key in BOUNDS) {
-    const value = fitted[key];
-    if (typeof value === 'string') fitted[key] = fitText(value, BOUNDS[key] as number);
+    const value = fields[key];
+    if (typeof value === 'string') fields[key] = fitText(value, BOUNDS[key] as number);
   }
 
-  return fitted as unknown as TrackerEvent;
+  return event;
 }
 
 /**

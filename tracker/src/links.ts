@@ -27,9 +27,10 @@ export function classifyLink(target: URL, download: boolean): LinkEvent['type'] 
 
 /** The address a link goes to: an HTML link's, or an SVG one's (QA: those were not seen). */
 function linkTarget(link: Element): URL | undefined {
-  const href = link instanceof SVGAElement ? link.href.baseVal : (link as HTMLAnchorElement).href;
+  const { href } = link as HTMLAnchorElement | SVGAElement;
   try {
-    return new URL(href, document.baseURI);
+    // An SVG link's `href` is an animated string: its `baseVal` is the address.
+    return new URL(typeof href === 'string' ? href : href.baseVal, document.baseURI);
   } catch {
     return undefined;
   }
@@ -44,9 +45,7 @@ export function watchLinks(send: Send): void {
   const onClick = (event: MouseEvent): void => {
     if (event.type === 'auxclick' && event.button !== 1) return;
 
-    const link = event
-      .composedPath()
-      .find((node) => node instanceof HTMLAnchorElement || node instanceof SVGAElement);
+    const link = event.composedPath().find((node) => (node as Element).localName === 'a');
     const target = link && linkTarget(link as Element);
     if (!target) return;
 

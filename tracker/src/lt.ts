@@ -47,7 +47,7 @@ function main(): void {
   window.lighttrail = api;
 
   const start = (): void => {
-    startPageviews(send, startEngagement(send));
+    startPageviews(send, startEngagement(send), config.hash);
     watchLinks(send);
     watchForms(send);
     for (const call of queued || []) api.track(call[0] as string, call[1] as never);

@@ -14,17 +14,21 @@ type Cause = typeof NAVIGATE | typeof REPLACE | typeof RESTORE;
  * `replaceState` rewrites the current page's address, so it counts only when the path changes
  * (a router's redirect), not when a router tidies the address of the page just counted (a
  * final `/`, a query dropped after reading it) or a search box keeps its text in the query as
- * the visitor types (QA: eleven pageviews for "chest pain"). A page the browser restores from
+ * the visitor types (QA: eleven pageviews for "chest pain"). With `hashRoutes` (`data-hash` on
+ * the tag) the fragment is part of the page: a hash router's route changes count, whether they
+ * come from a link, `location.hash` or a pushed `#/...`. A page the browser restores from
  * its back/forward cache is shown again, so it counts again, as a load would. The engagement of
  * the page being left goes in the same request, ahead of the new pageview.
  */
-export function startPageviews(send: Send, meter: EngagementMeter): void {
+export function startPageviews(send: Send, meter: EngagementMeter, hashRoutes: boolean): void {
   let current: string | undefined;
   let currentPath: string | undefined;
 
   const record = (cause: Cause): void => {
-    const key = location.pathname + location.search;
-    const path = location.pathname.replace(/(.)\/$/, '$1');
+    const route = hashRoutes ? location.hash : '';
+    const key = location.pathname + location.search + route;
+    // Compared only, never sent: `/about/` is `/about`, and `/` is ''.
+    const path = location.pathname.replace(/\/$/, '') + route;
     if (cause === REPLACE && path === currentPath) {
       current = key;
       return;
@@ -60,6 +64,7 @@ export function startPageviews(send: Send, meter: EngagementMeter): void {
     };
   }
 
+  // Also fired by a fragment's navigation (a link to `#/inbox`, `location.hash = ...`).
   addEventListener('popstate', () => record(NAVIGATE));
   addEventListener('pageshow', (event) => {
     if (event.persisted) record(RESTORE);

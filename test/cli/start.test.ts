@@ -386,6 +386,7 @@ describe('lighttrail start', () => {
       LIGHTTRAIL_DATA_DIR: dataDir,
       LIGHTTRAIL_ENV: 'production',
       LIGHTTRAIL_MASTER_KEY: randomBytes(32).toString('hex'),
+      LIGHTTRAIL_PORT: '0',
     });
 
     expect(result.code).toBe(1);

@@ -1046,8 +1046,11 @@ describe('event properties', () => {
 
 /**
  * Best of five runs: catastrophic backtracking is slow on every run, while a busy machine only
- * slows some of them.
+ * slows some of them. The bounds below guard against such blow-ups (seconds on 10 KB), not for
+ * speed: 50 ms failed on a 2-vCPU machine running two test suites at once, at 58 ms for a string
+ * that takes 12 ms alone.
  */
+const HOSTILE_MS = 150;
 function fastestMs(run: () => unknown): number {
   let best = Infinity;
   for (let i = 0; i < 5; i++) {
@@ -1147,14 +1150,14 @@ describe('cost on hostile input', () => {
     expect(elapsed).toBeLessThan(400);
   });
 
-  test('each detector finishes a 10 KB adversarial string in < 50 ms', () => {
+  test('each detector finishes a 10 KB adversarial string in < 150 ms', () => {
     for (const text of hostile) {
       const elapsed = fastestMs(() => {
         scrubText(text);
         componentHasPhi(text, true);
       });
 
-      expect(elapsed, text.slice(0, 12)).toBeLessThan(50);
+      expect(elapsed, text.slice(0, 12)).toBeLessThan(HOSTILE_MS);
     }
   });
 
@@ -1181,7 +1184,7 @@ describe('cost on hostile input', () => {
     '１'.repeat(10_000),
   ];
 
-  test('the address, card and NFKC detectors finish a 10 KB adversarial string in < 50 ms', () => {
+  test('the address, card and NFKC detectors finish a 10 KB adversarial string in < 150 ms', () => {
     const site = validateSiteSettings({ queryAllowlist: ['q'], keepFragments: true });
     for (const text of hostileNew) {
       const url = `${PAGE}/${text}?q=${text}&utm_source=${text}#${text}`;
@@ -1191,15 +1194,15 @@ describe('cost on hostile input', () => {
         scrubProps({ [text.slice(0, 64)]: text });
       });
 
-      expect(scrub, text.slice(0, 12)).toBeLessThan(50);
+      expect(scrub, text.slice(0, 12)).toBeLessThan(HOSTILE_MS);
       expect(
         fastestMs(() => sanitizePage(url, site)),
         text.slice(0, 12),
-      ).toBeLessThan(50);
+      ).toBeLessThan(HOSTILE_MS);
     }
   });
 
-  test('a 10 KB adversarial URL is sanitised in < 50 ms', () => {
+  test('a 10 KB adversarial URL is sanitised in < 150 ms', () => {
     const site = validateSiteSettings({ queryAllowlist: ['q'], keepFragments: true });
     for (const text of hostile) {
       const url = `${PAGE}/${text}?q=${text}&utm_source=${text}#${text}`;
@@ -1207,7 +1210,7 @@ describe('cost on hostile input', () => {
       expect(
         fastestMs(() => sanitizePage(url, site)),
         text.slice(0, 12),
-      ).toBeLessThan(50);
+      ).toBeLessThan(HOSTILE_MS);
     }
   });
 });

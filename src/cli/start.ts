@@ -32,16 +32,24 @@ commits queued events and closes the databases.`,
     // A start refused for its port must not leave new keys, a certificate and a control file
     // behind (with data there already, a running server's own refusal comes first).
     if (!existsSync(path.join(config.dataDir, 'control.db'))) {
-      await checkPortsFree(config);
       // Nor one refused for its certificate (QA: production without one left a control file
-      // sealed under the key it was given). A configured pair is read and checked here, its
-      // warnings left for the start itself; development makes its own certificate later.
+      // sealed under the key it was given), and that mistake is told before a port taken, as
+      // the key's is. A configured pair is read and checked here, its warnings left for the
+      // start itself; development makes its own certificate later.
       if (config.env === 'production' || config.tlsCertFile !== undefined) {
         await loadOrCreateCertificate(config, createMemoryLogger().logger);
       }
+      await checkPortsFree(config);
     }
     holdServerLock(config);
-    const context = await openContext({ allowGenerate: true, config });
+    let context;
+    try {
+      context = await openContext({ allowGenerate: true, config });
+    } catch (error) {
+      // A wrong master key, a damaged control file: no pid file of a server that never ran (QA).
+      releaseServerLock(config);
+      throw error;
+    }
     const { control, logger } = context;
 
     let app;

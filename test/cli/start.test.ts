@@ -380,18 +380,28 @@ describe('lighttrail start', () => {
     expect(result.stderr).toContain('npm run build');
   });
 
-  it('makes nothing when production is refused for its certificate (QA)', async () => {
-    const dataDir = fresh();
-    const result = await runCli(['start'], {
-      LIGHTTRAIL_DATA_DIR: dataDir,
-      LIGHTTRAIL_ENV: 'production',
-      LIGHTTRAIL_MASTER_KEY: randomBytes(32).toString('hex'),
-      LIGHTTRAIL_PORT: '0',
-    });
+  it('makes nothing when production is refused for its certificate, port taken or not', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const { port } = blocker.address() as AddressInfo;
+    try {
+      for (const setting of ['0', String(port)]) {
+        const dataDir = fresh();
+        const result = await runCli(['start'], {
+          LIGHTTRAIL_DATA_DIR: dataDir,
+          LIGHTTRAIL_ENV: 'production',
+          LIGHTTRAIL_MASTER_KEY: randomBytes(32).toString('hex'),
+          LIGHTTRAIL_HOST: '127.0.0.1',
+          LIGHTTRAIL_PORT: setting,
+        });
 
-    expect(result.code).toBe(1);
-    expectOneLine(result.stderr, 'ERR_TLS_CONFIG');
-    expect(readdirSync(dataDir)).toEqual([]);
+        expect(result.code).toBe(1);
+        expectOneLine(result.stderr, 'ERR_TLS_CONFIG');
+        expect(readdirSync(dataDir)).toEqual([]);
+      }
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+    }
   });
 
   it('refuses to start in production without a master key, even with its port taken', async () => {
@@ -446,6 +456,8 @@ describe('lighttrail start', () => {
     expect(wrong.code).toBe(1);
     expectOneLine(wrong.stderr, 'ERR_MASTER_KEY_WRONG');
     expect(wrong.stdout).not.toContain('running at');
+    // No pid file of a server that never ran (QA).
+    expect(existsSync(path.join(dir, 'server.pid'))).toBe(false);
 
     // No key at all: a development key generated now could never open the data sealed before.
     const setupB = ['setup', '--org', 'B', '--domain', 'b.example', '--email', 'b@b.example'];

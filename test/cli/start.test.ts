@@ -182,7 +182,7 @@ describe('lighttrail start', () => {
     expect(server.output().stderr).toContain('server.stopped');
   });
 
-  it('drains once when the stop signal comes twice, as Ctrl+C under npm start sends it', async () => {
+  it('drains once when the stop signal comes twice, as Ctrl+C under npm start does', async () => {
     const dir = fresh();
     const server = await startServer({ LIGHTTRAIL_DATA_DIR: dir });
     const ca = readFileSync(path.join(dir, 'tls', 'localhost.crt'));
@@ -380,7 +380,7 @@ describe('lighttrail start', () => {
     expect(result.stderr).toContain('npm run build');
   });
 
-  it('makes nothing when production is refused for its certificate, port taken or not', async () => {
+  it('makes nothing when refused for its certificate, port taken or not', async () => {
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const { port } = blocker.address() as AddressInfo;

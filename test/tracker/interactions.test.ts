@@ -213,6 +213,23 @@ describe('links the tracker QA found unseen', () => {
     ]);
     expect(site!.requests.some((r) => r.body.includes('s3cret'))).toBe(false);
   });
+
+  test('an image map area is a link too', async () => {
+    const page = await visit();
+    await page.evaluate((other) => {
+      document.body.insertAdjacentHTML(
+        'afterbegin',
+        `<map name="m"><area id="area" shape="rect" coords="0,0,40,40" href="${other}/area"
+           onclick="event.preventDefault()"></map><img usemap="#m" width="40" height="40">`,
+      );
+    }, site!.altOrigin);
+    await page.dispatchEvent('#area', 'click');
+    await site!.waitForEvents((event) => event.type === 'outbound');
+
+    expect(interactionEvents()).toEqual([
+      { type: 'outbound', url: `${site!.origin}/`, href: `${site!.altOrigin}/area` },
+    ]);
+  });
 });
 
 describe('form submissions', () => {
@@ -371,10 +388,30 @@ describe('custom events past the bounds, and before the tracker (tracker QA)', (
     expect(interactionEvents()).toHaveLength(2);
     const props = many?.props as Record<string, unknown>;
     expect(Object.keys(props)).toHaveLength(30);
-    expect(props.long).toBe('v'.repeat(1024));
+    expect(props.long).toBe('v'.repeat(256));
     expect(Object.keys(props).some((key) => key.length > 64)).toBe(false);
     expect(listed).toMatchObject({ name: 'Listed', props: {} });
     expect(opened!.errors).toEqual([]);
+  });
+
+  test('thirty long values in CJK still fit one beacon; a long browser language is cut', async () => {
+    const language = 'de-DE-u-co-phonebk-ka-shifted-nu-latn-ca-gregory-hc-h23';
+    const page = await visit(
+      `Object.defineProperty(navigator, 'language', { get: () => '${language}' });`,
+    );
+    await page.evaluate(() => {
+      const props = Object.fromEntries(
+        Array.from({ length: 30 }, (_, n) => [`k${n}`, '\u6f22'.repeat(1024)]),
+      );
+      window.lighttrail!.track('cjk', props);
+    });
+    const [event] = await site!.waitForEvents((e) => e.name === 'cjk');
+
+    expect(Object.values(event?.props as Record<string, string>)).toEqual(
+      Array.from({ length: 30 }, () => '\u6f22'.repeat(256)),
+    );
+    const [view] = site!.events().filter((e) => e.type === 'pageview');
+    expect(view?.lang).toBe(language.slice(0, 35));
   });
 
   test('calls held by a stub before the tag go after the pageview', async () => {

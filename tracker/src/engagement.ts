@@ -76,8 +76,8 @@ export function startEngagement(send: Send): EngagementMeter {
 
 /** How far down the page the bottom of the viewport is, as a whole percentage 0..100. */
 function scrollDepth(): number {
-  const height = document.documentElement.scrollHeight;
-  if (height <= 0) return 100;
+  // A document of no height gives NaN, sent as null: the endpoint takes that as no depth.
+  const seen = (scrollY + innerHeight) / document.documentElement.scrollHeight;
 
-  return Math.min(100, Math.round(((scrollY + innerHeight) / height) * 100));
+  return Math.min(100, Math.round(seen * 100));
 }

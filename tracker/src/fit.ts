@@ -4,22 +4,19 @@ import type { TrackerEvent } from './types.js';
  * The collect schema's bounds on text fields, in UTF-16 units as the server counts them. A field
  * over its bound makes the server refuse the whole request, and a beacon cannot see the refusal:
  * a long page title (stored or not) lost the pageview, and the pageview of the next SPA route
- * with it (QA). So every event leaves within them (`lang`, the browser's own, always is).
+ * with it (QA). So every event leaves within them; `lang` too, as a browser's own can be longer
+ * (`de-DE-u-co-phonebk-...`, QA).
  */
-const BOUNDS: Readonly<Record<string, number>> = {
-  url: 8192,
-  referrer: 8192,
-  href: 8192,
-  title: 1024,
-  name: 256,
-};
+const BOUNDS: Readonly<Record<string, number>> = { title: 1024, name: 256, lang: 35 };
+/** Every other text field is an address: `url`, `referrer`, `href`. */
+const URL_BOUND = 8192;
 
 /** Cuts each text field of `event`, one the tracker made, to its bound and makes it well-formed. */
 export function fitEvent(event: TrackerEvent): TrackerEvent {
   const fields = event as unknown as Record<string, unknown>;
-  for (const key in BOUNDS) {
+  for (const key in fields) {
     const value = fields[key];
-    if (typeof value === 'string') fields[key] = fitText(value, BOUNDS[key] as number);
+    if (typeof value === 'string') fields[key] = fitText(value, BOUNDS[key] || URL_BOUND);
   }
 
   return event;

@@ -27,10 +27,10 @@ export function classifyLink(target: URL, download: boolean): LinkEvent['type'] 
 
 /** The address a link goes to: an HTML link's, or an SVG one's (QA: those were not seen). */
 function linkTarget(link: Element): URL | undefined {
-  const { href } = link as HTMLAnchorElement | SVGAElement;
+  const { href } = link as HTMLAnchorElement | HTMLAreaElement | SVGAElement;
   try {
     // An SVG link's `href` is an animated string: its `baseVal` is the address.
-    return new URL(typeof href === 'string' ? href : href.baseVal, document.baseURI);
+    return new URL((href as SVGAnimatedString).baseVal || (href as string), document.baseURI);
   } catch {
     return undefined;
   }
@@ -45,7 +45,8 @@ export function watchLinks(send: Send): void {
   const onClick = (event: MouseEvent): void => {
     if (event.type === 'auxclick' && event.button !== 1) return;
 
-    const link = event.composedPath().find((node) => (node as Element).localName === 'a');
+    // `<a>` in HTML or SVG, or an image map's `<area>` (QA).
+    const link = event.composedPath().find((node) => /^a(rea)?$/.test((node as Element).localName));
     const target = link && linkTarget(link as Element);
     if (!target) return;
 

@@ -363,6 +363,7 @@ describe('custom events past the bounds, and before the tracker (tracker QA)', (
       for (let n = 0; n < 40; n++) many[`p${n}`] = n;
       track('Many', many);
       track('Listed', ['a', 'b']);
+      track(`${' '.repeat(300)}Padded `);
       track('   ');
       track('Getter', {
         get boom() {
@@ -384,8 +385,9 @@ describe('custom events past the bounds, and before the tracker (tracker QA)', (
     await site!.waitForEvents((event) => event.name === 'Listed');
     await settle(page, site!);
 
-    const [many, listed] = interactionEvents();
-    expect(interactionEvents()).toHaveLength(2);
+    const [many, listed, padded] = interactionEvents();
+    expect(interactionEvents()).toHaveLength(3);
+    expect(padded?.name).toBe('Padded');
     const props = many?.props as Record<string, unknown>;
     expect(Object.keys(props)).toHaveLength(30);
     expect(props.long).toBe('v'.repeat(256));

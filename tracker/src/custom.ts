@@ -16,7 +16,9 @@ const MAX_VALUE = 256;
  * server's bounds are left out (keys) or cut (values), so one prop never loses the event.
  */
 export function customEvent(name: unknown, props?: unknown): CustomTrackEvent | undefined {
-  if (typeof name !== 'string' || !name.trim()) return undefined;
+  // Trimmed before the cut to 256: spaces before a name left it blank there, and refused (QA).
+  const trimmed = typeof name === 'string' && name.trim();
+  if (!trimmed) return undefined;
 
   const kept: Record<string, PropValue> = {};
   let count = 0;
@@ -30,7 +32,7 @@ export function customEvent(name: unknown, props?: unknown): CustomTrackEvent | 
     }
   }
 
-  return { type: 'custom', url: location.href, name, props: kept };
+  return { type: 'custom', url: location.href, name: trimmed, props: kept };
 }
 
 function isPropValue(value: unknown): value is PropValue {

@@ -5,6 +5,7 @@ import { parse } from 'tldts';
 import { isBuiltInSensitive } from '../domain/sensitive-names.js';
 import type { SiteSettings } from '../domain/site.js';
 import { findCareDates } from './care-dates.js';
+import { findJsonRecords } from './json-records.js';
 import { parseIp } from './ip.js';
 import {
   safeDecode,
@@ -627,6 +628,14 @@ function findLabelledNumbers(text: string, spans: Span[]): void {
   }
 }
 
+/** Whether the label rules find a record number in `phrase` from `valueStart` on. */
+function isRecordPhrase(phrase: string, valueStart: number): boolean {
+  const spans: Span[] = [];
+  findLabelledNumbers(phrase, spans);
+
+  return spans.some(([start]) => start >= valueStart);
+}
+
 /**
  * Whether a date after `before` (the label and what follows it) is an event's or a document's:
  * after an event's label (`Board Meeting - June 14, 2025`), or after a record's with a plain word
@@ -1141,6 +1150,7 @@ function findSpans(text: string): Span[] {
   findAll(DIGIT_RUN, text, spans);
   findAll(SPELLED_PHONE, text, spans, isSpelledPhone);
   findLabelledNumbers(text, spans);
+  findJsonRecords(text, spans, isRecordPhrase);
   findBirthDates(text, spans);
   findCareDates(text, spans);
   if (text.includes('-')) findAll(DASHED_V6, text, spans, isDashedIpv6);

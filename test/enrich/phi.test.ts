@@ -1501,3 +1501,45 @@ describe('a record number joined to its label in one slug or word (sixteenth QA)
     }
   });
 });
+
+describe('a record number anywhere in a JSON object that names a record (seventeenth QA)', () => {
+  test('the id goes wherever its key sits, in arrays and in FHIR shapes', () => {
+    expectRedacted([
+      ['{"patient":{"name":"x","id":48213}}', '{"patient":{"name":"x","id":[redacted]}}'],
+      ['{"patient":{"active":true,"id":48213}}', '{"patient":{"active":true,"id":[redacted]}}'],
+      ['{"patient":[{"id":48213}]}', '{"patient":[{"id":[redacted]}]}'],
+      ['{"Patients":[{"x":1},{"id":48213}]}', '{"Patients":[{"x":1},{"id":[redacted]}]}'],
+      ['{"encounter":{"id":48213}}', '{"encounter":{"id":[redacted]}}'],
+      ['{"member":{"plan":"gold","id":"A48213"}}', '{"member":{"plan":"gold","id":"[redacted]"}}'],
+      ['{"subject":{"kind":"x","id":48213}}', '{"subject":{"kind":"x","id":[redacted]}}'],
+      ['{"resourceType":"Patient","id":"48213"}', '{"resourceType":"Patient","id":"[redacted]"}'],
+      [
+        '{"id":"48213","resourceType":"Encounter"}',
+        '{"id":"[redacted]","resourceType":"Encounter"}',
+      ],
+      [
+        '{"patient":{"identifier":{"value":"48213"}}}',
+        '{"patient":{"identifier":{"value":"[redacted]"}}}',
+      ],
+      [
+        '{"identifier":[{"system":"urn:mrn","value":"48213"}]}',
+        '{"identifier":[{"system":"urn:mrn","value":"[redacted]"}]}',
+      ],
+      ['{"mrn":{"value":"48213"}}', '{"mrn":{"value":"[redacted]"}}'],
+      // Written in a way no search finds again: the whole text goes.
+      ['{"patient":{"name":"x","id":4.8213e4}}', '[redacted]'],
+    ]);
+  });
+
+  test("ids of other objects, counts, years and what no record's key holds stay", () => {
+    expectKept([
+      '{"patient":{"name":"x","steps":4821}}',
+      '{"patient":{"name":"x","id":2025}}',
+      '{"patient":{"address":{"id":48213}}}',
+      '{"resourceType":"Practitioner","id":"48213"}',
+      '{"resourceType":"Patient","meta":{"versionId":"48213"}}',
+      '{"product":{"name":"x","id":48213}}',
+      '[{"page":2,"id":48213}]',
+    ]);
+  });
+});

@@ -1543,3 +1543,48 @@ describe('a record number anywhere in a JSON object that names a record (sevente
     ]);
   });
 });
+
+describe('quarter codes after a label, and dates of care (seventeenth QA)', () => {
+  test("a year's quarter or half after a record's label is no id", () => {
+    expectKept([
+      'FIN Q3-2025 earnings',
+      'Account # Q4-2025 report',
+      'Claim # Q1-2025',
+      'MRN Q3-2025',
+      'Member ID H2 2025',
+    ]);
+    expectRedacted([
+      ['FIN Q3-48213', 'FIN [redacted]'],
+      ['Account # Q48213 report', 'Account # [redacted] report'],
+    ]);
+  });
+
+  test("a discharge summary's date and a two-digit year after a care word go", () => {
+    expectRedacted([
+      ['Discharge summary 2025-06-14', 'Discharge summary [redacted]'],
+      ['Discharge Summaries: June 14, 2025', 'Discharge Summaries: [redacted]'],
+      ['Appointment 06-14-25', 'Appointment [redacted]'],
+    ]);
+    expectKept(['v1.10.12 release', 'Discharge summary 2025', 'flu clinic 06-14-25']);
+    for (const [path, clean] of [
+      ['/discharge-summary/2025-06-14', '/discharge-summary/[redacted]'],
+      ['/discharge-summaries/06-14-2025', '/discharge-summaries/[redacted]'],
+      ['/appointments/06-14-25', '/appointments/[redacted]'],
+      ['/appointments/2025-06-14-follow-up', '/appointments/[redacted]'],
+      ['/appointments/2025-06-14-patient-visit', '/appointments/[redacted]'],
+      ['/appointments/2025-06-14-0900', '/appointments/[redacted]'],
+    ]) {
+      expect(sanitizePage(`${PAGE}${path}`, settings).path, path).toBe(clean);
+    }
+  });
+
+  test("a date that starts an event's slug after a care word stays", () => {
+    for (const path of [
+      '/appointments/2025-06-14-open-house',
+      '/admissions/2025-06-14-open-house',
+      '/discharge-summary/2025-06',
+    ]) {
+      expect(sanitizePage(`${PAGE}${path}`, settings).path, path).toBe(path);
+    }
+  });
+});

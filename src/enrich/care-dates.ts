@@ -9,7 +9,8 @@
  * What stays: a year or a month alone, which is a calendar's view (`/appointments/2025`,
  * `/admissions/2025-06`: a school's admissions pages are written so too), and a date after any
  * other word, an event's or a post's (`/events/2025-06-14`, `/board-meeting/2025-06-14`,
- * `Admissions Open House 2025-06-14`).
+ * `Admissions Open House 2025-06-14`), and a date that starts an event's slug after a care word
+ * (`/appointments/2025-06-14-open-house`) unless its words name a person or care.
  */
 
 const SEP = '[-./_]';
@@ -22,17 +23,20 @@ const FULL_DATE =
   `${YEAR}${SEP}\\d{1,2}${SEP}\\d{1,2}|\\d{1,2}${SEP}\\d{1,2}${SEP}${YEAR}|` +
   `${MONTH_NAME}[\\s_-]{1,2}\\d{1,2}${ORDINAL},?[\\s_-]{1,2}${YEAR}|` +
   `\\d{1,2}${ORDINAL}[\\s_-]{1,2}${MONTH_NAME}[\\s_,-]{1,2}${YEAR}`;
+// After a care word, a full date with a two-digit year counts too (`/appointments/06-14-25`, QA);
+// elsewhere it reads as a version or a code (`1.10.12`), so `isDatedText` does not look for it.
+const CARE_FULL_DATE = `${FULL_DATE}|\\d{1,2}${SEP}\\d{1,2}${SEP}\\d\\d`;
 // The words that name a date of care. `appt` as schedulers shorten it, `dos` for a date of
 // service as claims write it. Not `visit` alone: `Visit: May 12, 2025` invites to an event.
 const CARE_WORDS =
-  'admissions?|admit(?:ted)?|discharge[sd]?|appointments?|appts?|dos|' +
+  'admissions?|admit(?:ted)?|discharge[sd]?(?:[\\s_-]summar(?:y|ies))?|appointments?|appts?|dos|' +
   '(?:visit|service|surgery|surgical|procedure|operation)[\\s_-]?dates?|' +
   'dates?[\\s_-]?of[\\s_-]?(?:service|visit|surgery|procedure|admission|discharge)';
 // A care word, a trailing `date` or `on` perhaps, up to three marks, then the date. Every gap is
 // bounded, so the cost stays linear on hostile text.
 const CARE_DATE = new RegExp(
   `(?<![\\p{L}\\p{N}])(?:${CARE_WORDS})(?:[\\s_-]?dates?)?(?:\\s(?:on|is|was))?` +
-    `[\\s_.:#=,-]{0,3}(${FULL_DATE})(?!\\d)`,
+    `[\\s_.:#=,-]{0,3}(${CARE_FULL_DATE})(?!\\d)`,
   'giud',
 );
 // A path segment whose last word names a date of care or a person (`discharge-date`,
@@ -41,8 +45,8 @@ const CARE_SEGMENT = new RegExp(
   `(?:^|[\\s_.-])(?:${CARE_WORDS}|patients?|persons?)(?:[\\s_-]dates?)?$`,
   'i',
 );
-const DATE_START = new RegExp(`^(?:${FULL_DATE})(?!\\d)`, 'i');
-const DATE_ONLY = new RegExp(`^(?:${FULL_DATE})$`, 'i');
+const DATE_START = new RegExp(`^(?:${CARE_FULL_DATE})(?!\\d)`, 'i');
+const DATE_ONLY = new RegExp(`^(?:${CARE_FULL_DATE})$`, 'i');
 
 /** Whether `date` (a match of FULL_DATE) has a month and a day that a calendar has. */
 export function isCalendarDate(date: string): boolean {
@@ -69,6 +73,27 @@ export function findCareDates(text: string, spans: Array<[number, number]>): voi
   }
 }
 
+// The words after a date that make its slug a person's or their care's (`2025-06-14-patient`,
+// `2025-06-14-follow-up-visit`): the care words, a person's, and the kinds of visit.
+const PERSON_OR_CARE = new RegExp(
+  `(?:^|[\\s_.-])(?:${CARE_WORDS}|patients?|persons?|members?|mrs?|ms|dr|visits?|` +
+    'follow[\\s_-]?ups?|check[\\s_-]?ups?|consult\\w*|exams?|surgery|procedures?|treatments?|' +
+    'therapy|screenings?|tele\\w*|virtual|in[\\s_-]person)(?:$|[\\s_.-])',
+  'i',
+);
+const SLUG_WORD = /\p{L}{2,}/u;
+
+/**
+ * Whether what follows a date in its segment makes the segment an event's slug: words, no
+ * figures and none that names a person or care (`2025-06-14-open-house`, QA). A time or a number
+ * after the date (`2025-06-14-0900`) is an appointment's, and so is a date alone.
+ */
+function isEventSlug(rest: string): boolean {
+  if (!/^[\s_.-]/.test(rest) || /\d/.test(rest) || !SLUG_WORD.test(rest)) return false;
+
+  return !PERSON_OR_CARE.test(rest);
+}
+
 /**
  * The indexes of path segments that hold a date of care: a segment starting with a full date
  * right after one that names care or a person (`/admission/2025-06-14`,
@@ -84,9 +109,10 @@ export function careDateSegments(
   for (let i = 0; i + 1 < segments.length; i++) {
     if (!CARE_SEGMENT.test(segments[i] as string)) continue;
 
-    const next = DATE_START.exec(read(segments[i + 1] as string));
+    const segment = read(segments[i + 1] as string);
+    const next = DATE_START.exec(segment);
     if (next !== null && isCalendarDate(next[0])) {
-      found.push(i + 1);
+      if (!isEventSlug(segment.slice(next[0].length))) found.push(i + 1);
       continue;
     }
 

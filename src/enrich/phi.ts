@@ -5,6 +5,7 @@ import { parse } from 'tldts';
 import { isBuiltInSensitive } from '../domain/sensitive-names.js';
 import type { SiteSettings } from '../domain/site.js';
 import { findCareDates } from './care-dates.js';
+import { findJsonRecords } from './json-records.js';
 import { parseIp } from './ip.js';
 import {
   safeDecode,
@@ -530,22 +531,35 @@ function isDateText(number: string, monthNamed: boolean, after: string): boolean
   return rest === '' || (HOUR.test(rest) && TIME_AFTER.test(after));
 }
 
+// A year's quarter or half, either way round (`Q3-2025`, `2025-Q1`, `H2 2025`): a report's, no
+// one's id (`FIN Q3-2025 earnings`, `Account # Q4-2025 report`, QA).
+const QUARTER_PART = '(?:q[1-4]|h[12])';
+const QUARTER = new RegExp(
+  `^(?:${QUARTER_PART}[\\s._-]?(?:19|20)\\d\\d|(?:19|20)\\d\\d[\\s._-]?${QUARTER_PART})$`,
+  'i',
+);
+
 /**
  * A year keeps its figures behind a few letters too (`Patient No-2025`, `MRN v2025`), and so do
- * the numbers of forms and the placeholders of examples (`Claim ID: CMS-1500`, QA).
+ * the numbers of forms and the placeholders of examples (`Claim ID: CMS-1500`, QA), and a quarter
+ * (QUARTER).
  */
 function keptFigures(number: string): boolean {
   const digits = number.replace(/^[A-Za-z]{1,3}-?/, '');
 
-  return YEARS.test(digits) || FORM_NUMBER.test(digits) || PLACEHOLDER.test(digits);
+  return (
+    YEARS.test(digits) ||
+    FORM_NUMBER.test(digits) ||
+    PLACEHOLDER.test(digits) ||
+    QUARTER.test(number)
+  );
 }
 
-// An ordinal, a measure, a word with a small figure and a year's quarter or half are no one's id
-// (`Patient ID 100th`, `Rx # 500mg`, `Member ID COVID19`, `Claim # 2025-Q1`); nor is anything
-// shorter than five letters and digits.
+// An ordinal, a measure and a word with a small figure are no one's id (`Patient ID 100th`, `Rx #
+// 500mg`, `Member ID COVID19`), nor is a quarter (`Claim # 2025-Q1`, QUARTER, in keptFigures);
+// nor is anything shorter than five letters and digits.
 const NOT_AN_ID = new RegExp(
-  `^(?:\\d{1,4}(?:st|nd|rd|th)|\\d{1,6}(?:${UNIT_NAMES}|px)|[A-Za-z]{3,}\\d{1,2}|` +
-    '(?:19|20)\\d\\d-?(?:q[1-4]|h[12]))$',
+  `^(?:\\d{1,4}(?:st|nd|rd|th)|\\d{1,6}(?:${UNIT_NAMES}|px)|[A-Za-z]{3,}\\d{1,2})$`,
   'i',
 );
 const ID_MIN = 5;
@@ -625,6 +639,14 @@ function findLabelledNumbers(text: string, spans: Span[]): void {
       isSupplyList(number, before);
     if (!kept) spans.push([start, end]);
   }
+}
+
+/** Whether the label rules find a record number in `phrase` from `valueStart` on. */
+function isRecordPhrase(phrase: string, valueStart: number): boolean {
+  const spans: Span[] = [];
+  findLabelledNumbers(phrase, spans);
+
+  return spans.some(([start]) => start >= valueStart);
 }
 
 /**
@@ -1141,6 +1163,7 @@ function findSpans(text: string): Span[] {
   findAll(DIGIT_RUN, text, spans);
   findAll(SPELLED_PHONE, text, spans, isSpelledPhone);
   findLabelledNumbers(text, spans);
+  findJsonRecords(text, spans, isRecordPhrase);
   findBirthDates(text, spans);
   findCareDates(text, spans);
   if (text.includes('-')) findAll(DASHED_V6, text, spans, isDashedIpv6);

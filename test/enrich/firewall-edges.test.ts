@@ -1252,3 +1252,44 @@ describe("a date beside words in an allowlisted value (the sixteenth session's Q
     }
   });
 });
+
+describe('JSON whose record id is not the first key (seventeenth QA)', () => {
+  const off = validateSiteSettings({
+    domains: ['www.clinic-a.example'],
+    queryAllowlist: ['q'],
+    collapseIds: false,
+    pageTitles: true,
+  });
+  const records = [
+    '{"patient":{"name":"x","id":48213}}',
+    '{"patient":{"active":true,"id":48213}}',
+    '{"patient":[{"id":48213}]}',
+    '{"encounter":{"id":48213}}',
+    '{"resourceType":"Patient","id":"48213"}',
+    '{"patient":{"identifier":{"value":"48213"}}}',
+    '{"identifier":[{"system":"urn:mrn","value":"48213"}]}',
+  ];
+
+  test('goes from a query value, a path segment, base64url in a path and a title', () => {
+    for (const json of records) {
+      const encoded = encodeURIComponent(json);
+      const base64 = Buffer.from(json).toString('base64url');
+      expect(sanitizePage(`${HOST}/s?q=${encoded}`, off).query, json).toBe('q=[redacted]');
+      expect(sanitizePage(`${HOST}/r/${encoded}/view`, off).path, json).toBe('/r/[redacted]/view');
+      expect(sanitizePage(`${HOST}/r/${base64}/view`, off).path, json).toBe('/r/[redacted]/view');
+      expect(sanitizeTitle(json, off), json).toBe(json.replace('48213', '[redacted]'));
+    }
+    const encounter = 'eyJlbmNvdW50ZXIiOnsiaWQiOjQ4MjEzfX0';
+    expect(sanitizePage(`${HOST}/s?q=${encounter}`, off).query).toBe('q=[redacted]');
+  });
+
+  test('the same shapes without a record id stay', () => {
+    for (const json of [
+      '{"patient":{"name":"x","steps":4821}}',
+      '{"product":{"a":1,"id":48213}}',
+    ]) {
+      const encoded = encodeURIComponent(json);
+      expect(sanitizePage(`${HOST}/s?q=${encoded}`, off).query, json).toBe(`q=${json}`);
+    }
+  });
+});

@@ -1501,3 +1501,90 @@ describe('a record number joined to its label in one slug or word (sixteenth QA)
     }
   });
 });
+
+describe('a record number anywhere in a JSON object that names a record (seventeenth QA)', () => {
+  test('the id goes wherever its key sits, in arrays and in FHIR shapes', () => {
+    expectRedacted([
+      ['{"patient":{"name":"x","id":48213}}', '{"patient":{"name":"x","id":[redacted]}}'],
+      ['{"patient":{"active":true,"id":48213}}', '{"patient":{"active":true,"id":[redacted]}}'],
+      ['{"patient":[{"id":48213}]}', '{"patient":[{"id":[redacted]}]}'],
+      ['{"Patients":[{"x":1},{"id":48213}]}', '{"Patients":[{"x":1},{"id":[redacted]}]}'],
+      ['{"encounter":{"id":48213}}', '{"encounter":{"id":[redacted]}}'],
+      ['{"member":{"plan":"gold","id":"A48213"}}', '{"member":{"plan":"gold","id":"[redacted]"}}'],
+      ['{"subject":{"kind":"x","id":48213}}', '{"subject":{"kind":"x","id":[redacted]}}'],
+      ['{"resourceType":"Patient","id":"48213"}', '{"resourceType":"Patient","id":"[redacted]"}'],
+      [
+        '{"id":"48213","resourceType":"Encounter"}',
+        '{"id":"[redacted]","resourceType":"Encounter"}',
+      ],
+      [
+        '{"patient":{"identifier":{"value":"48213"}}}',
+        '{"patient":{"identifier":{"value":"[redacted]"}}}',
+      ],
+      [
+        '{"identifier":[{"system":"urn:mrn","value":"48213"}]}',
+        '{"identifier":[{"system":"urn:mrn","value":"[redacted]"}]}',
+      ],
+      ['{"mrn":{"value":"48213"}}', '{"mrn":{"value":"[redacted]"}}'],
+      // Written in a way no search finds again: the whole text goes.
+      ['{"patient":{"name":"x","id":4.8213e4}}', '[redacted]'],
+    ]);
+  });
+
+  test("ids of other objects, counts, years and what no record's key holds stay", () => {
+    expectKept([
+      '{"patient":{"name":"x","steps":4821}}',
+      '{"patient":{"name":"x","id":2025}}',
+      '{"patient":{"address":{"id":48213}}}',
+      '{"resourceType":"Practitioner","id":"48213"}',
+      '{"resourceType":"Patient","meta":{"versionId":"48213"}}',
+      '{"product":{"name":"x","id":48213}}',
+      '[{"page":2,"id":48213}]',
+    ]);
+  });
+});
+
+describe('quarter codes after a label, and dates of care (seventeenth QA)', () => {
+  test("a year's quarter or half after a record's label is no id", () => {
+    expectKept([
+      'FIN Q3-2025 earnings',
+      'Account # Q4-2025 report',
+      'Claim # Q1-2025',
+      'MRN Q3-2025',
+      'Member ID H2 2025',
+    ]);
+    expectRedacted([
+      ['FIN Q3-48213', 'FIN [redacted]'],
+      ['Account # Q48213 report', 'Account # [redacted] report'],
+    ]);
+  });
+
+  test("a discharge summary's date and a two-digit year after a care word go", () => {
+    expectRedacted([
+      ['Discharge summary 2025-06-14', 'Discharge summary [redacted]'],
+      ['Discharge Summaries: June 14, 2025', 'Discharge Summaries: [redacted]'],
+      ['Appointment 06-14-25', 'Appointment [redacted]'],
+    ]);
+    expectKept(['v1.10.12 release', 'Discharge summary 2025', 'flu clinic 06-14-25']);
+    for (const [path, clean] of [
+      ['/discharge-summary/2025-06-14', '/discharge-summary/[redacted]'],
+      ['/discharge-summaries/06-14-2025', '/discharge-summaries/[redacted]'],
+      ['/appointments/06-14-25', '/appointments/[redacted]'],
+      ['/appointments/2025-06-14-follow-up', '/appointments/[redacted]'],
+      ['/appointments/2025-06-14-patient-visit', '/appointments/[redacted]'],
+      ['/appointments/2025-06-14-0900', '/appointments/[redacted]'],
+    ]) {
+      expect(sanitizePage(`${PAGE}${path}`, settings).path, path).toBe(clean);
+    }
+  });
+
+  test("a date that starts an event's slug after a care word stays", () => {
+    for (const path of [
+      '/appointments/2025-06-14-open-house',
+      '/admissions/2025-06-14-open-house',
+      '/discharge-summary/2025-06',
+    ]) {
+      expect(sanitizePage(`${PAGE}${path}`, settings).path, path).toBe(path);
+    }
+  });
+});

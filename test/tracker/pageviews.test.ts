@@ -208,8 +208,10 @@ describe('replaceState, restores and long fields (tracker QA)', () => {
       for (const typed of ['c', 'ch', 'che', 'chest', 'chest pain']) {
         history.replaceState(null, '', `?q=${encodeURIComponent(typed)}`);
       }
-      // Pushing the address the page now has is no new page either.
+      // Pushing the address the page now has is no new page either, nor going back to the one
+      // it was counted at (the search box cleared, QA).
       history.pushState({}, '', location.pathname + location.search);
+      history.pushState({}, '', '/app/about?utm_source=mail');
     });
     await settle(page, site!);
 

@@ -21,7 +21,10 @@ type Cause = typeof NAVIGATE | typeof REPLACE | typeof RESTORE;
  * the page being left goes in the same request, ahead of the new pageview.
  */
 export function startPageviews(send: Send, meter: EngagementMeter, hashRoutes: boolean): void {
+  // The page's address now, and the one its pageview was counted at (a replaceState that was
+  // not counted tells them apart: going back to either is no new page, QA).
   let current: string | undefined;
+  let counted: string | undefined;
   let currentPath: string | undefined;
 
   const record = (cause: Cause): void => {
@@ -34,7 +37,7 @@ export function startPageviews(send: Send, meter: EngagementMeter, hashRoutes: b
       return;
     }
 
-    if (key === current && cause !== RESTORE) return;
+    if ((key === current || key === counted) && cause !== RESTORE) return;
 
     const events: TrackerEvent[] = [];
     const left = meter.take(location.href);
@@ -50,7 +53,7 @@ export function startPageviews(send: Send, meter: EngagementMeter, hashRoutes: b
       lang: navigator.language,
     });
 
-    current = key;
+    current = counted = key;
     currentPath = path;
     send(events);
   };

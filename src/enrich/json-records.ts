@@ -99,6 +99,11 @@ function walk(
   const identifier = parentKey !== undefined && IDENTIFIER.test(parentKey);
   const here = self ?? (identifier ? (owner ?? 'record') : undefined);
   for (const [key, value] of Object.entries(record)) {
+    if (key === 'reference' && typeof value === 'string' && isRecordReference(value)) {
+      state.found.push(value);
+      continue;
+    }
+
     if (typeof value === 'string' || typeof value === 'number') {
       const label = labelOf(key, here);
       const text = String(value);
@@ -110,6 +115,17 @@ function walk(
 
     walk(value, here, key, depth + 1, state);
   }
+}
+
+/**
+ * A FHIR reference to a person or a record of their care, `Patient/48213` (a version after it,
+ * `/_history/2`, or a server's address before it): the id is in the text itself, whatever
+ * holds it (`{"subject":{"reference":"Patient/48213"}}`).
+ */
+function isRecordReference(value: string): boolean {
+  const match = /(?:^|\/)([A-Za-z]+)\/[A-Za-z0-9.-]{1,64}(?:\/_history\/[^/]+)?$/.exec(value);
+
+  return match !== null && FHIR_RECORDS.has(match[1] as string);
 }
 
 /** Where `value` is written in `text`: its digits, or a string's characters inside its quotes. */

@@ -1526,6 +1526,12 @@ describe('a record number anywhere in a JSON object that names a record (sevente
         '{"identifier":[{"system":"urn:mrn","value":"[redacted]"}]}',
       ],
       ['{"mrn":{"value":"48213"}}', '{"mrn":{"value":"[redacted]"}}'],
+      // A FHIR reference holds the id in its text, whatever key holds it.
+      ['{"subject":{"reference":"Patient/48213"}}', '{"subject":{"reference":"[redacted]"}}'],
+      [
+        '{"encounter":{"reference":"https://fhir.example/Encounter/e-48213/_history/2"}}',
+        '{"encounter":{"reference":"[redacted]"}}',
+      ],
       // Written in a way no search finds again: the whole text goes.
       ['{"patient":{"name":"x","id":4.8213e4}}', '[redacted]'],
     ]);
@@ -1538,6 +1544,7 @@ describe('a record number anywhere in a JSON object that names a record (sevente
       '{"patient":{"address":{"id":48213}}}',
       '{"resourceType":"Practitioner","id":"48213"}',
       '{"resourceType":"Patient","meta":{"versionId":"48213"}}',
+      '{"performer":{"reference":"Practitioner/48213"}}',
       '{"product":{"name":"x","id":48213}}',
       '[{"page":2,"id":48213}]',
     ]);

@@ -230,6 +230,24 @@ describe('links the tracker QA found unseen', () => {
       { type: 'outbound', url: `${site!.origin}/`, href: `${site!.altOrigin}/area` },
     ]);
   });
+
+  test('a link without an address is no click anywhere, whatever the base (QA)', async () => {
+    const page = await visit();
+    await page.evaluate((other) => {
+      document.head.insertAdjacentHTML('afterbegin', `<base href="${other}/static/">`);
+      document.body.insertAdjacentHTML(
+        'afterbegin',
+        `<a id="button" onclick="return false">Book now</a><a id="anchor" name="top">Top</a>
+         <svg width="60" height="30"><a id="group"><rect width="60" height="30"/></a></svg>`,
+      );
+    }, site!.altOrigin);
+    await page.click('#button');
+    await page.click('#anchor');
+    await page.click('#group rect');
+    await settle(page, site!);
+
+    expect(interactionEvents()).toEqual([]);
+  });
 });
 
 describe('form submissions', () => {
@@ -414,6 +432,15 @@ describe('custom events past the bounds, and before the tracker (tracker QA)', (
     );
     const [view] = site!.events().filter((e) => e.type === 'pageview');
     expect(view?.lang).toBe(language.slice(0, 35));
+  });
+
+  test('an element the window names lighttrail does not stop the tracker (QA)', async () => {
+    // What `<div id="lighttrail">` makes `window.lighttrail` before the tag runs.
+    const page = await visit('window.lighttrail = document.createElement("div");');
+    await page.evaluate(() => window.lighttrail!.track('After', {}));
+    await site!.waitForEvents((event) => event.name === 'After');
+
+    expect(site!.events().filter((e) => e.type === 'pageview')).toHaveLength(1);
   });
 
   test('calls held by a stub before the tag go after the pageview', async () => {

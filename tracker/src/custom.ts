@@ -22,7 +22,7 @@ export function customEvent(name: unknown, props?: unknown): CustomTrackEvent | 
 
   const kept: Record<string, PropValue> = {};
   let count = 0;
-  if (props && typeof props === 'object' && !Array.isArray(props)) {
+  if (props instanceof Object && !Array.isArray(props)) {
     for (const key of Object.keys(props)) {
       const value: unknown = (props as Record<string, unknown>)[key];
       if (count === MAX_PROPS || key.length > MAX_KEY || !isPropValue(value)) continue;

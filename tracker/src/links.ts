@@ -28,9 +28,14 @@ export function classifyLink(target: URL, download: boolean): LinkEvent['type'] 
 /** The address a link goes to: an HTML link's, or an SVG one's (QA: those were not seen). */
 function linkTarget(link: Element): URL | undefined {
   const { href } = link as HTMLAnchorElement | HTMLAreaElement | SVGAElement;
+  // An SVG link's `href` is an animated string: its `baseVal` is the address. A link without
+  // one (a button written as `<a>`, `<a name>`, `<area nohref>`) goes nowhere: resolved, it
+  // read as the page's `<base>` and counted as an outbound click (QA).
+  const address = typeof href === 'string' ? href : href.baseVal;
+  if (!address) return undefined;
+
   try {
-    // An SVG link's `href` is an animated string: its `baseVal` is the address.
-    return new URL((href as SVGAnimatedString).baseVal || (href as string), document.baseURI);
+    return new URL(address, document.baseURI);
   } catch {
     return undefined;
   }

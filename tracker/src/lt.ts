@@ -20,13 +20,15 @@ import { watchForms } from './forms.js';
 import { watchLinks } from './links.js';
 import { startPageviews } from './pageviews.js';
 import { createSender } from './transport.js';
-import type { PropValue } from './types.js';
+import type { LightTrailApi, PropValue } from './types.js';
 
 function main(): void {
-  // Another copy of the tracker already runs; a page's stub holding calls (`q`) is replaced.
+  // Another copy of the tracker already runs; a page's stub holding calls (`q`) is replaced,
+  // and so is an element that `window` names so (`<div id="lighttrail">`: it stopped the
+  // tracker, QA).
   const before = window.lighttrail;
   const queued = before && Array.isArray(before.q) ? before.q : undefined;
-  if (before && !queued) return;
+  if (before && (before as Partial<LightTrailApi>).track && !queued) return;
 
   if (!/^https?:$/.test(location.protocol)) return;
 

@@ -47,7 +47,8 @@ export function startPageviews(send: Send, meter: EngagementMeter, hashRoutes: b
     events.push({
       type: 'pageview',
       url: location.href,
-      referrer: current === undefined ? document.referrer : '',
+      // Only the load's: an address counted before is never '' (it starts with `/`).
+      referrer: current ? '' : document.referrer,
       title: document.title,
       screen: innerWidth,
       lang: navigator.language,

@@ -200,6 +200,18 @@ describe('URL fragments', () => {
         { path: '/invite', fragment: expect.stringContaining('[redacted]') },
       ]);
       expect(JSON.stringify(rows)).not.toContain('pat.doe');
+
+      // The page list with its query shows the kept fragment too: a hash router's routes.
+      const res = await product.get(`/api/sites/${product.siteId}/stats`, {
+        Authorization: `Bearer ${product.token}`,
+      });
+      const keys = (res.json() as { pageUrls: Array<{ key: string }> }).pageUrls
+        .map((row) => row.key)
+        .sort();
+      expect(keys).toEqual([
+        '/faq#opening-hours',
+        expect.stringMatching(/^\/invite#.*\[redacted\]/),
+      ]);
     } finally {
       await product.close();
     }

@@ -205,6 +205,7 @@ function firewallReport(db: Db, params: Record<string, string | number>): Firewa
 interface PageUrlRow {
   path: string;
   query: string;
+  fragment: string | null;
   source: string | null;
   medium: string | null;
   campaign: string | null;
@@ -215,22 +216,27 @@ interface PageUrlRow {
   pageviews: number;
 }
 
-/** Top pages by path, kept query and campaign parameters together (see Stats.pageUrls). */
+/**
+ * Top pages by path, kept query, kept fragment and campaign parameters together (see
+ * Stats.pageUrls).
+ */
 function pageUrls(db: Db, params: Record<string, string | number>): Breakdown[] {
   const rows = db
     .prepare(
-      `SELECT path, query, utm_source AS source, utm_medium AS medium, utm_campaign AS campaign,
-              utm_term AS term, utm_content AS content, count(DISTINCT visitor_id) AS visitors,
-              count(DISTINCT session_id) AS sessions, count(*) AS pageviews
+      `SELECT path, query, fragment, utm_source AS source, utm_medium AS medium,
+              utm_campaign AS campaign, utm_term AS term, utm_content AS content,
+              count(DISTINCT visitor_id) AS visitors, count(DISTINCT session_id) AS sessions,
+              count(*) AS pageviews
        FROM events WHERE site_id = @siteId AND day BETWEEN @from AND @to AND type = 'pageview'
-       GROUP BY path, query, utm_source, utm_medium, utm_campaign, utm_term, utm_content
-       ORDER BY pageviews DESC, path, query, source, medium, campaign, term, content
+       GROUP BY path, query, fragment, utm_source, utm_medium, utm_campaign, utm_term, utm_content
+       ORDER BY pageviews DESC, path, query, fragment, source, medium, campaign, term, content
        LIMIT @limit`,
     )
     .all(params) as PageUrlRow[];
 
+  // A kept fragment (`--fragments on`: a hash router's route, `/#/inbox`) follows, scrubbed.
   return rows.map((row) => ({
-    key: pageWithQuery(row.path, row.query, row),
+    key: pageWithQuery(row.path, row.query, row) + (row.fragment ? `#${row.fragment}` : ''),
     visitors: row.visitors,
     sessions: row.sessions,
     pageviews: row.pageviews,

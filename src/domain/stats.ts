@@ -59,7 +59,8 @@ export interface Stats {
   pages: Breakdown[];
   /**
    * Pages with their kept query and campaign parameters (what a report calls "page path and
-   * query string"): `/account/welcome?email=[redacted]&utm_source=newsletter`.
+   * query string"): `/account/welcome?email=[redacted]&utm_source=newsletter`, and a fragment
+   * the site keeps (`/#/inbox`).
    */
   pageUrls: Breakdown[];
   /** Sessions by their first pageview's path, and by their last's. */

@@ -57,10 +57,16 @@ export function isCalendarDate(date: string): boolean {
   if (first > 31) return validDay(second, third);
 
   // Year last: month first when it can be (`06/14/2025`), else day first (`14/06/2025`).
-  return validDay(first, second) || validDay(second, first);
+  return validDay(...monthDay(first, second));
 }
 
-function validDay(month: number, day: number): boolean {
+/** Month and day of a date written with both first, month first when it can be. */
+export function monthDay(first: number, second: number): [number, number] {
+  return first <= 12 ? [first, second] : [second, first];
+}
+
+/** Whether a calendar has this month and this day (of some month: 31 at most). */
+export function validDay(month: number, day: number): boolean {
   return month >= 1 && month <= 12 && day >= 1 && day <= 31;
 }
 

@@ -4,7 +4,7 @@ import { parse } from 'tldts';
 
 import { isBuiltInSensitive } from '../domain/sensitive-names.js';
 import type { SiteSettings } from '../domain/site.js';
-import { findCareDates } from './care-dates.js';
+import { findCareDates, monthDay, validDay } from './care-dates.js';
 import { findJsonRecords } from './json-records.js';
 import { parseIp } from './ip.js';
 import {
@@ -482,11 +482,6 @@ const SUPPLY_LABEL = /^(?:rx|prescription)s?[\s_:-]{0,3}$/i;
 
 const num = (text: string | undefined): number => Number(text ?? 'NaN');
 
-/** Month and day of a date written with both first, month first when it can be. */
-function monthDay(first: number, second: number): [number, number] {
-  return first <= 12 ? [first, second] : [second, first];
-}
-
 /** Whether `number` after `before` (the label and the gap) is a list of day supplies. */
 function isSupplyList(number: string, before: string): boolean {
   if (!SUPPLIES.test(number) || !SUPPLY_LABEL.test(before)) return false;
@@ -494,9 +489,7 @@ function isSupplyList(number: string, before: string): boolean {
   const figures = number.split(/\D+/).map(num);
   if (figures.length > 3) return true;
 
-  const [month, day] = monthDay(figures[0] ?? 0, figures[1] ?? 0);
-
-  return month < 1 || month > 12 || day < 1 || day > 31;
+  return !validDay(...monthDay(figures[0] ?? 0, figures[1] ?? 0));
 }
 
 /** The length of the date `number` starts with, or 0 when it starts with none. */
@@ -505,8 +498,7 @@ function dateLength(number: string, monthNamed: boolean): number {
     const match = pattern.exec(number);
     if (match === null) continue;
 
-    const [month, day] = read(match as unknown as string[]);
-    if (month >= 1 && month <= 12 && day >= 1 && day <= 31) return match[0].length;
+    if (validDay(...read(match as unknown as string[]))) return match[0].length;
   }
 
   const dayYear = monthNamed ? DAY_YEAR.exec(number) : null;

@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
 
+import type { ControlStore } from '../store/types.js';
 import { parse, usage, type Command } from './command.js';
 import { openContext, out, requireSoleUse } from './context.js';
 
@@ -61,7 +62,7 @@ plaintext files: re-encryption happens page by page inside the encrypted databas
       }
 
       const tenantId = values.tenant as string;
-      announceRotation(() => control.tenantFile(tenantId), tenantId);
+      announceRotation(control, tenantId);
       const version = await control.rotateTenantKey(tenantId, 'cli:keys');
       out(`tenant ${tenantId}: data key v${version} is active and the database is re-encrypted`);
 
@@ -77,10 +78,10 @@ plaintext files: re-encryption happens page by page inside the encrypted databas
  * the file takes and leaves no moment to speak when Ctrl+C cuts it (QA: an interrupted
  * rotation exited without a word). What the user needs then is known beforehand.
  */
-function announceRotation(file: () => string, tenantId: string): void {
+function announceRotation(control: ControlStore, tenantId: string): void {
   let size: number;
   try {
-    size = statSync(file()).size;
+    size = statSync(control.tenantFile(tenantId)).size;
   } catch {
     // An unknown or unreadable organisation: the rotation itself says so, in its words.
     return;

@@ -5,6 +5,8 @@ import { promisify } from 'node:util';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { importSecretKey } from '../../src/collect/salts.js';
+import { addDays } from '../../src/domain/time.js';
 import { dumpDatabase, startProduct, type Product } from '../helpers/product.js';
 
 const run = promisify(execFile);
@@ -25,6 +27,35 @@ interface Stats {
   referrers: Array<{ key: string; sessions: number }>;
   countries: Array<{ key: string; visitors: number }>;
   browsers: Array<{ key: string; visitors: number }>;
+}
+
+/** A running product whose site answers to the shared log's host names. */
+function startForLog(): Promise<Product> {
+  return startProduct({ site: { domains: ['semicomplete.com', 'www.semicomplete.com'] } });
+}
+
+/** `lighttrail import` of `file` into `product`'s site, as another process; its JSON report. */
+async function importInto(product: Product, file: string, format = 'combined'): Promise<unknown> {
+  const args = ['import', '--site', product.siteId, '--format', format, file, '--json'];
+  const { stdout } = await run(process.execPath, [CLI, ...args], {
+    env: {
+      ...process.env,
+      LIGHTTRAIL_DATA_DIR: product.dataDir,
+      LIGHTTRAIL_MASTER_KEY: product.config.masterKey,
+    },
+  });
+
+  return JSON.parse(stdout);
+}
+
+/** The stats API's figures over the log's four days. */
+async function logStats(product: Product): Promise<Stats> {
+  const res = await product.get(
+    `/api/sites/${product.siteId}/stats?from=2015-05-17&to=2015-05-20`,
+    { Authorization: `Bearer ${product.token}` },
+  );
+
+  return res.json() as Stats;
 }
 
 describe('lighttrail import of the shared Apache access log', () => {
@@ -190,34 +221,20 @@ describe('the same log in Common Log Format (no referrer, no User-Agent)', () =>
 
   it('counts its page requests as pageviews: no User-Agent logged is no bot (QA)', async () => {
     // Before, every line was filtered as a bot for its empty User-Agent: the format stored nothing.
-    product = await startProduct({
-      site: { domains: ['semicomplete.com', 'www.semicomplete.com'] },
-    });
+    product = await startForLog();
     const common = path.join(product.dataDir, 'access-common.log');
     const lines = readFileSync(LOG, 'utf8')
       .split('\n')
       .map((line) => line.replace(/ "(?:[^"\\]|\\.)*" "(?:[^"\\]|\\.)*"$/, ''));
     writeFileSync(common, lines.join('\n'));
 
-    const { stdout } = await run(
-      process.execPath,
-      [CLI, 'import', '--site', product.siteId, '--format', 'common', common, '--json'],
-      {
-        env: {
-          ...process.env,
-          LIGHTTRAIL_DATA_DIR: product.dataDir,
-          LIGHTTRAIL_MASTER_KEY: product.config.masterKey,
-        },
-      },
-    );
-
     // The combined import's 1,600 pageviews and the 1,280 its agents showed to be bots.
-    expect(JSON.parse(stdout)).toMatchObject({ lines: 10000, pageviews: 2880, filtered: 0 });
-    const res = await product.get(
-      `/api/sites/${product.siteId}/stats?from=2015-05-17&to=2015-05-20`,
-      { Authorization: `Bearer ${product.token}` },
-    );
-    const stats = res.json() as Stats;
+    expect(await importInto(product, common, 'common')).toMatchObject({
+      lines: 10000,
+      pageviews: 2880,
+      filtered: 0,
+    });
+    const stats = await logStats(product);
     expect(stats.totals).toMatchObject({ pageviews: 2880, filtered: 0 });
     expect(stats.browsers).toEqual([]);
   }, 120_000);
@@ -231,49 +248,27 @@ describe('lighttrail import of a log split in two (QA)', () => {
   });
 
   it('counts a visitor once across the two runs, as one run does', async () => {
-    product = await startProduct({
-      site: { domains: ['semicomplete.com', 'www.semicomplete.com'] },
-    });
+    product = await startForLog();
     // Rotated mid-day, as logrotate leaves it; each half imported by its own run.
     const lines = readFileSync(LOG, 'utf8').split('\n');
-    const halves = [lines.slice(0, 5000), lines.slice(5000)].map((half, n) => {
+    for (const [n, half] of [lines.slice(0, 5000), lines.slice(5000)].entries()) {
       const file = path.join(product.dataDir, `access-${n}.log`);
       writeFileSync(file, half.join('\n'));
-
-      return file;
-    });
-    const env = {
-      ...process.env,
-      LIGHTTRAIL_DATA_DIR: product.dataDir,
-      LIGHTTRAIL_MASTER_KEY: product.config.masterKey,
-    };
-    for (const file of halves) {
-      const args = ['import', '--site', product.siteId, '--format', 'combined', file, '--json'];
-      await run(process.execPath, [CLI, ...args], { env });
+      await importInto(product, file);
     }
 
-    const res = await product.get(
-      `/api/sites/${product.siteId}/stats?from=2015-05-17&to=2015-05-20`,
-      { Authorization: `Bearer ${product.token}` },
-    );
     // The whole file in one run: 974 visitors in 1,085 sessions (each run its own secret: 979).
-    expect((res.json() as Stats).totals).toMatchObject({
+    expect((await logStats(product)).totals).toMatchObject({
       visitors: 974,
       sessions: 1085,
       pageviews: 1600,
     });
 
     // The secret both runs shared is kept sealed with the day salts, and goes with them.
-    const secrets = () =>
-      (product.control as unknown as { db: { prepare(sql: string): { all(): unknown[] } } }).db
-        .prepare(`SELECT day FROM salts WHERE day LIKE '%/import/%'`)
-        .all();
-    expect(secrets()).toEqual([
-      { day: `${new Date().toISOString().slice(0, 10)}/import/${product.siteId}` },
-    ]);
-    product.control.destroySaltsBefore(
-      new Date(Date.now() + 2 * 86_400_000).toISOString().slice(0, 10),
-    );
-    expect(secrets()).toEqual([]);
+    const today = new Date().toISOString().slice(0, 10);
+    const secret = () => product.control.daySalt(importSecretKey(today, product.siteId), false);
+    expect(await secret()).toHaveLength(32);
+    product.control.destroySaltsBefore(addDays(today, 2));
+    expect(await secret()).toBeUndefined();
   }, 120_000);
 });

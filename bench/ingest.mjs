@@ -29,7 +29,8 @@
 // Prints a table, the group-commit figures, the CPU each server thread spent per event (the
 // product names its threads: lt-writer, lt-checkpoint, lt-stats; `node` is V8's helpers) and the
 // share of the time each was runnable but waiting for a CPU, for each server's better closed
-// loop and for phase 4, the machine's speed before each server's turns (a fixed loop, timed;
+// loop and for phase 4, the share of the machine's CPUs each server and its load generator need
+// at the target rate, the machine's speed before each server's turns (a fixed loop, timed;
 // a warning when the product's turn came in a stretch 20% slower than the bare server's), then
 // ONE JSON line:
 // {"events_per_s","p50_ms","p99_ms","baseline_events_per_s","ratio", ...}
@@ -594,6 +595,21 @@ async function main() {
       );
     }
 
+    // What the target asks of the machine: each server's CPU per event (every thread, and its
+    // load generator's) at the offered rate, as a share of all CPUs. Past about 80% the queues
+    // of a burst take long to drain, and no p99 target can be met whatever the code does then.
+    const demand = (r) =>
+      (Object.values(r.cpu_us_per_event).reduce((sum, us) => sum + (us ?? 0), 0) * targetRate) /
+      1e6 /
+      cpus().length;
+    const targetDemand = { baseline: demand(target.baseline), product: demand(target.product) };
+    console.log(
+      `CPU needed at the target rate (CPU per event, load generator included, times ` +
+        `${targetRate}/s, of ${cpus().length} CPUs): bare server ` +
+        `${Math.round(targetDemand.baseline * 100)}%, product ` +
+        `${Math.round(targetDemand.product * 100)}%`,
+    );
+
     const turns = [
       [`closed loop ${CONCURRENCY}`, single],
       [`closed loop ${SATURATED.concurrency}`, saturated],
@@ -661,6 +677,8 @@ async function main() {
         target_p99_ms: target.product.p99_ms,
         target_baseline_p99_ms: target.baseline.p99_ms,
         target_met: targetMet,
+        target_cpu_demand: round3(targetDemand.product),
+        target_baseline_cpu_demand: round3(targetDemand.baseline),
         server_cpu_pct: peak.product.server_cpu_pct,
         events_per_commit: peak.product.commits.events_per_commit,
         ms_per_commit: peak.product.commits.ms_per_commit,

@@ -10,8 +10,11 @@
  * `/admissions/2025-06`: a school's admissions pages are written so too), and a date after any
  * other word, an event's or a post's (`/events/2025-06-14`, `/board-meeting/2025-06-14`,
  * `Admissions Open House 2025-06-14`), and a date that starts an event's slug after a care word
- * (`/appointments/2025-06-14-open-house`) unless its words name a person or care.
+ * (`/appointments/2025-06-14-open-house`) unless its words name a person or care, or are a
+ * person's name (`/appointments/2025-06-14-jane-doe`, person-names.ts).
  */
+
+import { isPersonName, PERSON_WORDS } from './person-names.js';
 
 const SEP = '[-./_]';
 const YEAR = '(?:19|20)\\d\\d';
@@ -42,7 +45,7 @@ const CARE_DATE = new RegExp(
 // A path segment whose last word names a date of care or a person (`discharge-date`,
 // `my-appointments`, `patients`).
 const CARE_SEGMENT = new RegExp(
-  `(?:^|[\\s_.-])(?:${CARE_WORDS}|patients?|persons?)(?:[\\s_-]dates?)?$`,
+  `(?:^|[\\s_.-])(?:${CARE_WORDS}|${PERSON_WORDS})(?:[\\s_-]dates?)?$`,
   'i',
 );
 const DATE_START = new RegExp(`^(?:${CARE_FULL_DATE})(?!\\d)`, 'i');
@@ -82,7 +85,7 @@ export function findCareDates(text: string, spans: Array<[number, number]>): voi
 // The words after a date that make its slug a person's or their care's (`2025-06-14-patient`,
 // `2025-06-14-follow-up-visit`): the care words, a person's, and the kinds of visit.
 const PERSON_OR_CARE = new RegExp(
-  `(?:^|[\\s_.-])(?:${CARE_WORDS}|patients?|persons?|members?|mrs?|ms|dr|visits?|` +
+  `(?:^|[\\s_.-])(?:${CARE_WORDS}|${PERSON_WORDS}|members?|mrs?|ms|dr|visits?|` +
     'follow[\\s_-]?ups?|check[\\s_-]?ups?|consult\\w*|exams?|surgery|procedures?|treatments?|' +
     'therapy|screenings?|tele\\w*|virtual|in[\\s_-]person)(?:$|[\\s_.-])',
   'i',
@@ -91,13 +94,14 @@ const SLUG_WORD = /\p{L}{2,}/u;
 
 /**
  * Whether what follows a date in its segment makes the segment an event's slug: words, no
- * figures and none that names a person or care (`2025-06-14-open-house`, QA). A time or a number
- * after the date (`2025-06-14-0900`) is an appointment's, and so is a date alone.
+ * figures and none that names a person or care (`2025-06-14-open-house`, QA), nor a person's
+ * name (`2025-06-14-jane-doe`). A time or a number after the date (`2025-06-14-0900`) is an
+ * appointment's, and so is a date alone.
  */
 function isEventSlug(rest: string): boolean {
   if (!/^[\s_.-]/.test(rest) || /\d/.test(rest) || !SLUG_WORD.test(rest)) return false;
 
-  return !PERSON_OR_CARE.test(rest);
+  return !PERSON_OR_CARE.test(rest) && !isPersonName(rest);
 }
 
 /**

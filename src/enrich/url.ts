@@ -5,6 +5,7 @@ import { foldName, isBuiltInSensitive } from '../domain/sensitive-names.js';
 import type { SiteSettings } from '../domain/site.js';
 import { RequestError } from '../errors.js';
 import { careDateSegments, isDatedText } from './care-dates.js';
+import { patientNameSegments } from './person-names.js';
 import {
   componentHasPhi,
   decodedFully,
@@ -476,8 +477,13 @@ function joinSegments(
   // Read as sent, not as cleaned: a segment redacted on its own (`%252536...`, where escapes
   // read as separators) must not hide the number it ends (QA). A number that collapse-ids hid
   // (`/617/555/0123`) is reported too, and stays `:id`.
-  // A date in the segment after one that names care or a person (`/admission/2025-06-14`).
-  const across = [...acrossSegments(sent), ...careDateSegments(sent, decodedFully)];
+  // A date in the segment after one that names care or a person (`/admission/2025-06-14`), and
+  // a name after a patient's (`/patients/jane-doe`).
+  const across = [
+    ...acrossSegments(sent),
+    ...careDateSegments(sent, decodedFully),
+    ...patientNameSegments(sent, decodedFully),
+  ];
   if (across.length > 0) opts.flags.push('redacted', 'phi_detected');
   for (const i of across) if (parts[i] !== ':id') parts[i] = REDACTED;
   let path = parts.map((part) => `/${part}`).join('');

@@ -1147,7 +1147,10 @@ describe("dates of care in a path (the sixteenth session's QA)", () => {
     for (const [path, redacted] of [
       ['/admission/2025-06-14', '/admission/[redacted]'],
       ['/discharge-date/2025-06-14', '/discharge-date/[redacted]'],
-      ['/patients/jane-doe/appointments/2025-06-14', '/patients/jane-doe/appointments/[redacted]'],
+      [
+        '/patients/jane-doe/appointments/2025-06-14',
+        '/patients/[redacted]/appointments/[redacted]',
+      ],
       ['/patient/2019-03-12', '/patient/[redacted]'],
       ['/person/2019-03-12', '/person/[redacted]'],
       ['/admissions/2025-06-14', '/admissions/[redacted]'],

@@ -59,26 +59,28 @@ const WORD_NAMES = new Set(
 );
 
 // Words that no person's name holds and a patient section's pages do: topics, places, kinds of
-// care, and the small words of a title (`/patients/jordan-valley-clinic`,
-// `/patients/virginia-mason-health`, `/patients/mary-and-joseph-chapel`).
+// care, institutions named for a person, and the small words of a title
+// (`/patients/jordan-valley-clinic`, `/patients/virginia-mason-health`,
+// `/patients/mary-and-joseph-chapel`, `/patients/george-washington-university`).
 const TOPIC_WORDS = new Set(
   (
-    'about access account accounts admission admissions advance advocate advocates aid all ' +
-    'amenities an and appointment appointments are as assistance at award awards behavioral ' +
-    'benefits billing birth blog building by cafe calendar campus cancer care center centre ' +
-    'chapel children class classes clinic clinics contact cost costs county dental diabetes ' +
-    'directions directives directory discharge education emergency estimate estimates event ' +
-    'events exam exams experience family faq faqs feedback finance financial find for form ' +
-    'forms foundation from fund garden guest guests guide guides health heart help home ' +
-    'hospice hospital hospitals hours house how imaging info information institute ' +
-    'insurance is kids lab labs location locations lodge lodging login map maps maternity ' +
-    'medical mental my network new news newsletter nutrition of office offices on or our ' +
-    'parking pay payment payments pediatric pediatrics pharmacy plan plans policies policy ' +
-    'portal pricing privacy procedure procedures program programs record records referral ' +
-    'referrals registration rehab request requests resource resources responsibilities ' +
-    'results rights safety screening screenings service services sign stories story support ' +
+    'about academy access account accounts admission admissions advance advocate advocates ' +
+    'aid all amenities an and appointment appointments are as assistance association at ' +
+    'avenue award awards behavioral benefits billing birth blog boulevard building by cafe ' +
+    'calendar campus cancer care center centre chapel children class classes clinic clinics ' +
+    'college contact cost costs county dental diabetes directions directives directory ' +
+    'discharge education emergency estimate estimates event events exam exams experience ' +
+    'family faq faqs feedback finance financial find for form forms foundation from fund ' +
+    'garden guest guests guide guides health heart help home hospice hospital hospitals hours ' +
+    'house how imaging info information institute insurance is kids lab labs location ' +
+    'locations lodge lodging login map maps maternity medical medicine memorial mental my ' +
+    'network new news newsletter nutrition of office offices on or our parking pavilion pay ' +
+    'payment payments pediatric pediatrics pharmacy plan plans plaza policies policy portal ' +
+    'pricing privacy procedure procedures program programs record records referral referrals ' +
+    'registration rehab request requests resource resources responsibilities results rights ' +
+    'safety school screening screenings service services sign society stories story support ' +
     'surgery survey team the therapy tips to tour tours travel treatment treatments unit ' +
-    'urgent virtual visit visiting visitor visitors wellness with women your'
+    'university urgent virtual visit visiting visitor visitors wellness with women your'
   ).split(' '),
 );
 

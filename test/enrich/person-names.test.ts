@@ -73,6 +73,8 @@ describe("a patient's name in a path", () => {
       '/patients/ronald-mcdonald-house',
       '/patients/virginia-mason-health',
       '/patients/sarah-cannon-cancer-institute',
+      '/patients/george-washington-university',
+      '/patients/mary-washington-memorial',
     ]);
   });
 

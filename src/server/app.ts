@@ -16,7 +16,7 @@ import { SECURITY_HEADERS } from './headers.js';
 import { createHttpMetrics, type HttpMetrics } from './http-metrics.js';
 import { metricsHandler } from './metrics-endpoint.js';
 import type { MetricsRegistry } from './metrics.js';
-import { createPipeline, type Pipeline } from './pipeline.js';
+import { createPipeline, NOT_ANSWERED, type Pipeline } from './pipeline.js';
 import { createRouter, type Router } from './router.js';
 import { tlsServerOptions, type TlsMaterial } from './tls.js';
 
@@ -220,8 +220,13 @@ function guard(server: Server, guarded: Guarded, sockets?: Set<Socket>) {
   server.on('tlsClientError', (error: NodeJS.ErrnoException) => {
     logger.debug('tls.handshake_failed', { code: error.code });
   });
+  // Node's parser gives the same error again for every read after the first: one answer is due.
+  const refusing = new WeakSet<Socket>();
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
     logger.debug('http.client_error', { code: error.code });
+    if (refusing.has(socket)) return;
+
+    refusing.add(socket);
     answerBrokenRequest(error, socket, guarded);
   });
 }
@@ -239,7 +244,7 @@ const BROKEN_REQUEST: Readonly<Record<string, { status: number; code: ErrorCode 
  * sent. Taking a listener on `clientError` makes the socket ours to close (Node no longer does),
  * and an `end()` alone only half-closes it: a client that ignores the answer and keeps writing
  * would hold it for good. So the socket is destroyed once the answer is flushed, and at the
- * latest `lingerMs` later.
+ * latest `lingerMs` after its turn came.
  */
 function answerBrokenRequest(error: NodeJS.ErrnoException, socket: Socket, guarded: Guarded) {
   if (error.code === 'ECONNRESET' || !socket.writable) {
@@ -247,27 +252,47 @@ function answerBrokenRequest(error: NodeJS.ErrnoException, socket: Socket, guard
     return;
   }
 
-  cutAfter(socket, guarded.timeouts.lingerMs);
-  const { status, code } = BROKEN_REQUEST[error.code ?? ''] ?? {
+  const refusal = brokenRequest(error.code);
+  const throughPipeline = guarded.pipeline.refuse(socket, refusal);
+  // Nothing after the broken bytes can be parsed: reading on would only repeat the error.
+  socket.pause();
+  // RFC 9112 9.3.2: requests read before the broken bytes are answered first, in order (their
+  // events may be stored already); the refusal written now would cut them off or land inside one.
+  guarded.pipeline.whenAnswered(socket, () => {
+    cutAfter(socket, guarded.timeouts.lingerMs);
+    if (!throughPipeline) answerRaw(socket, refusal, error.code, guarded);
+  });
+}
+
+function brokenRequest(parserCode: string | undefined): RequestError {
+  const { status, code } = BROKEN_REQUEST[parserCode ?? ''] ?? {
     status: 400,
     code: 'ERR_BAD_REQUEST',
   };
-  const message = STATUS_CODES[status] ?? 'Bad Request';
+
   // No cause: Node's parser errors carry the raw bytes read, headers and all.
-  const refusal = new RequestError(code, status, message);
-  if (guarded.pipeline.refuse(socket, refusal)) return;
+  return new RequestError(code, status, STATUS_CODES[status] ?? 'Bad Request');
+}
 
-  // A response still owed on this socket (a pipelined request) would follow raw bytes written
-  // now and be read as the answer to the wrong request: cut instead.
-  if ((socket as Socket & { _httpMessage?: unknown })._httpMessage) {
-    socket.destroy();
-    return;
-  }
-
+/** The refusal of bytes that never became a request: written on the socket itself. */
+function answerRaw(
+  socket: Socket,
+  refusal: RequestError,
+  parserCode: string | undefined,
+  guarded: Guarded,
+) {
+  // The connection can have ended while earlier answers went out (the client left, or its last
+  // request asked to close); then Node or the cut closes it, and nothing is sent. Still owned by
+  // a response would mean one the pipeline never saw: the refusal must not land inside it.
+  const owned = Boolean((socket as Socket & { _httpMessage?: unknown })._httpMessage);
+  const sendable = socket.writable && !owned;
+  const status = sendable ? refusal.status : NOT_ANSWERED;
   guarded.metrics.errors.inc({ code: refusal.code });
   // No request line to log (none was parsed): this one stands for it, at the same level.
-  guarded.logger.info('http.refused', { status, code: refusal.code, parser: error.code });
-  socket.write(rawAnswer(status, code, message));
+  guarded.logger.info('http.refused', { status, code: refusal.code, parser: parserCode });
+  if (!sendable) return;
+
+  socket.write(rawAnswer(refusal.status, refusal.code, refusal.message));
   socket.destroySoon();
 }
 

@@ -39,6 +39,12 @@ export interface Pipeline {
    * socket then.
    */
   refuse(socket: Socket, error: RequestError): boolean;
+  /**
+   * Calls `then` once no response is owed on `socket` any more, but a refused one (which carries
+   * the refusal): at once when none is. Answers on one connection go out in request order (RFC
+   * 9112 section 9.3.2), so a refusal of bytes read after a request waits for that request's.
+   */
+  whenAnswered(socket: Socket, then: () => void): void;
 }
 
 /**
@@ -51,28 +57,60 @@ export interface Pipeline {
  * https.createServer(options, pipeline.listener);
  */
 export function createPipeline(options: PipelineOptions): Pipeline {
-  // The newest request per socket: the parser reads one at a time, so only it can be mid-body.
-  const latest = new WeakMap<Socket, Exchange>();
+  const connections = new WeakMap<Socket, Connection>();
+  const connectionOf = (socket: Socket) => {
+    let connection = connections.get(socket);
+    if (connection === undefined) {
+      connection = { open: new Set(), waiting: [] };
+      connections.set(socket, connection);
+    }
+
+    return connection;
+  };
 
   return {
     listener: (req, res) => {
       const exchange: Exchange = { req, res, state: newState(req) };
-      latest.set(req.socket, exchange);
+      const connection = connectionOf(req.socket);
+      connection.latest = exchange;
+      connection.open.add(exchange);
       res.once('close', () => {
-        if (latest.get(req.socket) === exchange) latest.delete(req.socket);
+        if (connection.latest === exchange) connection.latest = undefined;
+        connection.open.delete(exchange);
         finish(options, res, exchange.state);
+        settle(connection);
       });
       void handle(options, exchange);
     },
     refuse: (socket, error) => {
-      const exchange = latest.get(socket);
+      const exchange = connections.get(socket)?.latest;
       if (exchange === undefined || exchange.req.complete || exchange.state.refused) return false;
 
       refuse(options, exchange, error);
 
       return true;
     },
+    whenAnswered: (socket, then) => {
+      const connection = connectionOf(socket);
+      connection.waiting.push(then);
+      settle(connection);
+    },
   };
+}
+
+/** The requests of one connection whose responses are not over yet. */
+interface Connection {
+  /** The newest request: the parser reads one at a time, so only it can be mid-body. */
+  latest?: Exchange;
+  open: Set<Exchange>;
+  /** Called once every open response is a refused one (see `whenAnswered`). */
+  waiting: Array<() => void>;
+}
+
+function settle(connection: Connection): void {
+  for (const exchange of connection.open) if (!exchange.state.refused) return;
+
+  for (const then of connection.waiting.splice(0)) then();
 }
 
 /** What the pipeline knows about one request; `route` is filled in once it matched. */

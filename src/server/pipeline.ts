@@ -59,13 +59,18 @@ export interface Pipeline {
 export function createPipeline(options: PipelineOptions): Pipeline {
   const connections = new WeakMap<Socket, Connection>();
   const connectionOf = (socket: Socket) => {
-    let connection = connections.get(socket);
-    if (connection === undefined) {
-      connection = { open: new Set(), waiting: [] };
-      connections.set(socket, connection);
-    }
+    const known = connections.get(socket);
+    if (known !== undefined) return known;
 
-    return connection;
+    const opened: Connection = { open: new Set(), waiting: [] };
+    connections.set(socket, opened);
+    // Node emits no 'close' for a response still queued behind another (a pipelined request)
+    // when the connection ends: its request would never be logged and stay in flight for good.
+    socket.once('close', () => {
+      for (const exchange of opened.open) over(options, opened, exchange);
+    });
+
+    return opened;
   };
 
   return {
@@ -74,12 +79,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       const connection = connectionOf(req.socket);
       connection.latest = exchange;
       connection.open.add(exchange);
-      res.once('close', () => {
-        if (connection.latest === exchange) connection.latest = undefined;
-        connection.open.delete(exchange);
-        finish(options, res, exchange.state);
-        settle(connection);
-      });
+      res.once('close', () => over(options, connection, exchange));
       void handle(options, exchange);
     },
     refuse: (socket, error) => {
@@ -105,6 +105,15 @@ interface Connection {
   open: Set<Exchange>;
   /** Called once every open response is a refused one (see `whenAnswered`). */
   waiting: Array<() => void>;
+}
+
+/** Ends one request's part in its connection, once: its log line, its metrics, the waiters. */
+function over(options: PipelineOptions, connection: Connection, exchange: Exchange): void {
+  if (!connection.open.delete(exchange)) return;
+
+  if (connection.latest === exchange) connection.latest = undefined;
+  finish(options, exchange.res, exchange.state);
+  settle(connection);
 }
 
 function settle(connection: Connection): void {

@@ -271,7 +271,7 @@ describe('a valid collect followed by broken bytes on the same connection', () =
   });
 });
 
-describe('a pipelined request that times out behind a slow one', () => {
+describe('pipelined requests behind a slow one', () => {
   const SLOW_MS = 900;
   let server: TestServer;
 
@@ -313,5 +313,25 @@ describe('a pipelined request that times out behind a slow one', () => {
     expect(records(server.lines.slice(before))).toContainEqual(
       expect.objectContaining({ event: 'http.refused', status: 408, code: 'ERR_REQUEST_TIMEOUT' }),
     );
+  });
+
+  it('logs both pipelined requests, none left in flight, when the client leaves first', async () => {
+    const before = server.lines.length;
+    await new Promise<void>((resolve) => {
+      const options = { host: '127.0.0.1', port: server.port, servername: 'localhost' };
+      const socket = tls.connect({ ...options, ca: server.ca }, () => {
+        const slow = 'GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n';
+        socket.write(`${slow}${slow}`, () => setTimeout(() => socket.destroy(), 50));
+      });
+      socket.on('error', () => undefined);
+      socket.on('close', () => resolve());
+    });
+    // Both handlers run on and answer into a closed connection.
+    await new Promise((resolve) => setTimeout(resolve, SLOW_MS + 300));
+
+    // The second answer was queued behind the first when the connection ended.
+    const unanswered = expect.objectContaining({ route: '/slow', status: 0, aborted: true });
+    expect(requestLines(server.lines.slice(before))).toEqual([unanswered, unanswered]);
+    expect(server.inFlight()).toBe(0);
   });
 });

@@ -117,6 +117,9 @@ function over(options: PipelineOptions, connection: Connection, exchange: Exchan
 }
 
 function settle(connection: Connection): void {
+  // The usual case, every request's: nobody waits.
+  if (connection.waiting.length === 0) return;
+
   for (const exchange of connection.open) if (!exchange.state.refused) return;
 
   for (const then of connection.waiting.splice(0)) then();

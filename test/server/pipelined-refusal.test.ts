@@ -326,8 +326,12 @@ describe('pipelined requests behind a slow one', () => {
       socket.on('error', () => undefined);
       socket.on('close', () => resolve());
     });
-    // Both handlers run on and answer into a closed connection.
-    await new Promise((resolve) => setTimeout(resolve, SLOW_MS + 300));
+    // Both handlers run on and answer into a closed connection (waited for, up to 5 s: a busy
+    // machine runs the timers late).
+    const deadline = Date.now() + 5_000;
+    while (Date.now() < deadline && requestLines(server.lines.slice(before)).length < 2) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
 
     // The second answer was queued behind the first when the connection ended.
     const unanswered = expect.objectContaining({ route: '/slow', status: 0, aborted: true });

@@ -93,8 +93,9 @@ const NAME_MAX = 80;
 /**
  * Whether `text` reads as a person's name: two to four words of letters split at `-`, `_`, `.`,
  * `+` or white space, the first a given name of three letters or more that is no common word
- * (`jane-doe`, `Maria_Garcia_Lopez`, `jane doe`), and none a topic's word. Two-letter names are
- * left out: they read as words and abbreviations (`my-chart`, `ed-wait-times`).
+ * (`jane-doe`, `Maria_Garcia_Lopez`, `jane doe`, `josé-garcía` with its accents folded), and none
+ * a topic's word. Two-letter names are left out: they read as words and abbreviations
+ * (`my-chart`, `ed-wait-times`).
  *
  * @example
  * isPersonName('jane-doe'); // true
@@ -103,7 +104,10 @@ const NAME_MAX = 80;
 export function isPersonName(text: string): boolean {
   if (text.length > NAME_MAX) return false;
 
+  // Accents fold away (`José García`, `Zoë`, composed or not): the lists spell names without them.
   const words = text
+    .normalize('NFD')
+    .replace(/\p{M}+/gu, '')
     .toLowerCase()
     .split(SEPARATORS)
     .filter((word) => word !== '');

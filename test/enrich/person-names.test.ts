@@ -50,6 +50,19 @@ describe("a patient's name in a path", () => {
     ]);
   });
 
+  test('a given name written with its accents goes as it does without them', () => {
+    expectRedacted([
+      ['/patients/jos%C3%A9-garc%C3%ADa', '/patients/[redacted]'],
+      ['/patients/Mar%C3%ADa-Lopez/results', '/patients/[redacted]/results'],
+      ['/members/ren%C3%A9e-dubois', '/members/[redacted]'],
+      // Composed or decomposed (a letter and a combining accent): the same name.
+      ['/patients/zoe%CC%88-martin', '/patients/[redacted]'],
+      ['/appointments/2025-06-14-jos%C3%A9-garc%C3%ADa', '/appointments/[redacted]'],
+    ]);
+    expect(isPersonName('Sofía Ramírez')).toBe(true);
+    expectKept(['/patients/café-hours', '/patients/médecins-billing']);
+  });
+
   test('a name after a date of care in one slug goes whole; an event stays', () => {
     expectRedacted([
       ['/appointments/2025-06-14-jane-doe', '/appointments/[redacted]'],

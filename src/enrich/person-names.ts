@@ -58,35 +58,39 @@ const WORD_NAMES = new Set(
   ).split(' '),
 );
 
-// Words that no person's name holds and a patient section's pages do: topics, places, kinds of
-// care, institutions named for a person, and the small words of a title
+// Words that no person's name holds and a patient section's pages do: topics, places (a town's
+// last word: `/patients/virginia-beach`), kinds of care, institutions named for a person, and the
+// small words of a title
 // (`/patients/jordan-valley-clinic`, `/patients/virginia-mason-health`,
 // `/patients/mary-and-joseph-chapel`, `/patients/george-washington-university`).
 const TOPIC_WORDS = new Set(
   (
     'about academy access account accounts admission admissions advance advocate advocates ' +
     'aid all amenities an and appointment appointments are as assistance association at ' +
-    'avenue award awards behavioral benefits billing birth blog boulevard building by cafe ' +
-    'calendar campus cancer care center centre chapel children class classes clinic clinics ' +
-    'college contact cost costs county dental diabetes directions directives directory ' +
-    'discharge education emergency estimate estimates event events exam exams experience ' +
-    'family faq faqs feedback finance financial find for form forms foundation from fund ' +
-    'garden guest guests guide guides health heart help home hospice hospital hospitals hours ' +
-    'house how imaging info information institute insurance is kids lab labs location ' +
-    'locations lodge lodging login map maps maternity medical medicine memorial mental my ' +
-    'network new news newsletter nutrition of office offices on or our parking pavilion pay ' +
-    'payment payments pediatric pediatrics pharmacy plan plans plaza policies policy portal ' +
-    'pricing privacy procedure procedures program programs record records referral referrals ' +
-    'registration rehab request requests resource resources responsibilities results rights ' +
-    'safety school screening screenings service services sign society stories story support ' +
-    'surgery survey team the therapy tips to tour tours travel treatment treatments unit ' +
-    'university urgent virtual visit visiting visitor visitors wellness with women your'
+    'avenue award awards bay beach behavioral benefits billing birth blog boulevard building ' +
+    'by cafe calendar campus cancer care center centre chapel children class classes clinic ' +
+    'clinics college contact cost costs county creek dental diabetes directions directives ' +
+    'directory discharge education emergency estimate estimates event events exam exams ' +
+    'experience falls family faq faqs feedback finance financial find for form forms ' +
+    'foundation from fund garden guest guests guide guides harbor health heart heights help ' +
+    'home hospice hospital hospitals hours house how imaging info information institute ' +
+    'insurance is island kids lab labs location locations lodge lodging login map maps ' +
+    'maternity medical medicine memorial mental my network new news newsletter nutrition of ' +
+    'office offices on or our parking pavilion pay payment payments pediatric pediatrics ' +
+    'pharmacy plan plans plaza policies policy portal pricing privacy procedure procedures ' +
+    'program programs record records referral referrals registration rehab request requests ' +
+    'resource resources responsibilities results rights safety school screening screenings ' +
+    'service services sign society springs stories story support surgery survey team the ' +
+    'therapy tips to tour tours travel treatment treatments unit university urgent valley ' +
+    'virtual visit visiting visitor visitors wellness with women your'
   ).split(' '),
 );
 
 // A word of a name: letters, an apostrophe inside (`o'brien`).
 const NAME_WORD = /^\p{L}+(?:['\u2019]\p{L}+)?$/u;
-const SEPARATORS = /[\s_.+-]+/u;
+// Controls and invisible format characters part words too (`jane%09doe`, a zero-width space):
+// the stored path drops them, and the name would be stored run together.
+const SEPARATORS = /[\s_.+\p{Cc}\p{Cf}-]+/u;
 // Four words of names are seldom longer; a longer text is no name and is not split.
 const NAME_MAX = 80;
 
@@ -122,18 +126,18 @@ export function isPersonName(text: string): boolean {
 /**
  * The indexes of path segments that name a patient: a person's name (see `isPersonName`) right
  * after a patient's or a person's segment (`/patients/jane-doe`, `/my-chart/patient/maria-garcia-
- * lopez/results`, a health plan's `/members/jane-doe`). The segments after one are read as `read`
- * gives them (fully decoded, say), so `jane%2520doe` is read as `jane doe`.
+ * lopez/results`, a health plan's `/members/jane-doe`). The segment after one is read as `read`
+ * gives it (fully decoded, say, from its form as sent), so `jane%2520doe` is read as `jane doe`.
  */
 export function patientNameSegments(
   segments: readonly string[],
-  read: (segment: string) => string = (segment) => segment,
+  read: (segment: string, index: number) => string = (segment) => segment,
 ): number[] {
   const found: number[] = [];
   for (let i = 0; i + 1 < segments.length; i++) {
     if (
       PATIENT_SEGMENT.test(segments[i] as string) &&
-      isPersonName(read(segments[i + 1] as string))
+      isPersonName(read(segments[i + 1] as string, i + 1))
     ) {
       found.push(i + 1);
     }

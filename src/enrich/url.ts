@@ -450,6 +450,17 @@ function cleanSegment(segment: Segment, collapseIds: boolean, flags: string[]): 
   return segment.decoded;
 }
 
+// An escaped control, in any number of escape layers (`%09`, `%2509`).
+const ESCAPED_CONTROL = /%(?:25)*(?:[01][0-9a-f]|7f)/gi;
+
+/**
+ * A segment read for a name: fully decoded, its escaped controls read as spaces. Decoding drops
+ * controls, and `jane%09doe` would read (and be stored) as one word, `janedoe`.
+ */
+function readName(segment: string): string {
+  return decodedFully(segment.replace(ESCAPED_CONTROL, '%20'));
+}
+
 /** Builds the stored path from segments, stopping once the limit is passed. */
 function joinSegments(
   segments: readonly Segment[],
@@ -460,11 +471,14 @@ function joinSegments(
   const parts: string[] = [];
   // The segments as sent (a rule's `:id` aside), read across for what no one of them shows.
   const sent: string[] = [];
+  // Their escaped forms, for names (see `readName`).
+  const escaped: string[] = [];
   for (let i = 0, length = 0; i < segments.length && length <= opts.max; i++) {
     const segment = segments[i] as Segment;
     if (!ids.has(i)) {
       parts.push(cleanSegment(segment, opts.collapseIds, opts.flags));
       sent.push(segment.decoded);
+      escaped[sent.length - 1] = segment.raw;
     } else {
       // One literal piece hidden by a rule is one `:id`, however many `%2F` it held.
       parts.push(':id');
@@ -482,7 +496,7 @@ function joinSegments(
   const across = [
     ...acrossSegments(sent),
     ...careDateSegments(sent, decodedFully),
-    ...patientNameSegments(sent, decodedFully),
+    ...patientNameSegments(sent, (segment, i) => readName(escaped[i] ?? segment)),
   ];
   if (across.length > 0) opts.flags.push('redacted', 'phi_detected');
   for (const i of across) if (parts[i] !== ':id') parts[i] = REDACTED;

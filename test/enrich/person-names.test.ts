@@ -50,6 +50,19 @@ describe("a patient's name in a path", () => {
     ]);
   });
 
+  test('a control or an invisible character between the words parts them (QA)', () => {
+    // The stored path drops them: the name would be stored run together (`janedoe`).
+    expectRedacted([
+      ['/patients/jane%09doe', '/patients/[redacted]'],
+      ['/patients/jane%0Adoe/results', '/patients/[redacted]/results'],
+      ['/patients/jane%2509doe', '/patients/[redacted]'],
+      ['/patients/jane%E2%80%8Bdoe', '/patients/[redacted]'],
+    ]);
+    const page = sanitizePage(`${HOST}/patients/billing%09info`, site);
+    expect(page.path).toBe('/patients/billinginfo');
+    expect(page.flags).not.toContain('redacted');
+  });
+
   test('a given name written with its accents goes as it does without them', () => {
     expectRedacted([
       ['/patients/jos%C3%A9-garc%C3%ADa', '/patients/[redacted]'],
@@ -88,6 +101,9 @@ describe("a patient's name in a path", () => {
       '/patients/sarah-cannon-cancer-institute',
       '/patients/george-washington-university',
       '/patients/mary-washington-memorial',
+      '/patients/virginia-beach',
+      '/patients/sandy-springs',
+      '/patients/sterling-heights',
     ]);
   });
 

@@ -487,6 +487,31 @@ describe('count-only sections (QA)', () => {
     expect(sanitizePage(`${HOST}/x/jane-doe`, rules).path).toBe('/x/jane-doe');
   });
 
+  test('a section or rule with an accented letter matches it in either Unicode form (QA)', () => {
+    // `ö` as one code point (NFC, as keyboards type it) or as `o` and a combining diaeresis
+    // (NFD, as macOS file names are): the same page on a server that normalises names.
+    const nfc = 'p\u00f6rtal';
+    const nfd = 'po\u0308rtal';
+    for (const [pattern, path] of [
+      [nfc, '/po%CC%88rtal/inbox?q=x'],
+      [nfd, '/p%C3%B6rtal/inbox?q=x'],
+      [nfc, '/PO%CC%88RTAL/inbox?q=x'],
+    ] as const) {
+      const sections = validateSiteSettings({
+        domains: ['www.clinic-a.example'],
+        countOnly: [`/${pattern}/**`],
+        pathRules: [`/${pattern.replace('rtal', 'tients')}/*/**`],
+      });
+
+      expect(sanitizePage(`${HOST}${path}`, sections)).toMatchObject({
+        countOnly: true,
+        query: '',
+      });
+      const rulePath = path.replace(/rtal/i, 'tients').replace('/inbox?q=x', '/x7/results');
+      expect(sanitizePage(`${HOST}${rulePath}`, sections).path).toMatch(/\/:id\/results$/);
+    }
+  });
+
   test('a pattern written with percent escapes is refused: it would match nothing', () => {
     expect(() => validateSiteSettings({ countOnly: ['/portal/%2A'] })).toThrow(
       /without percent escapes/,

@@ -72,6 +72,7 @@ export interface Site {
 const LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
 const HOSTNAME = new RegExp(`^(\\*\\.)?(?=.{1,253}$)(${LABEL})(\\.${LABEL})*$`);
 const PARAM = /^[A-Za-z0-9_.[\]-]{1,64}$/;
+const PARAM_EXPECTED = 'a parameter name of 1 to 64 letters, digits, _ . - [ or ]';
 const PATTERN = /^\/[^\s?#]{0,255}$/;
 
 function bad(field: string, reason: string): RequestError {
@@ -98,11 +99,28 @@ function stringList(
 }
 
 /**
+ * Parameter names, each once as written first: names match in any case, so `q,Q,q` is `q`
+ * (QA: the three were stored).
+ */
+function paramList(field: string, value: unknown): string[] {
+  const seen = new Set<string>();
+
+  return stringList(field, value, PARAM, 100, PARAM_EXPECTED).filter((name) => {
+    const key = name.toLowerCase();
+    if (seen.has(key)) return false;
+
+    seen.add(key);
+
+    return true;
+  });
+}
+
+/**
  * Parameters whose values are kept. A name whose value is always `[redacted]` (`email`,
  * `patient_first_name`, QA) would be accepted and never kept: refused, saying why.
  */
 function allowList(value: unknown): string[] {
-  const names = stringList('queryAllowlist', value, PARAM);
+  const names = paramList('queryAllowlist', value);
   for (const name of names) {
     if (isBuiltInSensitive(name)) {
       throw bad(
@@ -295,7 +313,7 @@ export function validateSiteSettings(
     // As the time zone database spells it: `america/new_york` is stored `America/New_York`.
     timeZone: new Intl.DateTimeFormat('en-US', { timeZone }).resolvedOptions().timeZone,
     queryAllowlist: allowList(merged.queryAllowlist),
-    sensitiveParams: stringList('sensitiveParams', merged.sensitiveParams, PARAM),
+    sensitiveParams: paramList('sensitiveParams', merged.sensitiveParams),
     pathRules: pathRuleList(merged.pathRules),
     collapseIds: flag('collapseIds', merged.collapseIds),
     countOnly: patternList('countOnly', merged.countOnly),

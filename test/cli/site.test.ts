@@ -126,6 +126,26 @@ describe('lighttrail site, apikey, keys and tenant commands', () => {
     ]);
   });
 
+  it('keeps each parameter name once, as first written (QA)', async () => {
+    const update = await runCli(
+      [
+        'site',
+        'update',
+        siteId,
+        '--query-allowlist',
+        'q,Q,q, page ,,',
+        '--sensitive-params',
+        'rx,RX',
+      ],
+      env,
+    );
+    expect(update.stderr).toBe('');
+
+    const { settings } = JSON.parse((await runCli(['site', 'show', siteId], env)).stdout);
+    expect(settings.queryAllowlist).toEqual(['q', 'page']);
+    expect(settings.sensitiveParams).toEqual(['rx']);
+  });
+
   it('takes domains in any case, with a final dot, or as international names', async () => {
     const domains = 'PORTAL.Clinic-A.example.,*.Klinik-München.example,portal.clinic-a.example';
     const update = await runCli(['site', 'update', siteId, '--domains', domains], env);
@@ -155,6 +175,8 @@ describe('lighttrail site, apikey, keys and tenant commands', () => {
     [['--path-rules', '/./patients/*'], 'without . or .. segments'],
     [['--path-rules', '/patients/id-*'], 'pathRules: "/patients/id-*" is not valid'],
     [['--path-rules', '/patients/**'], 'pathRules: "/patients/**" hides nothing'],
+    [['--query-allowlist', 'q=1'], 'queryAllowlist: "q=1" is not valid: a parameter name of'],
+    [['--sensitive-params', 'ünïcode'], 'is not valid: a parameter name of 1 to 64 letters'],
   ])('refuses %o without changing anything', async (flags, message) => {
     const before = (await events('site.settings_changed')).length;
     const result = await runCli(['site', 'update', siteId, ...flags], env);

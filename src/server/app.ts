@@ -234,6 +234,8 @@ function guard(server: Server, guarded: Guarded, sockets?: Set<Socket>) {
 /** Node's refusals that have a status (and a code) of their own; anything else is a 400. */
 const BROKEN_REQUEST: Readonly<Record<string, { status: number; code: ErrorCode }>> = {
   HPE_HEADER_OVERFLOW: { status: 431, code: 'ERR_HEADERS_TOO_LARGE' },
+  // Over 16 KB of chunk extensions: Node's own answer is 413 too.
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: { status: 413, code: 'ERR_PAYLOAD_TOO_LARGE' },
   ERR_HTTP_REQUEST_TIMEOUT: { status: 408, code: 'ERR_REQUEST_TIMEOUT' },
 };
 

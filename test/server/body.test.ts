@@ -129,6 +129,22 @@ describe('readBody', () => {
     expect(failures.at(-1)).toBe('ERR_PAYLOAD_TOO_LARGE');
   });
 
+  it("answers chunk extensions past Node's limit with 413, as Node would (QA)", async () => {
+    const before = seen.length;
+    // Node's parser stops at 16 KB of chunk extensions (HPE_CHUNK_EXTENSIONS_OVERFLOW).
+    const reply = await sendRaw(server.port, server.ca, (socket) => {
+      socket.write(
+        'POST /collect HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n' +
+          `5;${'x'.repeat(20_000)}\r\nhello\r\n0\r\n\r\n`,
+      );
+    });
+
+    expect(statusOf(reply.text)).toBe(413);
+    expect(reply.text).toContain('"code":"ERR_PAYLOAD_TOO_LARGE"');
+    expect(reply.closed).toBe(true);
+    expect(seen.length).toBe(before);
+  });
+
   it('reads an oversized chunked body to its end, answers 413, keeps the connection', async () => {
     const before = seen.length;
     // 64 chunks of 1 KB, written at once: a connection closed at the first byte past the limit

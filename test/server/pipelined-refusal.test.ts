@@ -315,7 +315,7 @@ describe('pipelined requests behind a slow one', () => {
     );
   });
 
-  it('logs both pipelined requests, none left in flight, when the client leaves first', async () => {
+  it('logs both pipelined requests and leaves none in flight when the client goes', async () => {
     const before = server.lines.length;
     await new Promise<void>((resolve) => {
       const options = { host: '127.0.0.1', port: server.port, servername: 'localhost' };

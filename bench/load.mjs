@@ -1,16 +1,16 @@
 // Load generator for bench/ingest.mjs, run as its own process so its CPU is not the server's.
 //
-// Closed loop: `concurrency` keep-alive HTTPS connections, each sending its next request as soon
-// as the previous answer is read; or open loop at a fixed `rate` of requests per second over the
-// same connections. Requests answered during the warm-up are not counted; the measured window is
+// Closed loop: `concurrency` keep-alive HTTPS connections (bench/client.mjs), each sending its
+// next request as soon as the previous answer is read; or open loop at a fixed `rate` of requests
+// per second over the same connections. Requests answered during the warm-up are not counted; the measured window is
 // fixed in time and the whole run is capped in requests. It connects to
 // loopback only and verifies the server's certificate against the CA file it is given.
 //
 // Usage: node bench/load.mjs '<json options>'   (prints one JSON line of results)
 import { readdirSync, readFileSync } from 'node:fs';
-import { Agent, request } from 'node:https';
 import { performance } from 'node:perf_hooks';
 
+import { Connection, postBytes } from './client.mjs';
 import { pageview, USER_AGENTS, visitor } from './traffic.mjs';
 
 const LOOPBACK = new Set(['127.0.0.1', '[::1]']);
@@ -94,37 +94,6 @@ function threadWaitSeconds(pid) {
   return byName;
 }
 
-function send(agent, target, ca, body, who) {
-  return new Promise((resolve) => {
-    const req = request(
-      {
-        agent,
-        host: target.hostname.replace(/^\[|\]$/g, ''),
-        port: target.port,
-        servername: 'localhost',
-        ca,
-        method: 'POST',
-        path: target.pathname,
-        headers: {
-          'Content-Type': 'text/plain;charset=UTF-8',
-          'Content-Length': body.length,
-          'User-Agent': who.userAgent,
-          ...(who.address === undefined ? {} : { 'X-Forwarded-For': who.address }),
-          Origin: `https://localhost`,
-          Accept: '*/*',
-        },
-      },
-      (res) => {
-        res.on('data', () => undefined);
-        res.on('end', () => resolve({ status: res.statusCode }));
-        res.on('error', () => resolve({ status: 0 }));
-      },
-    );
-    req.on('error', () => resolve({ status: 0 }));
-    req.end(body);
-  });
-}
-
 /** Who sends request `i`: a visitor of the pool, or with none a browser on loopback alone. */
 function whoFor(i, worker, visitors) {
   return visitors
@@ -138,14 +107,11 @@ async function main() {
   if (!LOOPBACK.has(target.hostname)) throw new Error('the load generator only targets loopback');
 
   const ca = readFileSync(options.caFile);
-  // First in, first out: in the open loop every connection takes its turn, so none sits idle
-  // long enough for the server's keep-alive timeout to close it and cost a new TLS handshake
-  // in the middle of the measurement (with 'lifo', Node's default, a few did all the work).
-  const agent = new Agent({
-    keepAlive: true,
-    maxSockets: options.concurrency,
-    scheduling: 'fifo',
-  });
+  const host = target.hostname.replace(/^\[|\]$/g, '');
+  const connections = Array.from(
+    { length: options.concurrency },
+    () => new Connection({ host, port: Number(target.port), ca, servername: 'localhost' }),
+  );
   const pool = bodies(options.site, 'localhost', options.batch);
   const latencies = new Float64Array(options.maxRequests);
   const statuses = {};
@@ -153,16 +119,11 @@ async function main() {
   let sent = 0;
   let okTotal = 0;
 
-  // Open loop: every connection is opened before the schedule starts, as a server in service has
-  // its visitors' connections open already; opened by the schedule's first requests, they would
-  // all shake hands at once and put a queue of handshakes at the start of the measurement. The
-  // agent opens a connection only when all are busy: waves of 8, 16, 24... requests at once
-  // open 8 more each.
-  for (let wave = 8; options.rate && wave < options.concurrency + 8; wave += 8) {
-    const requests = Array.from({ length: Math.min(wave, options.concurrency) }, (_, i) =>
-      send(agent, target, ca, pool[i % pool.length], whoFor(i, 0, options.visitors)),
-    );
-    for (const { status } of await Promise.all(requests)) if (status === 200) okTotal++;
+  // Every connection is opened before the schedule starts, as a server in service has its
+  // visitors' connections open already; opened by the first requests, they would all shake hands
+  // at once and put a queue of handshakes at the start of the measurement. Eight at a time.
+  for (let first = 0; first < connections.length; first += 8) {
+    await Promise.all(connections.slice(first, first + 8).map((connection) => connection.open()));
   }
 
   const begin = performance.now();
@@ -202,7 +163,8 @@ async function main() {
 
       sent++;
       const body = pool[i % pool.length];
-      const { status } = await send(agent, target, ca, body, whoFor(i, worker, options.visitors));
+      const bytes = postBytes(target, body, whoFor(i, worker, options.visitors));
+      const status = await connections[worker].send(bytes);
       const endedAt = performance.now();
       i += options.concurrency;
       if (status === 200) okTotal++;
@@ -228,7 +190,7 @@ async function main() {
   const clientCpu = clientAtStart === null ? null : process.cpuUsage(clientAtStart);
   await Promise.all(workers);
   clearTimeout(sampleStart);
-  agent.destroy();
+  for (const connection of connections) connection.close();
 
   const seconds = options.durationMs / 1000;
   const sorted = latencies.slice(0, measured).sort();

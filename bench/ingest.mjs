@@ -1,7 +1,8 @@
 // Ingestion benchmark: the real product (`node bin/lighttrail.js start`, durable group commit,
 // default log level) against a bare node:https server that only parses the same JSON, both on
-// loopback, both with the same certificate, TLS policy and keep-alive load generator, in the same
-// run. Each server runs as one process and the load generator as another.
+// loopback, both with the same certificate, TLS policy and keep-alive load generator (bench/load.mjs
+// over bench/client.mjs), in the same run. Each server runs as one process and the load generator
+// as another.
 //
 // Phases, baseline and product taking turns within each:
 // 1. single-event requests as the browser tracker sends them, closed loop on 32 connections,
@@ -10,9 +11,9 @@
 //    two rounds of 1 s warm-up + 5 s measured per server (10 s measured each);
 // 1b. the same over 128 connections (as many as phase 4 uses): two rounds of 1 s + 5 s. Each
 //    server's throughput is the better of 1 and 1b, as the TechEmpower framework benchmarks take
-//    each server's best over several concurrency levels: the bare server is held by the load
-//    generator and does best on 32, while a server that commits in groups needs more requests in
-//    flight to use its CPUs (on 32 its answers wait for fsyncs while the CPUs idle);
+//    each server's best over several concurrency levels: the bare server does best on 32, while
+//    a server that commits in groups needs more requests in flight to use its CPUs (on 32 its
+//    answers wait for fsyncs while the CPUs idle);
 // 2. the same with 20 events per request: one round of 1 s + 5 s;
 // 3. single events offered at a fixed rate (open loop), half of the product's throughput:
 //    latency below saturation, 1 s + 4 s;

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SITE_CACHE_MS } from '../collect/collector.js';
 import { validateSiteSettings, type Site, type SiteSettings } from '../domain/site.js';
 import { LightTrailError } from '../errors.js';
-import type { Redated } from '../store/types.js';
+import type { Redated, SystemEvent } from '../store/types.js';
 import { parse, siteNotFound, usage, type Command } from './command.js';
 import { openContext, out, serverRunning, type CliContext } from './context.js';
 
@@ -30,6 +30,7 @@ export const site: Command = {
   summary: 'list, show, create and update sites and their privacy settings',
   help: `Usage: lighttrail site list [--tenant ID] [--json]
        lighttrail site show ID
+       lighttrail site history ID [--json]
        lighttrail site create --tenant ID --name NAME --domains HOSTS [settings]
        lighttrail site update ID [--name NAME] [settings]
 
@@ -50,7 +51,10 @@ Settings (lists are comma-separated; an empty value clears a list):
   --titles on|off             store page titles (default off)
   --fragments on|off          keep URL fragments (default off)
 
-Every change is validated first and recorded as a system event.`,
+Every change is validated first and recorded as a system event; an update that gives
+the current values changes and records nothing. \`site history\` lists a site's
+recorded events, oldest first: its creation, settings changes, renames, API keys and
+log imports.`,
 
   async run(argv) {
     const { values, positionals } = parse(argv, FLAGS, true);
@@ -58,7 +62,9 @@ Every change is validated first and recorded as a system event.`,
 
     const [action, id] = positionals;
     // Said before anything is opened: a missing ID is a usage mistake whatever the data.
-    if ((action === 'show' || action === 'update') && id === undefined) throw siteNotFound(id);
+    if ((action === 'show' || action === 'update' || action === 'history') && id === undefined) {
+      throw siteNotFound(id);
+    }
 
     const context = await openContext();
     try {
@@ -84,6 +90,19 @@ Every change is validated first and recorded as a system event.`,
         const found = id === undefined ? undefined : control.getSite(id);
         if (found === undefined) throw siteNotFound(id);
         out(JSON.stringify(found, null, 2));
+
+        return 0;
+      }
+
+      if (action === 'history') {
+        const found = id === undefined ? undefined : control.getSite(id);
+        if (found === undefined) throw siteNotFound(id);
+        const history = control.listSystemEvents({ siteId: found.id });
+        if (values.json) return (out(JSON.stringify(history)), 0);
+        for (const event of history) {
+          const when = new Date(event.ts).toISOString();
+          out(`${when}  ${event.type}  ${event.actor}  ${describe(event)}`.trimEnd());
+        }
 
         return 0;
       }
@@ -116,17 +135,47 @@ Every change is validated first and recorded as a system event.`,
         const zone = updated.settings.timeZone;
         const redated = zone === found.settings.timeZone ? null : await redate(context, updated);
         if (values.json) out(JSON.stringify(redated === null ? updated : { ...updated, redated }));
+        else if (sameSite(found, updated)) out(`site ${updated.id} unchanged: ${UNCHANGED}`);
         else out(`site ${updated.id} updated${redated === null ? '' : movedText(redated, zone)}`);
 
         return 0;
       }
 
-      throw usage('expected "site list", "site show", "site create" or "site update"');
+      throw usage(
+        'expected "site list", "site show", "site history", "site create" or "site update"',
+      );
     } finally {
       context.control.close();
     }
   },
 };
+
+const UNCHANGED = 'the values given are its current ones, and nothing was recorded';
+
+function sameSite(a: Site, b: Site): boolean {
+  return a.name === b.name && JSON.stringify(a.settings) === JSON.stringify(b.settings);
+}
+
+/** One line of `site history`: what the event changed, in a few words. */
+function describe(event: SystemEvent): string {
+  const detail = event.detail;
+  switch (event.type) {
+    case 'site.created':
+      return `name ${JSON.stringify(detail.name)}`;
+    case 'site.settings_changed':
+      return `changed ${(detail.changed as string[]).join(', ')}`;
+    case 'site.renamed':
+      return `${JSON.stringify(detail.from)} to ${JSON.stringify(detail.to)}`;
+    case 'apikey.created':
+    case 'apikey.revoked':
+      return `key ${String(detail.keyId)}`;
+    case 'import.completed':
+    case 'import.interrupted':
+      return `${String(detail.format)}, ${String(detail.lines)} lines, ${String(detail.pageviews)} pageviews`;
+    default:
+      return '';
+  }
+}
 
 function list(value: string): string[] {
   return value

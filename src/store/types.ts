@@ -63,8 +63,9 @@ export interface ControlStore {
   createSite(tenantId: string, name: string, settings: SiteSettings, actor: string): Site;
   getSite(id: string): Site | undefined;
   listSites(tenantId?: string): Site[];
+  /** Records the change as a system event; settings equal to the current ones change nothing. */
   updateSiteSettings(id: string, settings: SiteSettings, actor: string): Site;
-  /** A site's new name (checked as at creation), recorded as a system event. */
+  /** A site's new name (checked as at creation), recorded as a system event unless unchanged. */
   renameSite(id: string, name: string, actor: string): Site;
 
   createApiKey(record: Omit<ApiKeyRecord, 'createdAt' | 'revokedAt'>, actor: string): ApiKeyRecord;
@@ -74,7 +75,8 @@ export interface ControlStore {
   revokeApiKey(id: string, actor: string): boolean;
 
   recordSystemEvent(event: Omit<SystemEvent, 'seq' | 'ts'>): void;
-  listSystemEvents(filter?: { tenantId?: string; type?: string }): SystemEvent[];
+  /** Oldest first; `siteId` keeps the events about that site (its detail names it). */
+  listSystemEvents(filter?: { tenantId?: string; type?: string; siteId?: string }): SystemEvent[];
 
   /** The tenant's current data key, unwrapped. */
   tenantKey(tenantId: string): Promise<{ version: number; key: Buffer }>;

@@ -126,6 +126,54 @@ describe('lighttrail site, apikey, keys and tenant commands', () => {
     ]);
   });
 
+  it("lists a site's recorded changes, and records nothing for the values it has", async () => {
+    const created = await runCli(
+      ['site', 'create', '--tenant', organisationId, '--name', 'History', '--domains', 'h.example'],
+      env,
+    );
+    const { id } = JSON.parse((await runCli(['site', 'list', '--json'], env)).stdout).find(
+      (s: { name: string }) => s.name === 'History',
+    ) as { id: string };
+    expect(created.stdout.trim()).toBe(`site ${id} created`);
+
+    expect((await runCli(['site', 'update', id, '--geo', 'country'], env)).code).toBe(0);
+    expect((await runCli(['site', 'update', id, '--name', 'History 2'], env)).code).toBe(0);
+    const before = (await runCli(['site', 'history', id, '--json'], env)).stdout;
+
+    // The values it already has: said so, and not one more event.
+    const again = await runCli(
+      ['site', 'update', id, '--geo', 'country', '--name', 'History 2'],
+      env,
+    );
+    expect(again.code).toBe(0);
+    expect(again.stdout.trim()).toBe(
+      `site ${id} unchanged: the values given are its current ones, and nothing was recorded`,
+    );
+    expect((await runCli(['site', 'history', id, '--json'], env)).stdout).toBe(before);
+
+    const history = JSON.parse(before) as Array<{ type: string; detail: Record<string, unknown> }>;
+    expect(history.map((event) => event.type)).toEqual([
+      'site.created',
+      'site.settings_changed',
+      'site.renamed',
+    ]);
+    expect(history[1]?.detail.changed).toEqual(['geoPrecision']);
+
+    const text = await runCli(['site', 'history', id], env);
+    const lines = text.stdout.trim().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(
+      /^\d{4}-\d\d-\d\dT[\d:.]+Z {2}site\.created {2}cli:site {2}name "History"$/,
+    );
+    expect(lines[1]).toMatch(/ {2}site\.settings_changed {2}cli:site {2}changed geoPrecision$/);
+    expect(lines[2]).toMatch(/ {2}site\.renamed {2}cli:site {2}"History" to "History 2"$/);
+
+    const unknown = await runCli(['site', 'history', 'no-such-site'], env);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toContain('ERR_SITE_NOT_FOUND');
+    expect(unknown.stdout).toBe('');
+  });
+
   it('keeps each parameter name once, as first written (QA)', async () => {
     const update = await runCli(
       [
@@ -252,7 +300,8 @@ describe('lighttrail site, apikey, keys and tenant commands', () => {
       env,
     );
     expect(JSON.parse(renamed.stdout)).toMatchObject({ id: siteId, name: 'Clinic A main' });
-    expect(await events('site.renamed')).toEqual([
+    const renames = (await events('site.renamed')).filter((e) => e.detail.siteId === siteId);
+    expect(renames).toEqual([
       expect.objectContaining({ detail: expect.objectContaining({ to: 'Clinic A main' }) }),
     ]);
 

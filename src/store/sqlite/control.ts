@@ -313,6 +313,10 @@ export class SqliteControlStore implements ControlStore {
     const before = this.getSite(id);
     if (before === undefined) throw new StoreError('ERR_SITE_NOT_FOUND', `no site ${id}`);
 
+    // Nothing to record: the trail lists changes, and an empty one would read as a change.
+    const changed = changedKeys(before.settings, settings);
+    if (changed.length === 0) return before;
+
     this.db.transaction(() => {
       this.db
         .prepare('UPDATE sites SET settings = ? WHERE id = ?')
@@ -321,7 +325,7 @@ export class SqliteControlStore implements ControlStore {
         type: 'site.settings_changed',
         tenantId: before.tenantId,
         actor,
-        detail: { siteId: id, changed: changedKeys(before.settings, settings), settings },
+        detail: { siteId: id, changed, settings },
       });
     })();
 
@@ -333,6 +337,8 @@ export class SqliteControlStore implements ControlStore {
     if (before === undefined) throw new StoreError('ERR_SITE_NOT_FOUND', `no site ${id}`);
 
     const renamed = validateName('site name', name);
+    if (renamed === before.name) return before;
+
     this.db.transaction(() => {
       this.db.prepare('UPDATE sites SET name = ? WHERE id = ?').run(renamed, id);
       this.insertEvent({
@@ -404,16 +410,21 @@ export class SqliteControlStore implements ControlStore {
     this.insertEvent(event);
   }
 
-  listSystemEvents(filter: { tenantId?: string; type?: string } = {}): SystemEvent[] {
+  listSystemEvents(
+    filter: { tenantId?: string; type?: string; siteId?: string } = {},
+  ): SystemEvent[] {
     const rows = this.db
       .prepare(
         `SELECT * FROM system_events
          WHERE (@tenantId IS NULL OR tenant_id = @tenantId) AND (@type IS NULL OR type = @type)
+           AND (@siteId IS NULL OR json_extract(detail, '$.siteId') = @siteId)
          ORDER BY seq`,
       )
-      .all({ tenantId: filter.tenantId ?? null, type: filter.type ?? null }) as Array<
-      Record<string, unknown>
-    >;
+      .all({
+        tenantId: filter.tenantId ?? null,
+        type: filter.type ?? null,
+        siteId: filter.siteId ?? null,
+      }) as Array<Record<string, unknown>>;
 
     return rows.map((row) => ({
       seq: row.seq as number,

@@ -9,6 +9,8 @@ import { connect } from 'node:tls';
 
 const HEAD_END = Buffer.from('\r\n\r\n');
 const CRLF = Buffer.from('\r\n');
+/** answerEnd's value for a chunk size that is not hexadecimal. */
+const UNREADABLE = -2;
 
 /** The status when the connection failed or closed before an answer: counted, not a 2xx. */
 export const NO_ANSWER = 0;
@@ -93,6 +95,13 @@ export class Connection {
 
     const head = data.toString('latin1', 0, headEnd);
     const end = answerEnd(head, data, headEnd + HEAD_END.length);
+    if (end === UNREADABLE) {
+      // Its end cannot be found, nor where the next answer starts: the connection is done.
+      this.close();
+      this.#settle(NO_ANSWER);
+      return;
+    }
+
     if (end < 0) {
       this.#buffered = data;
       return;
@@ -106,9 +115,10 @@ export class Connection {
 }
 
 /**
- * Where the answer whose head is `head` ends in `data` (its body starting at `bodyStart`), or -1
- * while some of it has still to arrive: Content-Length, or chunks up to the last (RFC 9112 7.1;
- * the servers measured send no trailers).
+ * Where the answer whose head is `head` ends in `data` (its body starting at `bodyStart`), -1
+ * while some of it has still to arrive (a body may come in a later TLS record than its head), or
+ * UNREADABLE: Content-Length, or chunks up to the last (RFC 9112 7.1; the servers measured send
+ * no trailers).
  */
 function answerEnd(head, data, bodyStart) {
   if (/\r\ntransfer-encoding:[^\r]*chunked/i.test(head)) {
@@ -118,6 +128,8 @@ function answerEnd(head, data, bodyStart) {
       if (lineEnd < 0) return -1;
 
       const size = Number.parseInt(data.toString('latin1', at, lineEnd), 16);
+      if (Number.isNaN(size)) return UNREADABLE;
+
       at = lineEnd + CRLF.length + size + CRLF.length;
       if (at > data.length) return -1;
       if (size === 0) return at;
@@ -125,8 +137,9 @@ function answerEnd(head, data, bodyStart) {
   }
 
   const length = /\r\ncontent-length:[ \t]*(\d+)/i.exec(head);
+  const end = bodyStart + (length === null ? 0 : Number(length[1]));
 
-  return bodyStart + (length === null ? 0 : Number(length[1]));
+  return end > data.length ? -1 : end;
 }
 
 /** A POST's bytes as a browser's beacon would send them, from `who` (see traffic.mjs). */

@@ -42,6 +42,20 @@ describe('the load generator client (bench/client.mjs)', () => {
           return;
         }
 
+        if (mode === '/late-body') {
+          // The head in one TLS record, the body in a later one.
+          const body = JSON.stringify({ late: true });
+          res.writeHead(202, { 'Content-Length': body.length });
+          res.flushHeaders();
+          setTimeout(() => res.end(body), 20);
+          return;
+        }
+
+        if (mode === '/bad-chunk') {
+          req.socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n');
+          return;
+        }
+
         if (mode === '/close') res.setHeader('Connection', 'close');
         const body = JSON.stringify({ ok: true });
         res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': body.length });
@@ -83,6 +97,22 @@ describe('the load generator client (bench/client.mjs)', () => {
       'x-forwarded-for': '192.0.2.7',
       origin: 'https://localhost',
     });
+  });
+
+  it('waits for a body that comes after its head, and reads the next answer right (QA)', async () => {
+    const connection = connect();
+
+    expect(await connection.send(post('/late-body'))).toBe(202);
+    expect(await connection.send(post('/a'))).toBe(200);
+    connection.close();
+  });
+
+  it('reports NO_ANSWER for a chunk size that is not hexadecimal, and goes on (QA)', async () => {
+    const connection = connect();
+
+    expect(await connection.send(post('/bad-chunk'))).toBe(NO_ANSWER);
+    expect(await connection.send(post('/a'))).toBe(200);
+    connection.close();
   });
 
   it('opens a new connection after an answer that closes the old one', async () => {

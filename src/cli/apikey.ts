@@ -18,7 +18,7 @@ key for good (a leaked one, say). Both are recorded as system events.`,
     const { values, positionals } = parse(
       argv,
       { site: { type: 'string' }, json: { type: 'boolean' } },
-      true,
+      2,
     );
     if (values.help) return (out(this.help), 0);
 

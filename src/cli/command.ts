@@ -20,18 +20,23 @@ type Values<T extends Options> = {
       : string;
 } & { help?: boolean };
 
-/** parseArgs with `--help` built in and usage errors turned into ERR_USAGE. */
+/**
+ * parseArgs with `--help` built in and usage errors turned into ERR_USAGE. `maxPositionals` is
+ * the most words the command takes besides options (an action and an id, say): one more is
+ * refused rather than ignored, since it is most likely an option without its dashes (QA).
+ */
 export function parse<const T extends Options>(
   argv: string[],
   options: T,
-  allowPositionals = false,
+  maxPositionals = 0,
 ): { values: Values<T>; positionals: string[] } {
   refuseRepeats(argv, Object.keys(options));
+  let parsed: { values: Values<T>; positionals: string[] };
   try {
-    return parseArgs({
+    parsed = parseArgs({
       args: argv,
       options: { ...options, help: { type: 'boolean', short: 'h' } },
-      allowPositionals,
+      allowPositionals: maxPositionals > 0,
       strict: true,
     }) as unknown as { values: Values<T>; positionals: string[] };
   } catch (cause) {
@@ -46,6 +51,14 @@ export function parse<const T extends Options>(
     }
     throw new LightTrailError('ERR_USAGE', `${message} (see --help)`, { status: 400, cause });
   }
+
+  // The extra word is not repeated: it may be a value that belongs nowhere on a screen.
+  if (parsed.positionals.length > maxPositionals) {
+    const most = maxPositionals === 1 ? 'one argument' : `${maxPositionals} arguments`;
+    throw usage(`too many arguments: at most ${most} besides options (see --help)`);
+  }
+
+  return parsed;
 }
 
 /**

@@ -26,7 +26,7 @@ in the log are used in memory for geography and visitor counting, never stored.`
     const { values, positionals } = parse(
       argv,
       { site: { type: 'string' }, format: { type: 'string' }, json: { type: 'boolean' } },
-      true,
+      1,
     );
     if (values.help) return (out(this.help), 0);
     if (!values.site) throw usage('import needs --site ID');
@@ -35,7 +35,7 @@ in the log are used in memory for geography and visitor counting, never stored.`
     }
 
     const file = positionals[0];
-    if (file === undefined || positionals.length > 1) throw usage('import takes exactly one FILE');
+    if (file === undefined) throw usage('import takes exactly one FILE');
 
     // A wrong path is told before any data is opened.
     await (await openLogFile(file)).handle.close();

@@ -25,7 +25,7 @@ plaintext files: re-encryption happens page by page inside the encrypted databas
     const { values, positionals } = parse(
       argv,
       { master: { type: 'boolean' }, tenant: { type: 'string' } },
-      true,
+      1,
     );
     if (values.help) return (out(this.help), 0);
 

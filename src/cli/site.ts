@@ -57,7 +57,7 @@ recorded events, oldest first: its creation, settings changes, renames, API keys
 log imports.`,
 
   async run(argv) {
-    const { values, positionals } = parse(argv, FLAGS, true);
+    const { values, positionals } = parse(argv, FLAGS, 2);
     if (values.help) return (out(this.help), 0);
 
     const [action, id] = positionals;
@@ -134,8 +134,11 @@ log imports.`,
             : control.updateSiteSettings(found.id, settings, 'cli:site');
         const zone = updated.settings.timeZone;
         const redated = zone === found.settings.timeZone ? null : await redate(context, updated);
-        if (values.json) out(JSON.stringify(redated === null ? updated : { ...updated, redated }));
-        else if (sameSite(found, updated)) out(`site ${updated.id} unchanged: ${UNCHANGED}`);
+        const unchanged = sameSite(found, updated);
+        if (values.json) {
+          const extra = unchanged ? { unchanged: true } : redated === null ? {} : { redated };
+          out(JSON.stringify({ ...updated, ...extra }));
+        } else if (unchanged) out(`site ${updated.id} unchanged: ${UNCHANGED}`);
         else out(`site ${updated.id} updated${redated === null ? '' : movedText(redated, zone)}`);
 
         return 0;

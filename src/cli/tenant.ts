@@ -18,7 +18,7 @@ recorded as a system event. The server must be stopped.`,
     const { values, positionals } = parse(
       argv,
       { confirm: { type: 'string' }, json: { type: 'boolean' } },
-      true,
+      2,
     );
     if (values.help) return (out(this.help), 0);
 

@@ -149,7 +149,17 @@ describe('lighttrail site, apikey, keys and tenant commands', () => {
     expect(again.stdout.trim()).toBe(
       `site ${id} unchanged: the values given are its current ones, and nothing was recorded`,
     );
+    const json = await runCli(['site', 'update', id, '--geo', 'country', '--json'], env);
+    expect(JSON.parse(json.stdout)).toMatchObject({ id, unchanged: true });
     expect((await runCli(['site', 'history', id, '--json'], env)).stdout).toBe(before);
+
+    // A word too many is refused, not ignored, and not repeated back.
+    const extra = await runCli(['site', 'history', id, 'geo=city'], env);
+    expect(extra.code).toBe(2);
+    expect(extra.stderr.trim()).toBe(
+      'lighttrail: ERR_USAGE: too many arguments: at most 2 arguments besides options (see --help)',
+    );
+    expect(extra.stdout).toBe('');
 
     const history = JSON.parse(before) as Array<{ type: string; detail: Record<string, unknown> }>;
     expect(history.map((event) => event.type)).toEqual([

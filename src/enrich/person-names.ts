@@ -19,8 +19,10 @@ import { createRequire } from 'node:module';
 // of care read the same context (care-dates.ts).
 export const PERSON_WORDS = 'patients?|persons?';
 // A health plan's member is its patient, but only a segment of its own says so: `board-members`
-// and `staff-members` list people the public may know.
-const PATIENT_SEGMENT = new RegExp(`(?:^|[\\s_.-])(?:${PERSON_WORDS})$|^members?$`, 'i');
+// and `staff-members` list people the public may know. Trailing dots and spaces are ignored, as
+// Windows servers read them and count-only sections and path rules match (`/patients./jane-doe`,
+// QA).
+const PATIENT_SEGMENT = new RegExp(`(?:^|[\\s_.-])(?:${PERSON_WORDS})[. ]*$|^members?[. ]*$`, 'i');
 
 // English given names from Moby Word II as published by stdlib (Apache-2.0; the data PDDL and
 // CC0), about 8,400 once joined. Read once, as the writer thread loads the firewall once: about
@@ -89,8 +91,14 @@ const TOPIC_WORDS = new Set(
 // A word of a name: letters, an apostrophe inside (`o'brien`).
 const NAME_WORD = /^\p{L}+(?:['\u2019]\p{L}+)?$/u;
 // Controls and invisible format characters part words too (`jane%09doe`, a zero-width space):
-// the stored path drops them, and the name would be stored run together.
-const SEPARATORS = /[\s_.+\p{Cc}\p{Cf}-]+/u;
+// the stored path drops them, and the name would be stored run together. Dashes of every kind
+// and middle dots part them too (`jane\u2014doe`, `jane\u00b7doe`; full-width forms are folded
+// to ASCII first), and so do the invisible marks that are no accent: the combining grapheme
+// joiner, variation selectors and Hangul fillers (`jane%CD%8Fdoe`, QA).
+const SEPARATORS = /[\s_.+\p{Cc}\p{Cf}\p{Pd}\u00b7\u2027\u30fb-]+/u;
+const INVISIBLE_MARKS = /\p{Variation_Selector}|\u034f|[\u115f\u1160\u3164\uffa0]/gu;
+// A title before the name is no part of it (`/patients/mrs-jane-doe`, QA).
+const HONORIFICS = new Set(['mr', 'mrs', 'ms', 'miss', 'mx']);
 // Four words of names are seldom longer; a longer text is no name and is not split.
 const NAME_MAX = 80;
 
@@ -110,11 +118,14 @@ export function isPersonName(text: string): boolean {
 
   // Accents fold away (`José García`, `Zoë`, composed or not): the lists spell names without them.
   const words = text
+    .normalize('NFKC')
+    .replace(INVISIBLE_MARKS, ' ')
     .normalize('NFD')
     .replace(/\p{M}+/gu, '')
     .toLowerCase()
     .split(SEPARATORS)
     .filter((word) => word !== '');
+  if (words.length > 2 && HONORIFICS.has(words[0] as string)) words.shift();
   if (words.length < 2 || words.length > 4) return false;
   if (!words.every((word) => NAME_WORD.test(word) && !TOPIC_WORDS.has(word))) return false;
 

@@ -63,6 +63,31 @@ describe("a patient's name in a path", () => {
     expect(page.flags).not.toContain('redacted');
   });
 
+  test('dashes, dots and invisible marks of any script part the words; a title goes first (QA)', () => {
+    expectRedacted([
+      ['/patients/jane%E2%80%94doe', '/patients/[redacted]'],
+      ['/patients/jane%E2%80%90doe', '/patients/[redacted]'],
+      ['/patients/jane%EF%BC%8Ddoe', '/patients/[redacted]'],
+      ['/patients/%EF%BD%8A%EF%BD%81%EF%BD%8E%EF%BD%85-doe', '/patients/[redacted]'],
+      ['/patients/jane%C2%B7doe', '/patients/[redacted]'],
+      ['/patients/jane%E3%83%BBdoe', '/patients/[redacted]'],
+      ['/my-patients/jane%CD%8Fdoe', '/my-patients/[redacted]'],
+      ['/patients/jane%EF%B8%8Fdoe', '/patients/[redacted]'],
+      ['/patients/jane%E3%85%A4doe', '/patients/[redacted]'],
+      ['/patients/mrs-jane-doe', '/patients/[redacted]'],
+      ['/patient/Mr.John.Smith', '/patient/[redacted]'],
+    ]);
+    expectKept(['/patients/ms-support-group', '/patients/mr-grace-period']);
+  });
+
+  test("a patient's segment with trailing dots or spaces is one, as Windows servers read it (QA)", () => {
+    expectRedacted([
+      ['/patient./jane-doe', '/patient./[redacted]'],
+      ['/patients%20/jane-doe', '/patients /[redacted]'],
+      ['/members../jane-doe', '/members../[redacted]'],
+    ]);
+  });
+
   test('a given name written with its accents goes as it does without them', () => {
     expectRedacted([
       ['/patients/jos%C3%A9-garc%C3%ADa', '/patients/[redacted]'],

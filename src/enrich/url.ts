@@ -686,10 +686,15 @@ function isRoute(fragment: string): boolean {
  */
 function routeSegments(fragment: string): Segment[] {
   // readSegments decodes each piece and splits at decoded `/` and `\` itself.
+  return readSegments(routePath(fragment), []).segments;
+}
+
+/** A fragment's route as written: without the `!` of `#!/` and without its query. */
+function routePath(fragment: string): string {
   const route = fragment.startsWith('!') ? fragment.slice(1) : fragment;
   const mark = route.indexOf('?');
 
-  return readSegments(mark === -1 ? route : route.slice(0, mark), []).segments;
+  return mark === -1 ? route : route.slice(0, mark);
 }
 
 /**
@@ -735,8 +740,12 @@ function cleanFragment(
   if (route) {
     const { segments, slash } = readSegments(routePart.replace(/^!/, ''), flags);
     const opts = { collapseIds: settings.collapseIds, max: FRAGMENT_MAX, flags };
-    // A hash route is a page of a single-page app: the site's path rules apply to it too.
-    const ids = hiddenBy(compiled.pathRules, readingsOf(segments));
+    // A hash route is a page of a single-page app: the site's path rules apply to it too, in
+    // its resolved reading as well (`#/x/..%2Fpatients/jane-doe`, QA).
+    const readings = readingsOf(segments);
+    const ids = hiddenBy(compiled.pathRules, readings);
+    const resolved = resolvedReading(routePath(routePart), readings.split);
+    if (resolved !== null) hideResolved(compiled.pathRules, resolved, segments, ids);
     out = (routePart.startsWith('!') ? '!' : '') + joinSegments(segments, ids, slash, opts);
   }
 
@@ -852,11 +861,15 @@ export function sanitizePage(
     settings.keepFragments && parts.fragment !== null && compiled.countOnly.length > 0
       ? readingsOf(routeSegments(parts.fragment))
       : null;
+  // A hash router may resolve `..%2F` as such a server does (`#/x/..%2Fportal/inbox`, QA).
+  const routeResolved =
+    route === null ? null : resolvedReading(routePath(parts.fragment as string), route.split);
   const resolved = ruled ? resolvedReading(parts.path, readings.split) : null;
   const section = compiled.countOnly.find(
     (pattern) =>
       ruleMatches(pattern, readings) !== null ||
       (route !== null && ruleMatches(pattern, route) !== null) ||
+      (routeResolved !== null && matchPattern(pattern, routeResolved) !== null) ||
       (resolved !== null && matchPattern(pattern, resolved) !== null),
   );
   if (section) {

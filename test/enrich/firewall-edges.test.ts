@@ -487,6 +487,29 @@ describe('count-only sections (QA)', () => {
     expect(sanitizePage(`${HOST}/x/jane-doe`, rules).path).toBe('/x/jane-doe');
   });
 
+  test('a hash route enters a section or meets a rule by a decoded .. as a path does (QA)', () => {
+    const settings = validateSiteSettings({
+      domains: ['www.clinic-a.example'],
+      countOnly: ['/portal/**'],
+      pathRules: ['/patients/*'],
+      keepFragments: true,
+      collapseIds: false,
+    });
+    for (const fragment of ['#/x/..%2Fportal/inbox?q=T3', '#!/x/..%5Cportal/inbox?q=T3']) {
+      const page = sanitizePage(`${HOST}/app${fragment}`, settings);
+      expect([fragment, page.countOnly, page.path, page.fragment]).toEqual([
+        fragment,
+        true,
+        '/portal/*',
+        '',
+      ]);
+    }
+
+    const hidden = sanitizePage(`${HOST}/app#/x/..%2Fpatients/qa18-jane-doe?tab=1`, settings);
+    expect(hidden.fragment).toBe('/x/patients/:id?tab=[redacted]');
+    expect(sanitizePage(`${HOST}/app#/x/qa18-public`, settings).fragment).toBe('/x/qa18-public');
+  });
+
   test('a section or rule with an accented letter matches it in either Unicode form (QA)', () => {
     // `ö` as one code point (NFC, as keyboards type it) or as `o` and a combining diaeresis
     // (NFD, as macOS file names are): the same page on a server that normalises names.

@@ -94,8 +94,9 @@ const NAME_WORD = /^\p{L}+(?:['\u2019]\p{L}+)?$/u;
 // the stored path drops them, and the name would be stored run together. Dashes of every kind
 // and middle dots part them too (`jane\u2014doe`, `jane\u00b7doe`; full-width forms are folded
 // to ASCII first), and so do the invisible marks that are no accent: the combining grapheme
-// joiner, variation selectors and Hangul fillers (`jane%CD%8Fdoe`, QA).
-const SEPARATORS = /[\s_.+\p{Cc}\p{Cf}\p{Pd}\u00b7\u2027\u30fb-]+/u;
+// joiner, variation selectors and Hangul fillers (`jane%CD%8Fdoe`, QA), and the punctuation a
+// path may carry as it is (`jane,doe`, `jane~doe`, `jane%22doe`); an apostrophe stays in a word.
+const SEPARATORS = /[\s_.+,:;|~*!=&$@()"\p{Cc}\p{Cf}\p{Pd}\u00b7\u2027\u30fb-]+/u;
 const INVISIBLE_MARKS = /\p{Variation_Selector}|\u034f|[\u115f\u1160\u3164\uffa0]/gu;
 // A title before the name is no part of it (`/patients/mrs-jane-doe`, QA).
 const HONORIFICS = new Set(['mr', 'mrs', 'ms', 'miss', 'mx']);

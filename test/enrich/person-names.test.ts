@@ -76,8 +76,17 @@ describe("a patient's name in a path", () => {
       ['/patients/jane%E3%85%A4doe', '/patients/[redacted]'],
       ['/patients/mrs-jane-doe', '/patients/[redacted]'],
       ['/patient/Mr.John.Smith', '/patient/[redacted]'],
+      ['/patients/jane,doe', '/patients/[redacted]'],
+      ['/patients/jane~doe', '/patients/[redacted]'],
+      ['/patients/jane%22doe%22', '/patients/[redacted]'],
+      ['/patients/(jane)|doe', '/patients/[redacted]'],
+      ['/patients/jane!doe', '/patients/[redacted]'],
     ]);
-    expectKept(['/patients/ms-support-group', '/patients/mr-grace-period']);
+    expectKept([
+      '/patients/ms-support-group',
+      '/patients/mr-grace-period',
+      '/patients/billing,forms',
+    ]);
   });
 
   test("a patient's segment with trailing dots or spaces is one, as Windows servers read it (QA)", () => {

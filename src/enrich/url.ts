@@ -103,11 +103,12 @@ const compiledCache = new WeakMap<SiteSettings, CompiledSettings>();
  * A segment as rules compare it: lower case, and as Windows servers (IIS) resolve a name: without
  * trailing full stops and white space, and without an NTFS stream after a colon (`portal::$DATA`,
  * `portal:$i30:$INDEX_ALLOCATION`), so `/portal./inbox` and `/portal::$DATA/inbox` are
- * `/portal/inbox` there (QA). Unicode names compare composed (NFC): `pörtal` typed as `o` and a
- * combining diaeresis (NFD, as macOS names files) is the same section (QA).
+ * `/portal/inbox` there (QA). Unicode names compare in compatibility form (NFKC): `pörtal` typed
+ * as `o` and a combining diaeresis (NFD, as macOS names files) is the same section, and so is
+ * `ｐortal` in full-width letters (QA); a rule only ever hides more by it.
  */
 function ruleKey(segment: string): string {
-  const visible = withoutInvisible(segment).normalize('NFC');
+  const visible = withoutInvisible(segment).normalize('NFKC');
   const colon = visible.indexOf(':');
 
   return (colon === -1 ? visible : visible.slice(0, colon)).toLowerCase().replace(/[.\s]+$/u, '');

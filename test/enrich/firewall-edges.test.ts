@@ -487,6 +487,19 @@ describe('count-only sections (QA)', () => {
     expect(sanitizePage(`${HOST}/x/jane-doe`, rules).path).toBe('/x/jane-doe');
   });
 
+  test('a section or rule written in full-width letters in the page is the same (QA)', () => {
+    const settings = validateSiteSettings({
+      domains: ['www.clinic-a.example'],
+      countOnly: ['/portal/**'],
+      pathRules: ['/patients/*'],
+      collapseIds: false,
+    });
+    const portal = sanitizePage(`${HOST}/%EF%BD%90ortal/inbox?q=TOKENB`, settings);
+    expect(portal).toMatchObject({ countOnly: true, path: '/portal/*', query: '' });
+    const patients = sanitizePage(`${HOST}/%EF%BD%90atients/qa18-token`, settings);
+    expect(patients.path).toBe('/ｐatients/:id');
+  });
+
   test('a hash route enters a section or meets a rule by a decoded .. as a path does (QA)', () => {
     const settings = validateSiteSettings({
       domains: ['www.clinic-a.example'],

@@ -1,8 +1,8 @@
 // Ingestion benchmark: the real product (`node bin/lighttrail.js start`, durable group commit,
 // default log level) against a bare node:https server that only parses the same JSON, both on
-// loopback, both with the same certificate, TLS policy and keep-alive load generator (bench/load.mjs
-// over bench/client.mjs), in the same run. Each server runs as one process and the load generator
-// as another.
+// loopback, both with the same certificate, TLS policy and keep-alive load generator
+// (bench/load.mjs over bench/client.mjs), in the same run. Each server runs as one process and the
+// load generator as another.
 //
 // Phases, baseline and product taking turns within each:
 // 1. single-event requests as the browser tracker sends them, closed loop on 32 connections,

@@ -2,8 +2,8 @@
 //
 // Closed loop: `concurrency` keep-alive HTTPS connections (bench/client.mjs), each sending its
 // next request as soon as the previous answer is read; or open loop at a fixed `rate` of requests
-// per second over the same connections. Requests answered during the warm-up are not counted; the measured window is
-// fixed in time and the whole run is capped in requests. It connects to
+// per second over the same connections. Requests answered during the warm-up are not counted;
+// the measured window is fixed in time and the whole run is capped in requests. It connects to
 // loopback only and verifies the server's certificate against the CA file it is given.
 //
 // Usage: node bench/load.mjs '<json options>'   (prints one JSON line of results)

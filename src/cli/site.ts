@@ -174,7 +174,10 @@ function describe(event: SystemEvent): string {
       return `key ${String(detail.keyId)}`;
     case 'import.completed':
     case 'import.interrupted':
-      return `${String(detail.format)}, ${String(detail.lines)} lines, ${String(detail.pageviews)} pageviews`;
+      return (
+        `${String(detail.format)}, ${String(detail.lines)} lines, ${String(detail.pageviews)}` +
+        ' pageviews'
+      );
     default:
       return '';
   }

@@ -63,7 +63,7 @@ describe("a patient's name in a path", () => {
     expect(page.flags).not.toContain('redacted');
   });
 
-  test('dashes, dots and invisible marks of any script part the words; a title goes first (QA)', () => {
+  test('dashes, dots and invisible marks part the words; a title goes first (QA)', () => {
     expectRedacted([
       ['/patients/jane%E2%80%94doe', '/patients/[redacted]'],
       ['/patients/jane%E2%80%90doe', '/patients/[redacted]'],
@@ -89,7 +89,7 @@ describe("a patient's name in a path", () => {
     ]);
   });
 
-  test("a patient's segment with trailing dots or spaces is one, as Windows servers read it (QA)", () => {
+  test("a patient's segment with trailing dots or spaces is one, as Windows reads it (QA)", () => {
     expectRedacted([
       ['/patient./jane-doe', '/patient./[redacted]'],
       ['/patients%20/jane-doe', '/patients /[redacted]'],

@@ -4,6 +4,10 @@
 // (bench/load.mjs over bench/client.mjs), in the same run. Each server runs as one process and the
 // load generator as another.
 //
+// A third server, bench/durable-server.mjs (the bare server plus an fsync'd append per group of
+// requests, nothing else), takes its turn in the closed loops 1 and 1b: what durability alone
+// costs, next to what the product costs.
+//
 // Phases, baseline and product taking turns within each:
 // 1. single-event requests as the browser tracker sends them, closed loop on 32 connections,
 //    from 3000 visitors (documentation addresses forwarded by the load generator, which the
@@ -62,6 +66,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = path.join(ROOT, 'bin', 'lighttrail.js');
 const LOAD = path.join(ROOT, 'bench', 'load.mjs');
 const BASELINE = path.join(ROOT, 'bench', 'baseline-server.mjs');
+const DURABLE = path.join(ROOT, 'bench', 'durable-server.mjs');
 
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 // Distinct visitors (forwarded address and browser) the requests come from, at most 3840; with
@@ -70,7 +75,7 @@ const VISITORS = Math.min(3840, Number(process.env.BENCH_VISITORS ?? 3000));
 const PRODUCT_NODE_ARGS = (process.env.BENCH_PRODUCT_NODE_ARGS ?? '').split(' ').filter(Boolean);
 // Baseline and product take turns, so a neighbour's burst of CPU on a shared machine lands on
 // both rather than on one. Each round is a fresh load process: new connections, own warm-up.
-const SINGLE = { batch: 1, warmupMs: 1_000, durationMs: 5_000, rounds: 2 };
+const SINGLE = { batch: 1, warmupMs: 1_000, durationMs: 5_000, rounds: 2, durable: true };
 // The same closed loop over as many connections as the target phase's browsers open.
 const SATURATED = {
   ...SINGLE,
@@ -435,15 +440,30 @@ async function main() {
       path.join(dataDir, 'baseline.log'),
     );
     children.push(baseline.child);
+    const durable = await startChild(
+      [
+        DURABLE,
+        path.join(tls, 'localhost.crt'),
+        path.join(tls, 'localhost.key'),
+        path.join(dataDir, 'durable.jsonl'),
+      ],
+      env,
+      /port (\d+)/,
+      'durable reference server',
+      path.join(dataDir, 'durable.log'),
+    );
+    children.push(durable.child);
 
     const ticks = ticksPerSecond();
     const measure = async (phase) => {
-      const runs = { baseline: [], product: [] };
+      const runs = { baseline: [], product: [], durable: [] };
+      const servers = [
+        ['baseline', baseline],
+        ['product', product],
+        ...(phase.durable ? [['durable', durable]] : []),
+      ];
       for (let round = 0; round < phase.rounds; round++) {
-        for (const [name, server] of [
-          ['baseline', baseline],
-          ['product', product],
-        ]) {
+        for (const [name, server] of servers) {
           const probeMs = await speedProbe();
           const result = await runLoad({
             ...phase,
@@ -466,6 +486,7 @@ async function main() {
       return {
         baseline: { ...merge(runs.baseline, phase.batch), connections },
         product: { ...merge(runs.product, phase.batch), connections },
+        ...(phase.durable ? { durable: { ...merge(runs.durable, phase.batch), connections } } : {}),
       };
     };
 
@@ -481,6 +502,7 @@ async function main() {
     const peak = {
       product: better(single.product, saturated.product),
       baseline: better(single.baseline, saturated.baseline),
+      durable: better(single.durable, saturated.durable),
     };
     const rate = Math.max(1, Math.round(peak.product.requests_per_s * OPEN.share));
     const open = await measure({ ...OPEN, rate });
@@ -500,6 +522,7 @@ async function main() {
 
     const exitCode = await stopChild(product.child);
     await stopChild(baseline.child);
+    await stopChild(durable.child);
     const stats = JSON.parse(
       cli(['stats', '--site', site, '--from', today(-1), '--to', today(1), '--json'], env),
     );
@@ -508,6 +531,8 @@ async function main() {
       0,
     );
     const ratio = peak.product.events_per_s / peak.baseline.events_per_s;
+    const durableShare = peak.durable.events_per_s / peak.baseline.events_per_s;
+    const ratioToDurable = peak.product.events_per_s / peak.durable.events_per_s;
     const ratioAt32 = single.product.events_per_s / single.baseline.events_per_s;
     const batchedRatio = batched.product.events_per_s / batched.baseline.events_per_s;
     const round3 = (x) => Math.round(x * 1000) / 1000;
@@ -551,11 +576,15 @@ async function main() {
     );
     console.log(row(`baseline, 1 event/request, ${CONCURRENCY} conn.`, single.baseline));
     console.log(row(`lighttrail, 1 event/request, ${CONCURRENCY} conn.`, single.product));
+    console.log(row(`bare + fsync, 1 event/request, ${CONCURRENCY} conn.`, single.durable));
     console.log(
       row(`baseline, 1 event/request, ${SATURATED.concurrency} conn.`, saturated.baseline),
     );
     console.log(
       row(`lighttrail, 1 event/request, ${SATURATED.concurrency} conn.`, saturated.product),
+    );
+    console.log(
+      row(`bare + fsync, 1 event/request, ${SATURATED.concurrency} conn.`, saturated.durable),
     );
     console.log(row(`baseline, ${BATCHED.batch} events/request`, batched.baseline));
     console.log(row(`lighttrail, ${BATCHED.batch} events/request`, batched.product));
@@ -641,6 +670,12 @@ async function main() {
         `acknowledged ${acknowledged}`,
     );
     console.log(
+      `durable reference (the bare server plus an fsync'd append per group, nothing else): ` +
+        `${peak.durable.events_per_s} events/s on ${peak.durable.connections} connections, ` +
+        `${durableShare.toFixed(2)} of the bare server's; the product ` +
+        `${ratioToDurable.toFixed(2)} of it`,
+    );
+    console.log(
       `target (half the bare server's rate, ${targetRate}/s, p99 under ${TARGET_P99_MS} ms): ` +
         `${targetMet ? 'met' : 'NOT met'} (ratio ${ratio.toFixed(2)}, answered ` +
         `${target.product.events_per_s}/s, p99 ${target.product.p99_ms} ms)`,
@@ -662,6 +697,10 @@ async function main() {
         ratio_32: round3(ratioAt32),
         events_per_s_saturated: saturated.product.events_per_s,
         baseline_events_per_s_saturated: saturated.baseline.events_per_s,
+        durable_events_per_s: peak.durable.events_per_s,
+        durable_connections: peak.durable.connections,
+        durable_share_of_baseline: round3(durableShare),
+        ratio_to_durable: round3(ratioToDurable),
         batch: BATCHED.batch,
         batched_events_per_s: batched.product.events_per_s,
         batched_p50_ms: batched.product.p50_ms,

@@ -41,7 +41,7 @@
 // {"events_per_s","p50_ms","p99_ms","baseline_events_per_s","ratio", ...}
 // where the first five figures are those of each server's better closed loop (1 or 1b).
 //
-// Usage: npm run bench:ingest   (builds first; about 110 s; nothing leaves 127.0.0.1)
+// Usage: npm run bench:ingest   (builds first; about 140 s; nothing leaves 127.0.0.1)
 // BENCH_TARGET_RATE=12000 offers phase 4 at that rate instead, to find where the p99 ends.
 // BENCH_PRODUCT_NODE_ARGS adds Node flags to the product's process only, for a profile:
 //   BENCH_PRODUCT_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' npm run bench:ingest

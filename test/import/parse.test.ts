@@ -101,6 +101,14 @@ describe('combined and common lines', () => {
     expect(new Date(rec?.time ?? 0).toISOString()).toBe('2015-12-31T23:30:00.000Z');
   });
 
+  it('refuses a time before 1970 in UTC, whatever the local year says (QA)', () => {
+    const at = (time: string) => parseLine(combined({ time }), 'combined')?.time;
+
+    expect(at('[01/Jan/1970:00:30:00 +0100]')).toBeUndefined();
+    expect(at('[01/Jan/1970:00:30:00 +0000]')).toBe(30 * 60_000);
+    expect(at('[31/Dec/1969:23:30:00 -0100]')).toBeUndefined();
+  });
+
   it('keeps a garbage request line as a record with an empty method', () => {
     const garbage = [
       '"-"',
@@ -216,6 +224,10 @@ describe('nginx-json lines', () => {
       const rec = parseLine(json(v, ['time_iso8601']), 'nginx-json');
       expect(rec?.time, JSON.stringify(v)).toBe(AT);
     }
+  });
+
+  it('refuses an ISO time before 1970 in UTC (QA)', () => {
+    expect(parseLine(json({ time_iso8601: '1970-01-01T00:30:00+01:00' }), 'nginx-json')).toBeNull();
   });
 
   it('keeps the millisecond fraction of an ISO time', () => {

@@ -289,7 +289,11 @@ function utcMillis(parts: (number | undefined)[], offset: number | null): number
     d.getUTCMinutes() === minute &&
     d.getUTCSeconds() === second;
 
-  return same ? local - offset * 60_000 : null;
+  // The year above is the log's local one: `01/Jan/1970:00:30:00 +0100` is 1969 in UTC, stored
+  // and counted on a day no statistics range can name (they start at 1970-01-01, QA).
+  const instant = local - offset * 60_000;
+
+  return same && instant >= 0 ? instant : null;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -198,6 +198,12 @@ async function dispatch(
     throw new RequestError('ERR_BAD_REQUEST', 400, 'the Host header is required');
   }
 
+  // Node keeps the first of two Authorization headers; a proxy in front that reads the last would
+  // authorise a different credential than this server does (QA). RFC 9110 allows one.
+  if (req.headers.authorization !== undefined && fieldLines(req, 'authorization') > 1) {
+    throw new RequestError('ERR_BAD_REQUEST', 400, 'the Authorization header must come once');
+  }
+
   // RFC 9110 10.1.1: 100-continue is the only expectation there is to meet; any other gets 417
   // here, in the error format and with the security headers, where Node's own 417 had neither
   // (QA). Node reads the header only on HTTP/1.1, and so does this; an empty one expects nothing.
@@ -266,6 +272,16 @@ function finish(options: PipelineOptions, res: ServerResponse, state: RequestSta
     state.quietSuccess,
   );
   options.onEnd?.();
+}
+
+/** How many field lines named `name` (lower case) the request carried. */
+function fieldLines(req: IncomingMessage, name: string): number {
+  let count = 0;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    if (req.rawHeaders[i]?.toLowerCase() === name) count++;
+  }
+
+  return count;
 }
 
 function methodNotAllowed(method: string, allow: string[]): RequestError {

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SITE_SETTINGS } from '../../src/domain/site.js';
 import { createApiKey } from '../../src/identity/api-keys.js';
 import { startProduct, type Product } from '../helpers/product.js';
+import { sendRaw } from '../helpers/tls.js';
 
 describe('stats API access', () => {
   let product: Product;
@@ -52,6 +53,25 @@ describe('stats API access', () => {
       expect(res.json()).toEqual({
         error: { code: 'ERR_UNAUTHENTICATED', message: 'a valid API key is required' },
       });
+    }
+  });
+
+  it('refuses two Authorization headers, whichever comes first (QA)', async () => {
+    const revoked = product.token.slice(0, -4) + 'AAAA';
+    for (const pair of [
+      [revoked, product.token],
+      [product.token, revoked],
+    ]) {
+      const { text } = await sendRaw(product.port, product.app.tls.cert, (socket) =>
+        socket.write(
+          `GET /api/sites/${product.siteId}/stats HTTP/1.1\r\nHost: localhost\r\n` +
+            `Authorization: Bearer ${pair[0]}\r\nauthorization: Bearer ${pair[1]}\r\n` +
+            'Connection: close\r\n\r\n',
+        ),
+      );
+      expect(text.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
+      expect(text).toContain('"code":"ERR_BAD_REQUEST"');
+      expect(text).not.toContain('"visitors"');
     }
   });
 

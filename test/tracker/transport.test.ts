@@ -164,6 +164,33 @@ describe('fetch fallback', () => {
     expect(errors).toEqual([]);
   });
 
+  test("a burst past the beacons' 64 KB in-flight quota all arrives while the page is open (QA)", async () => {
+    await serve();
+    const { page, errors } = await open();
+    // A campaign landing page's long address: every event carries it.
+    await load(page, `/?utm_source=newsletter&utm_content=${'x'.repeat(2000)}`);
+    const refused = await page.evaluate(() => {
+      let count = 0;
+      const send = navigator.sendBeacon.bind(navigator);
+      navigator.sendBeacon = (url, data) => send(url, data) || (count++, false);
+      for (let n = 0; n < 60; n++) window.lighttrail?.track(`Burst ${n}`);
+
+      return count;
+    });
+    await site!.waitForEvents((event) => event.type === 'custom' && event.name === 'Burst 59');
+    await settle(page, site!);
+
+    // Chromium refused some beacons (the quota), and their plain fetches carried them.
+    expect(refused).toBeGreaterThan(0);
+    const names = site!
+      .events()
+      .filter((event) => String(event.name ?? '').startsWith('Burst '))
+      .map((event) => event.name);
+    expect(new Set(names).size).toBe(60);
+    expect(names).toHaveLength(60);
+    expect(errors).toEqual([]);
+  });
+
   test.each([
     ['sendBeacon', ''],
     ['the fetch fallback', NO_SEND_BEACON],

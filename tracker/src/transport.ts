@@ -5,8 +5,8 @@ import type { Payload, Send, TrackerEvent } from './types.js';
 /**
  * Builds the one function that ships events. The body is JSON typed `text/plain`, a
  * CORS-safelisted type, so a cross-origin collect endpoint costs no preflight. `sendBeacon`
- * survives the page unloading; when it is missing or refuses (it has a quota), a keepalive fetch
- * without credentials takes over. Events raised while the page is a prerender wait for
+ * survives the page unloading; when it is missing or refuses (it has a quota), a fetch without
+ * credentials takes over, keepalive while the page is hidden. Events raised while the page is a prerender wait for
  * activation: a prerender the visitor never opens must report nothing.
  */
 export function createSender(config: TrackerConfig): Send {
@@ -32,11 +32,13 @@ function post(endpoint: string, body: string): void {
   }
 
   try {
+    // A string body goes as text/plain;charset=UTF-8 of itself. keepalive only while the page is
+    // hidden (leaving): such requests share the beacons' 64 KB in-flight quota, so a refused
+    // beacon's keepalive fetch is refused too, while a plain one goes as long as the page lives.
     fetch(endpoint, {
       method: 'POST',
       body,
-      keepalive: true,
-      headers: { 'Content-Type': 'text/plain' },
+      keepalive: document.hidden,
       credentials: 'omit',
     }).catch(() => undefined);
   } catch {

@@ -99,7 +99,7 @@ describe('the load generator client (bench/client.mjs)', () => {
     });
   });
 
-  it('waits for a body that comes after its head, and reads the next answer right (QA)', async () => {
+  it('waits for a body that comes after its head, then reads the next answer (QA)', async () => {
     const connection = connect();
 
     expect(await connection.send(post('/late-body'))).toBe(202);

@@ -6,8 +6,8 @@ import type { Payload, Send, TrackerEvent } from './types.js';
  * Builds the one function that ships events. The body is JSON typed `text/plain`, a
  * CORS-safelisted type, so a cross-origin collect endpoint costs no preflight. `sendBeacon`
  * survives the page unloading; when it is missing or refuses (it has a quota), a fetch without
- * credentials takes over, keepalive while the page is hidden. Events raised while the page is a prerender wait for
- * activation: a prerender the visitor never opens must report nothing.
+ * credentials takes over, keepalive while the page is hidden. Events raised while the page is a
+ * prerender wait for activation: a prerender the visitor never opens must report nothing.
  */
 export function createSender(config: TrackerConfig): Send {
   const held: TrackerEvent[] = [];

@@ -4,9 +4,9 @@
 // (bench/load.mjs over bench/client.mjs), in the same run. Each server runs as one process and the
 // load generator as another.
 //
-// A third server, bench/durable-server.mjs (the bare server plus an fsync'd append per group of
-// requests, nothing else), takes its turn in the closed loops 1 and 1b: what durability alone
-// costs, next to what the product costs.
+// A third server, bench/baseline-server.mjs given a data file (the bare server plus an fsync'd
+// append per group of requests, nothing else), takes its turn in the closed loops 1 and 1b: what
+// durability alone costs, next to what the product costs.
 //
 // Phases, baseline and product taking turns within each:
 // 1. single-event requests as the browser tracker sends them, closed loop on 32 connections,
@@ -66,7 +66,6 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = path.join(ROOT, 'bin', 'lighttrail.js');
 const LOAD = path.join(ROOT, 'bench', 'load.mjs');
 const BASELINE = path.join(ROOT, 'bench', 'baseline-server.mjs');
-const DURABLE = path.join(ROOT, 'bench', 'durable-server.mjs');
 
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 // Distinct visitors (forwarded address and browser) the requests come from, at most 3840; with
@@ -442,7 +441,7 @@ async function main() {
     children.push(baseline.child);
     const durable = await startChild(
       [
-        DURABLE,
+        BASELINE,
         path.join(tls, 'localhost.crt'),
         path.join(tls, 'localhost.key'),
         path.join(dataDir, 'durable.jsonl'),

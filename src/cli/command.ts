@@ -36,7 +36,8 @@ export function parse<const T extends Options>(
     parsed = parseArgs({
       args: argv,
       options: { ...options, help: { type: 'boolean', short: 'h' } },
-      allowPositionals: maxPositionals > 0,
+      // Counted below, so that every command refuses an extra word in the same words.
+      allowPositionals: true,
       strict: true,
     }) as unknown as { values: Values<T>; positionals: string[] };
   } catch (cause) {
@@ -54,8 +55,13 @@ export function parse<const T extends Options>(
 
   // The extra word is not repeated: it may be a value that belongs nowhere on a screen.
   if (parsed.positionals.length > maxPositionals) {
-    const most = maxPositionals === 1 ? 'one argument' : `${maxPositionals} arguments`;
-    throw usage(`too many arguments: at most ${most} besides options (see --help)`);
+    const most =
+      maxPositionals === 0
+        ? 'none'
+        : maxPositionals === 1
+          ? 'at most one'
+          : `at most ${maxPositionals}`;
+    throw usage(`too many arguments: ${most} besides options (see --help)`);
   }
 
   return parsed;

@@ -31,8 +31,8 @@ export const site: Command = {
   help: `Usage: lighttrail site list [--tenant ID] [--json]
        lighttrail site show ID
        lighttrail site history ID [--json]
-       lighttrail site create --tenant ID --name NAME --domains HOSTS [settings]
-       lighttrail site update ID [--name NAME] [settings]
+       lighttrail site create --tenant ID --name NAME --domains HOSTS [settings] [--json]
+       lighttrail site update ID [--name NAME] [settings] [--json]
 
 Settings (lists are comma-separated; an empty value clears a list):
   --domains HOSTS             hostnames allowed to send events (*.host for subdomains)

@@ -157,9 +157,14 @@ describe('lighttrail site, apikey, keys and tenant commands', () => {
     const extra = await runCli(['site', 'history', id, 'geo=city'], env);
     expect(extra.code).toBe(2);
     expect(extra.stderr.trim()).toBe(
-      'lighttrail: ERR_USAGE: too many arguments: at most 2 arguments besides options (see --help)',
+      'lighttrail: ERR_USAGE: too many arguments: at most 2 besides options (see --help)',
     );
     expect(extra.stdout).toBe('');
+    const stats = await runCli(['stats', '--site', id, 'geo=city'], env);
+    expect(stats.code).toBe(2);
+    expect(stats.stderr.trim()).toBe(
+      'lighttrail: ERR_USAGE: too many arguments: none besides options (see --help)',
+    );
 
     const history = JSON.parse(before) as Array<{ type: string; detail: Record<string, unknown> }>;
     expect(history.map((event) => event.type)).toEqual([

@@ -448,9 +448,16 @@ describe('custom events past the bounds, and before the tracker (tracker QA)', (
 
   test('calls held by a stub before the tag go after the pageview', async () => {
     site = await serveTestSite({ trackerFile });
+    // The order is the page's, as it sends: two beacons may reach the server in either order.
     opened = await openPage(
       browser,
-      `window.lighttrail = window.lighttrail || { q: [], track: function () {
+      `const send = Navigator.prototype.sendBeacon;
+       window.beacons = [];
+       Navigator.prototype.sendBeacon = function (url, data) {
+         window.beacons.push(data);
+         return send.call(this, url, data);
+       };
+       window.lighttrail = window.lighttrail || { q: [], track: function () {
          this.q.push(arguments) } };
        window.lighttrail.track('Early', { clinic: 'north' });`,
     );
@@ -458,11 +465,19 @@ describe('custom events past the bounds, and before the tracker (tracker QA)', (
     await site.waitForEvents((event) => event.name === 'Early');
     await settle(opened.page, site);
 
-    const sent = site.events().filter((e) => !String(e.name ?? '').startsWith(SETTLE_MARK));
-    expect(sent.map((event) => [event.type, event.name ?? null])).toEqual([
+    const bodies = await opened.page.evaluate(() =>
+      Promise.all((window as unknown as { beacons: Blob[] }).beacons.map((blob) => blob.text())),
+    );
+    const sentInOrder = bodies
+      .flatMap((body) => (JSON.parse(body) as { events: TrackedEvent[] }).events)
+      .filter((event) => !String(event.name ?? '').startsWith(SETTLE_MARK))
+      .map((event) => [event.type, event.name ?? null]);
+    expect(sentInOrder).toEqual([
       ['pageview', null],
       ['custom', 'Early'],
     ]);
+    const arrived = site.events().filter((e) => !String(e.name ?? '').startsWith(SETTLE_MARK));
+    expect(arrived).toHaveLength(2);
     expect(await opened.page.evaluate(() => 'q' in window.lighttrail!)).toBe(false);
   });
 });
